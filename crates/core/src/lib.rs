@@ -1,1 +1,27 @@
+//! The rehearsal library: everything the step Lambdas, the local runner and the CLI share.
+//!
+//! * [`run`]: the run document a console execution, the API and the CLI all send, with the
+//!   runbook's values as defaults, validated before any AWS call.
+//! * [`plan`]: the resolved plan every step works from (names, tags, production facts).
+//! * [`naming`], [`tags`], [`guard`]: naming rules, ownership tags, and the guard that refuses
+//!   writes to production.
+//! * [`cloud`]: the narrow capability traits (RDS, SSM, the service host, Scheduler, HTTP,
+//!   database probe, clock) that the SDK adapters and the simulated account implement.
+//! * [`steps`]: one module per runbook step, each an async handler generic over those traits.
+//! * [`checks`]: the database and HTTP validation checklists, as data.
 
+pub mod checks;
+pub mod cloud;
+pub mod error;
+pub mod guard;
+pub mod naming;
+pub mod plan;
+pub mod run;
+pub mod secret;
+pub mod steps;
+pub mod tags;
+
+pub use error::{CloudError, CloudErrorKind, StepError};
+pub use plan::RunPlan;
+pub use run::RunInput;
+pub use secret::Secret;

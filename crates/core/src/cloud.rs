@@ -1,0 +1,250 @@
+//! Capability traits: the narrow slices of AWS each step needs. The SDK adapters (Lambda) and the
+//! simulated account (local runs, tests) implement them; handlers are generic over them.
+//!
+//! Methods return `impl Future + Send` so Lambda handlers built on them stay `Send`.
+
+use crate::secret::Secret;
+use crate::tags::Tags;
+use crate::CloudError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::future::Future;
+
+pub type CloudResult<T> = Result<T, CloudError>;
+
+/// Current time: the wall clock in Lambda, the virtual clock locally.
+pub trait Clock {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+// ---------------------------------------------------------------- RDS
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub address: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbInstance {
+    pub id: String,
+    pub arn: String,
+    /// RDS status string: `creating`, `available`, `failed`, `incompatible-restore`, …
+    pub status: String,
+    pub endpoint: Option<Endpoint>,
+    pub class: String,
+    pub subnet_group: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub publicly_accessible: bool,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbSnapshot {
+    pub id: String,
+    pub arn: String,
+    pub source_instance_id: String,
+    /// `creating`, `available`, `failed`, …
+    pub status: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreRequest {
+    pub instance_id: String,
+    pub snapshot_id: String,
+    pub class: String,
+    pub subnet_group: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub publicly_accessible: bool,
+    pub tags: Tags,
+}
+
+pub trait Rds {
+    /// `Ok(None)` when the instance does not exist.
+    fn describe_instance(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbInstance>>> + Send;
+    fn describe_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbSnapshot>>> + Send;
+    fn create_snapshot(&self, instance_id: &str, snapshot_id: &str, tags: &Tags) -> impl Future<Output = CloudResult<DbSnapshot>> + Send;
+    fn restore_instance_from_snapshot(&self, request: &RestoreRequest) -> impl Future<Output = CloudResult<DbInstance>> + Send;
+    /// Always explicit about the final snapshot: `None` skips it (AWS rejects leaving both unset).
+    fn delete_instance(&self, id: &str, final_snapshot_id: Option<&str>) -> impl Future<Output = CloudResult<()>> + Send;
+    fn delete_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send;
+}
+
+// ---------------------------------------------------------------- SSM Parameter Store
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ParameterKind {
+    String,
+    SecureString,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parameter {
+    pub name: String,
+    pub arn: String,
+    pub kind: ParameterKind,
+    /// Decrypted for SecureString.
+    pub value: Secret,
+    pub version: u64,
+}
+
+pub trait ParameterStore {
+    /// Reads with decryption; `Ok(None)` when absent.
+    fn get_parameter(&self, name: &str) -> impl Future<Output = CloudResult<Option<Parameter>>> + Send;
+    /// Creates or overwrites; returns the stored parameter's ARN.
+    fn put_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, overwrite: bool) -> impl Future<Output = CloudResult<String>> + Send;
+    fn parameter_tags(&self, name: &str) -> impl Future<Output = CloudResult<Tags>> + Send;
+    fn add_parameter_tags(&self, name: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send;
+    fn delete_parameter(&self, name: &str) -> impl Future<Output = CloudResult<()>> + Send;
+}
+
+// ---------------------------------------------------------------- the service host (App Runner today)
+
+/// Where the service's code comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSource {
+    pub repository_url: String,
+    pub branch: String,
+    pub connection_arn: String,
+}
+
+/// Everything needed to create the staging service, independent of the hosting backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub cpu: String,
+    pub memory: String,
+    pub port: u16,
+    pub source: ServiceSource,
+    pub auto_deployments: bool,
+    pub vpc_connector_arn: String,
+    pub instance_role_arn: String,
+    /// Plain-text variables.
+    pub environment: BTreeMap<String, String>,
+    /// Variables resolved from Parameter Store at deployment: name → parameter ARN.
+    pub secrets: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceInfo {
+    pub arn: String,
+    pub name: String,
+    /// Host name without scheme, e.g. `abc123.us-east-1.awsapprunner.com`.
+    pub url: String,
+    /// `OPERATION_IN_PROGRESS`, `RUNNING`, `CREATE_FAILED`, `DELETED`, `DELETE_FAILED`, `PAUSED`.
+    pub status: String,
+    pub source: Option<ServiceSource>,
+    pub instance_role_arn: Option<String>,
+    pub vpc_connector_arn: Option<String>,
+    pub secrets: BTreeMap<String, String>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceOperation {
+    pub id: String,
+    /// `CREATE_SERVICE`, `UPDATE_SERVICE`, `START_DEPLOYMENT`, `DELETE_SERVICE`, …
+    pub kind: String,
+    /// `PENDING`, `IN_PROGRESS`, `SUCCEEDED`, `FAILED`, `ROLLBACK_IN_PROGRESS`,
+    /// `ROLLBACK_SUCCEEDED`, `ROLLBACK_FAILED`.
+    pub status: String,
+}
+
+/// The hosting backend. App Runner is closed to new customers; a second backend (ECS Express
+/// Mode) implements this same trait.
+pub trait ServiceHost {
+    fn find_service(&self, name: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send;
+    /// `Ok(None)` when the ARN names no service.
+    fn describe_service(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send;
+    /// Starts creation; answers at once with the service (and its URL) and the operation id.
+    fn create_service(&self, spec: &ServiceSpec, tags: &Tags) -> impl Future<Output = CloudResult<(ServiceInfo, String)>> + Send;
+    /// Replaces the Parameter Store references; starts a deployment; returns its operation id.
+    fn update_service_secrets(&self, arn: &str, secrets: &BTreeMap<String, String>) -> impl Future<Output = CloudResult<String>> + Send;
+    fn describe_operation(&self, arn: &str, operation_id: &str) -> impl Future<Output = CloudResult<Option<ServiceOperation>>> + Send;
+    fn delete_service(&self, arn: &str) -> impl Future<Output = CloudResult<String>> + Send;
+    /// Resolves a VPC connector name (or ARN) to its ARN.
+    fn find_vpc_connector(&self, name_or_arn: &str) -> impl Future<Output = CloudResult<Option<String>>> + Send;
+}
+
+// ---------------------------------------------------------------- EventBridge Scheduler
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OneTimeSchedule {
+    pub name: String,
+    pub group: String,
+    /// Fires once at this time (`at(yyyy-mm-ddThh:mm:ss)`, UTC).
+    pub at: DateTime<Utc>,
+    pub target_arn: String,
+    pub role_arn: String,
+    /// JSON the target receives.
+    pub input: String,
+}
+
+pub trait Scheduler {
+    fn create_schedule(&self, schedule: &OneTimeSchedule) -> impl Future<Output = CloudResult<()>> + Send;
+    fn get_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<Option<OneTimeSchedule>>> + Send;
+    fn delete_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<()>> + Send;
+}
+
+// ---------------------------------------------------------------- HTTP to the app
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    /// Header values may be secrets (tokens), so they are kept out of `Debug` output.
+    pub headers: Vec<(String, Secret)>,
+    pub body: Option<Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("timed out after {0} s")]
+    Timeout(u64),
+    #[error("{0}")]
+    Other(String),
+}
+
+pub trait HttpClient {
+    fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse, HttpError>> + Send;
+}
+
+// ---------------------------------------------------------------- SQL checks
+
+/// Where the staging database answers, from the staging DATABASE_URL SecureString.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbTarget {
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub user: String,
+    pub password: Secret,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    /// Still starting, refusing connections: ask again later.
+    #[error("not ready: {0}")]
+    NotReady(String),
+    #[error("authentication failed: {0}")]
+    Authentication(String),
+    #[error("query failed: {0}")]
+    Query(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Runs one read-only query and answers its rows as JSON arrays.
+pub trait DatabaseProbe {
+    fn query(&self, target: &DbTarget, query: &crate::checks::db::DbQuery) -> impl Future<Output = Result<Vec<Vec<serde_json::Value>>, ProbeError>> + Send;
+}

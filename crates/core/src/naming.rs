@@ -1,0 +1,112 @@
+//! Naming rules: AWS identifier constraints and the names a run derives.
+
+use chrono::NaiveDate;
+
+/// RDS DB instance and snapshot identifiers: 1–63 letters, digits or hyphens, starting with a
+/// letter, no two consecutive hyphens, not ending with a hyphen. Returns why not, if invalid.
+pub fn rds_identifier_problem(id: &str) -> Option<String> {
+    if id.is_empty() || id.len() > 63 {
+        return Some(format!("must be 1 to 63 characters (got {})", id.len()));
+    }
+    if !id.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return Some("must start with a letter".into());
+    }
+    if let Some(c) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+        return Some(format!("may contain only letters, digits and hyphens (found {c:?})"));
+    }
+    if id.contains("--") {
+        return Some("must not contain two consecutive hyphens".into());
+    }
+    if id.ends_with('-') {
+        return Some("must not end with a hyphen".into());
+    }
+    None
+}
+
+/// SSM parameter path prefix: starts and ends with `/`, segments of `[A-Za-z0-9_.-]`.
+pub fn parameter_path_problem(path: &str) -> Option<String> {
+    if !path.starts_with('/') || !path.ends_with('/') || path.len() < 3 {
+        return Some("must look like /app/environment/ (leading and trailing slash)".into());
+    }
+    if path.len() > 1011 {
+        return Some("is longer than SSM allows".into());
+    }
+    if path.trim_matches('/').split('/').any(|seg| seg.is_empty() || !seg.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))) {
+        return Some("segments may contain only letters, digits, '_', '.' and '-'".into());
+    }
+    if path.to_ascii_lowercase().starts_with("/aws/") || path.to_ascii_lowercase().starts_with("/ssm/") {
+        return Some("must not be under the reserved /aws or /ssm prefixes".into());
+    }
+    None
+}
+
+/// App Runner service name: 4–40 characters, `[A-Za-z0-9][A-Za-z0-9-_]*`.
+pub fn service_name_problem(name: &str) -> Option<String> {
+    if !(4..=40).contains(&name.len()) {
+        return Some(format!("must be 4 to 40 characters (got {})", name.len()));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Some("may contain only letters, digits, '-' and '_', starting with a letter or digit".into());
+    }
+    None
+}
+
+/// The production backup's name, as the runbook names it: `<app>-production-backup-YYYYMMDD`.
+pub fn production_snapshot_id(production_db: &str, date: NaiveDate) -> String {
+    let stem = production_db.strip_suffix("-db").unwrap_or(production_db);
+    format!("{stem}-backup-{}", date.format("%Y%m%d"))
+}
+
+/// The default run id: one rehearsal per app per day, so a re-run the same day adopts.
+pub fn default_run_id(app: &str, date: NaiveDate) -> String {
+    format!("{app}-{}", date.format("%Y%m%d"))
+}
+
+/// The EventBridge Scheduler schedule that tears a run's staging down.
+pub fn teardown_schedule_name(run_id: &str) -> String {
+    format!("rehearsal-teardown-{run_id}")
+}
+
+/// Full name of a parameter under a path (`/tableicty/staging/` + `SECRET_KEY`).
+pub fn parameter_name(path: &str, key: &str) -> String {
+    format!("{path}{key}")
+}
+
+/// Whether `inner` is `outer` or below it, comparing whole path segments.
+pub fn path_is_within(inner: &str, outer: &str) -> bool {
+    let norm = |p: &str| format!("/{}/", p.trim_matches('/')).to_ascii_lowercase();
+    norm(inner).starts_with(&norm(outer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rds_identifiers_follow_aws_rules() {
+        assert_eq!(rds_identifier_problem("tableicty-staging-db"), None);
+        assert!(rds_identifier_problem("1db").unwrap().contains("start with a letter"));
+        assert!(rds_identifier_problem("a--b").unwrap().contains("consecutive"));
+        assert!(rds_identifier_problem("ab-").unwrap().contains("end with"));
+        assert!(rds_identifier_problem("a_b").unwrap().contains("only letters"));
+        assert!(rds_identifier_problem(&"a".repeat(64)).unwrap().contains("1 to 63"));
+    }
+
+    #[test]
+    fn snapshot_name_matches_the_runbook() {
+        let d = NaiveDate::from_ymd_opt(2025, 12, 25).unwrap();
+        assert_eq!(production_snapshot_id("tableicty-production-db", d), "tableicty-production-backup-20251225");
+        assert_eq!(default_run_id("tableicty", d), "tableicty-20251225");
+    }
+
+    #[test]
+    fn paths_compare_by_segment() {
+        assert!(path_is_within("/tableicty/production/", "/tableicty/production/"));
+        assert!(path_is_within("/tableicty/production/x/", "/tableicty/production"));
+        assert!(!path_is_within("/tableicty/production-copy/", "/tableicty/production/"));
+        assert!(path_is_within("/Tableicty/Production/", "/tableicty/production/"));
+        assert!(parameter_path_problem("/tableicty/staging/").is_none());
+        assert!(parameter_path_problem("tableicty/staging").is_some());
+        assert!(parameter_path_problem("/aws/x/").is_some());
+    }
+}

@@ -1,0 +1,89 @@
+//! The resolved plan: the run document plus every name and production fact the steps need,
+//! computed once by `plan_rehearsal` and carried in the execution state as `$.plan`.
+
+use crate::cloud::ServiceSpec;
+use crate::run::{TimeoutsInput, ValidationInput};
+use crate::tags::RunTags;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const STAGING_ENVIRONMENT: &str = "staging";
+/// Parameters copied as they are from production (runbook step 3).
+pub const COPIED_FROM_PRODUCTION: [&str; 2] = ["SECRET_KEY", "PGCRYPTO_KEY"];
+/// Stripe test values, read from the Stripe test path.
+pub const STRIPE_KEYS: [&str; 3] = ["STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET"];
+pub const DATABASE_URL: &str = "DATABASE_URL";
+pub const FRONTEND_URL: &str = "FRONTEND_URL";
+/// The one-time token the backfill endpoint accepts; exists only while the backfill is triggered.
+pub const BACKFILL_TOKEN: &str = "BACKFILL_TOKEN";
+/// Scheduler group the teardown schedules live in (created by the SAM template).
+pub const SCHEDULE_GROUP: &str = "rehearsal";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunPlan {
+    pub app: String,
+    pub run_id: String,
+    pub run_date: NaiveDate,
+    pub started_at: DateTime<Utc>,
+    pub tags: RunTags,
+    pub production: ProductionFacts,
+    pub snapshot_id: String,
+    pub staging_db: StagingDbPlan,
+    pub staging_parameter_path: String,
+    pub stripe_test_parameter_path: String,
+    pub stripe_publishable_key: Option<String>,
+    /// The service to create; `secrets` is filled in by the steps once the parameters exist.
+    pub service: ServiceSpec,
+    pub validation: ValidationInput,
+    pub ttl_hours: u32,
+    pub timeouts: TimeoutsInput,
+}
+
+/// Production, as read when the run was planned. Only ever read by a staging run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductionFacts {
+    pub db_instance_id: String,
+    pub parameter_path: String,
+    pub service_name: String,
+    pub service_arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StagingDbPlan {
+    pub instance_id: String,
+    pub class: String,
+    pub subnet_group: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub publicly_accessible: bool,
+}
+
+impl RunPlan {
+    pub fn staging_parameter(&self, key: &str) -> String {
+        crate::naming::parameter_name(&self.staging_parameter_path, key)
+    }
+
+    pub fn production_parameter(&self, key: &str) -> String {
+        crate::naming::parameter_name(&self.production.parameter_path, key)
+    }
+
+    /// Every staging parameter a run may create, in the order they are written.
+    pub fn staging_parameter_names(&self) -> Vec<String> {
+        COPIED_FROM_PRODUCTION
+            .iter()
+            .chain(STRIPE_KEYS.iter())
+            .chain([DATABASE_URL, FRONTEND_URL, BACKFILL_TOKEN].iter())
+            .map(|k| self.staging_parameter(k))
+            .collect()
+    }
+
+    pub fn teardown_schedule_name(&self) -> String {
+        crate::naming::teardown_schedule_name(&self.run_id)
+    }
+
+    pub fn deadline(&self, now: DateTime<Utc>, minutes: u32) -> DateTime<Utc> {
+        now + chrono::Duration::minutes(i64::from(minutes))
+    }
+}
