@@ -94,7 +94,13 @@ pub trait ParameterStore {
     /// Reads with decryption; `Ok(None)` when absent.
     fn get_parameter(&self, name: &str) -> impl Future<Output = CloudResult<Option<Parameter>>> + Send;
     /// Creates or overwrites; returns the stored parameter's ARN.
-    fn put_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, overwrite: bool) -> impl Future<Output = CloudResult<String>> + Send;
+    fn put_parameter(
+        &self,
+        name: &str,
+        value: &Secret,
+        kind: ParameterKind,
+        overwrite: bool,
+    ) -> impl Future<Output = CloudResult<String>> + Send;
     fn parameter_tags(&self, name: &str) -> impl Future<Output = CloudResult<Tags>> + Send;
     fn add_parameter_tags(&self, name: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send;
     fn delete_parameter(&self, name: &str) -> impl Future<Output = CloudResult<()>> + Send;
@@ -246,5 +252,9 @@ pub enum ProbeError {
 
 /// Runs one read-only query and answers its rows as JSON arrays.
 pub trait DatabaseProbe {
-    fn query(&self, target: &DbTarget, query: &crate::checks::db::DbQuery) -> impl Future<Output = Result<Vec<Vec<serde_json::Value>>, ProbeError>> + Send;
+    fn query(
+        &self,
+        target: &DbTarget,
+        query: &crate::checks::db::DbQuery,
+    ) -> impl Future<Output = Result<Vec<Vec<serde_json::Value>>, ProbeError>> + Send;
 }

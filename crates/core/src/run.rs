@@ -238,10 +238,9 @@ impl RunInput {
         if !(1..=168).contains(&self.ttl_hours) {
             return bad("ttl_hours", format!("{} is outside 1 to 168 hours (one week)", self.ttl_hours));
         }
-        for (field, id) in [
-            ("production.db_instance_id", &self.production.db_instance_id),
-            ("staging.db_instance_id", &self.staging.db_instance_id),
-        ] {
+        for (field, id) in
+            [("production.db_instance_id", &self.production.db_instance_id), ("staging.db_instance_id", &self.staging.db_instance_id)]
+        {
             if let Some(problem) = rds_identifier_problem(id) {
                 return bad(field, format!("{id:?} is not a valid RDS identifier: {problem}"));
             }
@@ -281,7 +280,10 @@ impl RunInput {
         }
         let stripe = &self.stripe.test_parameter_path;
         if path_is_within(stripe, prod) {
-            return bad("stripe.test_parameter_path", format!("{stripe:?} is inside the production path: staging must use Stripe test keys"));
+            return bad(
+                "stripe.test_parameter_path",
+                format!("{stripe:?} is inside the production path: staging must use Stripe test keys"),
+            );
         }
         if path_is_within(stripe, staging) {
             return bad("stripe.test_parameter_path", format!("{stripe:?} is inside the staging path, which teardown deletes"));
@@ -296,7 +298,10 @@ impl RunInput {
         }
         let password = &self.validation.test_admin_password_parameter;
         if !password.starts_with('/') || path_is_within(password, staging) {
-            return bad("validation.test_admin_password_parameter", format!("{password:?} must be an absolute parameter name outside the staging path"));
+            return bad(
+                "validation.test_admin_password_parameter",
+                format!("{password:?} must be an absolute parameter name outside the staging path"),
+            );
         }
         for (field, name) in [("service.name", &self.service.name), ("production.service_name", &self.production.service_name)] {
             if let Some(problem) = service_name_problem(name) {
@@ -323,7 +328,9 @@ impl RunInput {
                 return bad("service.repository_url", format!("{url:?} must be an https:// repository URL"));
             }
         }
-        for (field, arn) in [("service.connection_arn", &self.service.connection_arn), ("service.instance_role_arn", &self.service.instance_role_arn)] {
+        for (field, arn) in
+            [("service.connection_arn", &self.service.connection_arn), ("service.instance_role_arn", &self.service.instance_role_arn)]
+        {
             if let Some(arn) = arn {
                 if !arn.starts_with("arn:aws") {
                     return bad(field, format!("{arn:?} is not an ARN"));
@@ -332,7 +339,10 @@ impl RunInput {
         }
         for (name, value) in &self.service.environment {
             if PARAMETER_BACKED_VARIABLES.contains(&name.as_str()) {
-                return bad(&format!("service.environment.{name}"), "is set from Parameter Store by the run; it must not be given in plain text".into());
+                return bad(
+                    &format!("service.environment.{name}"),
+                    "is set from Parameter Store by the run; it must not be given in plain text".into(),
+                );
             }
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return bad("service.environment", format!("{name:?} is not a valid variable name"));

@@ -110,7 +110,8 @@ pub fn migration_checks() -> Vec<DbCheck> {
 
 /// Runbook step 6: the backfill created the default tenant and plans and assigned every row.
 pub fn backfill_checks() -> Vec<DbCheck> {
-    let count = |table: &str, null_column: Option<&str>| DbQuery::CountRows { table: table.into(), null_column: null_column.map(str::to_string) };
+    let count =
+        |table: &str, null_column: Option<&str>| DbQuery::CountRows { table: table.into(), null_column: null_column.map(str::to_string) };
     vec![
         DbCheck::new("default tenant exists", count("core_tenant", None), Expectation::AtLeast(1)),
         DbCheck::new("subscription plans exist", count("core_subscriptionplan", None), Expectation::AtLeast(1)),

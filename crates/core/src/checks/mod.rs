@@ -23,11 +23,8 @@ impl CheckResult {
 /// Turns a list of results into the step's answer: all passed, or `CheckFailed` naming each
 /// failure with its expectation.
 pub fn require_all(results: Vec<CheckResult>) -> Result<Vec<CheckResult>, crate::StepError> {
-    let failed: Vec<String> = results
-        .iter()
-        .filter(|r| !r.passed)
-        .map(|r| format!("{}: expected {}, found {}", r.name, r.expected, r.found))
-        .collect();
+    let failed: Vec<String> =
+        results.iter().filter(|r| !r.passed).map(|r| format!("{}: expected {}, found {}", r.name, r.expected, r.found)).collect();
     if failed.is_empty() {
         Ok(results)
     } else {
