@@ -12,6 +12,7 @@
 
 pub mod checks;
 pub mod cloud;
+pub mod database_url;
 pub mod error;
 pub mod guard;
 pub mod naming;

@@ -338,10 +338,10 @@ impl RunInput {
             }
         }
         for (name, value) in &self.service.environment {
-            if PARAMETER_BACKED_VARIABLES.contains(&name.as_str()) {
+            if PARAMETER_BACKED_VARIABLES.contains(&name.as_str()) || name == "BACKFILL_TOKEN_PARAMETER" {
                 return bad(
                     &format!("service.environment.{name}"),
-                    "is set from Parameter Store by the run; it must not be given in plain text".into(),
+                    "is set by the run itself; it must not be given in the run document".into(),
                 );
             }
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {

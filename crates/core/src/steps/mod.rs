@@ -1,1 +1,201 @@
-//! steps
+//! One module per runbook step. Each handler is an async function generic over the capability
+//! traits it needs, takes a typed input and answers a typed output; [`invoke`] is the JSON
+//! boundary a Lambda (or the local runner) calls. Waiting belongs to the state machine: a
+//! handler starts something or looks at it once, and never sleeps.
+
+pub mod backfill;
+pub mod migrations;
+pub mod plan_rehearsal;
+pub mod production_snapshot;
+pub mod rollback;
+pub mod staging_database;
+pub mod staging_parameters;
+pub mod staging_service;
+pub mod teardown_schedule;
+pub mod validation;
+
+use crate::cloud::{Clock, DatabaseProbe, HttpClient, ParameterKind, ParameterStore, Rds, Scheduler, ServiceHost};
+use crate::error::CloudResultExt;
+use crate::guard::StagingGuard;
+use crate::plan::RunPlan;
+use crate::secret::Secret;
+use crate::tags::{Ownership, RunTags, Tags};
+use crate::{CloudErrorKind, StepError};
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::future::Future;
+
+/// Everything a step may use. The SDK adapters and the simulated account implement all of it.
+pub trait Cloud: Clock + Rds + ParameterStore + ServiceHost + Scheduler + HttpClient + DatabaseProbe + Sync {}
+impl<T: Clock + Rds + ParameterStore + ServiceHost + Scheduler + HttpClient + DatabaseProbe + Sync> Cloud for T {}
+
+macro_rules! steps {
+    ($($variant:ident => $name:literal, $key:literal;)*) => {
+        /// The steps, each one Lambda. `name` is the function's and the module's name; `arn_key`
+        /// is the `${…}` substitution the state machines use for its ARN.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Step { $($variant),* }
+
+        impl Step {
+            pub const ALL: &'static [Step] = &[$(Step::$variant),*];
+
+            pub fn name(self) -> &'static str {
+                match self { $(Step::$variant => $name),* }
+            }
+
+            pub fn arn_key(self) -> &'static str {
+                match self { $(Step::$variant => $key),* }
+            }
+        }
+    };
+}
+
+steps! {
+    PlanRehearsal => "plan_rehearsal", "PlanRehearsalFunctionArn";
+    SnapshotProductionDatabase => "snapshot_production_database", "SnapshotProductionDatabaseFunctionArn";
+    CheckProductionSnapshot => "check_production_snapshot", "CheckProductionSnapshotFunctionArn";
+    RestoreStagingDatabase => "restore_staging_database", "RestoreStagingDatabaseFunctionArn";
+    CheckStagingDatabase => "check_staging_database", "CheckStagingDatabaseFunctionArn";
+    WriteStagingParameters => "write_staging_parameters", "WriteStagingParametersFunctionArn";
+    WriteStagingDatabaseUrl => "write_staging_database_url", "WriteStagingDatabaseUrlFunctionArn";
+    ScheduleStagingTeardown => "schedule_staging_teardown", "ScheduleStagingTeardownFunctionArn";
+    CreateStagingService => "create_staging_service", "CreateStagingServiceFunctionArn";
+    CheckStagingService => "check_staging_service", "CheckStagingServiceFunctionArn";
+    PublishFrontendUrl => "publish_frontend_url", "PublishFrontendUrlFunctionArn";
+    VerifyStagingMigrations => "verify_staging_migrations", "VerifyStagingMigrationsFunctionArn";
+    TriggerDataBackfill => "trigger_data_backfill", "TriggerDataBackfillFunctionArn";
+    VerifyDataBackfill => "verify_data_backfill", "VerifyDataBackfillFunctionArn";
+    ValidateStaging => "validate_staging", "ValidateStagingFunctionArn";
+    RollbackStaging => "rollback_staging", "RollbackStagingFunctionArn";
+}
+
+impl Step {
+    pub fn from_name(name: &str) -> Option<Step> {
+        Step::ALL.iter().copied().find(|s| s.name() == name)
+    }
+
+    /// Steps that create, change or delete something (the ones faults matter most for).
+    pub fn mutates(self) -> bool {
+        !matches!(
+            self,
+            Step::PlanRehearsal
+                | Step::CheckProductionSnapshot
+                | Step::CheckStagingDatabase
+                | Step::CheckStagingService
+                | Step::VerifyStagingMigrations
+                | Step::VerifyDataBackfill
+                | Step::ValidateStaging
+        )
+    }
+}
+
+/// The JSON boundary: decodes the step's input, runs its handler, encodes its output.
+pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Value, StepError> {
+    match step {
+        Step::PlanRehearsal => call(input, |i| plan_rehearsal::plan_rehearsal(cloud, i)).await,
+        Step::SnapshotProductionDatabase => call(input, |i| production_snapshot::snapshot_production_database(cloud, i)).await,
+        Step::CheckProductionSnapshot => call(input, |i| production_snapshot::check_production_snapshot(cloud, i)).await,
+        Step::RestoreStagingDatabase => call(input, |i| staging_database::restore_staging_database(cloud, i)).await,
+        Step::CheckStagingDatabase => call(input, |i| staging_database::check_staging_database(cloud, i)).await,
+        Step::WriteStagingParameters => call(input, |i| staging_parameters::write_staging_parameters(cloud, i)).await,
+        Step::WriteStagingDatabaseUrl => call(input, |i| staging_parameters::write_staging_database_url(cloud, i)).await,
+        Step::ScheduleStagingTeardown => call(input, |i| teardown_schedule::schedule_staging_teardown(cloud, i)).await,
+        Step::CreateStagingService => call(input, |i| staging_service::create_staging_service(cloud, i)).await,
+        Step::CheckStagingService => call(input, |i| staging_service::check_staging_service(cloud, i)).await,
+        Step::PublishFrontendUrl => call(input, |i| staging_service::publish_frontend_url(cloud, i)).await,
+        Step::VerifyStagingMigrations => call(input, |i| migrations::verify_staging_migrations(cloud, i)).await,
+        Step::TriggerDataBackfill => call(input, |i| backfill::trigger_data_backfill(cloud, i)).await,
+        Step::VerifyDataBackfill => call(input, |i| backfill::verify_data_backfill(cloud, i)).await,
+        Step::ValidateStaging => call(input, |i| validation::validate_staging(cloud, i)).await,
+        Step::RollbackStaging => call(input, |i| rollback::rollback_staging(cloud, i)).await,
+    }
+}
+
+async fn call<I, O, F, Fut>(input: Value, handler: F) -> Result<Value, StepError>
+where
+    I: DeserializeOwned,
+    O: Serialize,
+    F: FnOnce(I) -> Fut,
+    Fut: Future<Output = Result<O, StepError>>,
+{
+    let typed: I =
+        serde_path_to_error::deserialize(input).map_err(|e| StepError::MalformedInput(format!("{}: {}", e.path(), e.inner())))?;
+    let output = handler(typed).await?;
+    serde_json::to_value(output).map_err(|e| StepError::MalformedInput(format!("output could not be encoded: {e}")))
+}
+
+/// Input of the steps that need only the plan.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanOnly {
+    pub plan: RunPlan,
+}
+
+/// Where a resource the run needs already exists: adopt it if this run created it, refuse otherwise.
+pub(crate) fn adopt_or_refuse(plan: &RunPlan, resource: &str, tags: &Tags) -> Result<(), StepError> {
+    match plan.tags.ownership(tags) {
+        Ownership::ThisRun => Ok(()),
+        Ownership::OtherRun(run) => Err(StepError::ResourceNotOwned {
+            resource: resource.to_string(),
+            detail: format!("left by rehearsal run {run}; tear that run down first"),
+        }),
+        Ownership::Foreign => Err(StepError::ResourceNotOwned { resource: resource.to_string(), detail: RunTags::describe_owner(tags) }),
+    }
+}
+
+/// Writes a staging parameter this run owns: creates it tagged, or overwrites one this run
+/// created; refuses any other. Returns its ARN.
+pub(crate) async fn write_owned_parameter<C: ParameterStore + Sync>(
+    cloud: &C,
+    plan: &RunPlan,
+    key: &str,
+    value: &Secret,
+    kind: ParameterKind,
+) -> Result<String, StepError> {
+    let name = plan.staging_parameter(key);
+    StagingGuard::new(plan).parameter_write(&name)?;
+    let exists = cloud.get_parameter(&name).await.op("GetParameter")?.is_some();
+    if exists {
+        adopt_or_refuse(plan, &name, &cloud.parameter_tags(&name).await.op("ListTagsForResource")?)?;
+    }
+    let arn = match cloud.put_parameter(&name, value, kind, exists).await {
+        // Created by someone else between our read and our write.
+        Err(e) if e.is(CloudErrorKind::AlreadyExists) => {
+            adopt_or_refuse(plan, &name, &cloud.parameter_tags(&name).await.op("ListTagsForResource")?)?;
+            cloud.put_parameter(&name, value, kind, true).await.op("PutParameter")?
+        }
+        other => other.op("PutParameter")?,
+    };
+    if !exists {
+        // PutParameter cannot tag on overwrite, so tags are always added as a second call.
+        cloud.add_parameter_tags(&name, &plan.tags.to_tags()).await.op("AddTagsToResource")?;
+    }
+    Ok(arn)
+}
+
+/// Reads a parameter the run depends on; absent is a precondition failure naming it.
+pub(crate) async fn required_parameter<C: ParameterStore + Sync>(cloud: &C, name: &str) -> Result<Secret, StepError> {
+    match cloud.get_parameter(name).await.op("GetParameter")? {
+        Some(p) => Ok(p.value),
+        None => Err(StepError::ProductionNotReady(format!("parameter {name} does not exist"))),
+    }
+}
+
+/// A wait loop's bookkeeping: when the state machine must give up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadline {
+    pub deadline: DateTime<Utc>,
+    pub timed_out: bool,
+}
+
+impl Deadline {
+    pub fn start(now: DateTime<Utc>, minutes: u32) -> Self {
+        Self { deadline: now + chrono::Duration::minutes(i64::from(minutes)), timed_out: false }
+    }
+
+    pub fn check(deadline: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        Self { deadline, timed_out: now > deadline }
+    }
+}

@@ -1,0 +1,87 @@
+//! Runbook step 6, option A: a one-time endpoint backfills existing rows to the default tenant.
+//! The run creates a one-time token as a SecureString the app reads when called (the app finds
+//! it through the BACKFILL_TOKEN_PARAMETER variable), calls the endpoint, and deletes the token
+//! whatever happened. The endpoint is idempotent, so a retry is safe. SQL then proves it.
+
+use super::migrations::{check_staging_database_contents, CheckReport};
+use super::staging_parameters::kind_of;
+use super::{write_owned_parameter, PlanOnly};
+use crate::checks::db::backfill_checks;
+use crate::checks::http::{request, BACKFILL_TOKEN_HEADER};
+use crate::cloud::{DatabaseProbe, HttpClient, HttpError, ParameterStore};
+use crate::error::CloudResultExt;
+use crate::plan::{RunPlan, BACKFILL_TOKEN};
+use crate::secret::Secret;
+use crate::{CloudError, CloudErrorKind, StepError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillInput {
+    pub plan: RunPlan,
+    /// The staging service's host name.
+    pub service_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillResult {
+    pub status: u16,
+    /// What the endpoint reported (counts of tenants, plans and rows).
+    pub response: Value,
+}
+
+fn one_time_token() -> Result<Secret, StepError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| StepError::MalformedInput(format!("no randomness for the backfill token: {e}")))?;
+    Ok(Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
+fn unavailable(code: &str, message: String) -> StepError {
+    StepError::Transient { operation: "backfill endpoint".into(), source: CloudError::new(CloudErrorKind::Unavailable, code, message) }
+}
+
+pub async fn trigger_data_backfill<C: ParameterStore + HttpClient + Sync>(
+    cloud: &C,
+    input: BackfillInput,
+) -> Result<BackfillResult, StepError> {
+    let plan = &input.plan;
+    let token = one_time_token()?;
+    write_owned_parameter(cloud, plan, BACKFILL_TOKEN, &token, kind_of(BACKFILL_TOKEN)).await?;
+    let url = format!("https://{}{}", input.service_url, plan.validation.backfill_path);
+    let mut call = request("POST", url, None, Some(serde_json::json!({})));
+    call.headers.push((BACKFILL_TOKEN_HEADER.to_string(), token));
+    let answer = cloud.send(call).await;
+    delete_token(cloud, plan).await?;
+    match answer {
+        Ok(r) if (200..300).contains(&r.status) => {
+            Ok(BackfillResult { status: r.status, response: serde_json::from_str(&r.body).unwrap_or(Value::String(r.body)) })
+        }
+        Ok(r) if r.status == 403 => Err(StepError::CheckFailed(format!(
+            "the backfill endpoint refused the one-time token (HTTP 403); the app must read the parameter named by its \
+             BACKFILL_TOKEN_PARAMETER variable ({})",
+            plan.staging_parameter(BACKFILL_TOKEN)
+        ))),
+        // A service that is still warming up answers 502/503/504.
+        Ok(r) if r.status >= 500 => Err(unavailable(&format!("HTTP {}", r.status), truncate(&r.body))),
+        Ok(r) => Err(StepError::CheckFailed(format!("the backfill endpoint answered HTTP {}: {}", r.status, truncate(&r.body)))),
+        Err(e @ (HttpError::Connect(_) | HttpError::Timeout(_))) => Err(unavailable("ConnectionFailed", e.to_string())),
+        Err(e) => Err(StepError::CheckFailed(format!("the backfill endpoint could not be called: {e}"))),
+    }
+}
+
+async fn delete_token<C: ParameterStore + Sync>(cloud: &C, plan: &RunPlan) -> Result<(), StepError> {
+    match cloud.delete_parameter(&plan.staging_parameter(BACKFILL_TOKEN)).await {
+        Err(e) if e.is(CloudErrorKind::NotFound) => Ok(()),
+        other => other.op("DeleteParameter"),
+    }
+}
+
+fn truncate(body: &str) -> String {
+    body.chars().take(300).collect()
+}
+
+pub async fn verify_data_backfill<C: ParameterStore + DatabaseProbe + Sync>(cloud: &C, input: PlanOnly) -> Result<CheckReport, StepError> {
+    check_staging_database_contents(cloud, &input.plan, &backfill_checks()).await
+}

@@ -1,0 +1,68 @@
+//! Runbook step 1: back production up. A manual snapshot named like the runbook's
+//! (`tableicty-production-backup-YYYYMMDD`), tagged with the run; a re-run adopts it.
+//! Taking a snapshot reads production; nothing about the instance changes.
+
+use super::{adopt_or_refuse, Deadline, PlanOnly};
+use crate::cloud::{Clock, DbSnapshot, Rds};
+use crate::error::CloudResultExt;
+use crate::plan::RunPlan;
+use crate::{CloudErrorKind, StepError};
+use serde::{Deserialize, Serialize};
+
+/// `$.snapshot` in the state: what the Choice after each check looks at.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotState {
+    pub snapshot_id: String,
+    /// RDS snapshot status: `creating`, `available`, `failed`, or `deleted` when it vanished.
+    pub status: String,
+    /// True when an earlier attempt of this run had already created it.
+    pub reused: bool,
+    #[serde(flatten)]
+    pub wait: Deadline,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSnapshotInput {
+    pub plan: RunPlan,
+    pub snapshot: SnapshotState,
+}
+
+pub async fn snapshot_production_database<C: Rds + Clock + Sync>(cloud: &C, input: PlanOnly) -> Result<SnapshotState, StepError> {
+    let plan = &input.plan;
+    let wait = Deadline::start(cloud.now(), plan.timeouts.snapshot_minutes);
+    let existing = match cloud.describe_snapshot(&plan.snapshot_id).await.op("DescribeDBSnapshots")? {
+        Some(snapshot) => Some(snapshot),
+        None => match cloud.create_snapshot(&plan.production.db_instance_id, &plan.snapshot_id, &plan.tags.to_tags()).await {
+            Ok(created) => return Ok(state(created, false, wait)),
+            Err(e) if e.is(CloudErrorKind::AlreadyExists) => cloud.describe_snapshot(&plan.snapshot_id).await.op("DescribeDBSnapshots")?,
+            Err(e) => return Err(StepError::from_cloud("CreateDBSnapshot", e)),
+        },
+    };
+    let snapshot = existing.ok_or_else(|| StepError::Transient {
+        operation: "CreateDBSnapshot".into(),
+        source: crate::CloudError::new(CloudErrorKind::Unavailable, "SnapshotVanished", "reported as existing, then not found"),
+    })?;
+    adopt_or_refuse(plan, &format!("snapshot {}", snapshot.id), &snapshot.tags)?;
+    if snapshot.source_instance_id != plan.production.db_instance_id {
+        return Err(StepError::ResourceNotOwned {
+            resource: format!("snapshot {}", snapshot.id),
+            detail: format!("it is a snapshot of {}, not of {}", snapshot.source_instance_id, plan.production.db_instance_id),
+        });
+    }
+    Ok(state(snapshot, true, wait))
+}
+
+pub async fn check_production_snapshot<C: Rds + Clock + Sync>(cloud: &C, input: CheckSnapshotInput) -> Result<SnapshotState, StepError> {
+    let previous = input.snapshot;
+    let wait = Deadline::check(previous.wait.deadline, cloud.now());
+    Ok(match cloud.describe_snapshot(&previous.snapshot_id).await.op("DescribeDBSnapshots")? {
+        Some(snapshot) => state(snapshot, previous.reused, wait),
+        None => SnapshotState { status: "deleted".into(), wait, ..previous },
+    })
+}
+
+fn state(snapshot: DbSnapshot, reused: bool, wait: Deadline) -> SnapshotState {
+    SnapshotState { snapshot_id: snapshot.id, status: snapshot.status, reused, wait }
+}

@@ -1,0 +1,158 @@
+//! The rollback branch of the staging run: delete what this run created, and only that. Each
+//! resource is looked up by its planned name and deleted only if its tags say this run made it;
+//! production names are refused by the guard even then. Deletions take time, so the state
+//! machine calls this again (Wait → rollback → Choice) until nothing is pending.
+
+use super::teardown_schedule::scheduled_run_id;
+use crate::cloud::{ParameterStore, Rds, Scheduler, ServiceHost};
+use crate::error::CloudResultExt;
+use crate::guard::StagingGuard;
+use crate::plan::{RunPlan, SCHEDULE_GROUP};
+use crate::tags::{Ownership, RunTags, Tags};
+use crate::{CloudError, CloudErrorKind, StepError};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackInput {
+    pub plan: RunPlan,
+    /// How many times the rollback ran before; the state machine gives up after a bound.
+    pub attempts: u32,
+}
+
+/// `$.rollback` in the state: what this attempt did and what is left.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackState {
+    /// Nothing this run created is left (kept foreign resources do not count).
+    pub complete: bool,
+    /// Deletions requested by this attempt.
+    pub deleted: Vec<String>,
+    /// Still there: deleting, or busy and to be deleted by a later attempt.
+    pub pending: Vec<String>,
+    /// Present under a planned name but not created by this run: left alone.
+    pub kept: Vec<String>,
+    /// Deletions that failed for a reason retrying will not fix.
+    pub failed: Vec<String>,
+    pub attempts: u32,
+}
+
+/// What became of one resource.
+enum Fate {
+    Absent,
+    /// Deletion requested; `true` when the resource lingers while it is deleted.
+    Deleted {
+        lingers: bool,
+    },
+    Busy(String),
+    Kept(String),
+}
+
+impl RollbackState {
+    /// Throttling and 5xx go back to the state machine's Retry; anything else is noted and
+    /// the other resources are still cleaned up.
+    fn record(&mut self, resource: String, fate: Result<Fate, StepError>) -> Result<(), StepError> {
+        match fate {
+            Ok(Fate::Absent) => {}
+            Ok(Fate::Deleted { lingers }) => {
+                if lingers {
+                    self.pending.push(format!("{resource} (deleting)"));
+                }
+                self.deleted.push(resource);
+            }
+            Ok(Fate::Busy(why)) => self.pending.push(format!("{resource} ({why})")),
+            Ok(Fate::Kept(why)) => self.kept.push(format!("{resource} ({why})")),
+            Err(e @ (StepError::Throttled { .. } | StepError::Transient { .. })) => return Err(e),
+            Err(e) => self.failed.push(format!("{resource}: {e}")),
+        }
+        Ok(())
+    }
+}
+
+/// Decides from tags, then deletes; `InvalidState` means "not now" and `NotFound` "already gone".
+async fn delete_if_owned<F>(plan: &RunPlan, tags: &Tags, operation: &str, lingers: bool, delete: F) -> Result<Fate, StepError>
+where
+    F: std::future::Future<Output = Result<(), CloudError>>,
+{
+    match plan.tags.ownership(tags) {
+        Ownership::ThisRun => {}
+        _ => return Ok(Fate::Kept(RunTags::describe_owner(tags))),
+    }
+    match delete.await {
+        Ok(()) => Ok(Fate::Deleted { lingers }),
+        Err(e) if e.is(CloudErrorKind::NotFound) => Ok(Fate::Absent),
+        Err(e) if e.is(CloudErrorKind::InvalidState) => Ok(Fate::Busy(e.message)),
+        Err(e) => Err(StepError::from_cloud(operation, e)),
+    }
+}
+
+pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + Sync>(
+    cloud: &C,
+    input: RollbackInput,
+) -> Result<RollbackState, StepError> {
+    let plan = &input.plan;
+    let guard = StagingGuard::new(plan);
+    let mut state = RollbackState { attempts: input.attempts + 1, ..RollbackState::default() };
+
+    // The service first: it holds connections to the database and reads the parameters.
+    let service = plan.service.name.clone();
+    let fate = match cloud.find_service(&service).await.op("ListServices")? {
+        None => Ok(Fate::Absent),
+        Some(s) if s.status == "DELETED" => Ok(Fate::Absent),
+        Some(s) => match guard.service_write(&s.arn) {
+            Err(e) => Err(e),
+            // Settling operations answer InvalidState: a later attempt deletes it.
+            Ok(()) => delete_if_owned(plan, &s.tags, "DeleteService", true, async { cloud.delete_service(&s.arn).await.map(|_| ()) }).await,
+        },
+    };
+    state.record(format!("service {service}"), fate)?;
+
+    let schedule = plan.teardown_schedule_name();
+    let fate = match cloud.get_schedule(SCHEDULE_GROUP, &schedule).await.op("GetSchedule")? {
+        None => Ok(Fate::Absent),
+        Some(s) if scheduled_run_id(&s).as_deref() != Some(plan.run_id.as_str()) => Ok(Fate::Kept("it tears down another run".into())),
+        Some(_) => match cloud.delete_schedule(SCHEDULE_GROUP, &schedule).await {
+            Ok(()) => Ok(Fate::Deleted { lingers: false }),
+            Err(e) if e.is(CloudErrorKind::NotFound) => Ok(Fate::Absent),
+            Err(e) => Err(StepError::from_cloud("DeleteSchedule", e)),
+        },
+    };
+    state.record(format!("schedule {SCHEDULE_GROUP}/{schedule}"), fate)?;
+
+    for name in plan.staging_parameter_names() {
+        let fate = match cloud.get_parameter(&name).await.op("GetParameter")? {
+            None => Ok(Fate::Absent),
+            Some(_) => match guard.parameter_write(&name) {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    let tags = cloud.parameter_tags(&name).await.op("ListTagsForResource")?;
+                    delete_if_owned(plan, &tags, "DeleteParameter", false, cloud.delete_parameter(&name)).await
+                }
+            },
+        };
+        state.record(format!("parameter {name}"), fate)?;
+    }
+
+    let instance = &plan.staging_db.instance_id;
+    let fate = match cloud.describe_instance(instance).await.op("DescribeDBInstances")? {
+        None => Ok(Fate::Absent),
+        Some(db) if db.status == "deleting" => Ok(Fate::Busy("deleting".into())),
+        Some(db) => match guard.db_write(&db.id) {
+            Err(e) => Err(e),
+            // A disposable copy of production: no final snapshot.
+            Ok(()) => delete_if_owned(plan, &db.tags, "DeleteDBInstance", true, cloud.delete_instance(&db.id, None)).await,
+        },
+    };
+    state.record(format!("DB instance {instance}"), fate)?;
+
+    let snapshot = &plan.snapshot_id;
+    let fate = match cloud.describe_snapshot(snapshot).await.op("DescribeDBSnapshots")? {
+        None => Ok(Fate::Absent),
+        Some(s) if s.status == "deleting" => Ok(Fate::Busy("deleting".into())),
+        Some(s) => delete_if_owned(plan, &s.tags, "DeleteDBSnapshot", true, cloud.delete_snapshot(&s.id)).await,
+    };
+    state.record(format!("snapshot {snapshot}"), fate)?;
+
+    state.complete = state.pending.is_empty() && state.failed.is_empty();
+    Ok(state)
+}

@@ -1,0 +1,132 @@
+//! Runbook step 4: the staging service, its variables referencing the staging parameters by
+//! ARN. App Runner resolves those references when it deploys, and the service URL is known only
+//! once CreateService answers, so FRONTEND_URL is written afterwards and a second deployment
+//! makes the running app see it.
+//!
+//! The host is behind [`ServiceHost`]: App Runner today, another backend tomorrow.
+
+use super::staging_parameters::kind_of;
+use super::{adopt_or_refuse, write_owned_parameter, Deadline};
+use crate::cloud::{Clock, ParameterStore, ServiceHost, ServiceInfo};
+use crate::error::CloudResultExt;
+use crate::guard::StagingGuard;
+use crate::plan::{RunPlan, FRONTEND_URL};
+use crate::secret::Secret;
+use crate::{CloudErrorKind, StepError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `$.service` in the state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceState {
+    pub arn: String,
+    pub name: String,
+    /// Host name of the service, without scheme.
+    pub url: String,
+    /// The service's status: `OPERATION_IN_PROGRESS`, `RUNNING`, `CREATE_FAILED`, …
+    pub status: String,
+    /// The operation being waited for; absent when an existing service was adopted.
+    pub operation_id: Option<String>,
+    /// `IN_PROGRESS`, `SUCCEEDED`, `FAILED`, `ROLLBACK_SUCCEEDED`, `ROLLBACK_FAILED`, …
+    pub operation_status: String,
+    pub reused: bool,
+    #[serde(flatten)]
+    pub wait: Deadline,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceInput {
+    pub plan: RunPlan,
+    /// Variable name → parameter ARN, from the parameter steps.
+    pub secrets: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceInput {
+    pub plan: RunPlan,
+    pub service: ServiceState,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishInput {
+    pub plan: RunPlan,
+    pub service: ServiceState,
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// What an operation's status would be, read off the service when there is no operation id.
+fn operation_status_of(service_status: &str) -> &'static str {
+    match service_status {
+        "RUNNING" => "SUCCEEDED",
+        "OPERATION_IN_PROGRESS" => "IN_PROGRESS",
+        _ => "FAILED",
+    }
+}
+
+fn state(info: ServiceInfo, operation_id: Option<String>, operation_status: String, reused: bool, wait: Deadline) -> ServiceState {
+    ServiceState { arn: info.arn, name: info.name, url: info.url, status: info.status, operation_id, operation_status, reused, wait }
+}
+
+pub async fn create_staging_service<C: ServiceHost + Clock + Sync>(
+    cloud: &C,
+    input: CreateServiceInput,
+) -> Result<ServiceState, StepError> {
+    let plan = &input.plan;
+    StagingGuard::new(plan).service_write(&plan.service.name)?;
+    let wait = Deadline::start(cloud.now(), plan.timeouts.service_minutes);
+    let existing = match cloud.find_service(&plan.service.name).await.op("ListServices")? {
+        Some(existing) => existing,
+        None => {
+            let spec = crate::cloud::ServiceSpec { secrets: input.secrets.clone(), ..plan.service.clone() };
+            match cloud.create_service(&spec, &plan.tags.to_tags()).await {
+                Ok((info, operation_id)) => return Ok(state(info, Some(operation_id), "IN_PROGRESS".into(), false, wait)),
+                Err(e) if e.is(CloudErrorKind::AlreadyExists) => cloud
+                    .find_service(&plan.service.name)
+                    .await
+                    .op("ListServices")?
+                    .ok_or_else(|| StepError::from_cloud("CreateService", e))?,
+                Err(e) => return Err(StepError::from_cloud("CreateService", e)),
+            }
+        }
+    };
+    adopt_or_refuse(plan, &format!("service {}", existing.name), &existing.tags)?;
+    let operation_status = operation_status_of(&existing.status).to_string();
+    Ok(state(existing, None, operation_status, true, wait))
+}
+
+pub async fn check_staging_service<C: ServiceHost + Clock + Sync>(cloud: &C, input: ServiceInput) -> Result<ServiceState, StepError> {
+    let previous = input.service;
+    let wait = Deadline::check(previous.wait.deadline, cloud.now());
+    let Some(info) = cloud.describe_service(&previous.arn).await.op("DescribeService")? else {
+        return Ok(ServiceState { status: "DELETED".into(), operation_status: "FAILED".into(), wait, ..previous });
+    };
+    let operation = match &previous.operation_id {
+        Some(id) => cloud.describe_operation(&previous.arn, id).await.op("ListOperations")?,
+        None => None,
+    };
+    let operation_status = operation.map_or_else(|| operation_status_of(&info.status).to_string(), |op| op.status);
+    Ok(state(info, previous.operation_id, operation_status, previous.reused, wait))
+}
+
+pub async fn publish_frontend_url<C: ServiceHost + ParameterStore + Clock + Sync>(
+    cloud: &C,
+    input: PublishInput,
+) -> Result<ServiceState, StepError> {
+    let plan = &input.plan;
+    StagingGuard::new(plan).service_write(&input.service.arn)?;
+    let url = Secret::new(format!("https://{}", input.service.url));
+    let arn = write_owned_parameter(cloud, plan, FRONTEND_URL, &url, kind_of(FRONTEND_URL)).await?;
+    let mut secrets = input.secrets.clone();
+    secrets.insert(FRONTEND_URL.to_string(), arn);
+    let operation_id = match cloud.update_service_secrets(&input.service.arn, &secrets).await {
+        // An operation is still running (say, this call's own earlier attempt): ask again later.
+        Err(e) if e.is(CloudErrorKind::InvalidState) => return Err(StepError::Transient { operation: "UpdateService".into(), source: e }),
+        other => other.op("UpdateService")?,
+    };
+    let wait = Deadline::start(cloud.now(), plan.timeouts.service_minutes);
+    Ok(ServiceState { operation_id: Some(operation_id), operation_status: "IN_PROGRESS".into(), wait, ..input.service })
+}

@@ -1,0 +1,32 @@
+//! Runbook step 7: the validation checklist against the running staging service: health, login
+//! with the test admin (JWTs), token refresh, billing ("Unlimited" for -1) and tenant
+//! registration with a throwaway, recognisable tenant name.
+
+use super::migrations::CheckReport;
+use super::required_parameter;
+use crate::checks::http::{run_checklist, CHECK_TENANT_PREFIX};
+use crate::checks::require_all;
+use crate::cloud::{Clock, HttpClient, ParameterStore};
+use crate::plan::RunPlan;
+use crate::StepError;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateInput {
+    pub plan: RunPlan,
+    pub service_url: String,
+}
+
+pub async fn validate_staging<C: ParameterStore + HttpClient + Clock + Sync>(
+    cloud: &C,
+    input: ValidateInput,
+) -> Result<CheckReport, StepError> {
+    let plan = &input.plan;
+    let password = required_parameter(cloud, &plan.validation.test_admin_password_parameter).await?;
+    let now = cloud.now();
+    // Unique per attempt: registration refuses a slug that exists.
+    let tenant = format!("{CHECK_TENANT_PREFIX}{}-{}", plan.run_id, now.format("%H%M%S"));
+    let results = run_checklist(cloud, &format!("https://{}", input.service_url), &plan.validation, &password, &tenant, now).await;
+    Ok(CheckReport { checks: require_all(results)? })
+}
