@@ -107,18 +107,6 @@ pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler 
     };
     state.record(format!("service {service}"), fate)?;
 
-    let schedule = plan.teardown_schedule_name();
-    let fate = match cloud.get_schedule(SCHEDULE_GROUP, &schedule).await.op("GetSchedule")? {
-        None => Ok(Fate::Absent),
-        Some(s) if scheduled_run_id(&s).as_deref() != Some(plan.run_id.as_str()) => Ok(Fate::Kept("it tears down another run".into())),
-        Some(_) => match cloud.delete_schedule(SCHEDULE_GROUP, &schedule).await {
-            Ok(()) => Ok(Fate::Deleted { lingers: false }),
-            Err(e) if e.is(CloudErrorKind::NotFound) => Ok(Fate::Absent),
-            Err(e) => Err(StepError::from_cloud("DeleteSchedule", e)),
-        },
-    };
-    state.record(format!("schedule {SCHEDULE_GROUP}/{schedule}"), fate)?;
-
     for name in plan.staging_parameter_names() {
         let fate = match cloud.get_parameter(&name).await.op("GetParameter")? {
             None => Ok(Fate::Absent),
@@ -152,6 +140,20 @@ pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler 
         Some(s) => delete_if_owned(plan, &s.tags, "DeleteDBSnapshot", true, cloud.delete_snapshot(&s.id)).await,
     };
     state.record(format!("snapshot {snapshot}"), fate)?;
+
+    let schedule = plan.teardown_schedule_name();
+    // The schedule goes last: while anything else is left it is the safety net that tears it down.
+    let fate = match cloud.get_schedule(SCHEDULE_GROUP, &schedule).await.op("GetSchedule")? {
+        None => Ok(Fate::Absent),
+        Some(s) if scheduled_run_id(&s).as_deref() != Some(plan.run_id.as_str()) => Ok(Fate::Kept("it tears down another run".into())),
+        Some(_) if !(state.pending.is_empty() && state.failed.is_empty()) => Ok(Fate::Busy("kept until the rest is gone".into())),
+        Some(_) => match cloud.delete_schedule(SCHEDULE_GROUP, &schedule).await {
+            Ok(()) => Ok(Fate::Deleted { lingers: false }),
+            Err(e) if e.is(CloudErrorKind::NotFound) => Ok(Fate::Absent),
+            Err(e) => Err(StepError::from_cloud("DeleteSchedule", e)),
+        },
+    };
+    state.record(format!("schedule {SCHEDULE_GROUP}/{schedule}"), fate)?;
 
     state.complete = state.pending.is_empty() && state.failed.is_empty();
     Ok(state)
