@@ -1,1 +1,71 @@
-//! AWS SDK adapters.
+//! AWS SDK adapters behind the rehearsal capability traits.
+//!
+//! [`AwsCloud`] holds one client per service, built once from an [`SdkConfig`], and implements
+//! [`Rds`](rehearsal_core::cloud::Rds), [`ParameterStore`](rehearsal_core::cloud::ParameterStore),
+//! [`ServiceHost`](rehearsal_core::cloud::ServiceHost) (App Runner),
+//! [`Scheduler`](rehearsal_core::cloud::Scheduler) (EventBridge Scheduler) and [`Clock`].
+//! [`StepFunctions`] is a thin client for the API Lambda and the CLI.
+//!
+//! Every SDK error goes through one mapping into [`CloudError`](rehearsal_core::CloudError),
+//! keeping the service's code and message; parameter values never appear in errors.
+
+mod apprunner;
+mod error;
+mod rds;
+mod scheduler;
+mod sfn;
+mod ssm;
+
+pub use apprunner::CodeBuild;
+pub use aws_sdk_sfn::types::HistoryEvent;
+pub use sfn::{ExecutionDescription, StartedExecution, StepFunctions};
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use chrono::{DateTime, Utc};
+use rehearsal_core::cloud::Clock;
+
+/// Loads region and credentials from the environment (Lambda's, or a developer's profile).
+/// `endpoint_url` points every client at one local endpoint (moto, LocalStack).
+pub async fn load_config(endpoint_url: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+/// The real AWS account. Clients are cheap to clone and meant to be built once per Lambda
+/// container; the fields are public so a caller can reach an operation no trait covers.
+#[derive(Debug, Clone)]
+pub struct AwsCloud {
+    pub rds: aws_sdk_rds::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub apprunner: aws_sdk_apprunner::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
+    /// How App Runner builds and starts a service created from source; required by
+    /// `create_service` because the service spec does not carry it.
+    pub code_build: Option<CodeBuild>,
+}
+
+impl AwsCloud {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            rds: aws_sdk_rds::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
+            apprunner: aws_sdk_apprunner::Client::new(config),
+            scheduler: aws_sdk_scheduler::Client::new(config),
+            code_build: None,
+        }
+    }
+
+    pub fn with_code_build(mut self, code_build: CodeBuild) -> Self {
+        self.code_build = Some(code_build);
+        self
+    }
+}
+
+impl Clock for AwsCloud {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}

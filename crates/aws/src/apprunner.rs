@@ -1,0 +1,243 @@
+//! App Runner as the [`ServiceHost`]: the staging service built from the production repository,
+//! its Parameter Store references, its operations and its VPC connector.
+
+use crate::error::{absent_if_not_found, from_build, from_sdk, unsupported};
+use crate::AwsCloud;
+use aws_sdk_apprunner::types::{
+    AuthenticationConfiguration, CodeConfiguration, CodeConfigurationValues, CodeRepository, ConfigurationSource, EgressConfiguration,
+    EgressType, ImageConfiguration, InstanceConfiguration, NetworkConfiguration, Runtime, Service, ServiceStatus, SourceCodeVersion,
+    SourceCodeVersionType, SourceConfiguration, Tag, VpcConnectorStatus,
+};
+use rehearsal_core::cloud::{CloudResult, ServiceHost, ServiceInfo, ServiceOperation, ServiceSource, ServiceSpec};
+use rehearsal_core::tags::Tags;
+use rehearsal_core::{CloudError, CloudErrorKind};
+use std::collections::{BTreeMap, HashMap};
+
+/// How App Runner builds and starts code it pulls from the repository (CodeConfigurationValues
+/// with ConfigurationSource `API`, which makes App Runner ignore any `apprunner.yaml`, so the
+/// staging Parameter Store references set here are the ones the service gets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeBuild {
+    /// An App Runner managed runtime, e.g. `PYTHON_311`.
+    pub runtime: String,
+    pub build_command: Option<String>,
+    pub start_command: Option<String>,
+}
+
+fn non_empty(map: &BTreeMap<String, String>) -> Option<HashMap<String, String>> {
+    (!map.is_empty()).then(|| map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+fn source_of(config: &SourceConfiguration) -> Option<ServiceSource> {
+    let repo = config.code_repository()?;
+    Some(ServiceSource {
+        repository_url: repo.repository_url().to_string(),
+        branch: repo.source_code_version()?.value().to_string(),
+        connection_arn: config.authentication_configuration()?.connection_arn()?.to_string(),
+    })
+}
+
+fn secrets_of(config: &SourceConfiguration) -> BTreeMap<String, String> {
+    let code = config.code_repository().and_then(|r| r.code_configuration()?.code_configuration_values()?.runtime_environment_secrets());
+    let image = config.image_repository().and_then(|r| r.image_configuration()?.runtime_environment_secrets());
+    code.or(image).map(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+}
+
+fn service_info(service: &Service, tags: Tags) -> ServiceInfo {
+    let source = service.source_configuration();
+    ServiceInfo {
+        arn: service.service_arn().to_string(),
+        name: service.service_name().to_string(),
+        url: service.service_url().unwrap_or_default().to_string(),
+        status: service.status().as_str().to_string(),
+        source: source.and_then(source_of),
+        instance_role_arn: service.instance_configuration().and_then(|i| i.instance_role_arn()).map(str::to_string),
+        vpc_connector_arn: service.network_configuration().and_then(|n| n.egress_configuration()?.vpc_connector_arn()).map(str::to_string),
+        secrets: source.map(secrets_of).unwrap_or_default(),
+        tags,
+    }
+}
+
+/// The described source configuration with its Parameter Store references replaced; everything
+/// else (repository, branch, connection, build, port, plain variables) is kept as it is.
+fn with_secrets(mut config: SourceConfiguration, secrets: &BTreeMap<String, String>) -> CloudResult<SourceConfiguration> {
+    let secrets: HashMap<String, String> = secrets.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if let Some(repo) = config.code_repository.as_mut() {
+        match repo.code_configuration.as_mut() {
+            Some(CodeConfiguration { configuration_source: ConfigurationSource::Api, code_configuration_values: Some(values), .. }) => {
+                values.runtime_environment_secrets = Some(secrets);
+            }
+            // With REPOSITORY, App Runner reads apprunner.yaml and ignores values set through the API.
+            _ => {
+                return Err(unsupported(
+                    "UnsupportedSourceConfiguration",
+                    "the service reads its configuration from apprunner.yaml; its secrets cannot be replaced through the API",
+                ))
+            }
+        }
+    } else if let Some(image) = config.image_repository.as_mut() {
+        image.image_configuration.get_or_insert_with(|| ImageConfiguration::builder().build()).runtime_environment_secrets = Some(secrets);
+    } else {
+        return Err(unsupported("UnsupportedSourceConfiguration", "the service has neither a code nor an image repository"));
+    }
+    Ok(config)
+}
+
+impl AwsCloud {
+    fn create_source(&self, spec: &ServiceSpec) -> CloudResult<SourceConfiguration> {
+        let build = self.code_build.as_ref().ok_or_else(|| {
+            unsupported("CodeBuildNotConfigured", "AwsCloud::code_build must name the runtime before a service can be created from source")
+        })?;
+        let values = CodeConfigurationValues::builder()
+            .runtime(Runtime::from(build.runtime.as_str()))
+            .set_build_command(build.build_command.clone())
+            .set_start_command(build.start_command.clone())
+            .port(spec.port.to_string())
+            .set_runtime_environment_variables(non_empty(&spec.environment))
+            .set_runtime_environment_secrets(non_empty(&spec.secrets))
+            .build()
+            .map_err(from_build)?;
+        let repository = CodeRepository::builder()
+            .repository_url(&spec.source.repository_url)
+            .source_code_version(
+                SourceCodeVersion::builder()
+                    .r#type(SourceCodeVersionType::Branch)
+                    .value(&spec.source.branch)
+                    .build()
+                    .map_err(from_build)?,
+            )
+            .code_configuration(
+                CodeConfiguration::builder()
+                    .configuration_source(ConfigurationSource::Api)
+                    .code_configuration_values(values)
+                    .build()
+                    .map_err(from_build)?,
+            )
+            .build()
+            .map_err(from_build)?;
+        Ok(SourceConfiguration::builder()
+            .code_repository(repository)
+            .auto_deployments_enabled(spec.auto_deployments)
+            .authentication_configuration(AuthenticationConfiguration::builder().connection_arn(&spec.source.connection_arn).build())
+            .build())
+    }
+
+    /// The service as DescribeService answers it; `None` when it does not exist.
+    async fn describe_sdk(&self, arn: &str) -> CloudResult<Option<Service>> {
+        let out = absent_if_not_found(self.apprunner.describe_service().service_arn(arn).send().await.map_err(from_sdk))?;
+        Ok(out.and_then(|o| o.service))
+    }
+}
+
+impl ServiceHost for AwsCloud {
+    async fn find_service(&self, name: &str) -> CloudResult<Option<ServiceInfo>> {
+        let mut pages = self.apprunner.list_services().into_paginator().send();
+        let mut found = None;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(from_sdk)?;
+            for summary in page.service_summary_list() {
+                if summary.service_name() == Some(name) {
+                    let deleted = summary.status() == Some(&ServiceStatus::Deleted);
+                    // A deleted service may still be listed next to a live one of the same name.
+                    if found.is_none() || !deleted {
+                        found = summary.service_arn().map(str::to_string);
+                    }
+                }
+            }
+        }
+        match found {
+            Some(arn) => self.describe_service(&arn).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn describe_service(&self, arn: &str) -> CloudResult<Option<ServiceInfo>> {
+        let Some(service) = self.describe_sdk(arn).await? else { return Ok(None) };
+        // A service deleted between the two calls is as absent as one never created.
+        let Some(tags) = absent_if_not_found(self.apprunner.list_tags_for_resource().resource_arn(arn).send().await.map_err(from_sdk))?
+        else {
+            return Ok(None);
+        };
+        let tags = tags.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect();
+        Ok(Some(service_info(&service, tags)))
+    }
+
+    async fn create_service(&self, spec: &ServiceSpec, tags: &Tags) -> CloudResult<(ServiceInfo, String)> {
+        let egress = EgressConfiguration::builder().egress_type(EgressType::Vpc).vpc_connector_arn(&spec.vpc_connector_arn).build();
+        let out = self
+            .apprunner
+            .create_service()
+            .service_name(&spec.name)
+            .source_configuration(self.create_source(spec)?)
+            .instance_configuration(
+                InstanceConfiguration::builder().cpu(&spec.cpu).memory(&spec.memory).instance_role_arn(&spec.instance_role_arn).build(),
+            )
+            .network_configuration(NetworkConfiguration::builder().egress_configuration(egress).build())
+            .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        let service = out
+            .service()
+            .ok_or_else(|| unsupported("MissingInResponse", format!("CreateService answered no service for {}", spec.name)))?;
+        // CreateService does not echo tags; they were applied by this same call.
+        Ok((service_info(service, tags.clone()), out.operation_id().to_string()))
+    }
+
+    async fn update_service_secrets(&self, arn: &str, secrets: &BTreeMap<String, String>) -> CloudResult<String> {
+        let not_found = || CloudError::new(CloudErrorKind::NotFound, "ResourceNotFoundException", format!("no service {arn}"));
+        let service = self.describe_sdk(arn).await?.ok_or_else(not_found)?;
+        let source = service
+            .source_configuration
+            .ok_or_else(|| unsupported("UnsupportedSourceConfiguration", format!("{arn} has no source configuration")))?;
+        let out = self
+            .apprunner
+            .update_service()
+            .service_arn(arn)
+            .source_configuration(with_secrets(source, secrets)?)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(out.operation_id().to_string())
+    }
+
+    async fn describe_operation(&self, arn: &str, operation_id: &str) -> CloudResult<Option<ServiceOperation>> {
+        let mut pages = self.apprunner.list_operations().service_arn(arn).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let Some(page) = absent_if_not_found(page.map_err(from_sdk))? else { return Ok(None) };
+            if let Some(op) = page.operation_summary_list().iter().find(|op| op.id() == Some(operation_id)) {
+                return Ok(Some(ServiceOperation {
+                    id: operation_id.to_string(),
+                    kind: op.r#type().map(|t| t.as_str()).unwrap_or_default().to_string(),
+                    status: op.status().map(|s| s.as_str()).unwrap_or_default().to_string(),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn delete_service(&self, arn: &str) -> CloudResult<String> {
+        let out = self.apprunner.delete_service().service_arn(arn).send().await.map_err(from_sdk)?;
+        Ok(out.operation_id().to_string())
+    }
+
+    async fn find_vpc_connector(&self, name_or_arn: &str) -> CloudResult<Option<String>> {
+        let mut pages = self.apprunner.list_vpc_connectors().into_paginator().send();
+        // Each change makes a new revision under the same name; the live one is the newest ACTIVE.
+        let mut best: Option<(i32, String)> = None;
+        while let Some(page) = pages.next().await {
+            for c in page.map_err(from_sdk)?.vpc_connectors() {
+                let matches = c.vpc_connector_arn() == Some(name_or_arn) || c.vpc_connector_name() == Some(name_or_arn);
+                if matches
+                    && c.status() == Some(&VpcConnectorStatus::Active)
+                    && best.as_ref().is_none_or(|(r, _)| c.vpc_connector_revision() > *r)
+                {
+                    if let Some(arn) = c.vpc_connector_arn() {
+                        best = Some((c.vpc_connector_revision(), arn.to_string()));
+                    }
+                }
+            }
+        }
+        Ok(best.map(|(_, arn)| arn))
+    }
+}

@@ -1,0 +1,175 @@
+//! The one place an SDK error becomes a [`CloudError`]: the kind decides retries and idempotent
+//! paths upstream, the service's code and message are kept for the report.
+
+use aws_sdk_rds::config::http::HttpResponse;
+use aws_sdk_rds::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use rehearsal_core::{CloudError, CloudErrorKind};
+
+/// Codes AWS services use for throttling (the SDK's own retry list, less the quota-like
+/// `LimitExceededException`, plus SSM's `TooManyUpdates` for concurrent writes to one parameter).
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "RequestThrottled",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "BandwidthLimitExceeded",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+    "TooManyUpdates",
+];
+
+const UNAVAILABLE: &[&str] = &[
+    "InternalFailure",
+    "InternalError",
+    "InternalServerError",
+    "InternalServerException",
+    "InternalServiceError",
+    "InternalServiceErrorException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+];
+
+const NOT_FOUND: &[&str] = &[
+    "DBInstanceNotFound",
+    "DBSnapshotNotFound",
+    "ParameterNotFound",
+    // SSM's answer to tag calls on a parameter that does not exist.
+    "InvalidResourceId",
+    "ResourceNotFoundException",
+    "ExecutionDoesNotExist",
+    "StateMachineDoesNotExist",
+    "TaskDoesNotExist",
+];
+
+const ALREADY_EXISTS: &[&str] =
+    &["DBInstanceAlreadyExists", "DBSnapshotAlreadyExists", "ParameterAlreadyExists", "ConflictException", "ExecutionAlreadyExists"];
+
+const INVALID_STATE: &[&str] = &["InvalidDBInstanceState", "InvalidDBSnapshotState", "InvalidStateException"];
+
+/// Classifies a service's error code (and HTTP status, when there was a response).
+pub(crate) fn classify(code: &str, message: &str, status: Option<u16>) -> CloudErrorKind {
+    if THROTTLING.contains(&code) || code.ends_with("ThrottlingException") || status == Some(429) {
+        CloudErrorKind::Throttled
+    } else if code.starts_with("AccessDenied") {
+        CloudErrorKind::AccessDenied
+    } else if NOT_FOUND.contains(&code) {
+        CloudErrorKind::NotFound
+    } else if ALREADY_EXISTS.contains(&code) || (code == "InvalidRequestException" && message.contains("already exists")) {
+        // App Runner has no dedicated code for a duplicate service name.
+        CloudErrorKind::AlreadyExists
+    } else if INVALID_STATE.contains(&code) {
+        CloudErrorKind::InvalidState
+    } else if UNAVAILABLE.contains(&code) || status.is_some_and(|s| s >= 500) {
+        CloudErrorKind::Unavailable
+    } else {
+        CloudErrorKind::Fatal
+    }
+}
+
+/// Converts any SDK operation error. Only the service's code and message are kept: never the
+/// request, whose fields may hold a parameter value.
+pub(crate) fn from_sdk<E>(err: SdkError<E, HttpResponse>) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    match &err {
+        SdkError::ServiceError(_) => {
+            let code = err.code().unwrap_or("Unknown");
+            let message = err.message().map(str::to_string).unwrap_or_else(|| match status {
+                Some(s) => format!("HTTP {s} without a message"),
+                None => "no message".to_string(),
+            });
+            CloudError::new(classify(code, &message, status), code, message)
+        }
+        SdkError::TimeoutError(_) => CloudError::new(CloudErrorKind::Unavailable, "Timeout", DisplayErrorContext(&err).to_string()),
+        SdkError::DispatchFailure(_) => {
+            CloudError::new(CloudErrorKind::Unavailable, "DispatchFailure", DisplayErrorContext(&err).to_string())
+        }
+        // The body could not be parsed; its text may be a decrypted value, so it is not quoted.
+        SdkError::ResponseError(_) => {
+            let kind = if status.is_some_and(|s| s >= 500) { CloudErrorKind::Unavailable } else { CloudErrorKind::Fatal };
+            let status = status.map_or_else(|| "no status".to_string(), |s| format!("HTTP {s}"));
+            CloudError::new(kind, "ResponseError", format!("the response could not be read ({status})"))
+        }
+        SdkError::ConstructionFailure(_) => {
+            CloudError::new(CloudErrorKind::Fatal, "ConstructionFailure", DisplayErrorContext(&err).to_string())
+        }
+        _ => CloudError::new(CloudErrorKind::Fatal, "Unknown", DisplayErrorContext(&err).to_string()),
+    }
+}
+
+/// A request or type builder refused its input (a required field missing).
+pub(crate) fn from_build(err: BuildError) -> CloudError {
+    CloudError::new(CloudErrorKind::Fatal, "InvalidRequest", err.to_string())
+}
+
+/// An answer this adapter cannot represent in the capability types.
+pub(crate) fn unsupported(code: &str, message: impl Into<String>) -> CloudError {
+    CloudError::new(CloudErrorKind::Fatal, code, message)
+}
+
+/// `Ok(None)` for a not-found answer, so `describe_*`/`get_*` can tell "absent" from "failed".
+pub(crate) fn absent_if_not_found<T>(result: Result<T, CloudError>) -> Result<Option<T>, CloudError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.is(CloudErrorKind::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CloudErrorKind::*;
+
+    #[test]
+    fn codes_are_classified() {
+        for (code, message, status, kind) in [
+            ("Throttling", "Rate exceeded", Some(400), Throttled),
+            ("ThrottlingException", "", Some(400), Throttled),
+            ("TooManyRequestsException", "", Some(400), Throttled),
+            ("RequestLimitExceeded", "", Some(503), Throttled),
+            ("KmsThrottlingException", "", Some(400), Throttled),
+            ("TooManyUpdates", "", Some(400), Throttled),
+            ("Anything", "", Some(429), Throttled),
+            ("InternalFailure", "", None, Unavailable),
+            ("ServiceUnavailable", "", Some(503), Unavailable),
+            ("SomethingNew", "", Some(502), Unavailable),
+            ("DBInstanceNotFound", "", Some(404), NotFound),
+            ("DBSnapshotNotFound", "", Some(404), NotFound),
+            ("ParameterNotFound", "", Some(400), NotFound),
+            ("ResourceNotFoundException", "", Some(400), NotFound),
+            ("DBInstanceAlreadyExists", "", Some(400), AlreadyExists),
+            ("DBSnapshotAlreadyExists", "", Some(400), AlreadyExists),
+            ("ParameterAlreadyExists", "", Some(400), AlreadyExists),
+            ("ConflictException", "", Some(409), AlreadyExists),
+            ("InvalidRequestException", "Service with the provided name already exists: x", Some(400), AlreadyExists),
+            ("InvalidRequestException", "Invalid CPU value", Some(400), Fatal),
+            ("InvalidDBInstanceState", "", Some(400), InvalidState),
+            ("InvalidDBSnapshotState", "", Some(400), InvalidState),
+            ("InvalidStateException", "", Some(400), InvalidState),
+            ("AccessDenied", "", Some(403), AccessDenied),
+            ("AccessDeniedException", "", Some(400), AccessDenied),
+            ("ValidationException", "", Some(400), Fatal),
+            ("LimitExceededException", "", Some(400), Fatal),
+            ("DBSubnetGroupNotFoundFault", "", Some(404), Fatal),
+        ] {
+            assert_eq!(classify(code, message, status), kind, "{code} {message} {status:?}");
+        }
+    }
+
+    #[test]
+    fn not_found_becomes_none_and_other_errors_stay() {
+        assert_eq!(absent_if_not_found::<u8>(Err(CloudError::new(NotFound, "ParameterNotFound", ""))), Ok(None));
+        assert_eq!(absent_if_not_found(Ok(1)), Ok(Some(1)));
+        let throttled = CloudError::new(Throttled, "Throttling", "");
+        assert_eq!(absent_if_not_found::<u8>(Err(throttled.clone())), Err(throttled));
+    }
+}

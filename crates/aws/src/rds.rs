@@ -1,0 +1,124 @@
+//! RDS: snapshots of production, the staging instance restored from one, its deletion.
+
+use crate::error::{absent_if_not_found, from_sdk};
+use crate::AwsCloud;
+use aws_sdk_rds::types::{DbInstance as SdkInstance, DbSnapshot as SdkSnapshot, Tag};
+use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, Endpoint, Rds, RestoreRequest};
+use rehearsal_core::tags::Tags;
+
+fn to_sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+fn from_sdk_tags(tags: &[Tag]) -> Tags {
+    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
+}
+
+fn instance(db: &SdkInstance) -> DbInstance {
+    DbInstance {
+        id: db.db_instance_identifier().unwrap_or_default().to_string(),
+        arn: db.db_instance_arn().unwrap_or_default().to_string(),
+        status: db.db_instance_status().unwrap_or_default().to_string(),
+        endpoint: db
+            .endpoint()
+            .and_then(|e| Some(Endpoint { address: e.address()?.to_string(), port: e.port().and_then(|p| u16::try_from(p).ok())? })),
+        class: db.db_instance_class().unwrap_or_default().to_string(),
+        subnet_group: db.db_subnet_group().and_then(|g| g.db_subnet_group_name()).map(str::to_string),
+        security_group_ids: db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).map(str::to_string).collect(),
+        publicly_accessible: db.publicly_accessible().unwrap_or(false),
+        tags: from_sdk_tags(db.tag_list()),
+    }
+}
+
+fn snapshot(s: &SdkSnapshot) -> DbSnapshot {
+    DbSnapshot {
+        id: s.db_snapshot_identifier().unwrap_or_default().to_string(),
+        arn: s.db_snapshot_arn().unwrap_or_default().to_string(),
+        source_instance_id: s.db_instance_identifier().unwrap_or_default().to_string(),
+        status: s.status().unwrap_or_default().to_string(),
+        tags: from_sdk_tags(s.tag_list()),
+    }
+}
+
+fn missing(operation: &str, id: &str) -> rehearsal_core::CloudError {
+    crate::error::unsupported("MissingInResponse", format!("{operation} answered without the resource for {id}"))
+}
+
+impl AwsCloud {
+    /// Renames an instance at once (ModifyDBInstance NewDBInstanceIdentifier, ApplyImmediately),
+    /// for promote and rollback. The endpoint follows the new name after RDS reboots it.
+    pub async fn rename_instance(&self, old_id: &str, new_id: &str) -> CloudResult<DbInstance> {
+        let out = self
+            .rds
+            .modify_db_instance()
+            .db_instance_identifier(old_id)
+            .new_db_instance_identifier(new_id)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        out.db_instance().map(instance).ok_or_else(|| missing("ModifyDBInstance", old_id))
+    }
+}
+
+impl Rds for AwsCloud {
+    async fn describe_instance(&self, id: &str) -> CloudResult<Option<DbInstance>> {
+        let out = absent_if_not_found(self.rds.describe_db_instances().db_instance_identifier(id).send().await.map_err(from_sdk))?;
+        Ok(out.and_then(|o| o.db_instances().iter().find(|db| db.db_instance_identifier() == Some(id)).map(instance)))
+    }
+
+    async fn describe_snapshot(&self, id: &str) -> CloudResult<Option<DbSnapshot>> {
+        let out = absent_if_not_found(self.rds.describe_db_snapshots().db_snapshot_identifier(id).send().await.map_err(from_sdk))?;
+        Ok(out.and_then(|o| o.db_snapshots().iter().find(|s| s.db_snapshot_identifier() == Some(id)).map(snapshot)))
+    }
+
+    async fn create_snapshot(&self, instance_id: &str, snapshot_id: &str, tags: &Tags) -> CloudResult<DbSnapshot> {
+        let out = self
+            .rds
+            .create_db_snapshot()
+            .db_instance_identifier(instance_id)
+            .db_snapshot_identifier(snapshot_id)
+            .set_tags(Some(to_sdk_tags(tags)))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        out.db_snapshot().map(snapshot).ok_or_else(|| missing("CreateDBSnapshot", snapshot_id))
+    }
+
+    async fn restore_instance_from_snapshot(&self, request: &RestoreRequest) -> CloudResult<DbInstance> {
+        let out = self
+            .rds
+            .restore_db_instance_from_db_snapshot()
+            .db_instance_identifier(&request.instance_id)
+            .db_snapshot_identifier(&request.snapshot_id)
+            .db_instance_class(&request.class)
+            .set_db_subnet_group_name(request.subnet_group.clone())
+            .set_vpc_security_group_ids(Some(request.security_group_ids.clone()))
+            .publicly_accessible(request.publicly_accessible)
+            .set_tags(Some(to_sdk_tags(&request.tags)))
+            // Snapshots later taken of the staging instance carry its ownership tags.
+            .copy_tags_to_snapshot(true)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        out.db_instance().map(instance).ok_or_else(|| missing("RestoreDBInstanceFromDBSnapshot", &request.instance_id))
+    }
+
+    async fn delete_instance(&self, id: &str, final_snapshot_id: Option<&str>) -> CloudResult<()> {
+        // Both fields are always sent: AWS rejects a delete that leaves them unset.
+        self.rds
+            .delete_db_instance()
+            .db_instance_identifier(id)
+            .skip_final_snapshot(final_snapshot_id.is_none())
+            .set_final_db_snapshot_identifier(final_snapshot_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(())
+    }
+
+    async fn delete_snapshot(&self, id: &str) -> CloudResult<()> {
+        self.rds.delete_db_snapshot().db_snapshot_identifier(id).send().await.map_err(from_sdk)?;
+        Ok(())
+    }
+}

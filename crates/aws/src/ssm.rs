@@ -1,0 +1,110 @@
+//! SSM Parameter Store: read with decryption, write, tag, delete. Values only ever travel inside
+//! [`Secret`]; an error that quotes a value has it masked before it leaves this module.
+
+use crate::error::{absent_if_not_found, from_sdk, unsupported};
+use crate::AwsCloud;
+use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
+use rehearsal_core::cloud::{CloudResult, Parameter, ParameterKind, ParameterStore};
+use rehearsal_core::tags::Tags;
+use rehearsal_core::{CloudError, Secret};
+
+fn kind_of(name: &str, t: Option<&ParameterType>) -> CloudResult<ParameterKind> {
+    match t {
+        Some(ParameterType::SecureString) => Ok(ParameterKind::SecureString),
+        Some(ParameterType::String) => Ok(ParameterKind::String),
+        other => Err(unsupported(
+            "UnsupportedParameterType",
+            format!("{name} is of type {}; only String and SecureString are supported", other.map_or("unknown", |t| t.as_str())),
+        )),
+    }
+}
+
+/// Masks the value wherever the service quoted it (validation messages can echo input).
+fn masked(mut err: CloudError, value: &Secret) -> CloudError {
+    if !value.expose().is_empty() {
+        err.message = err.message.replace(value.expose(), "***");
+    }
+    err
+}
+
+impl ParameterStore for AwsCloud {
+    async fn get_parameter(&self, name: &str) -> CloudResult<Option<Parameter>> {
+        let out = absent_if_not_found(self.ssm.get_parameter().name(name).with_decryption(true).send().await.map_err(from_sdk))?;
+        let Some(p) = out.as_ref().and_then(|o| o.parameter()) else { return Ok(None) };
+        Ok(Some(Parameter {
+            name: p.name().unwrap_or(name).to_string(),
+            arn: p.arn().unwrap_or_default().to_string(),
+            kind: kind_of(name, p.r#type())?,
+            value: Secret::new(p.value().unwrap_or_default()),
+            version: u64::try_from(p.version()).unwrap_or_default(),
+        }))
+    }
+
+    async fn put_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, overwrite: bool) -> CloudResult<String> {
+        let t = match kind {
+            ParameterKind::String => ParameterType::String,
+            ParameterKind::SecureString => ParameterType::SecureString,
+        };
+        self.ssm
+            .put_parameter()
+            .name(name)
+            .value(value.expose())
+            .r#type(t)
+            .overwrite(overwrite)
+            .send()
+            .await
+            .map_err(|e| masked(from_sdk(e), value))?;
+        // PutParameter answers only the version; the ARN (which App Runner references) comes from
+        // a read without decryption, so the value is not fetched back.
+        let out = self.ssm.get_parameter().name(name).with_decryption(false).send().await.map_err(from_sdk)?;
+        out.parameter()
+            .and_then(|p| p.arn())
+            .map(str::to_string)
+            .ok_or_else(|| unsupported("MissingInResponse", format!("GetParameter answered no ARN for {name}")))
+    }
+
+    async fn parameter_tags(&self, name: &str) -> CloudResult<Tags> {
+        let out = self
+            .ssm
+            .list_tags_for_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+    }
+
+    async fn add_parameter_tags(&self, name: &str, tags: &Tags) -> CloudResult<()> {
+        let tags = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(crate::error::from_build))
+            .collect::<CloudResult<Vec<_>>>()?;
+        self.ssm
+            .add_tags_to_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(())
+    }
+
+    async fn delete_parameter(&self, name: &str) -> CloudResult<()> {
+        self.ssm.delete_parameter().name(name).send().await.map_err(from_sdk)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rehearsal_core::CloudErrorKind;
+
+    #[test]
+    fn quoted_values_are_masked() {
+        let err = CloudError::new(CloudErrorKind::Fatal, "ValidationException", "Value 'sk_test_1' at 'value' failed");
+        assert_eq!(masked(err, &Secret::new("sk_test_1")).message, "Value '***' at 'value' failed");
+    }
+}
