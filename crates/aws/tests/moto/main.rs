@@ -1,0 +1,272 @@
+//! The RDS, SSM, Scheduler and Step Functions adapters against moto (`bash scripts/install-moto.sh`).
+//!
+//! moto's limits, so these tests do not rely on them: every RDS status is `available` at once,
+//! renaming onto an existing id silently replaces it, a delete with neither a final snapshot nor
+//! SkipFinalSnapshot is accepted (AWS rejects it), and schedules never fire.
+
+mod server;
+
+use chrono::{Duration, TimeZone, Utc};
+use rehearsal_aws::{load_config, AwsCloud, StepFunctions};
+use rehearsal_core::cloud::{OneTimeSchedule, ParameterKind, ParameterStore, Rds, RestoreRequest, Scheduler};
+use rehearsal_core::tags::{RunTags, Tags};
+use rehearsal_core::{CloudErrorKind, Secret};
+use server::{moto, xml_values, Moto};
+
+const PRODUCTION_DB: &str = "tableicty-production-db";
+const STAGING_DB: &str = "tableicty-staging-db";
+const SNAPSHOT: &str = "tableicty-production-backup-20251225";
+
+async fn cloud(moto: &Moto) -> AwsCloud {
+    AwsCloud::new(&load_config(Some(&moto.server.endpoint())).await)
+}
+
+fn run_tags() -> Tags {
+    RunTags { app: "tableicty".into(), environment: "staging".into(), run_id: "tableicty-20251225".into() }.to_tags()
+}
+
+/// Production as the runbook finds it: a private Postgres instance in a subnet group of two
+/// default subnets, behind one security group.
+async fn production(moto: &Moto, cloud: &AwsCloud) -> (String, String) {
+    let subnets = xml_values(&moto.server.ec2("Action=DescribeSubnets&Filter.1.Name=default-for-az&Filter.1.Value.1=true"), "subnetId");
+    assert!(subnets.len() >= 2, "moto has default subnets: {subnets:?}");
+    let sg = xml_values(&moto.server.ec2("Action=CreateSecurityGroup&GroupName=tableicty-db&GroupDescription=db"), "groupId").remove(0);
+    cloud
+        .rds
+        .create_db_subnet_group()
+        .db_subnet_group_name("tableicty-db-subnets")
+        .db_subnet_group_description("tableicty databases")
+        .subnet_ids(&subnets[0])
+        .subnet_ids(&subnets[1])
+        .send()
+        .await
+        .expect("create the subnet group");
+    cloud
+        .rds
+        .create_db_instance()
+        .db_instance_identifier(PRODUCTION_DB)
+        .engine("postgres")
+        .db_instance_class("db.t3.medium")
+        .allocated_storage(20)
+        .master_username("tableicty_admin")
+        .master_user_password("production-password")
+        .db_subnet_group_name("tableicty-db-subnets")
+        .vpc_security_group_ids(&sg)
+        .publicly_accessible(false)
+        .send()
+        .await
+        .expect("create the production instance");
+    ("tableicty-db-subnets".to_string(), sg)
+}
+
+#[tokio::test]
+async fn production_snapshot_is_tagged_and_a_rerun_answers_already_exists() {
+    let moto = moto();
+    let cloud = cloud(&moto).await;
+    production(&moto, &cloud).await;
+
+    let db = cloud.describe_instance(PRODUCTION_DB).await.unwrap().expect("production exists");
+    assert_eq!((db.status.as_str(), db.class.as_str(), db.publicly_accessible), ("available", "db.t3.medium", false));
+    assert_eq!(db.endpoint.as_ref().map(|e| e.port), Some(5432));
+    assert_eq!(cloud.describe_instance("nope").await, Ok(None));
+    assert_eq!(cloud.describe_snapshot(SNAPSHOT).await, Ok(None));
+
+    let snapshot = cloud.create_snapshot(PRODUCTION_DB, SNAPSHOT, &run_tags()).await.unwrap();
+    assert_eq!((snapshot.id.as_str(), snapshot.source_instance_id.as_str()), (SNAPSHOT, PRODUCTION_DB));
+    assert!(snapshot.arn.ends_with(&format!(":snapshot:{SNAPSHOT}")), "{}", snapshot.arn);
+    assert_eq!(snapshot.tags, run_tags());
+
+    let described = cloud.describe_snapshot(SNAPSHOT).await.unwrap().expect("the snapshot exists");
+    assert_eq!((described.status.as_str(), &described.tags), ("available", &run_tags()));
+
+    let rerun = cloud.create_snapshot(PRODUCTION_DB, SNAPSHOT, &run_tags()).await.unwrap_err();
+    assert_eq!((rerun.kind, rerun.code.as_str()), (CloudErrorKind::AlreadyExists, "DBSnapshotAlreadyExists"));
+    assert!(rerun.message.contains(SNAPSHOT), "{rerun}");
+
+    let missing = cloud.create_snapshot("nope", "other-snapshot", &run_tags()).await.unwrap_err();
+    assert_eq!((missing.kind, missing.code.as_str()), (CloudErrorKind::NotFound, "DBInstanceNotFound"));
+
+    cloud.delete_snapshot(SNAPSHOT).await.unwrap();
+    assert_eq!(cloud.describe_snapshot(SNAPSHOT).await, Ok(None));
+    let again = cloud.delete_snapshot(SNAPSHOT).await.unwrap_err();
+    assert_eq!((again.kind, again.code.as_str()), (CloudErrorKind::NotFound, "DBSnapshotNotFound"));
+}
+
+#[tokio::test]
+async fn staging_is_restored_private_renamed_and_deleted_with_a_final_snapshot() {
+    let moto = moto();
+    let cloud = cloud(&moto).await;
+    let (subnet_group, sg) = production(&moto, &cloud).await;
+    cloud.create_snapshot(PRODUCTION_DB, SNAPSHOT, &run_tags()).await.unwrap();
+
+    let request = RestoreRequest {
+        instance_id: STAGING_DB.into(),
+        snapshot_id: SNAPSHOT.into(),
+        class: "db.t3.micro".into(),
+        subnet_group: Some(subnet_group.clone()),
+        security_group_ids: vec![sg.clone()],
+        publicly_accessible: false,
+        tags: run_tags(),
+    };
+    let restored = cloud.restore_instance_from_snapshot(&request).await.unwrap();
+    let described = cloud.describe_instance(STAGING_DB).await.unwrap().expect("staging exists");
+    for db in [&restored, &described] {
+        assert_eq!(db.id, STAGING_DB);
+        assert_eq!(db.class, "db.t3.micro");
+        assert_eq!(db.subnet_group.as_deref(), Some(subnet_group.as_str()));
+        assert_eq!(db.security_group_ids, vec![sg.clone()]);
+        assert!(!db.publicly_accessible);
+        assert_eq!(db.tags, run_tags());
+    }
+    assert!(described.endpoint.is_some());
+    let raw = cloud.rds.describe_db_instances().db_instance_identifier(STAGING_DB).send().await.unwrap();
+    assert_eq!(raw.db_instances()[0].copy_tags_to_snapshot(), Some(true));
+
+    let rerun = cloud.restore_instance_from_snapshot(&request).await.unwrap_err();
+    assert_eq!((rerun.kind, rerun.code.as_str()), (CloudErrorKind::AlreadyExists, "DBInstanceAlreadyExists"));
+
+    let renamed = cloud.rename_instance(STAGING_DB, "tableicty-staging-db-old").await.unwrap();
+    assert_eq!(renamed.id, "tableicty-staging-db-old");
+    assert_eq!(cloud.describe_instance(STAGING_DB).await, Ok(None));
+    assert_eq!(cloud.describe_instance("tableicty-staging-db-old").await.unwrap().map(|db| db.class), Some("db.t3.micro".to_string()));
+    let missing = cloud.rename_instance("nope", "nope-2").await.unwrap_err();
+    assert_eq!(missing.kind, CloudErrorKind::NotFound);
+
+    cloud.delete_instance("tableicty-staging-db-old", Some("tableicty-staging-final")).await.unwrap();
+    assert_eq!(cloud.describe_instance("tableicty-staging-db-old").await, Ok(None));
+    let last = cloud.describe_snapshot("tableicty-staging-final").await.unwrap().expect("the final snapshot exists");
+    assert_eq!(last.source_instance_id, "tableicty-staging-db-old");
+    assert_eq!(last.tags, run_tags(), "CopyTagsToSnapshot puts the run's tags on the final snapshot");
+
+    let gone = cloud.delete_instance("tableicty-staging-db-old", None).await.unwrap_err();
+    assert_eq!((gone.kind, gone.code.as_str()), (CloudErrorKind::NotFound, "DBInstanceNotFound"));
+}
+
+#[tokio::test]
+async fn delete_without_final_snapshot_leaves_no_snapshot() {
+    let moto = moto();
+    let cloud = cloud(&moto).await;
+    production(&moto, &cloud).await;
+    cloud.delete_instance(PRODUCTION_DB, None).await.unwrap();
+    assert_eq!(cloud.describe_instance(PRODUCTION_DB).await, Ok(None));
+    let snapshots = cloud.rds.describe_db_snapshots().send().await.unwrap();
+    assert!(snapshots.db_snapshots().is_empty(), "{:?}", snapshots.db_snapshots());
+}
+
+#[tokio::test]
+async fn parameters_are_copied_to_the_staging_path_with_tags() {
+    let moto = moto();
+    let cloud = cloud(&moto).await;
+    let production = [
+        ("SECRET_KEY", ParameterKind::SecureString, "django-secret"),
+        ("PGCRYPTO_KEY", ParameterKind::SecureString, "pgcrypto-secret"),
+        ("ALLOWED_HOSTS", ParameterKind::String, "tableicty.com"),
+    ];
+    for (key, kind, value) in production {
+        cloud.put_parameter(&format!("/tableicty/production/{key}"), &Secret::new(value), kind, false).await.unwrap();
+    }
+
+    for (key, kind, value) in production {
+        let source = cloud.get_parameter(&format!("/tableicty/production/{key}")).await.unwrap().expect("production parameter");
+        assert_eq!((source.kind, source.value.expose(), source.version), (kind, value, 1));
+        let name = format!("/tableicty/staging/{key}");
+        let arn = cloud.put_parameter(&name, &source.value, source.kind, false).await.unwrap();
+        assert!(arn.starts_with("arn:aws:ssm:us-east-1:") && arn.ends_with(&format!(":parameter{name}")), "{arn}");
+        cloud.add_parameter_tags(&name, &run_tags()).await.unwrap();
+
+        let copy = cloud.get_parameter(&name).await.unwrap().expect("staging parameter");
+        assert_eq!((copy.name.as_str(), copy.arn.as_str(), copy.kind, copy.value.expose()), (name.as_str(), arn.as_str(), kind, value));
+        assert_eq!(cloud.parameter_tags(&name).await.unwrap(), run_tags());
+    }
+
+    let name = "/tableicty/staging/SECRET_KEY";
+    let exists = cloud.put_parameter(name, &Secret::new("rotated"), ParameterKind::SecureString, false).await.unwrap_err();
+    assert_eq!((exists.kind, exists.code.as_str()), (CloudErrorKind::AlreadyExists, "ParameterAlreadyExists"));
+    assert!(!exists.to_string().contains("rotated"), "{exists}");
+
+    cloud.put_parameter(name, &Secret::new("rotated"), ParameterKind::SecureString, true).await.unwrap();
+    let rotated = cloud.get_parameter(name).await.unwrap().expect("overwritten");
+    assert_eq!((rotated.value.expose(), rotated.version), ("rotated", 2));
+    // Overwriting keeps the tags the copy added.
+    assert_eq!(cloud.parameter_tags(name).await.unwrap(), run_tags());
+    // Without decryption a SecureString is not its plain value.
+    let raw = cloud.ssm.get_parameter().name(name).with_decryption(false).send().await.unwrap();
+    assert_ne!(raw.parameter().and_then(|p| p.value()), Some("rotated"));
+
+    cloud.delete_parameter(name).await.unwrap();
+    assert_eq!(cloud.get_parameter(name).await, Ok(None));
+    let again = cloud.delete_parameter(name).await.unwrap_err();
+    assert_eq!((again.kind, again.code.as_str()), (CloudErrorKind::NotFound, "ParameterNotFound"));
+    let untagged = cloud.parameter_tags(name).await.unwrap_err();
+    assert_eq!(untagged.kind, CloudErrorKind::NotFound, "{untagged}");
+}
+
+#[tokio::test]
+async fn teardown_is_scheduled_once_at_a_time_then_deleted() {
+    let moto = moto();
+    let cloud = cloud(&moto).await;
+    cloud.scheduler.create_schedule_group().name("rehearsal").send().await.unwrap();
+    let schedule = OneTimeSchedule {
+        name: "tableicty-20251225-teardown".into(),
+        group: "rehearsal".into(),
+        at: Utc.with_ymd_and_hms(2025, 12, 26, 18, 30, 0).unwrap(),
+        target_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:rehearsal-teardown".into(),
+        role_arn: "arn:aws:iam::123456789012:role/rehearsal-scheduler".into(),
+        input: r#"{"run_id":"tableicty-20251225"}"#.into(),
+    };
+    assert_eq!(cloud.get_schedule("rehearsal", &schedule.name).await, Ok(None));
+
+    cloud.create_schedule(&schedule).await.unwrap();
+    assert_eq!(cloud.get_schedule("rehearsal", &schedule.name).await, Ok(Some(schedule.clone())));
+    let raw = cloud.scheduler.get_schedule().group_name("rehearsal").name(&schedule.name).send().await.unwrap();
+    assert_eq!(raw.schedule_expression(), Some("at(2025-12-26T18:30:00)"));
+    assert_eq!(raw.schedule_expression_timezone(), Some("UTC"));
+    assert_eq!(raw.flexible_time_window().map(|w| w.mode().as_str()), Some("OFF"));
+    assert_eq!(raw.action_after_completion().map(|a| a.as_str()), Some("DELETE"));
+
+    let rerun = cloud.create_schedule(&OneTimeSchedule { at: schedule.at + Duration::hours(1), ..schedule.clone() }).await.unwrap_err();
+    assert_eq!((rerun.kind, rerun.code.as_str()), (CloudErrorKind::AlreadyExists, "ConflictException"));
+
+    cloud.delete_schedule("rehearsal", &schedule.name).await.unwrap();
+    assert_eq!(cloud.get_schedule("rehearsal", &schedule.name).await, Ok(None));
+    let again = cloud.delete_schedule("rehearsal", &schedule.name).await.unwrap_err();
+    assert_eq!((again.kind, again.code.as_str()), (CloudErrorKind::NotFound, "ResourceNotFoundException"));
+}
+
+#[tokio::test]
+async fn step_functions_start_describe_and_history() {
+    let moto = moto();
+    let sfn = StepFunctions::new(&load_config(Some(&moto.server.endpoint())).await);
+    let machine = sfn
+        .client
+        .create_state_machine()
+        .name("rehearsal")
+        .definition(r#"{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}"#)
+        .role_arn("arn:aws:iam::123456789012:role/rehearsal-states")
+        .send()
+        .await
+        .unwrap();
+    let arn = machine.state_machine_arn();
+
+    let started = sfn.start_execution(arn, "tableicty-20251225", r#"{"app":"tableicty"}"#).await.unwrap();
+    assert!(started.execution_arn.ends_with(":tableicty-20251225"), "{}", started.execution_arn);
+    assert!(started.start_date.is_some());
+    // Same name and input while running: the same execution; another input: AlreadyExists.
+    let same = sfn.start_execution(arn, "tableicty-20251225", r#"{"app":"tableicty"}"#).await.unwrap();
+    assert_eq!(same.execution_arn, started.execution_arn);
+    let other = sfn.start_execution(arn, "tableicty-20251225", r#"{"app":"other"}"#).await.unwrap_err();
+    assert_eq!((other.kind, other.code.as_str()), (CloudErrorKind::AlreadyExists, "ExecutionAlreadyExists"));
+
+    let described = sfn.describe_execution(&started.execution_arn).await.unwrap().expect("the execution exists");
+    assert_eq!(described.state_machine_arn, arn);
+    assert_eq!(described.name.as_deref(), Some("tableicty-20251225"));
+    assert_eq!(described.input.as_deref(), Some(r#"{"app":"tableicty"}"#));
+    assert!(!described.status.is_empty());
+
+    assert!(!sfn.execution_history(&started.execution_arn).await.unwrap().is_empty());
+
+    let missing = arn.replace(":stateMachine:", ":execution:").to_string() + ":nope";
+    assert_eq!(sfn.describe_execution(&missing).await, Ok(None));
+    let no_machine = sfn.start_execution(&arn.replace("rehearsal", "nope"), "x", "{}").await.unwrap_err();
+    assert_eq!((no_machine.kind, no_machine.code.as_str()), (CloudErrorKind::NotFound, "StateMachineDoesNotExist"));
+}
