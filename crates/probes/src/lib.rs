@@ -1,1 +1,26 @@
-//! Real PostgreSQL and HTTP probes.
+//! The real network implementations of core's probe traits, used by the step Lambdas:
+//!
+//! * [`PostgresProbe`]: [`DatabaseProbe`](rehearsal_core::cloud::DatabaseProbe) over
+//!   tokio-postgres with rustls, verifying the server against the bundled Amazon RDS roots, every
+//!   query in a read-only transaction that is rolled back.
+
+mod postgres;
+mod values;
+
+pub use postgres::{target_from_url, PostgresProbe, TlsMode, RDS_CA_BUNDLE_PEM};
+
+/// An error and its causes on one line; tokio-postgres' top-level text alone ("error connecting
+/// to server") does not say what went wrong.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
