@@ -1,1 +1,35 @@
+//! A simulated AWS account for rehearsals: the runbook's production stack (RDS, Parameter
+//! Store, App Runner, the app and its database) in us-east-1, account 123456789012, that
+//! behaves like the real services over virtual time and fails like them.
+//!
+//! * [`SimAccount`] holds the account; [`SimAccount::session`] gives one step a [`SimCloud`]
+//!   handle implementing every capability trait of `rehearsal_core::cloud`. Every call is
+//!   recorded in the [`Ledger`] with the step and the virtual time.
+//! * Time is tokio's: with a paused clock, a 12-minute restore passes as soon as every task
+//!   sleeps. Statuses are computed from the clock when read; nothing runs in the background.
+//! * Production is not protected: writes to it are performed and recorded in
+//!   [`Ledger::production_writes`], so tests can show the code under test never makes them.
+//! * [`Fault`]s make one step's calls throttle, fail, stall, conflict or see a broken deployment.
 
+mod account;
+mod app;
+mod apprunner;
+mod config;
+mod database;
+mod fault;
+mod ids;
+mod ledger;
+mod probe;
+mod rds;
+mod scheduler;
+pub mod seed;
+mod ssm;
+mod world;
+
+pub use account::{SimAccount, SimCloud};
+pub use app::BACKFILL_TOKEN_PARAMETER_VARIABLE;
+pub use config::SimConfig;
+pub use database::{DEFAULT_TENANT_SLUG, TENANT_SCOPED_TABLES, TENANT_TABLES};
+pub use fault::{Fault, FaultKind, ParseFaultError};
+pub use ledger::{CallRecord, ExistingResource, Ledger, ResourceRecord, WriteRecord};
+pub use ssm::parameter_arn;

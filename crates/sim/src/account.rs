@@ -1,0 +1,235 @@
+//! The account handle, sessions (one per step invocation) and the inspection API.
+
+use crate::config::SimConfig;
+use crate::fault::{Fault, FaultKind};
+use crate::ledger::{CallRecord, ExistingResource, Ledger};
+use crate::seed::ACCOUNT_ID;
+use crate::world::{run_of, Ctx, Origin, Phase, World};
+use chrono::{DateTime, Utc};
+use rehearsal_core::cloud::{Clock, CloudResult};
+use rehearsal_core::tags::Tags;
+use rehearsal_core::{CloudError, CloudErrorKind};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::time::Instant;
+
+/// A simulated AWS account. Cheap to clone; every clone is the same account.
+#[derive(Clone)]
+pub struct SimAccount {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    world: Mutex<World>,
+    /// Virtual time is `start + (tokio's Instant::now() - origin)`, so a paused tokio clock
+    /// makes hours pass in no time.
+    origin: Instant,
+    start: DateTime<Utc>,
+}
+
+/// Calls as one step: every call is recorded under `step`, and that step's faults apply.
+#[derive(Clone)]
+pub struct SimCloud {
+    account: SimAccount,
+    step: Arc<str>,
+}
+
+impl SimAccount {
+    /// Seeds the production stack. Must be called inside a tokio runtime (the clock is tokio's).
+    pub fn new(config: SimConfig, start_time: DateTime<Utc>) -> Self {
+        let world = World::new(config, start_time);
+        Self { shared: Arc::new(Shared { world: Mutex::new(world), origin: Instant::now(), start: start_time }) }
+    }
+
+    /// The virtual time.
+    pub fn now(&self) -> DateTime<Utc> {
+        let elapsed = Instant::now().saturating_duration_since(self.shared.origin);
+        self.shared.start + chrono::Duration::from_std(elapsed).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// The world, with everything that happened up to now applied. Never held across `.await`.
+    pub(crate) fn world(&self) -> (MutexGuard<'_, World>, DateTime<Utc>) {
+        let now = self.now();
+        let mut world = self.shared.world.lock().unwrap_or_else(PoisonError::into_inner);
+        world.settle(now);
+        (world, now)
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.world().0.faults.push(fault);
+    }
+
+    pub fn session(&self, step: &str) -> SimCloud {
+        SimCloud { account: self.clone(), step: Arc::from(step) }
+    }
+
+    pub fn ledger(&self) -> Ledger {
+        self.world().0.ledger.clone()
+    }
+
+    /// What sessions created that still exists (including what is still `deleting`) and
+    /// belongs to `run_id` by its tags, or carries no run tag at all. Seeded and foreign
+    /// resources never count. Each entry reads `<kind> <id> (<status>)`.
+    pub fn leftovers(&self, run_id: &str) -> Vec<String> {
+        let (world, now) = self.world();
+        let belongs = |tags: &Tags| run_of(tags).is_none_or(|run| run == run_id);
+        let mut left = Vec::new();
+        for r in existing(&world, now) {
+            if r.origin != Origin::Created {
+                continue;
+            }
+            let ours = match r.kind {
+                "schedule" => schedule_run(&world, &r.id).is_none_or(|run| run == run_id),
+                _ => belongs(&r.resource.tags),
+            };
+            if ours {
+                left.push(format!("{} {} ({})", r.kind, r.id, r.resource.status));
+            }
+        }
+        left
+    }
+
+    /// Everything that exists now, seeded and foreign resources included.
+    pub fn existing_resources(&self) -> Vec<ExistingResource> {
+        let (world, now) = self.world();
+        existing(&world, now).into_iter().map(|r| r.resource).collect()
+    }
+
+    /// The environment the running deployment of the (not deleted) service `name` sees: plain
+    /// variables plus Parameter Store references as resolved when that deployment started.
+    pub fn service_environment(&self, service_name: &str) -> Option<BTreeMap<String, String>> {
+        let (world, now) = self.world();
+        let service = &world.services[world.service_named(service_name, now)?];
+        service.running(now)?.environment()
+    }
+
+    /// Table name → row count of an instance's database (whatever its status).
+    pub fn database_tables(&self, instance_id: &str) -> Option<BTreeMap<String, usize>> {
+        let (world, now) = self.world();
+        Some(world.live_instance(instance_id, now)?.data.row_counts())
+    }
+
+    /// Rows of `table` whose `column` is NULL; `Err` as PostgreSQL would answer.
+    pub fn null_count(&self, instance_id: &str, table: &str, column: &str) -> Option<Result<i64, String>> {
+        let (world, now) = self.world();
+        Some(world.live_instance(instance_id, now)?.data.count_rows(table, Some(column)))
+    }
+}
+
+struct Listed {
+    kind: &'static str,
+    id: String,
+    origin: Origin,
+    resource: ExistingResource,
+}
+
+fn existing(world: &World, now: DateTime<Utc>) -> Vec<Listed> {
+    let entry = |kind: &'static str, id: &str, status: &str, tags: &Tags, origin: &Origin| Listed {
+        kind,
+        id: id.to_string(),
+        origin: origin.clone(),
+        resource: ExistingResource { kind: kind.to_string(), id: id.to_string(), status: status.to_string(), tags: tags.clone() },
+    };
+    let mut out = Vec::new();
+    for i in world.instances.values().filter(|i| i.life.phase(now) != Phase::Gone) {
+        out.push(entry("db-instance", &i.id, i.status(now), &i.tags, &i.origin));
+    }
+    for s in world.snapshots.values().filter(|s| s.life.phase(now) != Phase::Gone) {
+        out.push(entry("db-snapshot", &s.id, s.status(now), &s.tags, &s.origin));
+    }
+    for (name, p) in &world.parameters {
+        let kind = match p.kind {
+            rehearsal_core::cloud::ParameterKind::String => "String",
+            rehearsal_core::cloud::ParameterKind::SecureString => "SecureString",
+        };
+        out.push(entry("parameter", name, kind, &p.tags, &p.origin));
+    }
+    for s in world.services.iter().filter(|s| !s.deleted(now)) {
+        out.push(entry("service", &s.name, s.status(now), &s.tags, &s.origin));
+    }
+    for ((group, name), s) in &world.schedules {
+        out.push(entry("schedule", &format!("{group}/{name}"), "ENABLED", &Tags::new(), &s.origin));
+    }
+    out
+}
+
+/// A schedule has no tags; the run it tears down is in its input (`/plan/run_id`).
+fn schedule_run(world: &World, id: &str) -> Option<String> {
+    let (group, name) = id.split_once('/')?;
+    let schedule = world.schedules.get(&(group.to_string(), name.to_string()))?;
+    let input: serde_json::Value = serde_json::from_str(&schedule.schedule.input).ok()?;
+    input.pointer("/plan/run_id")?.as_str().map(str::to_string)
+}
+
+/// An AWS API action, for the ledger, IAM messages and faults.
+#[derive(Clone, Copy)]
+pub(crate) struct Api {
+    /// IAM prefix and ledger service name: `rds`, `ssm`, `apprunner`, `scheduler`.
+    pub service: &'static str,
+    pub action: &'static str,
+}
+
+impl SimCloud {
+    pub fn step(&self) -> &str {
+        &self.step
+    }
+
+    /// Serves one AWS call: records it, lets the step's faults answer first, then runs it.
+    pub(crate) fn aws<T>(&self, api: Api, call: impl FnOnce(&mut World, &Ctx) -> CloudResult<T>) -> CloudResult<T> {
+        let (mut world, now) = self.account.world();
+        let ctx = Ctx { step: &self.step, now };
+        world.ledger.calls.push(CallRecord {
+            step: ctx.step.to_string(),
+            service: api.service.into(),
+            operation: api.action.into(),
+            at: now,
+        });
+        gate(&mut world, &ctx, api)?;
+        call(&mut world, &ctx)
+    }
+
+    /// Serves a call to the app or its database (not AWS APIs: only `failed-check` applies).
+    pub(crate) fn direct<T>(&self, service: &str, operation: String, call: impl FnOnce(&mut World, &Ctx) -> T) -> T {
+        let (mut world, now) = self.account.world();
+        let ctx = Ctx { step: &self.step, now };
+        world.ledger.calls.push(CallRecord { step: ctx.step.to_string(), service: service.into(), operation, at: now });
+        call(&mut world, &ctx)
+    }
+}
+
+/// The faults that answer instead of the service: IAM denial, 503, throttling.
+fn gate(world: &mut World, ctx: &Ctx, api: Api) -> CloudResult<()> {
+    let operation = api.action;
+    if world.has_fault(ctx.step, FaultKind::Fatal) {
+        world.fire(ctx, FaultKind::Fatal, operation);
+        return Err(CloudError::new(
+            CloudErrorKind::AccessDenied,
+            "AccessDeniedException",
+            format!(
+                "User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/rehearsal-{step}/{step} is not authorized to perform: {service}:{operation} \
+                 because no identity-based policy allows the {service}:{operation} action",
+                step = ctx.step,
+                service = api.service
+            ),
+        ));
+    }
+    if world.has_fault(ctx.step, FaultKind::Unavailable) {
+        world.fire(ctx, FaultKind::Unavailable, operation);
+        return Err(CloudError::new(CloudErrorKind::Unavailable, "ServiceUnavailable", "Service Unavailable (HTTP 503)"));
+    }
+    if world.has_fault(ctx.step, FaultKind::Throttle) {
+        let count = world.throttled.entry(ctx.step.to_string()).or_insert(0);
+        if *count < 2 {
+            *count += 1;
+            world.fire(ctx, FaultKind::Throttle, operation);
+            return Err(CloudError::new(CloudErrorKind::Throttled, "ThrottlingException", "Rate exceeded"));
+        }
+    }
+    Ok(())
+}
+
+impl Clock for SimCloud {
+    fn now(&self) -> DateTime<Utc> {
+        self.account.now()
+    }
+}

@@ -1,0 +1,281 @@
+//! App Runner: services, their operations and deployments. A deployment fetches its Parameter
+//! Store references when it starts; its container runs Django's migrations when it ends.
+
+use crate::account::{Api, SimCloud};
+use crate::seed::{ACCOUNT_ID, APP_RUNNER_DOMAIN, PRODUCTION_SERVICE, REGION, VPC_CONNECTOR_ARN};
+use crate::ssm::referenced_parameter;
+use crate::world::{Ctx, Deployment, OpKind, Operation, Origin, Outcome, Service, World};
+use chrono::{DateTime, Utc};
+use rehearsal_core::cloud::{CloudResult, ServiceHost, ServiceInfo, ServiceOperation, ServiceSource, ServiceSpec};
+use rehearsal_core::naming::service_name_problem;
+use rehearsal_core::tags::Tags;
+use rehearsal_core::{CloudError, CloudErrorKind};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const CPU: [&str; 10] = ["0.25 vCPU", "0.5 vCPU", "1 vCPU", "2 vCPU", "4 vCPU", "256", "512", "1024", "2048", "4096"];
+const MEMORY: [&str; 9] = ["0.5 GB", "1 GB", "2 GB", "3 GB", "4 GB", "6 GB", "8 GB", "10 GB", "12 GB"];
+
+fn api(action: &'static str) -> Api {
+    Api { service: "apprunner", action }
+}
+
+fn invalid_request(message: String) -> CloudError {
+    CloudError::new(CloudErrorKind::Fatal, "InvalidRequestException", message)
+}
+
+fn not_found(arn: &str) -> CloudError {
+    CloudError::new(CloudErrorKind::NotFound, "ResourceNotFoundException", format!("Resource not found: {arn}"))
+}
+
+/// The values of a deployment's Parameter Store references, fetched with the instance role.
+/// The error names the variable and the reference, never a value.
+pub(crate) fn resolve_secrets(world: &World, secrets: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
+    secrets
+        .iter()
+        .map(|(variable, reference)| match referenced_parameter(world, reference) {
+            Some((_, param)) => Ok((variable.clone(), param.value.clone())),
+            None => Err(format!("failed to fetch secret {variable}: parameter {reference} does not exist")),
+        })
+        .collect()
+}
+
+fn check_references(environment: &BTreeMap<String, String>, secrets: &BTreeMap<String, String>) -> CloudResult<()> {
+    let ssm_arn = format!("arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/");
+    for (variable, reference) in secrets {
+        if reference.starts_with("arn:") && !reference.starts_with(&ssm_arn) {
+            return Err(invalid_request(format!(
+                "Secret {variable} must reference an SSM parameter of account {ACCOUNT_ID} in {REGION} (the simulated account has no Secrets Manager), got {reference}"
+            )));
+        }
+        if environment.contains_key(variable) {
+            return Err(invalid_request(format!("{variable} is both a plain environment variable and a secret")));
+        }
+    }
+    Ok(())
+}
+
+fn check_tags(tags: &Tags) -> CloudResult<()> {
+    if tags.len() > 50 || tags.keys().any(|k| k.to_ascii_lowercase().starts_with("aws:")) {
+        return Err(invalid_request("Tags: at most 50, and no key may start with aws:".into()));
+    }
+    Ok(())
+}
+
+fn describe(service: &Service, now: DateTime<Utc>) -> ServiceInfo {
+    ServiceInfo {
+        arn: service.arn.clone(),
+        name: service.name.clone(),
+        url: service.url.clone(),
+        status: service.status(now).to_string(),
+        source: Some(service.source.clone()),
+        instance_role_arn: Some(service.instance_role_arn.clone()),
+        vpc_connector_arn: Some(service.vpc_connector_arn.clone()),
+        secrets: service.configured(now).map(|d| d.secrets.clone()).unwrap_or_default(),
+        tags: service.tags.clone(),
+    }
+}
+
+fn ends(now: DateTime<Utc>, duration: Duration, outcome: Outcome) -> Option<DateTime<Utc>> {
+    (outcome != Outcome::Stall).then(|| now + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX))
+}
+
+impl World {
+    fn is_production_service(&self, arn: &str) -> bool {
+        self.service_by_arn(arn).is_some_and(|s| self.services[s].name == PRODUCTION_SERVICE)
+    }
+
+    fn new_operation(
+        &mut self,
+        kind: OpKind,
+        ends_at: Option<DateTime<Utc>>,
+        outcome: Outcome,
+        deployment: Option<Deployment>,
+    ) -> Operation {
+        let deploys = deployment.is_some();
+        Operation {
+            id: self.ids.hex(32),
+            kind,
+            ends_at,
+            // A deployment's success is decided when it ends (migrations); a deletion's now.
+            succeeded: (!deploys).then_some(outcome != Outcome::Fail),
+            fails_by_fault: outcome == Outcome::Fail,
+            deployment,
+        }
+    }
+
+    fn plant_foreign_service(&mut self, ctx: &Ctx, name: &str) {
+        let deployment = Deployment {
+            environment: BTreeMap::from([("APP".to_string(), "prototype".to_string())]),
+            secrets: BTreeMap::new(),
+            resolved: Ok(BTreeMap::new()),
+        };
+        let mut op = self.new_operation(OpKind::Create, Some(ctx.now - chrono::Duration::days(1)), Outcome::Succeed, Some(deployment));
+        op.succeeded = Some(true);
+        let service = Service {
+            arn: format!("arn:aws:apprunner:{REGION}:{ACCOUNT_ID}:service/{name}/{}", self.ids.hex(32)),
+            name: name.to_string(),
+            url: format!("{}.{APP_RUNNER_DOMAIN}", self.ids.alphanumeric(10)),
+            source: ServiceSource {
+                repository_url: "https://github.com/platform-team/prototype".into(),
+                branch: "experiment".into(),
+                connection_arn: crate::seed::CONNECTION_ARN.into(),
+            },
+            instance_role_arn: format!("arn:aws:iam::{ACCOUNT_ID}:role/prototype-apprunner"),
+            vpc_connector_arn: VPC_CONNECTOR_ARN.to_string(),
+            tags: Tags::from([("Owner".to_string(), "platform-team".to_string())]),
+            origin: Origin::Foreign,
+            operations: vec![op],
+        };
+        self.services.push(service);
+        self.foreign(ctx, "service", name);
+    }
+
+    fn create_service(&mut self, ctx: &Ctx, spec: &ServiceSpec, tags: &Tags) -> CloudResult<(ServiceInfo, String)> {
+        if let Some(problem) = service_name_problem(&spec.name) {
+            return Err(invalid_request(format!("ServiceName {:?} {problem}", spec.name)));
+        }
+        if self.service_named(&spec.name, ctx.now).is_none() && self.plant_conflict(ctx, "CreateService") {
+            self.plant_foreign_service(ctx, &spec.name);
+        }
+        if self.service_named(&spec.name, ctx.now).is_some() {
+            return Err(CloudError::new(
+                CloudErrorKind::AlreadyExists,
+                "InvalidRequestException",
+                format!("Service with the provided name already exists: {}", spec.name),
+            ));
+        }
+        if !CPU.contains(&spec.cpu.as_str()) || !MEMORY.contains(&spec.memory.as_str()) {
+            return Err(invalid_request(format!("Unsupported CPU/memory combination: {} / {}", spec.cpu, spec.memory)));
+        }
+        if spec.port == 0 {
+            return Err(invalid_request("Port must be 1 to 65535".into()));
+        }
+        if !self.vpc_connectors.values().any(|arn| *arn == spec.vpc_connector_arn) {
+            return Err(invalid_request(format!("VPC connector {} does not exist", spec.vpc_connector_arn)));
+        }
+        if !self.connections.contains(&spec.source.connection_arn) {
+            return Err(invalid_request(format!("Connection {} does not exist", spec.source.connection_arn)));
+        }
+        if !spec.instance_role_arn.starts_with(&format!("arn:aws:iam::{ACCOUNT_ID}:role/")) {
+            return Err(invalid_request(format!("InstanceRoleArn {} is not a role of this account", spec.instance_role_arn)));
+        }
+        check_references(&spec.environment, &spec.secrets)?;
+        check_tags(tags)?;
+
+        let outcome = self.outcome(ctx, "CreateService", true);
+        let deployment = Deployment {
+            environment: spec.environment.clone(),
+            secrets: spec.secrets.clone(),
+            resolved: resolve_secrets(self, &spec.secrets),
+        };
+        let op = self.new_operation(OpKind::Create, ends(ctx.now, self.config.service_create, outcome), outcome, Some(deployment));
+        let operation_id = op.id.clone();
+        let service = Service {
+            arn: format!("arn:aws:apprunner:{REGION}:{ACCOUNT_ID}:service/{}/{}", spec.name, self.ids.hex(32)),
+            name: spec.name.clone(),
+            url: format!("{}.{APP_RUNNER_DOMAIN}", self.ids.alphanumeric(10)),
+            source: spec.source.clone(),
+            instance_role_arn: spec.instance_role_arn.clone(),
+            vpc_connector_arn: spec.vpc_connector_arn.clone(),
+            tags: tags.clone(),
+            origin: Origin::Created,
+            operations: vec![op],
+        };
+        let info = describe(&service, ctx.now);
+        self.services.push(service);
+        self.created(ctx, "service", &spec.name);
+        Ok((info, operation_id))
+    }
+
+    fn update_service_secrets(&mut self, ctx: &Ctx, arn: &str, secrets: &BTreeMap<String, String>) -> CloudResult<String> {
+        if self.is_production_service(arn) {
+            self.production_write(ctx, format!("service {PRODUCTION_SERVICE}"), "UpdateService");
+        }
+        let index = self.service_by_arn(arn).filter(|s| !self.services[*s].deleted(ctx.now)).ok_or_else(|| not_found(arn))?;
+        let service = &self.services[index];
+        let status = service.status(ctx.now);
+        if status != "RUNNING" {
+            return Err(CloudError::new(
+                CloudErrorKind::InvalidState,
+                "InvalidStateException",
+                format!("Service cannot be updated in the current state: {status}."),
+            ));
+        }
+        let environment = service.configured(ctx.now).map(|d| d.environment.clone()).unwrap_or_default();
+        check_references(&environment, secrets)?;
+        let outcome = self.outcome(ctx, "UpdateService", true);
+        let deployment = Deployment { environment, secrets: secrets.clone(), resolved: resolve_secrets(self, secrets) };
+        let op = self.new_operation(OpKind::Update, ends(ctx.now, self.config.deployment, outcome), outcome, Some(deployment));
+        let id = op.id.clone();
+        self.services[index].operations.push(op);
+        Ok(id)
+    }
+
+    fn delete_service(&mut self, ctx: &Ctx, arn: &str) -> CloudResult<String> {
+        if self.is_production_service(arn) {
+            self.production_write(ctx, format!("service {PRODUCTION_SERVICE}"), "DeleteService");
+        }
+        let index = self.service_by_arn(arn).filter(|s| !self.services[*s].deleted(ctx.now)).ok_or_else(|| not_found(arn))?;
+        if let Some(running) = self.services[index].in_progress(ctx.now) {
+            if running.ends_at.is_some() {
+                return Err(CloudError::new(
+                    CloudErrorKind::InvalidState,
+                    "InvalidStateException",
+                    format!("Service cannot be deleted while operation {} ({}) is in progress.", running.id, running.kind.name()),
+                ));
+            }
+        }
+        // Only a stalled operation can still be in progress here: the delete cancels it.
+        for op in self.services[index].operations.iter_mut().filter(|op| !op.ended(ctx.now)) {
+            op.ends_at = Some(ctx.now);
+            op.succeeded = Some(false);
+        }
+        let outcome = self.outcome(ctx, "DeleteService", true);
+        let op = self.new_operation(OpKind::Delete, ends(ctx.now, self.config.service_delete, outcome), outcome, None);
+        let id = op.id.clone();
+        let name = self.services[index].name.clone();
+        self.services[index].operations.push(op);
+        self.deleted(ctx, "service", &name);
+        Ok(id)
+    }
+}
+
+impl ServiceHost for SimCloud {
+    async fn find_service(&self, name: &str) -> CloudResult<Option<ServiceInfo>> {
+        self.aws(api("ListServices"), |w, ctx| Ok(w.service_named(name, ctx.now).map(|s| describe(&w.services[s], ctx.now))))
+    }
+
+    async fn describe_service(&self, arn: &str) -> CloudResult<Option<ServiceInfo>> {
+        self.aws(api("DescribeService"), |w, ctx| Ok(w.service_by_arn(arn).map(|s| describe(&w.services[s], ctx.now))))
+    }
+
+    async fn create_service(&self, spec: &ServiceSpec, tags: &Tags) -> CloudResult<(ServiceInfo, String)> {
+        self.aws(api("CreateService"), |w, ctx| w.create_service(ctx, spec, tags))
+    }
+
+    async fn update_service_secrets(&self, arn: &str, secrets: &BTreeMap<String, String>) -> CloudResult<String> {
+        self.aws(api("UpdateService"), |w, ctx| w.update_service_secrets(ctx, arn, secrets))
+    }
+
+    async fn describe_operation(&self, arn: &str, operation_id: &str) -> CloudResult<Option<ServiceOperation>> {
+        self.aws(api("ListOperations"), |w, ctx| {
+            let Some(service) = w.service_by_arn(arn).map(|s| &w.services[s]) else { return Ok(None) };
+            Ok(service.operations.iter().find(|op| op.id == operation_id).map(|op| ServiceOperation {
+                id: op.id.clone(),
+                kind: op.kind.name().to_string(),
+                status: op.status(ctx.now).to_string(),
+            }))
+        })
+    }
+
+    async fn delete_service(&self, arn: &str) -> CloudResult<String> {
+        self.aws(api("DeleteService"), |w, ctx| w.delete_service(ctx, arn))
+    }
+
+    async fn find_vpc_connector(&self, name_or_arn: &str) -> CloudResult<Option<String>> {
+        self.aws(api("ListVpcConnectors"), |w, _| {
+            Ok(w.vpc_connectors.iter().find(|(name, arn)| *name == name_or_arn || *arn == name_or_arn).map(|(_, arn)| arn.clone()))
+        })
+    }
+}

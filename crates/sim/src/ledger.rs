@@ -1,0 +1,61 @@
+//! What happened in the simulated account, for reports and assertions.
+
+use crate::fault::FaultKind;
+use chrono::{DateTime, Utc};
+use rehearsal_core::tags::Tags;
+use serde::Serialize;
+
+/// Everything recorded so far, in the order it happened.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Ledger {
+    /// Every call made through a session, including the ones a fault answered.
+    pub calls: Vec<CallRecord>,
+    /// Resources created through a session.
+    pub created: Vec<ResourceRecord>,
+    /// Accepted delete calls (the resource may still be `deleting`).
+    pub deleted: Vec<ResourceRecord>,
+    /// Calls that reached a production resource with a mutation, whether or not AWS accepted it.
+    pub production_writes: Vec<WriteRecord>,
+    /// `(step, kind, operation)` for each time a fault changed an answer.
+    pub faults_fired: Vec<(String, FaultKind, String)>,
+    /// Resources that appeared from elsewhere (the `already-exists` fault): not created by any run.
+    pub foreign: Vec<ResourceRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallRecord {
+    pub step: String,
+    /// `rds`, `ssm`, `apprunner`, `scheduler`, `http`, `postgres`.
+    pub service: String,
+    /// The API action (`CreateDBSnapshot`), `METHOD /path` for HTTP, the query kind for SQL.
+    pub operation: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceRecord {
+    /// `db-instance`, `db-snapshot`, `parameter`, `service`, `schedule`.
+    pub kind: String,
+    /// Identifier, parameter name, service name, or `group/name` for a schedule.
+    pub id: String,
+    pub step: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WriteRecord {
+    /// `<kind> <id>`, e.g. `parameter /tableicty/production/FRONTEND_URL`.
+    pub resource: String,
+    pub operation: String,
+    pub step: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A resource that exists now, as `existing_resources` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExistingResource {
+    pub kind: String,
+    pub id: String,
+    pub status: String,
+    pub tags: Tags,
+}

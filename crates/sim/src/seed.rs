@@ -1,0 +1,134 @@
+//! The production stack the account starts with, as the runbook describes it (us-east-1,
+//! account 123456789012). Identifiers are public constants; secret values are only readable
+//! through Parameter Store, like in a real account.
+
+use crate::database::Database;
+use crate::world::{Deployment, Instance, Lifecycle, OpKind, Operation, Origin, Param, Service, World};
+use chrono::{DateTime, Utc};
+use rehearsal_core::cloud::{ParameterKind, ServiceSource};
+use rehearsal_core::tags::Tags;
+use std::collections::BTreeMap;
+
+pub const ACCOUNT_ID: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+/// The per-account part of every RDS endpoint in the region.
+pub const RDS_ENDPOINT_SUFFIX: &str = "c9akciq32.us-east-1.rds.amazonaws.com";
+pub const APP_RUNNER_DOMAIN: &str = "us-east-1.awsapprunner.com";
+
+pub const PRODUCTION_DB: &str = "tableicty-production-db";
+pub const PRODUCTION_DB_ENDPOINT: &str = "tableicty-production-db.c9akciq32.us-east-1.rds.amazonaws.com";
+pub const PRODUCTION_DB_CLASS: &str = "db.t3.small";
+pub const DB_PORT: u16 = 5432;
+pub const DB_SUBNET_GROUP: &str = "tableicty-db-subnets";
+pub const DB_SECURITY_GROUP: &str = "sg-0a1b2c3d4e5f60718";
+pub const DATABASE_NAME: &str = "tableicty";
+pub const DB_MASTER_USER: &str = "tableicty";
+
+pub const PRODUCTION_PARAMETER_PATH: &str = "/tableicty/production/";
+pub const STRIPE_TEST_PARAMETER_PATH: &str = "/tableicty/rehearsal/";
+pub const TEST_ADMIN_PASSWORD_PARAMETER: &str = "/tableicty/rehearsal/TEST_ADMIN_PASSWORD";
+pub const TEST_ADMIN_EMAIL: &str = "testadmin@tableicty.com";
+
+pub const PRODUCTION_SERVICE: &str = "tableicty-backend";
+pub const PRODUCTION_SERVICE_ARN: &str =
+    "arn:aws:apprunner:us-east-1:123456789012:service/tableicty-backend/5f0c2e7a9b1d4c3e8f6a2b9d0c7e1f34";
+pub const PRODUCTION_SERVICE_URL: &str = "mx3p7kq2vd.us-east-1.awsapprunner.com";
+pub const REPOSITORY_URL: &str = "https://github.com/tableicty/tableicty-backend";
+pub const CONNECTION_ARN: &str = "arn:aws:apprunner:us-east-1:123456789012:connection/tableicty-github/0c9f1e2d3b4a49587a6b5c4d3e2f1a0b";
+pub const INSTANCE_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tableicty-apprunner-instance";
+pub const VPC_CONNECTOR: &str = "tableicty-vpc-connector";
+pub const VPC_CONNECTOR_ARN: &str =
+    "arn:aws:apprunner:us-east-1:123456789012:vpcconnector/tableicty-vpc-connector/1/3a8e5c1f7b2d4e6f9a0b1c2d3e4f5a6b";
+/// Scheduler groups: `default`, and `rehearsal`, which the SAM template creates.
+pub const SCHEDULE_GROUPS: [&str; 2] = ["default", "rehearsal"];
+
+const DB_PASSWORD: &str = "Vq7rT2mXc9LwP4sK8nZe";
+const TEST_ADMIN_PASSWORD: &str = "Rehearse-Tq4!mW8zLp2";
+
+/// The tags the production stack carries (none of them the tool's).
+fn production_tags() -> Tags {
+    Tags::from([("Project".to_string(), "tableicty".to_string()), ("Environment".to_string(), "production".to_string())])
+}
+
+pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
+    world.subnet_groups.extend(["default".to_string(), DB_SUBNET_GROUP.to_string()]);
+    world.connections.insert(CONNECTION_ARN.to_string());
+    world.vpc_connectors.insert(VPC_CONNECTOR.to_string(), VPC_CONNECTOR_ARN.to_string());
+    world.schedule_groups.extend(SCHEDULE_GROUPS.map(String::from));
+
+    world.instances.insert(
+        PRODUCTION_DB.to_string(),
+        Instance {
+            id: PRODUCTION_DB.to_string(),
+            class: PRODUCTION_DB_CLASS.to_string(),
+            subnet_group: Some(DB_SUBNET_GROUP.to_string()),
+            security_group_ids: vec![DB_SECURITY_GROUP.to_string()],
+            publicly_accessible: false,
+            address: PRODUCTION_DB_ENDPOINT.to_string(),
+            port: DB_PORT,
+            master_user: DB_MASTER_USER.to_string(),
+            master_password: DB_PASSWORD.to_string(),
+            data: Database::pre_multi_tenancy(DATABASE_NAME, TEST_ADMIN_EMAIL, TEST_ADMIN_PASSWORD),
+            life: Lifecycle::existing(),
+            tags: production_tags(),
+            origin: Origin::Seed,
+        },
+    );
+
+    let database_url = format!("postgres://{DB_MASTER_USER}:{DB_PASSWORD}@{PRODUCTION_DB_ENDPOINT}:{DB_PORT}/{DATABASE_NAME}");
+    let production = [
+        ("DATABASE_URL", database_url.as_str(), ParameterKind::SecureString),
+        ("SECRET_KEY", "django-prod-8f#kq2!vz7@xw3$mn5^tb9&hc1*rd6", ParameterKind::SecureString),
+        ("PGCRYPTO_KEY", "pgcrypto-4e9a1c7f2b8d6e0a3c5f7b9d1e2a4c6f", ParameterKind::SecureString),
+        ("STRIPE_SECRET_KEY", "sk_live_51NqTbLiveSecretKey7Hd2kQ9wX4mZ8pR3vT6yB1nC5", ParameterKind::SecureString),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_LiveWebhook5tQ8wE2rY7uI4oP1aS9dF3gH6j", ParameterKind::SecureString),
+        ("STRIPE_PUBLISHABLE_KEY", "pk_live_51NqTbLivePublishable2Xc7Vb4Nm9Qw1Er6Ty3Ui8", ParameterKind::String),
+        ("FRONTEND_URL", "https://app.tableicty.com", ParameterKind::String),
+    ];
+    let rehearsal = [
+        ("STRIPE_SECRET_KEY", "sk_test_51NqTbTestSecretKey3Kd8mQ1wZ6xP4rV9tY2bN7c", ParameterKind::SecureString),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_test_Webhook9qA2sD5fG8hJ1kL4zX7cV3bN6m", ParameterKind::SecureString),
+        ("STRIPE_PUBLISHABLE_KEY", "pk_test_51NqTbTestPublishable6Zx1Cv8Bn3Mq5Wr2Et9Yu4", ParameterKind::String),
+        ("TEST_ADMIN_PASSWORD", TEST_ADMIN_PASSWORD, ParameterKind::SecureString),
+    ];
+    for (path, entries) in [(PRODUCTION_PARAMETER_PATH, &production[..]), (STRIPE_TEST_PARAMETER_PATH, &rehearsal[..])] {
+        for (key, value, kind) in entries {
+            let param = Param { kind: *kind, value: value.to_string(), version: 1, tags: Tags::new(), origin: Origin::Seed };
+            world.parameters.insert(format!("{path}{key}"), param);
+        }
+    }
+
+    let secrets: BTreeMap<String, String> = production
+        .iter()
+        .map(|(key, _, _)| (key.to_string(), crate::ssm::parameter_arn(&format!("{PRODUCTION_PARAMETER_PATH}{key}"))))
+        .collect();
+    let environment = BTreeMap::from([
+        ("IS_PRODUCTION".to_string(), "True".to_string()),
+        ("DEBUG".to_string(), "False".to_string()),
+        ("ALLOWED_HOSTS".to_string(), format!("api.tableicty.com,.{APP_RUNNER_DOMAIN}")),
+    ]);
+    let resolved = crate::apprunner::resolve_secrets(world, &secrets);
+    let deployed = start - chrono::Duration::days(30);
+    world.services.push(Service {
+        arn: PRODUCTION_SERVICE_ARN.to_string(),
+        name: PRODUCTION_SERVICE.to_string(),
+        url: PRODUCTION_SERVICE_URL.to_string(),
+        source: ServiceSource {
+            repository_url: REPOSITORY_URL.to_string(),
+            branch: "main".to_string(),
+            connection_arn: CONNECTION_ARN.to_string(),
+        },
+        instance_role_arn: INSTANCE_ROLE_ARN.to_string(),
+        vpc_connector_arn: VPC_CONNECTOR_ARN.to_string(),
+        tags: production_tags(),
+        origin: Origin::Seed,
+        operations: vec![Operation {
+            id: "8d2f6a1c9e4b47d3a5f0c8e1b2d7a6f9".to_string(),
+            kind: OpKind::Create,
+            ends_at: Some(deployed),
+            succeeded: Some(true),
+            fails_by_fault: false,
+            deployment: Some(Deployment { environment, secrets, resolved }),
+        }],
+    });
+}
