@@ -1,1 +1,134 @@
-fn main() {}
+use clap::{Parser, Subcommand};
+use rehearsal_cli::local::{run_on, LocalError, LocalRun, Report, RunStatus};
+use rehearsal_cli::report::clock;
+use rehearsal_sim::{SimAccount, SimConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Rehearse a risky release: copy production into a disposable staging environment, deploy,
+/// validate, and roll staging back on any failure.
+#[derive(Parser)]
+#[command(name = "rehearsal", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the staging pipeline (statemachine/staging.asl.json).
+    Run {
+        /// Run against the simulated AWS account on a virtual clock (no AWS account needed).
+        #[arg(long, required = true)]
+        local: bool,
+        /// The run document (JSON); defaults to `{}`, the runbook's values.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Make a step fail: STEP=KIND, KIND one of throttle, unavailable, fatal, failed-state,
+        /// never-ready, already-exists, failed-check. Repeatable.
+        #[arg(long = "inject-fault", value_name = "STEP=KIND")]
+        inject_fault: Vec<String>,
+        /// Write the JSON report here.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let Command::Run { local: _, input, inject_fault, report: report_path } = Cli::parse().command;
+    let input = match input.map(|path| std::fs::read_to_string(&path).map_err(|e| format!("--input {}: {e}", path.display()))) {
+        None => Ok(serde_json::json!({})),
+        Some(Err(e)) => Err(e),
+        Some(Ok(text)) => serde_json::from_str(&text).map_err(|e| format!("--input is not JSON: {e}")),
+    };
+    let input = match input {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let start_time = chrono::Utc::now().with_nanosecond(0).unwrap_or_else(chrono::Utc::now);
+    let run = LocalRun { input, faults: inject_fault, start_time, execution_name: format!("local-{}", start_time.format("%Y%m%dT%H%M%S")) };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
+    let wall = std::time::Instant::now();
+    println!("rehearsal: staging pipeline on the simulated account (virtual clock)");
+    let result = runtime.block_on(async {
+        let account = SimAccount::new(SimConfig::default(), start_time);
+        run_on(&account, run, std::io::stdout()).await
+    });
+    let report = match result {
+        Ok(report) => report,
+        Err(e @ (LocalError::Input(_) | LocalError::Fault(_))) => {
+            eprintln!("error: {e}\nnothing was run and no AWS call was made");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    print_summary(&report, wall.elapsed());
+    if let Some(path) = report_path {
+        match serde_json::to_string_pretty(&report).map(|json| std::fs::write(&path, json + "\n")) {
+            Ok(Ok(())) => println!("report: {}", path.display()),
+            Ok(Err(e)) => eprintln!("error: --report {}: {e}", path.display()),
+            Err(e) => eprintln!("error: report: {e}"),
+        }
+    }
+    match report.status {
+        RunStatus::Succeeded => ExitCode::SUCCESS,
+        RunStatus::RolledBack => ExitCode::from(3),
+        RunStatus::Failed => ExitCode::from(1),
+    }
+}
+
+use chrono::Timelike;
+
+fn print_summary(report: &Report, wall: std::time::Duration) {
+    println!();
+    println!("{:<34} {:>10} {:>10} {:>6}", "state", "start", "end", "runs");
+    for step in &report.steps {
+        let indent = "  ".repeat(step.path.matches('/').count());
+        let end = step.last_end_seconds.map_or("-".to_string(), clock);
+        println!("{:<34} {:>10} {:>10} {:>6}", format!("{indent}{}", step.name), clock(step.first_start_seconds), end, step.times_entered);
+    }
+    let list = |v: &serde_json::Value| v.as_array().map_or(0, Vec::len);
+    println!();
+    println!(
+        "resources created: {}, deleted: {}, production writes: {}, left behind: {}",
+        list(&report.resources_created),
+        list(&report.resources_deleted),
+        list(&report.production_writes),
+        report.leftovers.len()
+    );
+    let passed = report.checks.iter().filter(|c| c.get("passed") == Some(&serde_json::Value::Bool(true))).count();
+    println!("checks passed: {passed}/{}", report.checks.len());
+    for check in &report.checks {
+        let mark = if check.get("passed") == Some(&serde_json::Value::Bool(true)) { "ok " } else { "FAIL" };
+        println!("  {mark} {} — {}", check["name"].as_str().unwrap_or(""), check["found"].as_str().unwrap_or(""));
+    }
+    let status = match report.status {
+        RunStatus::Succeeded => "SUCCEEDED".to_string(),
+        RunStatus::RolledBack => format!("ROLLED BACK after {}", report.error.as_deref().unwrap_or("")),
+        RunStatus::Failed => format!("FAILED: {}", report.error.as_deref().unwrap_or("")),
+    };
+    println!("\n{status} — run {} in {} virtual ({:.1} s wall)", report.run_id, clock(report.virtual_seconds), wall.as_secs_f64());
+    if let Some(cause) = &report.cause {
+        println!("cause: {cause}");
+    }
+    match (&report.status, report.output.as_ref().and_then(|o| o.pointer("/teardown/at"))) {
+        (RunStatus::Succeeded, Some(at)) => {
+            let at = at.as_str().unwrap_or_default();
+            println!(
+                "staging is up at {} until its teardown at {at}:",
+                report.output.as_ref().map_or("", |o| o["staging_url"].as_str().unwrap_or(""))
+            );
+            for resource in &report.leftovers {
+                println!("  {resource}");
+            }
+        }
+        _ if !report.leftovers.is_empty() => println!("LEFT BEHIND: {}", report.leftovers.join(", ")),
+        _ => {}
+    }
+}

@@ -1,0 +1,57 @@
+//! Runs the step handlers in-process as the state machine's Lambda tasks: the resource ARN
+//! names the function, the function names the step. Errors travel as a Lambda reports them:
+//! `Error` is the error type (what `Retry`/`Catch` match), `Cause` the JSON error object.
+
+use rehearsal_asl::{TaskCall, TaskFailure, TaskInvoker};
+use rehearsal_core::steps::{invoke, Cloud, Step};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "123456789012";
+
+/// The ARN a step's function has in the local account (the SAM template names them alike).
+pub fn function_arn(step: Step) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:rehearsal-{}", step.name().replace('_', "-"))
+}
+
+/// Values for the definitions' `${…}` substitutions, as the SAM template fills them.
+pub fn local_substitutions() -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = Step::ALL.iter().map(|s| (s.arn_key().to_string(), function_arn(*s))).collect();
+    values.insert("TeardownStateMachineArn".into(), format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:rehearsal-teardown"));
+    values.insert("SchedulerRoleArn".into(), format!("arn:aws:iam::{ACCOUNT}:role/rehearsal-scheduler"));
+    values
+}
+
+/// Lambda's error shape for a failed invocation.
+pub fn lambda_failure(error_type: &str, message: &str) -> TaskFailure {
+    TaskFailure { error: error_type.to_string(), cause: json!({"errorType": error_type, "errorMessage": message}).to_string() }
+}
+
+/// Calls the handlers with a cloud built per step (so the simulated account knows which step
+/// made each call).
+pub struct StepInvoker<F> {
+    cloud_for: F,
+    functions: BTreeMap<String, Step>,
+}
+
+impl<C: Cloud, F: Fn(Step) -> C> StepInvoker<F> {
+    pub fn new(cloud_for: F) -> Self {
+        Self { cloud_for, functions: Step::ALL.iter().map(|s| (function_arn(*s), *s)).collect() }
+    }
+}
+
+impl<C: Cloud, F: Fn(Step) -> C> TaskInvoker for StepInvoker<F> {
+    fn invoke<'a>(&'a self, call: TaskCall) -> Pin<Box<dyn Future<Output = Result<Value, TaskFailure>> + 'a>> {
+        Box::pin(async move {
+            let Some(step) = self.functions.get(&call.resource).copied() else {
+                // What Lambda answers for a function that does not exist.
+                return Err(lambda_failure("Lambda.ResourceNotFoundException", &format!("Function not found: {}", call.resource)));
+            };
+            let cloud = (self.cloud_for)(step);
+            invoke(&cloud, step, call.input).await.map_err(|e| lambda_failure(e.name(), &e.to_string()))
+        })
+    }
+}

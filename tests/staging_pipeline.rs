@@ -1,0 +1,245 @@
+//! The staging pipeline end to end: the real `statemachine/staging.asl.json`, run by the local
+//! runner, calling the step handlers against the simulated account on a virtual clock.
+
+use rehearsal_cli::local::{LocalError, Report, RunStatus};
+use rehearsal_core::steps::Step;
+use rehearsal_sim::FaultKind;
+use rehearsal_tests::{new_account, run_pipeline, runtime, states_entered, RUN_ID};
+use serde_json::{json, Value};
+
+fn span<'a>(report: &'a Report, name: &str) -> &'a rehearsal_cli::report::StepSummary {
+    report.steps.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("{name} was never entered: {:?}", states_entered(report)))
+}
+
+fn created_ids(report: &Report) -> Vec<String> {
+    report.resources_created.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn happy_path_builds_staging_and_passes_every_check() {
+    runtime().block_on(async {
+        let account = new_account();
+        let report = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?} {:?}", report.error, report.cause);
+        assert_eq!(report.run_id, RUN_ID);
+
+        // Every check of runbook steps 5-7 ran and passed.
+        let names: Vec<&str> = report.checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+        for expected in
+            ["tenant tables exist", "every issuer has a tenant", "health endpoint returns 200", "token refresh", "tenant registration"]
+        {
+            assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        }
+        assert!(report.checks.iter().all(|c| c["passed"] == Value::Bool(true)), "{:#?}", report.checks);
+
+        // Staging exists, named and tagged as the runbook says; production was only read.
+        let created = created_ids(&report);
+        for id in
+            ["tableicty-production-backup-20261124", "tableicty-staging-db", "tableicty-staging-backend", "/tableicty/staging/DATABASE_URL"]
+        {
+            assert!(created.iter().any(|c| c.contains(id)), "{id} not in {created:?}");
+        }
+        assert_eq!(report.production_writes, json!([]), "production was written");
+
+        // The running app sees the final FRONTEND_URL (it was deployed again after writing it)
+        // and a DATABASE_URL pointing at the staging instance.
+        let env = account.service_environment("tableicty-staging-backend").expect("the staging service runs");
+        let url = report.output.as_ref().unwrap()["staging_url"].as_str().unwrap().to_string();
+        assert_eq!(env.get("FRONTEND_URL"), Some(&url));
+        assert!(env["DATABASE_URL"].contains("tableicty-staging-db."), "DATABASE_URL points elsewhere");
+        assert_eq!(env.get("IS_PRODUCTION").map(String::as_str), Some("False"));
+
+        // The one-time backfill token is gone again.
+        assert!(report.leftovers.iter().all(|r| !r.contains("BACKFILL_TOKEN")), "{:?}", report.leftovers);
+    });
+}
+
+#[test]
+fn critical_path_holds_only_true_dependencies() {
+    runtime().block_on(async {
+        let report = run_pipeline(&new_account(), json!({}), &[]).await.unwrap();
+        let restore_done = span(&report, "WriteStagingDatabaseUrl").first_start_seconds;
+        // Parameters and the teardown schedule are written while the snapshot is still being taken.
+        assert!(span(&report, "WriteStagingParameters").last_end_seconds.unwrap() < 60.0);
+        assert!(span(&report, "ScheduleStagingTeardown").last_end_seconds.unwrap() < 60.0);
+        // Snapshot (~10 min) then restore (~12 min): the database chain is the long pole.
+        assert!(restore_done >= 22.0 * 60.0, "restore finished at {restore_done}");
+        // The migration checks do not wait for the FRONTEND_URL redeploy.
+        let migrations = span(&report, "VerifyStagingMigrations").first_start_seconds;
+        let redeployed = span(&report, "FrontendUrlPublished").first_start_seconds;
+        assert!(migrations < redeployed, "migrations at {migrations} waited for the redeploy at {redeployed}");
+        // Virtual time is about the AWS time the runbook lists, not more.
+        assert!(report.virtual_seconds < 45.0 * 60.0, "{}", report.virtual_seconds);
+        for state in &report.states {
+            assert!(state.end_seconds.is_some(), "{} has no end", state.name);
+        }
+    });
+}
+
+#[test]
+fn a_rerun_with_the_same_input_adopts_what_exists() {
+    runtime().block_on(async {
+        let account = new_account();
+        let first = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        assert_eq!(first.status, RunStatus::Succeeded);
+        let second = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        assert_eq!(second.status, RunStatus::Succeeded, "{:?} {:?}", second.error, second.cause);
+        let created = created_ids(&second);
+        for id in ["tableicty-production-backup-20261124", "tableicty-staging-db", "tableicty-staging-backend"] {
+            assert_eq!(created.iter().filter(|c| c.contains(id)).count(), 1, "{id} created again: {created:?}");
+        }
+        assert_eq!(second.production_writes, json!([]));
+    });
+}
+
+/// Which error a fault must end in (`None`: the run succeeds, e.g. after retries or because the
+/// fault kind has nothing to act on in that step).
+fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
+    use FaultKind::*;
+    use Step::*;
+    match (kind, step) {
+        (Throttle, _) => None,
+        (Unavailable, _) => Some("TransientError"),
+        (Fatal, _) => Some("FatalError"),
+        (FailedState, SnapshotProductionDatabase) => Some("SnapshotFailedError"),
+        (FailedState, RestoreStagingDatabase) => Some("DatabaseFailedError"),
+        (FailedState, CreateStagingService) => Some("ServiceFailedError"),
+        (FailedState, PublishFrontendUrl) => Some("DeploymentFailedError"),
+        (NeverReady, SnapshotProductionDatabase) => Some("SnapshotTimedOutError"),
+        (NeverReady, RestoreStagingDatabase) => Some("DatabaseTimedOutError"),
+        (NeverReady, CreateStagingService) => Some("ServiceTimedOutError"),
+        (NeverReady, PublishFrontendUrl) => Some("DeploymentTimedOutError"),
+        (AlreadyExists, _) => Some("ResourceNotOwnedError"),
+        (FailedState | NeverReady | FailedCheck, _) => None,
+    }
+}
+
+#[test]
+fn every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
+    let steps: Vec<Step> = Step::ALL.iter().copied().filter(|s| s.mutates() && *s != Step::RollbackStaging).collect();
+    assert_eq!(steps.len(), 8);
+    let mut failures = Vec::new();
+    runtime().block_on(async {
+        for &step in &steps {
+            for &kind in FaultKind::ALL {
+                let fault = format!("{}={kind}", step.name());
+                let account = new_account();
+                let report = run_pipeline(&account, json!({}), &[&fault]).await.unwrap();
+                let fired = !account.ledger().faults_fired.is_empty();
+                let expected = expected_error(step, kind);
+                let problem = if !report.production_writes.as_array().unwrap().is_empty() {
+                    Some(format!("wrote production: {}", report.production_writes))
+                } else if report.status != RunStatus::Succeeded && !report.leftovers.is_empty() {
+                    // A successful run leaves staging up for its time to live; a failed one must not.
+                    Some(format!("left {:?}", report.leftovers))
+                } else if expected.is_some() && !fired {
+                    Some("the fault never fired".to_string())
+                } else {
+                    match (expected, &report.status, report.error.as_deref()) {
+                        (None, RunStatus::Succeeded, _) => None,
+                        (Some(e), RunStatus::RolledBack, Some(got)) if got == e => None,
+                        _ => Some(format!("expected {expected:?}, got {:?} {:?}: {:?}", report.status, report.error, report.cause)),
+                    }
+                };
+                if let Some(problem) = problem {
+                    failures.push(format!("{fault}: {problem}"));
+                }
+            }
+        }
+    });
+    assert!(failures.is_empty(), "{} of {} runs went wrong:\n{}", failures.len(), steps.len() * FaultKind::ALL.len(), failures.join("\n"));
+}
+
+#[test]
+fn a_foreign_resource_under_a_planned_name_is_refused_and_kept() {
+    runtime().block_on(async {
+        let account = new_account();
+        let report = run_pipeline(&account, json!({}), &["restore_staging_database=already-exists"]).await.unwrap();
+        assert_eq!(report.status, RunStatus::RolledBack);
+        assert!(report.cause.as_deref().unwrap().contains("tableicty-staging-db"), "{:?}", report.cause);
+        // The rollback kept the instance that someone else created.
+        let deleted = report.resources_deleted.to_string();
+        assert!(!deleted.contains("\"tableicty-staging-db\""), "deleted the foreign instance: {deleted}");
+        assert!(account.existing_resources().iter().any(|r| r.id == "tableicty-staging-db"));
+    });
+}
+
+#[test]
+fn failed_checks_roll_back_with_the_checks_own_message() {
+    runtime().block_on(async {
+        for (step, words) in [("verify_staging_migrations", "tenant tables exist"), ("validate_staging", "health endpoint returns 200")] {
+            let account = new_account();
+            let report = run_pipeline(&account, json!({}), &[&format!("{step}=failed-check")]).await.unwrap();
+            assert_eq!(report.status, RunStatus::RolledBack, "{step}");
+            assert_eq!(report.error.as_deref(), Some("CheckFailedError"));
+            assert!(report.cause.as_deref().unwrap().contains(words), "{step}: {:?}", report.cause);
+            assert!(report.leftovers.is_empty(), "{:?}", report.leftovers);
+        }
+    });
+}
+
+#[test]
+fn a_rollback_that_cannot_finish_fails_loudly_and_keeps_the_teardown_schedule() {
+    runtime().block_on(async {
+        let account = new_account();
+        let report = run_pipeline(&account, json!({}), &["validate_staging=failed-check", "rollback_staging=unavailable"]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Failed);
+        assert_eq!(report.error.as_deref(), Some("RollbackFailedError"));
+        assert!(report.cause.as_deref().unwrap().contains("check failed"), "{:?}", report.cause);
+        assert!(report.leftovers.iter().any(|r| r.contains("rehearsal-teardown-")), "{:?}", report.leftovers);
+    });
+}
+
+#[test]
+fn bad_input_is_refused_before_any_call() {
+    let cases = [
+        (json!({"staging": {"db_instance_id": "1-bad"}}), "staging.db_instance_id"),
+        (json!({"staging": {"db_instance_id": "tableicty-production-db"}}), "staging.db_instance_id"),
+        (json!({"staging": {"parameter_path": "/tableicty/production/staging/"}}), "staging.parameter_path"),
+        (json!({"staging": {"parameter_path": "/tableicty/production/"}}), "staging.parameter_path"),
+        (json!({"stripe": {"publishable_key": "pk_live_abc"}}), "stripe.publishable_key"),
+        (json!({"stripe": {"test_parameter_path": "/tableicty/production/"}}), "stripe.test_parameter_path"),
+        (json!({"staging": {"db_instance_clas": "db.t3.micro"}}), "db_instance_clas"),
+        (json!({"service": {"cpu": "64 vCPU"}}), "service.cpu"),
+        (json!({"staging": {"db_instance_class": "db.r6g.16xlarge"}}), "staging.db_instance_class"),
+        (json!({"ttl_hours": 10000}), "ttl_hours"),
+        (json!({"service": {"name": "tableicty-backend"}}), "service.name"),
+        (json!({"staging": {"publicly_accessible": true}}), "staging.publicly_accessible"),
+    ];
+    runtime().block_on(async {
+        for (input, field) in cases {
+            let account = new_account();
+            match run_pipeline(&account, input.clone(), &[]).await {
+                Err(LocalError::Input(e)) => assert!(e.to_string().contains(field), "{input}: {e} does not name {field}"),
+                other => panic!("{input} was not refused: {:?}", other.map(|r| r.status)),
+            }
+            assert!(account.ledger().calls.is_empty(), "{input}: calls were made");
+        }
+        let account = new_account();
+        assert!(matches!(run_pipeline(&account, json!({}), &["no_such_step=fatal"]).await, Err(LocalError::Fault(_))));
+        assert!(account.ledger().calls.is_empty());
+    });
+}
+
+#[test]
+fn the_state_machine_refuses_bad_input_too() {
+    // The console and the API start the state machine without the CLI's check: the plan step
+    // refuses the document itself, before its first AWS call, and there is nothing to roll back.
+    runtime().block_on(async {
+        let account = new_account();
+        let definition =
+            rehearsal_asl::substitute(rehearsal_cli::local::STAGING_DEFINITION, &rehearsal_cli::invoker::local_substitutions()).unwrap();
+        let definition = rehearsal_asl::Definition::parse(&definition).unwrap();
+        let invoker = rehearsal_cli::invoker::StepInvoker::new(|step: Step| account.session(step.name()));
+        let options = rehearsal_asl::RunOptions { start_time: rehearsal_tests::start_time(), ..Default::default() };
+        let execution = rehearsal_asl::run(&definition, json!({"ttl_hours": 0}), &invoker, &(), &options).await.unwrap();
+        match execution.outcome {
+            rehearsal_asl::Outcome::Failed { error, cause } => {
+                assert_eq!(error, "InvalidInputError");
+                assert!(cause.contains("ttl_hours"), "{cause}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(account.ledger().calls.is_empty());
+    });
+}
