@@ -677,3 +677,33 @@ fn fail_text(entered: &Entered, field: &FailField, scope: &Scope, name: &str) ->
         other => Err(entered.runtime(format!("{name} must produce a string, not {other}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retrier(interval_seconds: u64, backoff_rate: f64, max_delay_seconds: Option<u64>) -> Retrier {
+        Retrier { errors: vec!["States.ALL".into()], interval_seconds, max_attempts: 3, backoff_rate, max_delay_seconds }
+    }
+
+    #[test]
+    fn delays_grow_by_the_backoff_rate_and_respect_the_cap() {
+        let r = retrier(3, 1.5, None);
+        assert_eq!((0..3).map(|n| retry_delay(&r, n).as_secs_f64()).collect::<Vec<_>>(), [3.0, 4.5, 6.75]);
+        let capped = retrier(1, 2.0, Some(5));
+        assert_eq!(retry_delay(&capped, 10), Duration::from_secs(5));
+        // An absurd exponent saturates instead of panicking on an infinite duration.
+        assert!(retry_delay(&retrier(1, 2.0, None), 5000) >= Duration::from_secs(u64::from(u32::MAX)));
+    }
+
+    #[test]
+    fn error_name_matching() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(error_matches(&names(&["States.ALL"]), "Anything"));
+        assert!(error_matches(&names(&["States.TaskFailed"]), "Lambda.Unknown"));
+        assert!(!error_matches(&names(&["States.TaskFailed"]), "States.Timeout"));
+        assert!(error_matches(&names(&["A", "States.Timeout"]), "States.Timeout"));
+        assert!(!error_matches(&names(&["A"]), "B"));
+        assert!(is_terminal("States.Runtime") && is_terminal("States.DataLimitExceeded") && !is_terminal("States.Timeout"));
+    }
+}
