@@ -5,24 +5,13 @@ use crate::error::{absent_if_not_found, from_build, from_sdk, unsupported};
 use crate::AwsCloud;
 use aws_sdk_apprunner::types::{
     AuthenticationConfiguration, CodeConfiguration, CodeConfigurationValues, CodeRepository, ConfigurationSource, EgressConfiguration,
-    EgressType, ImageConfiguration, InstanceConfiguration, NetworkConfiguration, Runtime, Service, ServiceStatus, SourceCodeVersion,
-    SourceCodeVersionType, SourceConfiguration, Tag, VpcConnectorStatus,
+    EgressType, HealthCheckConfiguration, HealthCheckProtocol, ImageConfiguration, InstanceConfiguration, NetworkConfiguration, Runtime,
+    Service, ServiceStatus, SourceCodeVersion, SourceCodeVersionType, SourceConfiguration, Tag, VpcConnectorStatus,
 };
 use rehearsal_core::cloud::{CloudResult, ServiceHost, ServiceInfo, ServiceOperation, ServiceSource, ServiceSpec};
 use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, CloudErrorKind};
 use std::collections::{BTreeMap, HashMap};
-
-/// How App Runner builds and starts code it pulls from the repository (CodeConfigurationValues
-/// with ConfigurationSource `API`, which makes App Runner ignore any `apprunner.yaml`, so the
-/// staging Parameter Store references set here are the ones the service gets).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CodeBuild {
-    /// An App Runner managed runtime, e.g. `PYTHON_311`.
-    pub runtime: String,
-    pub build_command: Option<String>,
-    pub start_command: Option<String>,
-}
 
 fn non_empty(map: &BTreeMap<String, String>) -> Option<HashMap<String, String>> {
     (!map.is_empty()).then(|| map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -85,13 +74,12 @@ fn with_secrets(mut config: SourceConfiguration, secrets: &BTreeMap<String, Stri
 
 impl AwsCloud {
     fn create_source(&self, spec: &ServiceSpec) -> CloudResult<SourceConfiguration> {
-        let build = self.code_build.as_ref().ok_or_else(|| {
-            unsupported("CodeBuildNotConfigured", "AwsCloud::code_build must name the runtime before a service can be created from source")
-        })?;
+        // Configuration source API: App Runner ignores the repository's apprunner.yaml, so the
+        // staging Parameter Store references set here are the ones the service gets.
         let values = CodeConfigurationValues::builder()
-            .runtime(Runtime::from(build.runtime.as_str()))
-            .set_build_command(build.build_command.clone())
-            .set_start_command(build.start_command.clone())
+            .runtime(Runtime::from(spec.build.runtime.as_str()))
+            .build_command(&spec.build.build_command)
+            .start_command(&spec.build.start_command)
             .port(spec.port.to_string())
             .set_runtime_environment_variables(non_empty(&spec.environment))
             .set_runtime_environment_secrets(non_empty(&spec.secrets))
@@ -173,6 +161,9 @@ impl ServiceHost for AwsCloud {
                 InstanceConfiguration::builder().cpu(&spec.cpu).memory(&spec.memory).instance_role_arn(&spec.instance_role_arn).build(),
             )
             .network_configuration(NetworkConfiguration::builder().egress_configuration(egress).build())
+            .health_check_configuration(
+                HealthCheckConfiguration::builder().protocol(HealthCheckProtocol::Http).path(&spec.health_check_path).build(),
+            )
             .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
             .send()
             .await

@@ -16,7 +16,6 @@ mod scheduler;
 mod sfn;
 mod ssm;
 
-pub use apprunner::CodeBuild;
 pub use aws_sdk_sfn::types::HistoryEvent;
 pub use sfn::{ExecutionDescription, StartedExecution, StepFunctions};
 
@@ -42,9 +41,6 @@ pub struct AwsCloud {
     pub ssm: aws_sdk_ssm::Client,
     pub apprunner: aws_sdk_apprunner::Client,
     pub scheduler: aws_sdk_scheduler::Client,
-    /// How App Runner builds and starts a service created from source; required by
-    /// `create_service` because the service spec does not carry it.
-    pub code_build: Option<CodeBuild>,
 }
 
 impl AwsCloud {
@@ -54,13 +50,7 @@ impl AwsCloud {
             ssm: aws_sdk_ssm::Client::new(config),
             apprunner: aws_sdk_apprunner::Client::new(config),
             scheduler: aws_sdk_scheduler::Client::new(config),
-            code_build: None,
         }
-    }
-
-    pub fn with_code_build(mut self, code_build: CodeBuild) -> Self {
-        self.code_build = Some(code_build);
-        self
     }
 }
 

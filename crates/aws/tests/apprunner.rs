@@ -14,13 +14,14 @@ use aws_sdk_apprunner::operation::update_service::{UpdateServiceInput, UpdateSer
 use aws_sdk_apprunner::primitives::DateTime;
 use aws_sdk_apprunner::types::{
     AuthenticationConfiguration, CodeConfiguration, CodeConfigurationValues, CodeRepository, ConfigurationSource, EgressConfiguration,
-    EgressType, InstanceConfiguration, NetworkConfiguration, OperationStatus, OperationSummary, OperationType, Runtime, Service,
-    ServiceStatus, ServiceSummary, SourceCodeVersion, SourceCodeVersionType, SourceConfiguration, Tag, VpcConnector, VpcConnectorStatus,
+    EgressType, HealthCheckProtocol, InstanceConfiguration, NetworkConfiguration, OperationStatus, OperationSummary, OperationType,
+    Runtime, Service, ServiceStatus, ServiceSummary, SourceCodeVersion, SourceCodeVersionType, SourceConfiguration, Tag, VpcConnector,
+    VpcConnectorStatus,
 };
 use aws_sdk_apprunner::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use rehearsal_aws::{AwsCloud, CodeBuild};
-use rehearsal_core::cloud::{ServiceHost, ServiceOperation, ServiceSource, ServiceSpec};
+use rehearsal_aws::AwsCloud;
+use rehearsal_core::cloud::{CodeBuild, ServiceHost, ServiceOperation, ServiceSource, ServiceSpec};
 use rehearsal_core::tags::Tags;
 use rehearsal_core::CloudErrorKind;
 use std::collections::{BTreeMap, HashMap};
@@ -39,11 +40,7 @@ fn parameter(key: &str) -> String {
 fn cloud(rules: &[&Rule]) -> AwsCloud {
     // The other clients are never called here; they only need a config to exist.
     let config = SdkConfig::builder().behavior_version(BehaviorVersion::latest()).region(Region::new("us-east-1")).build();
-    let mut cloud = AwsCloud::new(&config).with_code_build(CodeBuild {
-        runtime: "PYTHON_311".into(),
-        build_command: Some("pip install -r requirements.txt".into()),
-        start_command: Some("./start.sh".into()),
-    });
+    let mut cloud = AwsCloud::new(&config);
     // Retries off, so an error answer reaches the mapping at once.
     cloud.apprunner = mock_client!(aws_sdk_apprunner, RuleMode::MatchAny, rules, |c| c.retry_config(RetryConfig::disabled()));
     cloud
@@ -183,6 +180,12 @@ fn spec() -> ServiceSpec {
             branch: "main".into(),
             connection_arn: CONNECTION.into(),
         },
+        build: CodeBuild {
+            runtime: "PYTHON_311".into(),
+            build_command: "pip install -r requirements.txt".into(),
+            start_command: "./start.sh".into(),
+        },
+        health_check_path: "/api/v1/health/".into(),
         auto_deployments: false,
         vpc_connector_arn: CONNECTOR.into(),
         instance_role_arn: ROLE.into(),
@@ -236,24 +239,22 @@ async fn create_service_sends_the_whole_spec() {
     assert_eq!((instance.cpu(), instance.memory(), instance.instance_role_arn()), (Some("0.25 vCPU"), Some("0.5 GB"), Some(ROLE)));
     let egress = input.network_configuration().and_then(|n| n.egress_configuration()).expect("egress");
     assert_eq!((egress.egress_type(), egress.vpc_connector_arn()), (Some(&EgressType::Vpc), Some(CONNECTOR)));
+    let health = input.health_check_configuration().expect("a health check");
+    assert_eq!((health.protocol(), health.path()), (Some(&HealthCheckProtocol::Http), Some("/api/v1/health/")));
     assert_eq!(input.tags(), &[Tag::builder().key("rehearsal:run-id").value("tableicty-20251225").build()]);
 }
 
 #[tokio::test]
-async fn create_service_needs_the_code_build_and_maps_a_duplicate_name() {
+async fn create_service_maps_a_duplicate_name() {
     let (status, body) =
         error_rule(400, "InvalidRequestException", "Service with the provided name already exists: tableicty-staging-backend");
     let duplicate = mock!(Client::create_service).sequence().http_status(status, body).build();
-    let mut cloud = cloud(&[&duplicate]);
+    let cloud = cloud(&[&duplicate]);
 
     let exists = cloud.create_service(&spec(), &Tags::new()).await.unwrap_err();
     assert_eq!((exists.kind, exists.code.as_str()), (CloudErrorKind::AlreadyExists, "InvalidRequestException"));
     assert!(exists.message.contains("already exists"), "{exists}");
-
-    cloud.code_build = None;
-    let refused = cloud.create_service(&spec(), &Tags::new()).await.unwrap_err();
-    assert_eq!((refused.kind, refused.code.as_str()), (CloudErrorKind::Fatal, "CodeBuildNotConfigured"));
-    assert_eq!(duplicate.num_calls(), 1, "nothing is sent without a runtime");
+    assert_eq!(duplicate.num_calls(), 1);
 }
 
 #[tokio::test]

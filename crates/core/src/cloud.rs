@@ -116,6 +116,17 @@ pub struct ServiceSource {
     pub connection_arn: String,
 }
 
+/// How the host builds and starts the code. Given through the API (App Runner: configuration
+/// source `API`), so the repository's `apprunner.yaml`, which references production's
+/// parameters, is ignored by the staging service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeBuild {
+    /// A managed runtime, e.g. App Runner's `PYTHON_311`.
+    pub runtime: String,
+    pub build_command: String,
+    pub start_command: String,
+}
+
 /// Everything needed to create the staging service, independent of the hosting backend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceSpec {
@@ -124,6 +135,9 @@ pub struct ServiceSpec {
     pub memory: String,
     pub port: u16,
     pub source: ServiceSource,
+    pub build: CodeBuild,
+    /// HTTP health check path (the app's health endpoint).
+    pub health_check_path: String,
     pub auto_deployments: bool,
     pub vpc_connector_arn: String,
     pub instance_role_arn: String,

@@ -62,6 +62,11 @@ pub struct ServiceInput {
     pub memory: String,
     pub port: u16,
     pub branch: String,
+    /// Managed runtime, build and start commands: mirror the app's `apprunner.yaml` (its
+    /// migrations run on start, before the server).
+    pub runtime: String,
+    pub build_command: String,
+    pub start_command: String,
     /// Default: the production service's repository.
     pub repository_url: Option<String>,
     /// Default: the production service's GitHub connection.
@@ -157,6 +162,9 @@ impl Default for ServiceInput {
             memory: "0.5 GB".into(),
             port: 8000,
             branch: "main".into(),
+            runtime: "PYTHON_311".into(),
+            build_command: "pip install -r requirements.txt".into(),
+            start_command: "sh -c 'python manage.py migrate --noinput && gunicorn --bind 0.0.0.0:8000 tableicty.wsgi:application'".into(),
             repository_url: None,
             connection_arn: None,
             auto_deployments: false,
@@ -198,6 +206,21 @@ impl Default for TimeoutsInput {
     }
 }
 
+/// App Runner's managed runtimes.
+const RUNTIMES: [&str; 12] = [
+    "PYTHON_3",
+    "PYTHON_311",
+    "NODEJS_12",
+    "NODEJS_14",
+    "NODEJS_16",
+    "NODEJS_18",
+    "NODEJS_22",
+    "CORRETTO_8",
+    "CORRETTO_11",
+    "GO_1",
+    "DOTNET_6",
+    "RUBY_31",
+];
 const CPU_VALUES: [&str; 5] = ["0.25 vCPU", "0.5 vCPU", "1 vCPU", "2 vCPU", "4 vCPU"];
 const MEMORY_VALUES: [&str; 9] = ["0.5 GB", "1 GB", "2 GB", "3 GB", "4 GB", "6 GB", "8 GB", "10 GB", "12 GB"];
 /// Only small burstable classes: a rehearsal copy that needs more is a mistake worth stopping.
@@ -322,6 +345,16 @@ impl RunInput {
         }
         if self.service.branch.trim().is_empty() {
             return bad("service.branch", "must not be empty".into());
+        }
+        if !RUNTIMES.contains(&self.service.runtime.as_str()) {
+            return bad("service.runtime", format!("{:?} is not one of {RUNTIMES:?}", self.service.runtime));
+        }
+        for (field, command) in
+            [("service.build_command", &self.service.build_command), ("service.start_command", &self.service.start_command)]
+        {
+            if command.trim().is_empty() {
+                return bad(field, "must not be empty".into());
+            }
         }
         if let Some(url) = &self.service.repository_url {
             if !url.starts_with("https://") {

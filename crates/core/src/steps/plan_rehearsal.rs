@@ -3,7 +3,7 @@
 //! machine fails without a rollback, because nothing was created yet.
 
 use super::required_parameter;
-use crate::cloud::{ParameterStore, Rds, ServiceHost, ServiceSource, ServiceSpec};
+use crate::cloud::{CodeBuild, ParameterStore, Rds, ServiceHost, ServiceSource, ServiceSpec};
 use crate::error::CloudResultExt;
 use crate::naming::{default_run_id, parameter_name, production_snapshot_id};
 use crate::plan::{
@@ -124,6 +124,12 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
             memory: run.service.memory.clone(),
             port: run.service.port,
             source,
+            build: CodeBuild {
+                runtime: run.service.runtime.clone(),
+                build_command: run.service.build_command.clone(),
+                start_command: run.service.start_command.clone(),
+            },
+            health_check_path: run.validation.health_path.clone(),
             auto_deployments: run.service.auto_deployments,
             vpc_connector_arn,
             instance_role_arn,
