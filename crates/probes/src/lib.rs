@@ -3,14 +3,18 @@
 //! * [`PostgresProbe`]: [`DatabaseProbe`](rehearsal_core::cloud::DatabaseProbe) over
 //!   tokio-postgres with rustls, verifying the server against the bundled Amazon RDS roots, every
 //!   query in a read-only transaction that is rolled back.
+//! * [`ReqwestClient`]: [`HttpClient`](rehearsal_core::cloud::HttpClient) over reqwest, no
+//!   redirects followed, with optional retries while the service is still starting.
 
+mod http;
 mod postgres;
 mod values;
 
+pub use http::ReqwestClient;
 pub use postgres::{target_from_url, PostgresProbe, TlsMode, RDS_CA_BUNDLE_PEM};
 
-/// An error and its causes on one line; tokio-postgres' top-level text alone ("error connecting
-/// to server") does not say what went wrong.
+/// An error and its causes on one line; the libraries' top-level text alone ("error connecting
+/// to server", "error sending request") does not say what went wrong.
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
