@@ -261,10 +261,11 @@ async fn login_problems_are_told_apart() {
     db.admin().await.batch_execute(&format!("CREATE ROLE \"{role}\" NOLOGIN")).await.unwrap();
     let query = DbQuery::Sql { sql: "SELECT 1".into() };
 
-    // The server's own 28000, through trust authentication: the role may not log in.
-    let nologin = DbTarget { user: role.clone(), ..db.target() };
-    let result = probe().query(&nologin, &query).await;
-    assert_eq!(result, Err(ProbeError::Authentication(format!("role \"{role}\" is not permitted to log in (SQLSTATE 28000)"))));
+    // The server's own 28000, through trust authentication: the role may not log in. The role is
+    // cluster-wide, so it goes before anything is asserted.
+    let nologin = probe().query(&DbTarget { user: role.clone(), ..db.target() }, &query).await;
+    db.admin().await.batch_execute(&format!("DROP ROLE \"{role}\"")).await.unwrap();
+    assert_eq!(nologin, Err(ProbeError::Authentication(format!("role \"{role}\" is not permitted to log in (SQLSTATE 28000)"))));
     let unknown = DbTarget { user: "nobody_at_all".into(), ..db.target() };
     let result = probe().query(&unknown, &query).await;
     assert_eq!(result, Err(ProbeError::Authentication("role \"nobody_at_all\" does not exist (SQLSTATE 28000)".into())));
@@ -273,7 +274,6 @@ async fn login_problems_are_told_apart() {
     let missing = DbTarget { database: format!("{}_missing", db.name), ..db.target() };
     let Err(ProbeError::Other(why)) = probe().query(&missing, &query).await else { panic!("a missing database is Other") };
     assert!(why.contains("does not exist (SQLSTATE 3D000)"), "{why}");
-    db.admin().await.batch_execute(&format!("DROP ROLE \"{role}\"")).await.unwrap();
 }
 
 #[tokio::test]
