@@ -575,6 +575,11 @@ fn parse_state(name: &str, value: &Value, names: &mut BTreeSet<String>) -> Resul
                 Some(Value::Array(rules)) if !rules.is_empty() => rules,
                 _ => return Err(f.invalid("Choices must be a non-empty array")),
             };
+            for (i, rule) in rules.iter().enumerate() {
+                if let Some(key) = ["Assign", "Condition"].into_iter().find(|k| rule.get(*k).is_some()) {
+                    return Err(AslError::unsupported(name, format!("Choices[{i}].{key} (workflow variables or JSONata)")));
+                }
+            }
             let choices = rules
                 .iter()
                 .enumerate()
@@ -814,6 +819,9 @@ mod tests {
         assert!(one(json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f", "InvocationType": "Event"}, "End": true})).1.contains("InvocationType"));
         assert_eq!(one(json!({"Type": "Pass", "QueryLanguage": "JSONata", "End": true})).1, "QueryLanguage JSONata");
         assert_eq!(one(json!({"Type": "Pass", "Assign": {"x": 1}, "End": true})).1, "Assign (workflow variables)");
+        assert!(one(json!({"Type": "Choice", "Choices": [{"Variable": "$.x", "IsNull": true, "Assign": {"v": 1}, "Next": "A"}]}))
+            .1
+            .contains("Choices[0].Assign"));
         assert!(one(json!({"Type": "Pass", "Parameters": {"t.$": "$$.Task.Token"}, "End": true})).1.contains("$$.Task.Token"));
         assert!(one(json!({"Type": "Pass", "Parameters": {"t.$": "$.a[?(@.x)]"}, "End": true})).1.contains("filter"));
         let top = unsupported(json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Succeed"}}}));
