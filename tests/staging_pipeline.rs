@@ -49,6 +49,15 @@ fn happy_path_builds_staging_and_passes_every_check() {
         assert!(env["DATABASE_URL"].contains("tableicty-staging-db."), "DATABASE_URL points elsewhere");
         assert_eq!(env.get("IS_PRODUCTION").map(String::as_str), Some("False"));
 
+        // A test-mode Stripe endpoint for the staging URL, whose fresh signing secret the app sees.
+        let webhooks: Vec<_> = account.existing_resources().into_iter().filter(|r| r.kind == "stripe-webhook").collect();
+        assert_eq!(webhooks.len(), 1, "{webhooks:?}");
+        assert_eq!(webhooks[0].status, "test");
+        assert_eq!(webhooks[0].tags.get("rehearsal:run-id").map(String::as_str), Some(RUN_ID));
+        let signing = &env["STRIPE_WEBHOOK_SECRET"];
+        assert!(signing.starts_with("whsec_") && !signing.starts_with("whsec_test_"), "the copied secret, not the new endpoint's");
+        assert!(env["STRIPE_SECRET_KEY"].starts_with("sk_test_"));
+
         // The one-time backfill token is gone again.
         assert!(report.leftovers.iter().all(|r| !r.contains("BACKFILL_TOKEN")), "{:?}", report.leftovers);
     });
@@ -117,7 +126,7 @@ fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
 #[test]
 fn every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
     let steps: Vec<Step> = Step::ALL.iter().copied().filter(|s| s.mutates() && *s != Step::RollbackStaging).collect();
-    assert_eq!(steps.len(), 8);
+    assert_eq!(steps.len(), 9);
     let mut failures = Vec::new();
     runtime().block_on(async {
         for &step in &steps {
@@ -187,6 +196,29 @@ fn a_rollback_that_cannot_finish_fails_loudly_and_keeps_the_teardown_schedule() 
         assert_eq!(report.error.as_deref(), Some("RollbackFailedError"));
         assert!(report.cause.as_deref().unwrap().contains("check failed"), "{:?}", report.cause);
         assert!(report.leftovers.iter().any(|r| r.contains("rehearsal-teardown-")), "{:?}", report.leftovers);
+    });
+}
+
+#[test]
+fn a_live_stripe_key_under_the_test_path_stops_the_run_before_anything_is_created() {
+    runtime().block_on(async {
+        let account = new_account();
+        let live = account.session("operator");
+        rehearsal_core::cloud::ParameterStore::put_parameter(
+            &live,
+            "/tableicty/rehearsal/STRIPE_SECRET_KEY",
+            &rehearsal_core::Secret::new("sk_live_51NqTbLiveSecretKey7Hd2kQ9wX4mZ8pR3vT6yB1nC5"),
+            rehearsal_core::cloud::ParameterKind::SecureString,
+            true,
+        )
+        .await
+        .unwrap();
+        let report = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Failed);
+        assert_eq!(report.error.as_deref(), Some("InvalidInputError"));
+        assert!(report.cause.as_deref().unwrap().contains("stripe.test_parameter_path"), "{:?}", report.cause);
+        assert_eq!(report.resources_created, json!([]));
+        assert!(account.ledger().calls.iter().all(|c| c.service != "stripe"));
     });
 }
 

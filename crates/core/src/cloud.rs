@@ -208,6 +208,38 @@ pub trait Scheduler {
     fn delete_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<()>> + Send;
 }
 
+// ---------------------------------------------------------------- Stripe webhook endpoints
+
+/// A Stripe webhook endpoint. Its `metadata` carries the run's tags, like any AWS resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub url: String,
+    pub enabled_events: Vec<String>,
+    pub metadata: Tags,
+    /// The signing secret: Stripe reveals it only in the answer to the creation.
+    pub secret: Option<Secret>,
+}
+
+/// Stripe's webhook endpoints API, called with the staging **test** secret key.
+pub trait PaymentWebhooks {
+    /// Every endpoint of the key's account (all pages).
+    fn list_webhooks(&self, api_key: &Secret) -> impl Future<Output = CloudResult<Vec<WebhookEndpoint>>> + Send;
+    fn create_webhook(
+        &self,
+        api_key: &Secret,
+        url: &str,
+        events: &[String],
+        metadata: &Tags,
+    ) -> impl Future<Output = CloudResult<WebhookEndpoint>> + Send;
+    fn delete_webhook(&self, api_key: &Secret, id: &str) -> impl Future<Output = CloudResult<()>> + Send;
+}
+
+/// Whether a Stripe secret key is a test-mode key (live keys must never reach a staging call).
+pub fn is_stripe_test_key(key: &Secret) -> bool {
+    ["sk_test_", "rk_test_"].iter().any(|p| key.expose().starts_with(p))
+}
+
 // ---------------------------------------------------------------- HTTP to the app
 
 #[derive(Debug, Clone, PartialEq)]

@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 pub const STAGING_ENVIRONMENT: &str = "staging";
 /// Parameters copied as they are from production (runbook step 3).
 pub const COPIED_FROM_PRODUCTION: [&str; 2] = ["SECRET_KEY", "PGCRYPTO_KEY"];
-/// Stripe test values, read from the Stripe test path.
-pub const STRIPE_KEYS: [&str; 3] = ["STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET"];
+/// Stripe test keys, read from the Stripe test path.
+pub const STRIPE_KEYS: [&str; 2] = [STRIPE_SECRET_KEY, "STRIPE_PUBLISHABLE_KEY"];
+pub const STRIPE_SECRET_KEY: &str = "STRIPE_SECRET_KEY";
+/// The signing secret of the webhook endpoint the run creates for the staging URL.
+pub const STRIPE_WEBHOOK_SECRET: &str = "STRIPE_WEBHOOK_SECRET";
 pub const DATABASE_URL: &str = "DATABASE_URL";
 pub const FRONTEND_URL: &str = "FRONTEND_URL";
 /// The one-time token the backfill endpoint accepts; exists only while the backfill is triggered.
@@ -33,6 +36,7 @@ pub struct RunPlan {
     pub staging_parameter_path: String,
     pub stripe_test_parameter_path: String,
     pub stripe_publishable_key: Option<String>,
+    pub stripe_webhook: StripeWebhookPlan,
     /// The service to create; `secrets` is filled in by the steps once the parameters exist.
     pub service: ServiceSpec,
     pub validation: ValidationInput,
@@ -48,6 +52,15 @@ pub struct ProductionFacts {
     pub parameter_path: String,
     pub service_name: String,
     pub service_arn: String,
+}
+
+/// The Stripe webhook endpoint for the staging URL (runbook step 3: "create new webhook for staging").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StripeWebhookPlan {
+    /// Path on the staging URL Stripe posts events to.
+    pub path: String,
+    pub events: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,7 +87,7 @@ impl RunPlan {
         COPIED_FROM_PRODUCTION
             .iter()
             .chain(STRIPE_KEYS.iter())
-            .chain([DATABASE_URL, FRONTEND_URL, BACKFILL_TOKEN].iter())
+            .chain([STRIPE_WEBHOOK_SECRET, DATABASE_URL, FRONTEND_URL, BACKFILL_TOKEN].iter())
             .map(|k| self.staging_parameter(k))
             .collect()
     }

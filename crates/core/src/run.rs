@@ -89,6 +89,10 @@ pub struct StripeInput {
     pub test_parameter_path: String,
     /// Optional inline publishable key (not a secret); must be a `pk_test_` key.
     pub publishable_key: Option<String>,
+    /// The app's Stripe webhook path; the run registers `https://<staging URL><path>` with Stripe.
+    pub webhook_path: String,
+    /// Events the staging webhook endpoint receives.
+    pub webhook_events: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,7 +185,21 @@ impl Default for ServiceInput {
 
 impl Default for StripeInput {
     fn default() -> Self {
-        Self { test_parameter_path: "/tableicty/rehearsal/".into(), publishable_key: None }
+        Self {
+            test_parameter_path: "/tableicty/rehearsal/".into(),
+            publishable_key: None,
+            webhook_path: "/api/v1/billing/webhook/".into(),
+            webhook_events: [
+                "checkout.session.completed",
+                "customer.subscription.created",
+                "customer.subscription.updated",
+                "customer.subscription.deleted",
+                "invoice.paid",
+                "invoice.payment_failed",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
     }
 }
 
@@ -318,6 +336,18 @@ impl RunInput {
             if !key.starts_with("pk_test_") {
                 return bad("stripe.publishable_key", "must be a Stripe test publishable key (pk_test_…)".into());
             }
+        }
+        if !self.stripe.webhook_path.starts_with('/') {
+            return bad("stripe.webhook_path", format!("{:?} must start with /", self.stripe.webhook_path));
+        }
+        if self.stripe.webhook_events.is_empty()
+            || self
+                .stripe
+                .webhook_events
+                .iter()
+                .any(|e| e.is_empty() || !e.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_' || c == '*'))
+        {
+            return bad("stripe.webhook_events", "must be a non-empty list of Stripe event names like invoice.paid".into());
         }
         let password = &self.validation.test_admin_password_parameter;
         if !password.starts_with('/') || path_is_within(password, staging) {

@@ -147,6 +147,9 @@ fn existing(world: &World, now: DateTime<Utc>) -> Vec<Listed> {
     for s in world.services.iter().filter(|s| !s.deleted(now)) {
         out.push(entry("service", &s.name, s.status(now), &s.tags, &s.origin));
     }
+    for (id, w) in &world.webhooks {
+        out.push(entry("stripe-webhook", id, w.mode, &w.endpoint.metadata, &w.origin));
+    }
     for ((group, name), s) in &world.schedules {
         out.push(entry("schedule", &format!("{group}/{name}"), "ENABLED", &Tags::new(), &s.origin));
     }

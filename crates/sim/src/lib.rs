@@ -24,6 +24,7 @@ mod rds;
 mod scheduler;
 pub mod seed;
 mod ssm;
+mod stripe;
 mod world;
 
 pub use account::{SimAccount, SimCloud};

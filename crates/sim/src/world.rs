@@ -287,6 +287,13 @@ pub(crate) struct Schedule {
     pub origin: Origin,
 }
 
+#[derive(Debug, Clone)]
+pub(crate) struct Webhook {
+    pub mode: &'static str,
+    pub endpoint: rehearsal_core::cloud::WebhookEndpoint,
+    pub origin: Origin,
+}
+
 pub(crate) struct World {
     pub config: SimConfig,
     pub ids: IdSource,
@@ -301,6 +308,8 @@ pub(crate) struct World {
     pub subnet_groups: BTreeSet<String>,
     pub schedule_groups: BTreeSet<String>,
     pub schedules: BTreeMap<(String, String), Schedule>,
+    /// Stripe webhook endpoints by id, with the mode (`test`/`live`) of the account they are in.
+    pub webhooks: BTreeMap<String, Webhook>,
     pub faults: Vec<Fault>,
     /// Throttled calls so far, per step.
     pub throttled: BTreeMap<String, u32>,
@@ -329,6 +338,7 @@ impl World {
             subnet_groups: BTreeSet::new(),
             schedule_groups: BTreeSet::new(),
             schedules: BTreeMap::new(),
+            webhooks: BTreeMap::new(),
             faults: Vec::new(),
             throttled: BTreeMap::new(),
             conflicts_planted: BTreeSet::new(),

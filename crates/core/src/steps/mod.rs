@@ -11,10 +11,11 @@ pub mod rollback;
 pub mod staging_database;
 pub mod staging_parameters;
 pub mod staging_service;
+pub mod stripe_webhook;
 pub mod teardown_schedule;
 pub mod validation;
 
-use crate::cloud::{Clock, DatabaseProbe, HttpClient, ParameterKind, ParameterStore, Rds, Scheduler, ServiceHost};
+use crate::cloud::{Clock, DatabaseProbe, HttpClient, ParameterKind, ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
 use crate::plan::RunPlan;
@@ -28,8 +29,8 @@ use serde_json::Value;
 use std::future::Future;
 
 /// Everything a step may use. The SDK adapters and the simulated account implement all of it.
-pub trait Cloud: Clock + Rds + ParameterStore + ServiceHost + Scheduler + HttpClient + DatabaseProbe + Sync {}
-impl<T: Clock + Rds + ParameterStore + ServiceHost + Scheduler + HttpClient + DatabaseProbe + Sync> Cloud for T {}
+pub trait Cloud: Clock + Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + HttpClient + DatabaseProbe + Sync {}
+impl<T: Clock + Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + HttpClient + DatabaseProbe + Sync> Cloud for T {}
 
 macro_rules! steps {
     ($($variant:ident => $name:literal, $key:literal;)*) => {
@@ -63,6 +64,7 @@ steps! {
     ScheduleStagingTeardown => "schedule_staging_teardown", "ScheduleStagingTeardownFunctionArn";
     CreateStagingService => "create_staging_service", "CreateStagingServiceFunctionArn";
     CheckStagingService => "check_staging_service", "CheckStagingServiceFunctionArn";
+    RegisterStripeWebhook => "register_stripe_webhook", "RegisterStripeWebhookFunctionArn";
     PublishFrontendUrl => "publish_frontend_url", "PublishFrontendUrlFunctionArn";
     VerifyStagingMigrations => "verify_staging_migrations", "VerifyStagingMigrationsFunctionArn";
     TriggerDataBackfill => "trigger_data_backfill", "TriggerDataBackfillFunctionArn";
@@ -104,6 +106,7 @@ pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Val
         Step::ScheduleStagingTeardown => call(input, |i| teardown_schedule::schedule_staging_teardown(cloud, i)).await,
         Step::CreateStagingService => call(input, |i| staging_service::create_staging_service(cloud, i)).await,
         Step::CheckStagingService => call(input, |i| staging_service::check_staging_service(cloud, i)).await,
+        Step::RegisterStripeWebhook => call(input, |i| stripe_webhook::register_stripe_webhook(cloud, i)).await,
         Step::PublishFrontendUrl => call(input, |i| staging_service::publish_frontend_url(cloud, i)).await,
         Step::VerifyStagingMigrations => call(input, |i| migrations::verify_staging_migrations(cloud, i)).await,
         Step::TriggerDataBackfill => call(input, |i| backfill::trigger_data_backfill(cloud, i)).await,

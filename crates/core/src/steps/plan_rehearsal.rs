@@ -7,7 +7,8 @@ use crate::cloud::{CodeBuild, ParameterStore, Rds, ServiceHost, ServiceSource, S
 use crate::error::CloudResultExt;
 use crate::naming::{default_run_id, parameter_name, production_snapshot_id};
 use crate::plan::{
-    ProductionFacts, RunPlan, StagingDbPlan, BACKFILL_TOKEN, COPIED_FROM_PRODUCTION, DATABASE_URL, STAGING_ENVIRONMENT, STRIPE_KEYS,
+    ProductionFacts, RunPlan, StagingDbPlan, StripeWebhookPlan, BACKFILL_TOKEN, COPIED_FROM_PRODUCTION, DATABASE_URL, STAGING_ENVIRONMENT,
+    STRIPE_KEYS,
 };
 use crate::run::RunInput;
 use crate::tags::RunTags;
@@ -118,6 +119,7 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
         staging_parameter_path,
         stripe_test_parameter_path: run.stripe.test_parameter_path.clone(),
         stripe_publishable_key: run.stripe.publishable_key.clone(),
+        stripe_webhook: StripeWebhookPlan { path: run.stripe.webhook_path.clone(), events: run.stripe.webhook_events.clone() },
         service: ServiceSpec {
             name: run.service.name.clone(),
             cpu: run.service.cpu.clone(),

@@ -3,11 +3,13 @@
 //! production names are refused by the guard even then. Deletions take time, so the state
 //! machine calls this again (Wait → rollback → Choice) until nothing is pending.
 
+use super::stripe_webhook::staging_stripe_key;
 use super::teardown_schedule::scheduled_run_id;
-use crate::cloud::{ParameterStore, Rds, Scheduler, ServiceHost};
+use crate::cloud::{ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
 use crate::plan::{RunPlan, SCHEDULE_GROUP};
+use crate::secret::Secret;
 use crate::tags::{Ownership, RunTags, Tags};
 use crate::{CloudError, CloudErrorKind, StepError};
 use serde::{Deserialize, Serialize};
@@ -86,7 +88,22 @@ where
     }
 }
 
-pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + Sync>(
+async fn delete_this_runs_webhooks<C: PaymentWebhooks + Sync>(cloud: &C, plan: &RunPlan, key: &Secret) -> Result<Fate, StepError> {
+    let mut fate = Fate::Absent;
+    for endpoint in cloud.list_webhooks(key).await.op("Stripe ListWebhookEndpoints")? {
+        if plan.tags.ownership(&endpoint.metadata) != Ownership::ThisRun {
+            continue;
+        }
+        match cloud.delete_webhook(key, &endpoint.id).await {
+            Ok(()) => fate = Fate::Deleted { lingers: false },
+            Err(e) if e.is(CloudErrorKind::NotFound) => {}
+            Err(e) => return Err(StepError::from_cloud("Stripe DeleteWebhookEndpoint", e)),
+        }
+    }
+    Ok(fate)
+}
+
+pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + Sync>(
     cloud: &C,
     input: RollbackInput,
 ) -> Result<RollbackState, StepError> {
@@ -106,6 +123,15 @@ pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler 
         },
     };
     state.record(format!("service {service}"), fate)?;
+
+    // Stripe endpoints before the parameters: the staging key to reach them is one of those.
+    let fate = match staging_stripe_key(cloud, plan).await {
+        Ok(key) => delete_this_runs_webhooks(cloud, plan, &key).await,
+        // No staging key (never written, or already deleted): no endpoint can have been created.
+        Err(StepError::ProductionNotReady(_)) => Ok(Fate::Absent),
+        Err(e) => Err(e),
+    };
+    state.record("Stripe webhook endpoints".to_string(), fate)?;
 
     for name in plan.staging_parameter_names() {
         let fate = match cloud.get_parameter(&name).await.op("GetParameter")? {
