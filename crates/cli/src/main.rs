@@ -1,4 +1,6 @@
 use clap::{Parser, Subcommand};
+use rehearsal_asl::RunOptions;
+use rehearsal_cli::asl_run::{parse_substitution, run_paused, AslRun, ExecutionStatus};
 use rehearsal_cli::local::{run_on, LocalError, LocalRun, Report, RunStatus};
 use rehearsal_cli::report::clock;
 use rehearsal_sim::{SimAccount, SimConfig};
@@ -32,16 +34,83 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
     },
+    /// Tools for ASL definitions.
+    Asl {
+        #[command(subcommand)]
+        command: AslCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AslCommand {
+    /// Run any ASL definition in the local runner with scripted Task results, on a virtual clock,
+    /// and print `{"states": [...], "status": ..., "output" | "error", "cause"}` as JSON. Exit
+    /// status: 0 succeeded, 1 the execution failed, 2 the definition, script or input was refused.
+    Run {
+        /// The ASL (JSONPath) definition file.
+        definition: PathBuf,
+        /// The execution input (JSON); defaults to `{}`.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Task results per resource, in call order:
+        /// `{"<resource>": [{"result": ...} | {"error": "Name", "cause": "text"}]}`; defaults to `{}`.
+        #[arg(long)]
+        tasks: Option<PathBuf>,
+        /// A value for a `${KEY}` placeholder in the definition. Repeatable.
+        #[arg(long = "substitute", value_name = "KEY=VALUE", value_parser = parse_substitution)]
+        substitute: Vec<(String, String)>,
+    },
 }
 
 fn main() -> ExitCode {
-    let Command::Run { local: _, input, inject_fault, report: report_path } = Cli::parse().command;
-    let input = match input.map(|path| std::fs::read_to_string(&path).map_err(|e| format!("--input {}: {e}", path.display()))) {
-        None => Ok(serde_json::json!({})),
-        Some(Err(e)) => Err(e),
-        Some(Ok(text)) => serde_json::from_str(&text).map_err(|e| format!("--input is not JSON: {e}")),
+    match Cli::parse().command {
+        Command::Run { local: _, input, inject_fault, report } => run_local(input, inject_fault, report),
+        Command::Asl { command: AslCommand::Run { definition, input, tasks, substitute } } => asl_run(definition, input, tasks, substitute),
+    }
+}
+
+/// A JSON file given as `flag`, or `{}` when none was given.
+fn read_json(flag: &str, path: Option<PathBuf>) -> Result<serde_json::Value, String> {
+    let Some(path) = path else { return Ok(serde_json::json!({})) };
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{flag} {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{flag} {} is not JSON: {e}", path.display()))
+}
+
+fn asl_run(definition: PathBuf, input: Option<PathBuf>, tasks: Option<PathBuf>, substitute: Vec<(String, String)>) -> ExitCode {
+    let request = std::fs::read_to_string(&definition).map_err(|e| format!("{}: {e}", definition.display())).and_then(|text| {
+        Ok(AslRun {
+            definition: text,
+            input: read_json("--input", input)?,
+            tasks: read_json("--tasks", tasks)?,
+            substitutions: substitute.into_iter().collect(),
+        })
+    });
+    let result = request.and_then(|request| run_paused(&request, &RunOptions::default()).map_err(|e| e.to_string()));
+    let result = match result {
+        Ok(result) => result,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
     };
-    let input = match input {
+    for (resource, left) in &result.unused_replies {
+        eprintln!("note: {left} scripted result(s) for {resource} were not used");
+    }
+    match serde_json::to_string_pretty(&result) {
+        Ok(json) => println!("{json}"),
+        Err(e) => {
+            eprintln!("error: the result is not JSON: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    match result.status {
+        ExecutionStatus::Succeeded => ExitCode::SUCCESS,
+        ExecutionStatus::Failed => ExitCode::from(1),
+    }
+}
+
+fn run_local(input: Option<PathBuf>, inject_fault: Vec<String>, report_path: Option<PathBuf>) -> ExitCode {
+    let input = match read_json("--input", input) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("error: {e}");
