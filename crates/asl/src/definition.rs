@@ -103,6 +103,11 @@ pub(crate) struct Handling {
 pub(crate) enum Resource {
     /// `arn:aws:states:::lambda:invoke`: Parameters carry FunctionName and Payload.
     LambdaInvoke,
+    /// `arn:aws:states:::lambda:invoke.waitForTaskToken`: as `LambdaInvoke`, then the task waits
+    /// until its `$$.Task.Token` is answered (SendTaskSuccess / SendTaskFailure).
+    LambdaInvokeWaitForTaskToken,
+    /// `arn:aws:states:::sns:publish`: Parameters are the Publish request.
+    SnsPublish,
     /// A Lambda function ARN used directly as the Resource.
     Function(String),
 }
@@ -508,6 +513,7 @@ fn parse_state(name: &str, value: &Value, names: &mut BTreeSet<String>) -> Resul
     let f = Fields { state: name, map };
     let kind = f.required_string("Type")?;
     f.query_language()?;
+    check_task_token_use(name, map)?;
     for key in ["Assign", "Arguments", "Output"] {
         if map.contains_key(key) {
             let what = if key == "Assign" { "Assign (workflow variables)".to_string() } else { format!("{key} (a JSONata field)") };
@@ -612,8 +618,10 @@ fn parse_task(f: &Fields) -> Result<Task, AslError> {
     let resource_text = f.required_string("Resource")?;
     let resource = classify_resource(f.state, &resource_text)?;
     let handling = f.handling()?;
-    if resource == Resource::LambdaInvoke {
-        check_lambda_invoke_parameters(f)?;
+    match resource {
+        Resource::LambdaInvoke | Resource::LambdaInvokeWaitForTaskToken => check_lambda_invoke_parameters(f)?,
+        Resource::SnsPublish => check_sns_publish_parameters(f)?,
+        Resource::Function(_) => {}
     }
     let timeout = match (f.integer("TimeoutSeconds", 1, MAX_SECONDS)?, f.reference_path("TimeoutSecondsPath")?) {
         (Some(_), Some(_)) => return Err(f.invalid("TimeoutSeconds and TimeoutSecondsPath may not both be set")),
@@ -632,12 +640,15 @@ fn classify_resource(state: &str, resource: &str) -> Result<Resource, AslError> 
     match parts.as_slice() {
         ["arn", _, "states", "", "", integration] => match integration.split_once('.') {
             None if *integration == "lambda:invoke" => Ok(Resource::LambdaInvoke),
-            Some(("lambda:invoke", pattern)) => {
-                Err(AslError::unsupported(state, format!("integration pattern .{pattern} of lambda:invoke (only request-response is run)")))
-            }
+            None if *integration == "sns:publish" => Ok(Resource::SnsPublish),
+            Some(("lambda:invoke", "waitForTaskToken")) => Ok(Resource::LambdaInvokeWaitForTaskToken),
+            Some(("lambda:invoke" | "sns:publish", pattern)) => Err(AslError::unsupported(
+                state,
+                format!("integration pattern .{pattern} (only request-response, and .waitForTaskToken of lambda:invoke, are run)"),
+            )),
             _ => Err(AslError::unsupported(
                 state,
-                format!("service integration '{integration}' (only lambda:invoke and Lambda ARNs are run)"),
+                format!("service integration '{integration}' (only lambda:invoke, sns:publish and Lambda ARNs are run)"),
             )),
         },
         ["arn", _, "lambda", region, account, function]
@@ -672,6 +683,54 @@ fn check_lambda_invoke_parameters(f: &Fields) -> Result<(), AslError> {
             }
             _ => return Err(f.invalid(format!("'{key}' is not a parameter of lambda:invoke"))),
         }
+    }
+    Ok(())
+}
+
+/// The Publish request: a message and where it goes.
+fn check_sns_publish_parameters(f: &Fields) -> Result<(), AslError> {
+    const FIELDS: [&str; 9] = [
+        "TopicArn",
+        "TargetArn",
+        "PhoneNumber",
+        "Message",
+        "Subject",
+        "MessageAttributes",
+        "MessageStructure",
+        "MessageDeduplicationId",
+        "MessageGroupId",
+    ];
+    let Some(Value::Object(parameters)) = f.map.get("Parameters") else {
+        return Err(f.invalid("arn:aws:states:::sns:publish needs Parameters with Message and TopicArn"));
+    };
+    let given = |field: &str| parameters.contains_key(field) || parameters.contains_key(&format!("{field}.$"));
+    if let Some(key) = parameters.keys().find(|k| !FIELDS.contains(&k.strip_suffix(".$").unwrap_or(k))) {
+        return Err(f.invalid(format!("'{key}' is not a parameter of sns:publish")));
+    }
+    if !given("Message") {
+        return Err(f.invalid("sns:publish needs Parameters.Message"));
+    }
+    if !["TopicArn", "TargetArn", "PhoneNumber"].into_iter().any(given) {
+        return Err(f.invalid("sns:publish needs one of TopicArn, TargetArn and PhoneNumber"));
+    }
+    Ok(())
+}
+
+/// `$$.Task.Token` exists only while a callback task (`.waitForTaskToken`) runs; anywhere else
+/// AWS has no token to give, so the definition is refused naming the state.
+fn check_task_token_use(name: &str, map: &Map<String, Value>) -> Result<(), AslError> {
+    fn mentions(value: &Value) -> bool {
+        match value {
+            Value::String(s) => s.contains("$$.Task"),
+            Value::Array(items) => items.iter().any(mentions),
+            Value::Object(fields) => fields.values().any(mentions),
+            _ => false,
+        }
+    }
+    let callback = map.get("Resource").and_then(Value::as_str).is_some_and(|r| r.ends_with(":lambda:invoke.waitForTaskToken"));
+    // Branches hold other states, checked on their own.
+    if !callback && map.iter().any(|(key, value)| key != "Branches" && mentions(value)) {
+        return Err(AslError::unsupported(name, "$$.Task.Token outside a .waitForTaskToken task (there is no token to give)"));
     }
     Ok(())
 }
@@ -814,7 +873,16 @@ mod tests {
         assert_eq!(one(json!({"Type": "Map", "ItemProcessor": {}, "End": true})), ("A".into(), "Map state".into()));
         assert_eq!(one(json!({"Type": "Map", "ItemReader": {}, "End": true})).1, "Distributed Map state (ItemReader)");
         assert_eq!(one(json!({"Type": "Task", "Resource": FN, "HeartbeatSeconds": 10, "End": true})).1, "HeartbeatSeconds on a Task state");
-        assert!(one(json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken", "Parameters": {"FunctionName": "f"}, "End": true})).1.contains(".waitForTaskToken"));
+        assert!(one(
+            json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.sync", "Parameters": {"FunctionName": "f"}, "End": true})
+        )
+        .1
+        .contains(".sync"));
+        assert!(one(json!({"Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken", "Parameters": {"TopicArn": "t", "Message": "m"}, "End": true})).1.contains(".waitForTaskToken"));
+        assert!(one(json!({"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": true})).1.contains("sqs:sendMessage"));
+        let token = json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f", "Payload": {"t.$": "$$.Task.Token"}}, "End": true});
+        assert!(one(token).1.contains("$$.Task.Token outside"));
+        assert!(one(json!({"Type": "Pass", "Parameters": {"t.$": "$$.Task.Token"}, "End": true})).1.contains("$$.Task.Token outside"));
         assert!(one(json!({"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": true})).1.contains("dynamodb:putItem"));
         assert!(one(json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f", "InvocationType": "Event"}, "End": true})).1.contains("InvocationType"));
         assert_eq!(one(json!({"Type": "Pass", "QueryLanguage": "JSONata", "End": true})).1, "QueryLanguage JSONata");

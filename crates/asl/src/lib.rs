@@ -3,7 +3,9 @@
 //! [`Definition::parse`] (after [`substitute`] for `${...}` placeholders), then [`run`] with a
 //! [`TaskInvoker`] that stands in for Lambda.
 //!
-//! Run: Pass, Task (Lambda function ARNs and `arn:aws:states:::lambda:invoke`), Choice, Wait,
+//! Run: Pass, Task (Lambda function ARNs, `arn:aws:states:::lambda:invoke` and its
+//! `.waitForTaskToken` callback form with `$$.Task.Token`, `arn:aws:states:::sns:publish`
+//! executed by the [`TaskInvoker`] as a resource name), Choice, Wait,
 //! Succeed, Fail, Parallel; InputPath → Parameters → task → ResultSelector → ResultPath →
 //! OutputPath; the `$$` context object; all JSONPath intrinsic functions; Retry (per-retrier
 //! counts, BackoffRate, MaxDelaySeconds) and Catch; TimeoutSeconds(Path) on tasks and on the
@@ -11,8 +13,9 @@
 //!
 //! Refused with [`AslError::Unsupported`] naming the state and the feature: Map and Distributed
 //! Map, JSONata, workflow variables (Assign), other service integrations and integration patterns
-//! (`.sync`, `.waitForTaskToken`), activities, HeartbeatSeconds, Credentials, JitterStrategy FULL,
-//! JSONPath filters/functions/slice steps, and the `$$.Task`/`$$.Map` context.
+//! (`.sync`, `.waitForTaskToken` of anything but lambda:invoke), activities, HeartbeatSeconds,
+//! Credentials, JitterStrategy FULL, JSONPath filters/functions/slice steps, `$$.Task.Token`
+//! outside a callback task, and the rest of the `$$.Task`/`$$.Map` context.
 //!
 //! Every wait, retry delay and timeout sleeps on `tokio::time`: under a paused current-thread
 //! runtime (tokio's `test-util`, `start_paused(true)`) a 45-minute execution takes milliseconds.
@@ -31,6 +34,6 @@ mod template;
 pub use definition::Definition;
 pub use error::AslError;
 pub use events::{Event, Observer, RecordingObserver};
-pub use runner::{run, Execution, Outcome, RunOptions, TaskCall, TaskFailure, TaskInvoker};
+pub use runner::{run, Execution, Outcome, RunOptions, TaskCall, TaskFailure, TaskInvoker, SNS_PUBLISH};
 pub use scripted::ScriptedInvoker;
 pub use substitute::substitute;

@@ -98,7 +98,9 @@ impl JsonPath {
             })
             .collect();
         match keys.as_slice() {
-            ["Task", ..] => Err(ExprError::Unsupported(format!("context path '{}' (task tokens need .waitForTaskToken)", self.text))),
+            // The definition admits it in .waitForTaskToken tasks only.
+            ["Task", "Token"] => Ok(()),
+            ["Task", ..] => Err(ExprError::Unsupported(format!("context path '{}' (only $$.Task.Token is modelled)", self.text))),
             ["Map", ..] => Err(ExprError::Unsupported(format!("context path '{}' (Map states)", self.text))),
             ["Execution", "RoleArn", ..] => {
                 Err(ExprError::Unsupported(format!("context path '{}' (no execution role is modelled)", self.text)))
@@ -524,7 +526,9 @@ mod tests {
         assert!(matches!(JsonPath::parse("$.items[?(@.id == 1)]"), Err(ExprError::Unsupported(_))));
         assert!(matches!(JsonPath::parse("$.items.length()"), Err(ExprError::Unsupported(_))));
         assert!(matches!(JsonPath::parse("$.a[0:4:2]"), Err(ExprError::Unsupported(_))));
-        assert!(matches!(JsonPath::parse("$$.Task.Token"), Err(ExprError::Unsupported(_))));
+        assert!(JsonPath::parse("$$.Task.Token").unwrap().is_context());
+        assert!(matches!(JsonPath::parse("$$.Task"), Err(ExprError::Unsupported(_))));
+        assert!(matches!(JsonPath::parse("$$.Task.Other"), Err(ExprError::Unsupported(_))));
         assert!(matches!(JsonPath::parse("$$.Map.Item.Value"), Err(ExprError::Unsupported(_))));
         assert!(matches!(JsonPath::parse("a.b"), Err(ExprError::Invalid(_))));
         assert!(matches!(JsonPath::parse("$.a b"), Err(ExprError::Invalid(_))));

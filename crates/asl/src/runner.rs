@@ -7,6 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use base64::Engine;
 use chrono::{DateTime, FixedOffset, Utc};
 use futures::future::{try_join_all, FutureExt, LocalBoxFuture};
 use serde::Serialize;
@@ -23,6 +24,9 @@ use crate::intrinsic::uuid_text;
 use crate::path::{JsonPath, Scope};
 use crate::{AslError, Definition};
 
+/// The Resource (and the invoker's resource name) of the SNS Publish integration.
+pub const SNS_PUBLISH: &str = "arn:aws:states:::sns:publish";
+
 /// AWS's payload quota for state input, output and task results.
 const PAYLOAD_LIMIT_BYTES: usize = 256 * 1024;
 
@@ -33,18 +37,26 @@ pub struct TaskFailure {
     pub cause: String,
 }
 
-/// One invocation of a Task. For `arn:aws:states:::lambda:invoke`, `resource` is
-/// `Parameters.FunctionName` (with `:Qualifier` when given) and `input` is `Parameters.Payload`;
-/// for a Lambda ARN Resource, `input` is the effective input. `attempt` counts from 1.
+/// One invocation of a Task. For `arn:aws:states:::lambda:invoke` (and its `.waitForTaskToken`
+/// form), `resource` is `Parameters.FunctionName` (with `:Qualifier` when given) and `input` is
+/// `Parameters.Payload`; for a Lambda ARN Resource, `input` is the effective input; for another
+/// service integration (`arn:aws:states:::sns:publish`), `resource` is that ARN and `input` the
+/// request built from Parameters. `attempt` counts from 1.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskCall {
     pub state: String,
     pub resource: String,
     pub input: Value,
     pub attempt: u32,
+    /// For a `.waitForTaskToken` task: the token (`$$.Task.Token`) the invocation waits on.
+    pub task_token: Option<String>,
 }
 
 /// Runs Task states. Not `Send`: the runner runs on a current-thread runtime.
+///
+/// A call with a `task_token` is a callback task: the future resolves only when the token is
+/// answered, with SendTaskSuccess's output or SendTaskFailure's error and cause (the task's
+/// TimeoutSeconds bounds the wait, as in AWS). Its result is not wrapped like lambda:invoke's.
 pub trait TaskInvoker {
     fn invoke<'a>(&'a self, call: TaskCall) -> Pin<Box<dyn Future<Output = Result<Value, TaskFailure>> + 'a>>;
 }
@@ -494,11 +506,17 @@ impl<'r> Runner<'r> {
 
     async fn task_attempt(&self, entered: &Entered<'_>, task: &Task, raw: &Value, effective: &Value, retries: u32) -> Flow<Value> {
         let name = &entered.state.name;
-        let context = self.context(entered, retries);
+        let mut context = self.context(entered, retries);
+        let attempt = retries + 1;
+        let task_token = (task.resource == Resource::LambdaInvokeWaitForTaskToken).then(|| self.task_token(entered, attempt));
+        if let Some(token) = &task_token {
+            context["Task"] = json!({ "Token": token });
+        }
         let input = self.parameters(entered, &task.handling, effective, &context)?;
         let (resource, payload) = match &task.resource {
             Resource::Function(arn) => (arn.clone(), input),
-            Resource::LambdaInvoke => lambda_target(entered, input)?,
+            Resource::LambdaInvoke | Resource::LambdaInvokeWaitForTaskToken => lambda_target(entered, input)?,
+            Resource::SnsPublish => (SNS_PUBLISH.to_string(), input),
         };
         let timeout = match &task.timeout {
             Timeout::Seconds(seconds) => *seconds,
@@ -511,11 +529,10 @@ impl<'r> Runner<'r> {
                 })?
             }
         };
-        let attempt = retries + 1;
         let scheduled =
             Event::TaskScheduled { path: entered.path.into(), name: name.clone(), resource: resource.clone(), attempt, at: self.elapsed() };
         self.record(scheduled, name)?;
-        let call = TaskCall { state: name.clone(), resource: resource.clone(), input: payload, attempt };
+        let call = TaskCall { state: name.clone(), resource: resource.clone(), input: payload, attempt, task_token };
         let outcome = tokio::time::timeout(Duration::from_secs(timeout), self.tasks.invoke(call))
             .await
             .unwrap_or_else(|_| Err(TaskFailure { error: "States.Timeout".into(), cause: String::new() }));
@@ -548,10 +565,16 @@ impl<'r> Runner<'r> {
         };
         let result = match task.resource {
             Resource::LambdaInvoke => self.lambda_response(entered, attempt, result),
-            Resource::Function(_) => result,
+            Resource::Function(_) | Resource::LambdaInvokeWaitForTaskToken | Resource::SnsPublish => result,
         };
         check_size(entered, &result, "task result")?;
         self.finish(entered, &task.handling, raw, result, &context)
+    }
+
+    /// An opaque token per execution, state and attempt (repeatable, like the request ids).
+    fn task_token(&self, entered: &Entered, attempt: u32) -> String {
+        let seed = format!("task-token|{}|{}|{}|{attempt}", self.execution["Id"], entered.path, entered.state.name);
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(seed.as_bytes()))
     }
 
     /// The response object of the optimized Lambda integration around the function's result.

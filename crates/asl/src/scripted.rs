@@ -109,7 +109,7 @@ mod tests {
     use serde_json::json;
 
     fn call(resource: &str, attempt: u32) -> TaskCall {
-        TaskCall { state: "S".into(), resource: resource.into(), input: json!({"n": attempt}), attempt }
+        TaskCall { state: "S".into(), resource: resource.into(), input: json!({"n": attempt}), attempt, task_token: None }
     }
 
     #[tokio::test(start_paused = true)]
