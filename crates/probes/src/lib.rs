@@ -5,13 +5,18 @@
 //!   query in a read-only transaction that is rolled back.
 //! * [`ReqwestClient`]: [`HttpClient`](rehearsal_core::cloud::HttpClient) over reqwest, no
 //!   redirects followed, with optional retries while the service is still starting.
+//! * [`StripeClient`]: [`PaymentWebhooks`](rehearsal_core::cloud::PaymentWebhooks) over Stripe's
+//!   REST API with reqwest: every page of the endpoint list, idempotent creation, Stripe's
+//!   errors as `CloudError`s, keys kept out of every message.
 
 mod http;
 mod postgres;
+mod stripe;
 mod values;
 
 pub use http::ReqwestClient;
 pub use postgres::{target_from_url, PostgresProbe, TlsMode, RDS_CA_BUNDLE_PEM};
+pub use stripe::{StripeClient, STRIPE_API_BASE, STRIPE_API_VERSION};
 
 /// An error and its causes on one line; the libraries' top-level text alone ("error connecting
 /// to server", "error sending request") does not say what went wrong.

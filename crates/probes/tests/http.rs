@@ -1,5 +1,8 @@
 //! ReqwestClient against a stand-in for the app on a loopback port, answering from a script.
 
+mod loopback;
+
+use loopback::{Request as Seen, Response};
 use rehearsal_core::checks::http::request;
 use rehearsal_core::cloud::{HttpClient, HttpError, HttpRequest};
 use rehearsal_core::Secret;
@@ -7,8 +10,7 @@ use rehearsal_probes::ReqwestClient;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// One scripted answer: status, extra header lines, body, and how long to wait before answering.
 #[derive(Clone)]
@@ -23,21 +25,6 @@ fn reply(status: u16, body: &'static str) -> Reply {
     Reply { status, headers: "", body, delay: Duration::ZERO }
 }
 
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    /// Names lower-cased.
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
-
 struct StandIn {
     base_url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -46,28 +33,15 @@ struct StandIn {
 impl StandIn {
     /// Serves `script` in order on `listener`, one request per connection; 500 once it runs out.
     fn serve(listener: TcpListener, script: Vec<Reply>) -> StandIn {
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(script.into_iter()));
         let log = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                let (log, script) = (log.clone(), script.clone());
-                tokio::spawn(async move {
-                    let Some(request) = read_request(socket).await else { return };
-                    let (request, mut socket) = request;
-                    log.lock().unwrap().push(request);
-                    let next = script.lock().unwrap().next().unwrap_or_else(|| reply(500, "script ran out"));
-                    tokio::time::sleep(next.delay).await;
-                    let head = format!(
-                        "HTTP/1.1 {} Scripted\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n",
-                        next.status,
-                        next.body.len(),
-                        next.headers
-                    );
-                    let _ = socket.write_all(format!("{head}{}", next.body).as_bytes()).await;
-                    let _ = socket.shutdown().await;
-                });
+        let base_url = loopback::serve(listener, move |request| {
+            log.lock().unwrap().push(request);
+            let next = script.lock().unwrap().next().unwrap_or_else(|| reply(500, "script ran out"));
+            async move {
+                tokio::time::sleep(next.delay).await;
+                Some(Response { status: next.status, headers: next.headers.to_string(), body: next.body.to_string() })
             }
         });
         StandIn { base_url, seen }
@@ -84,31 +58,6 @@ impl StandIn {
     fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
-}
-
-async fn read_request(mut socket: TcpStream) -> Option<(Seen, TcpStream)> {
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end;
-        }
-        let n = socket.read(&mut chunk).await.ok().filter(|&n| n > 0)?;
-        bytes.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8(bytes[..head_end].to_vec()).ok()?;
-    let mut lines = head.split("\r\n");
-    let mut request_line = lines.next()?.split(' ');
-    let (method, path) = (request_line.next()?.to_string(), request_line.next()?.to_string());
-    let headers: Vec<(String, String)> =
-        lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
-    let length: usize = headers.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().unwrap_or(0));
-    let mut body = bytes[head_end + 4..].to_vec();
-    while body.len() < length {
-        let n = socket.read(&mut chunk).await.ok().filter(|&n| n > 0)?;
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some((Seen { method, path, headers, body: String::from_utf8(body).ok()? }, socket))
 }
 
 /// A loopback port with nothing listening on it.
