@@ -1,5 +1,9 @@
 //! Shared helpers for the end-to-end tests: run the real `statemachine/staging.asl.json` on the
-//! simulated account with a virtual clock.
+//! simulated account with a virtual clock; moto's server ([`moto`]) and a small loopback HTTP
+//! server for in-test fakes ([`http`]).
+
+pub mod http;
+pub mod moto;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rehearsal_cli::local::{run_on, LocalError, LocalRun, Report};
