@@ -40,6 +40,7 @@ fn service_info(service: &Service, tags: Tags) -> ServiceInfo {
         url: service.service_url().unwrap_or_default().to_string(),
         status: service.status().as_str().to_string(),
         source: source.and_then(source_of),
+        image_identifier: source.and_then(|s| s.image_repository()).map(|r| r.image_identifier().to_string()),
         instance_role_arn: service.instance_configuration().and_then(|i| i.instance_role_arn()).map(str::to_string),
         vpc_connector_arn: service.network_configuration().and_then(|n| n.egress_configuration()?.vpc_connector_arn()).map(str::to_string),
         secrets: source.map(secrets_of).unwrap_or_default(),
@@ -209,6 +210,27 @@ impl ServiceHost for AwsCloud {
 
     async fn delete_service(&self, arn: &str) -> CloudResult<String> {
         let out = self.apprunner.delete_service().service_arn(arn).send().await.map_err(from_sdk)?;
+        Ok(out.operation_id().to_string())
+    }
+
+    async fn start_deployment(&self, arn: &str) -> CloudResult<String> {
+        let out = self.apprunner.start_deployment().service_arn(arn).send().await.map_err(from_sdk)?;
+        Ok(out.operation_id().to_string())
+    }
+
+    async fn update_service_image(&self, arn: &str, image_identifier: &str) -> CloudResult<String> {
+        let not_found = || CloudError::new(CloudErrorKind::NotFound, "ResourceNotFoundException", format!("no service {arn}"));
+        let service = self.describe_sdk(arn).await?.ok_or_else(not_found)?;
+        let mut source = service
+            .source_configuration
+            .ok_or_else(|| unsupported("UnsupportedSourceConfiguration", format!("{arn} has no source configuration")))?;
+        // Only the identifier changes: port, variables and secrets stay as configured.
+        let image = source
+            .image_repository
+            .as_mut()
+            .ok_or_else(|| unsupported("UnsupportedSourceConfiguration", format!("{arn} is built from source code, not an image")))?;
+        image.image_identifier = image_identifier.to_string();
+        let out = self.apprunner.update_service().service_arn(arn).source_configuration(source).send().await.map_err(from_sdk)?;
         Ok(out.operation_id().to_string())
     }
 

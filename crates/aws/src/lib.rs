@@ -3,7 +3,8 @@
 //! [`AwsCloud`] holds one client per service, built once from an [`SdkConfig`], and implements
 //! [`Rds`](rehearsal_core::cloud::Rds), [`ParameterStore`](rehearsal_core::cloud::ParameterStore),
 //! [`ServiceHost`](rehearsal_core::cloud::ServiceHost) (App Runner),
-//! [`Scheduler`](rehearsal_core::cloud::Scheduler) (EventBridge Scheduler) and [`Clock`].
+//! [`Scheduler`](rehearsal_core::cloud::Scheduler) (EventBridge Scheduler),
+//! [`Executions`](rehearsal_core::cloud::Executions) (Step Functions) and [`Clock`].
 //! [`StepFunctions`] is a thin client for the API Lambda and the CLI.
 //!
 //! Every SDK error goes through one mapping into [`CloudError`](rehearsal_core::CloudError),
@@ -41,6 +42,7 @@ pub struct AwsCloud {
     pub ssm: aws_sdk_ssm::Client,
     pub apprunner: aws_sdk_apprunner::Client,
     pub scheduler: aws_sdk_scheduler::Client,
+    pub sfn: aws_sdk_sfn::Client,
 }
 
 impl AwsCloud {
@@ -50,6 +52,7 @@ impl AwsCloud {
             ssm: aws_sdk_ssm::Client::new(config),
             apprunner: aws_sdk_apprunner::Client::new(config),
             scheduler: aws_sdk_scheduler::Client::new(config),
+            sfn: aws_sdk_sfn::Client::new(config),
         }
     }
 }

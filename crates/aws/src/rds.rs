@@ -44,23 +44,6 @@ fn missing(operation: &str, id: &str) -> rehearsal_core::CloudError {
     crate::error::unsupported("MissingInResponse", format!("{operation} answered without the resource for {id}"))
 }
 
-impl AwsCloud {
-    /// Renames an instance at once (ModifyDBInstance NewDBInstanceIdentifier, ApplyImmediately),
-    /// for promote and rollback. The endpoint follows the new name after RDS reboots it.
-    pub async fn rename_instance(&self, old_id: &str, new_id: &str) -> CloudResult<DbInstance> {
-        let out = self
-            .rds
-            .modify_db_instance()
-            .db_instance_identifier(old_id)
-            .new_db_instance_identifier(new_id)
-            .apply_immediately(true)
-            .send()
-            .await
-            .map_err(from_sdk)?;
-        out.db_instance().map(instance).ok_or_else(|| missing("ModifyDBInstance", old_id))
-    }
-}
-
 impl Rds for AwsCloud {
     async fn describe_instance(&self, id: &str) -> CloudResult<Option<DbInstance>> {
         let out = absent_if_not_found(self.rds.describe_db_instances().db_instance_identifier(id).send().await.map_err(from_sdk))?;
@@ -119,6 +102,31 @@ impl Rds for AwsCloud {
 
     async fn delete_snapshot(&self, id: &str) -> CloudResult<()> {
         self.rds.delete_db_snapshot().db_snapshot_identifier(id).send().await.map_err(from_sdk)?;
+        Ok(())
+    }
+
+    /// ModifyDBInstance NewDBInstanceIdentifier with ApplyImmediately: the endpoint follows the
+    /// new name after RDS reboots the instance.
+    async fn rename_instance(&self, id: &str, new_id: &str) -> CloudResult<DbInstance> {
+        let out = self
+            .rds
+            .modify_db_instance()
+            .db_instance_identifier(id)
+            .new_db_instance_identifier(new_id)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        out.db_instance().map(instance).ok_or_else(|| missing("ModifyDBInstance", id))
+    }
+
+    async fn stop_instance(&self, id: &str) -> CloudResult<()> {
+        self.rds.stop_db_instance().db_instance_identifier(id).send().await.map_err(from_sdk)?;
+        Ok(())
+    }
+
+    async fn tag_instance(&self, arn: &str, tags: &Tags) -> CloudResult<()> {
+        self.rds.add_tags_to_resource().resource_name(arn).set_tags(Some(to_sdk_tags(tags))).send().await.map_err(from_sdk)?;
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use aws_config::SdkConfig;
 use aws_sdk_sfn::primitives::DateTime as SdkDateTime;
 use aws_sdk_sfn::types::HistoryEvent;
 use chrono::{DateTime, Utc};
-use rehearsal_core::cloud::CloudResult;
+use rehearsal_core::cloud::{CloudResult, ExecutionInfo, Executions};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartedExecution {
@@ -86,5 +86,25 @@ impl StepFunctions {
     pub async fn send_task_failure(&self, task_token: &str, error: &str, cause: &str) -> CloudResult<()> {
         self.client.send_task_failure().task_token(task_token).error(error).cause(cause).send().await.map_err(from_sdk)?;
         Ok(())
+    }
+}
+
+impl Executions for crate::AwsCloud {
+    async fn describe_execution(&self, arn: &str) -> CloudResult<Option<ExecutionInfo>> {
+        let Some(execution) = (StepFunctions { client: self.sfn.clone() }).describe_execution(arn).await? else {
+            return Ok(None);
+        };
+        let start = execution
+            .start_date
+            .ok_or_else(|| crate::error::unsupported("MissingInResponse", format!("DescribeExecution answered no start date for {arn}")))?;
+        Ok(Some(ExecutionInfo {
+            arn: execution.execution_arn,
+            state_machine_arn: execution.state_machine_arn,
+            status: execution.status,
+            start,
+            stop: execution.stop_date,
+            input: execution.input,
+            output: execution.output,
+        }))
     }
 }

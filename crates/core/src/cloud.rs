@@ -70,6 +70,14 @@ pub trait Rds {
     /// Always explicit about the final snapshot: `None` skips it (AWS rejects leaving both unset).
     fn delete_instance(&self, id: &str, final_snapshot_id: Option<&str>) -> impl Future<Output = CloudResult<()>> + Send;
     fn delete_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    /// ModifyDBInstance with a new identifier, applied at once: the old name (and its endpoint) is
+    /// free immediately; the instance answers under the new name only once it is `available` again
+    /// (`renaming` meanwhile). AWS refuses a new identifier that exists (DBInstanceAlreadyExists).
+    fn rename_instance(&self, id: &str, new_id: &str) -> impl Future<Output = CloudResult<DbInstance>> + Send;
+    /// StopDBInstance: `stopping`, then `stopped` (RDS starts it again by itself after 7 days).
+    fn stop_instance(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    /// AddTagsToResource on an instance, by its ARN; existing keys are overwritten.
+    fn tag_instance(&self, arn: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send;
 }
 
 // ---------------------------------------------------------------- SSM Parameter Store
@@ -155,7 +163,10 @@ pub struct ServiceInfo {
     pub url: String,
     /// `OPERATION_IN_PROGRESS`, `RUNNING`, `CREATE_FAILED`, `DELETED`, `DELETE_FAILED`, `PAUSED`.
     pub status: String,
+    /// The code repository, for a service built from source.
     pub source: Option<ServiceSource>,
+    /// The configured image (`ImageIdentifier`), for a service deployed from a container image.
+    pub image_identifier: Option<String>,
     pub instance_role_arn: Option<String>,
     pub vpc_connector_arn: Option<String>,
     pub secrets: BTreeMap<String, String>,
@@ -184,6 +195,13 @@ pub trait ServiceHost {
     fn update_service_secrets(&self, arn: &str, secrets: &BTreeMap<String, String>) -> impl Future<Output = CloudResult<String>> + Send;
     fn describe_operation(&self, arn: &str, operation_id: &str) -> impl Future<Output = CloudResult<Option<ServiceOperation>>> + Send;
     fn delete_service(&self, arn: &str) -> impl Future<Output = CloudResult<String>> + Send;
+    /// StartDeployment: deploys the branch's latest commit (code) or pulls the configured image
+    /// again; returns the operation id. A failed deployment is rolled back by the host itself.
+    fn start_deployment(&self, arn: &str) -> impl Future<Output = CloudResult<String>> + Send;
+    /// UpdateService with another `ImageIdentifier` (image-based services only); starts a
+    /// deployment and returns its operation id. App Runner has no "redeploy a previous
+    /// deployment" call: this is how an image-based service goes back to an earlier release.
+    fn update_service_image(&self, arn: &str, image_identifier: &str) -> impl Future<Output = CloudResult<String>> + Send;
     /// Resolves a VPC connector name (or ARN) to its ARN.
     fn find_vpc_connector(&self, name_or_arn: &str) -> impl Future<Output = CloudResult<Option<String>>> + Send;
 }
@@ -206,6 +224,28 @@ pub trait Scheduler {
     fn create_schedule(&self, schedule: &OneTimeSchedule) -> impl Future<Output = CloudResult<()>> + Send;
     fn get_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<Option<OneTimeSchedule>>> + Send;
     fn delete_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<()>> + Send;
+}
+
+// ---------------------------------------------------------------- Step Functions executions
+
+/// A state machine execution as DescribeExecution answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionInfo {
+    pub arn: String,
+    pub state_machine_arn: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, `PENDING_REDRIVE`.
+    pub status: String,
+    pub start: DateTime<Utc>,
+    pub stop: Option<DateTime<Utc>>,
+    /// The execution's input and output as JSON text.
+    pub input: Option<String>,
+    pub output: Option<String>,
+}
+
+/// Reads executions: how a promotion proves the staging run it promotes passed.
+pub trait Executions {
+    /// `Ok(None)` when the ARN names no execution.
+    fn describe_execution(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ExecutionInfo>>> + Send;
 }
 
 // ---------------------------------------------------------------- Stripe webhook endpoints

@@ -1,8 +1,10 @@
-//! The production guard. Every mutating call a staging step makes goes through it first; it
+//! The guards. Every mutating call a staging step makes goes through [`StagingGuard`] first; it
 //! refuses anything that names a production resource, and any parameter write outside the
-//! staging path. Promote and rollback of production have their own, explicit paths.
+//! staging path. Only the promote and production-rollback handlers hold a [`ProductionGuard`],
+//! the one capability that admits production, and only production's own resources.
 
-use crate::plan::RunPlan;
+use crate::plan::{RunPlan, BACKFILL_TOKEN};
+use crate::promotion::Promotion;
 use crate::StepError;
 
 pub struct StagingGuard<'a> {
@@ -15,7 +17,21 @@ impl<'a> StagingGuard<'a> {
     }
 
     fn refuse(resource: &str, detail: &str) -> Result<(), StepError> {
-        Err(StepError::ProductionWriteRefused { resource: resource.to_string(), detail: detail.to_string() })
+        refuse(resource, detail)
+    }
+
+    /// The plan itself must keep staging and production apart: a plan whose staging names are
+    /// production's (a forged or corrupted teardown request) is refused before any call.
+    pub fn plan_is_safe(&self) -> Result<(), StepError> {
+        let (plan, prod) = (self.plan, &self.plan.production);
+        self.db_write(&plan.staging_db.instance_id)?;
+        self.service_write(&plan.service.name)?;
+        if crate::naming::path_is_within(&plan.staging_parameter_path, &prod.parameter_path)
+            || crate::naming::path_is_within(&prod.parameter_path, &plan.staging_parameter_path)
+        {
+            return Self::refuse(&plan.staging_parameter_path, "the staging parameter path overlaps the production path");
+        }
+        Ok(())
     }
 
     /// A write to a DB instance or snapshot id.
@@ -44,5 +60,44 @@ impl<'a> StagingGuard<'a> {
             return Self::refuse(name_or_arn, "it is the production service");
         }
         Ok(())
+    }
+}
+
+fn refuse(resource: &str, detail: &str) -> Result<(), StepError> {
+    Err(StepError::ProductionWriteRefused { resource: resource.to_string(), detail: detail.to_string() })
+}
+
+/// What a promotion may write: production's database under its own name and the two names a
+/// rollback moves it through, production's service, and its one-time backfill token. Anything
+/// else (staging included) is refused, so a promote handler cannot wander either.
+pub struct ProductionGuard<'a> {
+    promotion: &'a Promotion,
+}
+
+impl<'a> ProductionGuard<'a> {
+    pub fn new(promotion: &'a Promotion) -> Self {
+        Self { promotion }
+    }
+
+    pub fn db_write(&self, id: &str) -> Result<(), StepError> {
+        let p = self.promotion;
+        if [&p.plan.production.db_instance_id, &p.restored_db_id, &p.damaged_db_id].iter().any(|allowed| id.eq_ignore_ascii_case(allowed)) {
+            return Ok(());
+        }
+        refuse(id, "a promotion writes only production's database and its rollback copies")
+    }
+
+    pub fn service_write(&self, arn: &str) -> Result<(), StepError> {
+        if arn == self.promotion.plan.production.service_arn {
+            return Ok(());
+        }
+        refuse(arn, "a promotion deploys only the production service it planned")
+    }
+
+    pub fn parameter_write(&self, name: &str) -> Result<(), StepError> {
+        if name == self.promotion.plan.production_parameter(BACKFILL_TOKEN) {
+            return Ok(());
+        }
+        refuse(name, "a promotion writes only production's one-time backfill token")
     }
 }

@@ -3,10 +3,12 @@
 //! * [`run`]: the run document a console execution, the API and the CLI all send, with the
 //!   runbook's values as defaults, validated before any AWS call.
 //! * [`plan`]: the resolved plan every step works from (names, tags, production facts).
-//! * [`naming`], [`tags`], [`guard`]: naming rules, ownership tags, and the guard that refuses
-//!   writes to production.
-//! * [`cloud`]: the narrow capability traits (RDS, SSM, the service host, Scheduler, HTTP,
-//!   database probe, clock) that the SDK adapters and the simulated account implement.
+//! * [`promotion`]: the promotion document and the names a promotion and its rollback use.
+//! * [`naming`], [`tags`], [`guard`]: naming rules, ownership tags, and the guards: staging's
+//!   refuses writes to production, production's admits only the promotion's own resources.
+//! * [`cloud`]: the narrow capability traits (RDS, SSM, the service host, Scheduler, Step
+//!   Functions executions, HTTP, database probe, clock) that the SDK adapters and the simulated
+//!   account implement.
 //! * [`steps`]: one module per runbook step, each an async handler generic over those traits.
 //! * [`checks`]: the database and HTTP validation checklists, as data.
 
@@ -17,6 +19,7 @@ pub mod error;
 pub mod guard;
 pub mod naming;
 pub mod plan;
+pub mod promotion;
 pub mod run;
 pub mod secret;
 pub mod steps;

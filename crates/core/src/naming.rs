@@ -62,6 +62,13 @@ pub fn default_run_id(app: &str, date: NaiveDate) -> String {
     format!("{app}-{}", date.format("%Y%m%d"))
 }
 
+/// The staging database's final snapshot at teardown: `<instance>-final-<run id>`, cut to RDS's
+/// 63 characters without a trailing or doubled hyphen.
+pub fn final_snapshot_id(staging_db: &str, run_id: &str) -> String {
+    let full = format!("{staging_db}-final-{run_id}").replace("--", "-");
+    full.chars().take(63).collect::<String>().trim_end_matches('-').to_string()
+}
+
 /// The EventBridge Scheduler schedule that tears a run's staging down.
 pub fn teardown_schedule_name(run_id: &str) -> String {
     format!("rehearsal-teardown-{run_id}")
@@ -97,6 +104,9 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2025, 12, 25).unwrap();
         assert_eq!(production_snapshot_id("tableicty-production-db", d), "tableicty-production-backup-20251225");
         assert_eq!(default_run_id("tableicty", d), "tableicty-20251225");
+        assert_eq!(final_snapshot_id("tableicty-staging-db", "tableicty-20251225"), "tableicty-staging-db-final-tableicty-20251225");
+        let long = final_snapshot_id(&"a".repeat(60), "run-1");
+        assert!(long.len() <= 63 && rds_identifier_problem(&long).is_none(), "{long}");
     }
 
     #[test]

@@ -73,7 +73,25 @@ pub struct StagingDbPlan {
     pub publicly_accessible: bool,
 }
 
+/// Which side of the plan a shared step works on: the staging copy, or production during a
+/// promotion (runbook step 8: "the same checklist" against production).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Environment {
+    #[default]
+    Staging,
+    Production,
+}
+
 impl RunPlan {
+    /// A parameter of `environment`'s path.
+    pub fn parameter(&self, environment: Environment, key: &str) -> String {
+        match environment {
+            Environment::Staging => self.staging_parameter(key),
+            Environment::Production => self.production_parameter(key),
+        }
+    }
+
     pub fn staging_parameter(&self, key: &str) -> String {
         crate::naming::parameter_name(&self.staging_parameter_path, key)
     }

@@ -247,22 +247,26 @@ const CLASS_PREFIXES: [&str; 2] = ["db.t3.", "db.t4g."];
 pub const PARAMETER_BACKED_VARIABLES: [&str; 7] =
     ["DATABASE_URL", "SECRET_KEY", "PGCRYPTO_KEY", "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET", "FRONTEND_URL"];
 
+/// Parses an execution's input document into `T`, naming the offending field on error.
+pub fn parse_document<T: serde::de::DeserializeOwned>(value: serde_json::Value, what: &str) -> Result<T, StepError> {
+    // serde would also read a struct from an array; a document is an object only.
+    if !value.is_object() {
+        return Err(StepError::invalid("(document)", format!("{what} must be a JSON object")));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        // The path names the field, including an unknown one.
+        let field = match e.path().to_string() {
+            p if p == "." => "(document)".to_string(),
+            p => p,
+        };
+        StepError::invalid(field, e.inner().to_string())
+    })
+}
+
 impl RunInput {
     /// Parses a run document, naming the offending field on error.
     pub fn from_json(value: serde_json::Value) -> Result<Self, StepError> {
-        // serde would also read a struct from an array; the document is an object only.
-        if !value.is_object() {
-            return Err(StepError::invalid("(document)", "the run document must be a JSON object"));
-        }
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            // The path names the field, including an unknown one.
-            let field = match e.path().to_string() {
-                p if p == "." => "(document)".to_string(),
-                p => p,
-            };
-            let msg = e.inner().to_string();
-            StepError::invalid(field, msg)
-        })
+        parse_document(value, "the run document")
     }
 
     /// Every rule the run document must satisfy; the first broken one is returned.

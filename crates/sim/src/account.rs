@@ -3,10 +3,10 @@
 use crate::config::SimConfig;
 use crate::fault::{Fault, FaultKind};
 use crate::ledger::{CallRecord, ExistingResource, Ledger};
-use crate::seed::ACCOUNT_ID;
+use crate::seed::{ACCOUNT_ID, PRODUCTION_IMAGE, PRODUCTION_SERVICE};
 use crate::world::{run_of, Ctx, Origin, Phase, World};
 use chrono::{DateTime, Utc};
-use rehearsal_core::cloud::{Clock, CloudResult};
+use rehearsal_core::cloud::{Clock, CloudResult, ExecutionInfo, Executions};
 use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, CloudErrorKind};
 use std::collections::BTreeMap;
@@ -59,6 +59,22 @@ impl SimAccount {
         self.world().0.faults.push(fault);
     }
 
+    /// Records an execution the local runner ran (DescribeExecution then answers it).
+    pub fn record_execution(&self, execution: ExecutionInfo) {
+        self.world().0.executions.insert(execution.arn.clone(), execution);
+    }
+
+    /// Makes the seeded production service an image-based one, running
+    /// [`PRODUCTION_IMAGE`](crate::seed::PRODUCTION_IMAGE) (the release before the rehearsed one).
+    pub fn deploy_production_from_image(&self) {
+        let (mut world, now) = self.world();
+        if let Some(index) = world.service_named(PRODUCTION_SERVICE, now) {
+            for deployment in world.services[index].operations.iter_mut().filter_map(|op| op.deployment.as_mut()) {
+                deployment.image = Some(PRODUCTION_IMAGE.to_string());
+            }
+        }
+    }
+
     pub fn session(&self, step: &str) -> SimCloud {
         SimCloud { account: self.clone(), step: Arc::from(step) }
     }
@@ -101,6 +117,13 @@ impl SimAccount {
         let (world, now) = self.world();
         let service = &world.services[world.service_named(service_name, now)?];
         service.running(now)?.environment()
+    }
+
+    /// The image of the service's configured deployment, for an image-based service.
+    pub fn service_image(&self, service_name: &str) -> Option<String> {
+        let (world, now) = self.world();
+        let service = &world.services[world.service_named(service_name, now)?];
+        service.configured(now)?.image.clone()
     }
 
     /// Table name → row count of an instance's database (whatever its status).
@@ -229,6 +252,12 @@ fn gate(world: &mut World, ctx: &Ctx, api: Api) -> CloudResult<()> {
         }
     }
     Ok(())
+}
+
+impl Executions for SimCloud {
+    async fn describe_execution(&self, arn: &str) -> CloudResult<Option<ExecutionInfo>> {
+        self.aws(Api { service: "states", action: "DescribeExecution" }, |w, _| Ok(w.executions.get(arn).cloned()))
+    }
 }
 
 impl Clock for SimCloud {

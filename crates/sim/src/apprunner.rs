@@ -2,16 +2,15 @@
 //! Store references when it starts; its container runs Django's migrations when it ends.
 
 use crate::account::{Api, SimCloud};
-use crate::seed::{ACCOUNT_ID, APP_RUNNER_DOMAIN, PRODUCTION_SERVICE, REGION, VPC_CONNECTOR_ARN};
+use crate::seed::{ACCOUNT_ID, APP_RUNNER_DOMAIN, PRODUCTION_IMAGE, PRODUCTION_SERVICE, REGION, VPC_CONNECTOR_ARN};
 use crate::ssm::referenced_parameter;
-use crate::world::{Ctx, Deployment, OpKind, Operation, Origin, Outcome, Service, World};
+use crate::world::{ends, Ctx, Deployment, OpKind, Operation, Origin, Outcome, Service, World};
 use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{CloudResult, ServiceHost, ServiceInfo, ServiceOperation, ServiceSource, ServiceSpec};
 use rehearsal_core::naming::service_name_problem;
 use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, CloudErrorKind};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 const CPU: [&str; 10] = ["0.25 vCPU", "0.5 vCPU", "1 vCPU", "2 vCPU", "4 vCPU", "256", "512", "1024", "2048", "4096"];
 const MEMORY: [&str; 9] = ["0.5 GB", "1 GB", "2 GB", "3 GB", "4 GB", "6 GB", "8 GB", "10 GB", "12 GB"];
@@ -63,21 +62,20 @@ fn check_tags(tags: &Tags) -> CloudResult<()> {
 }
 
 fn describe(service: &Service, now: DateTime<Utc>) -> ServiceInfo {
+    let image = service.configured(now).and_then(|d| d.image.clone());
     ServiceInfo {
         arn: service.arn.clone(),
         name: service.name.clone(),
         url: service.url.clone(),
         status: service.status(now).to_string(),
-        source: Some(service.source.clone()),
+        // A service has either a code or an image repository.
+        source: image.is_none().then(|| service.source.clone()),
+        image_identifier: image,
         instance_role_arn: Some(service.instance_role_arn.clone()),
         vpc_connector_arn: Some(service.vpc_connector_arn.clone()),
         secrets: service.configured(now).map(|d| d.secrets.clone()).unwrap_or_default(),
         tags: service.tags.clone(),
     }
-}
-
-fn ends(now: DateTime<Utc>, duration: Duration, outcome: Outcome) -> Option<DateTime<Utc>> {
-    (outcome != Outcome::Stall).then(|| now + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX))
 }
 
 impl World {
@@ -109,6 +107,8 @@ impl World {
             environment: BTreeMap::from([("APP".to_string(), "prototype".to_string())]),
             secrets: BTreeMap::new(),
             resolved: Ok(BTreeMap::new()),
+            image: None,
+            runs_release: false,
         };
         let mut op = self.new_operation(OpKind::Create, Some(ctx.now - chrono::Duration::days(1)), Outcome::Succeed, Some(deployment));
         op.succeeded = Some(true);
@@ -168,6 +168,9 @@ impl World {
             environment: spec.environment.clone(),
             secrets: spec.secrets.clone(),
             resolved: resolve_secrets(self, &spec.secrets),
+            image: None,
+            // The branch's head: the release being rehearsed.
+            runs_release: true,
         };
         let op = self.new_operation(OpKind::Create, ends(ctx.now, self.config.service_create, outcome), outcome, Some(deployment));
         let operation_id = op.id.clone();
@@ -188,9 +191,18 @@ impl World {
         Ok((info, operation_id))
     }
 
-    fn update_service_secrets(&mut self, ctx: &Ctx, arn: &str, secrets: &BTreeMap<String, String>) -> CloudResult<String> {
+    /// Starts a deployment of a RUNNING service: its configured deployment as `change` makes it.
+    /// Parameter Store references are resolved now, when the deployment starts.
+    fn redeploy(
+        &mut self,
+        ctx: &Ctx,
+        arn: &str,
+        operation: &str,
+        kind: OpKind,
+        change: impl FnOnce(Deployment) -> CloudResult<Deployment>,
+    ) -> CloudResult<String> {
         if self.is_production_service(arn) {
-            self.production_write(ctx, format!("service {PRODUCTION_SERVICE}"), "UpdateService");
+            self.production_write(ctx, format!("service {PRODUCTION_SERVICE}"), operation);
         }
         let index = self.service_by_arn(arn).filter(|s| !self.services[*s].deleted(ctx.now)).ok_or_else(|| not_found(arn))?;
         let service = &self.services[index];
@@ -202,14 +214,35 @@ impl World {
                 format!("Service cannot be updated in the current state: {status}."),
             ));
         }
-        let environment = service.configured(ctx.now).map(|d| d.environment.clone()).unwrap_or_default();
-        check_references(&environment, secrets)?;
-        let outcome = self.outcome(ctx, "UpdateService", true);
-        let deployment = Deployment { environment, secrets: secrets.clone(), resolved: resolve_secrets(self, secrets) };
-        let op = self.new_operation(OpKind::Update, ends(ctx.now, self.config.deployment, outcome), outcome, Some(deployment));
+        let configured = service.configured(ctx.now).cloned().ok_or_else(|| invalid_request(format!("{arn} has no deployment")))?;
+        let mut deployment = change(configured)?;
+        deployment.resolved = resolve_secrets(self, &deployment.secrets);
+        let outcome = self.outcome(ctx, operation, true);
+        let op = self.new_operation(kind, ends(ctx.now, self.config.deployment, outcome), outcome, Some(deployment));
         let id = op.id.clone();
         self.services[index].operations.push(op);
         Ok(id)
+    }
+
+    fn update_service_secrets(&mut self, ctx: &Ctx, arn: &str, secrets: &BTreeMap<String, String>) -> CloudResult<String> {
+        self.redeploy(ctx, arn, "UpdateService", OpKind::Update, |d| {
+            check_references(&d.environment, secrets)?;
+            Ok(Deployment { secrets: secrets.clone(), ..d })
+        })
+    }
+
+    /// Code: the branch's head, which is the release. Image: the configured image pulled again.
+    fn start_deployment(&mut self, ctx: &Ctx, arn: &str) -> CloudResult<String> {
+        self.redeploy(ctx, arn, "StartDeployment", OpKind::Deploy, |d| {
+            Ok(Deployment { runs_release: d.image.as_deref().is_none_or(|image| image != PRODUCTION_IMAGE), ..d })
+        })
+    }
+
+    fn update_service_image(&mut self, ctx: &Ctx, arn: &str, image: &str) -> CloudResult<String> {
+        self.redeploy(ctx, arn, "UpdateService", OpKind::Update, |d| match d.image {
+            None => Err(invalid_request(format!("{arn} is built from source code; it has no ImageRepository to update"))),
+            Some(_) => Ok(Deployment { image: Some(image.to_string()), runs_release: image != PRODUCTION_IMAGE, ..d }),
+        })
     }
 
     fn delete_service(&mut self, ctx: &Ctx, arn: &str) -> CloudResult<String> {
@@ -271,6 +304,14 @@ impl ServiceHost for SimCloud {
 
     async fn delete_service(&self, arn: &str) -> CloudResult<String> {
         self.aws(api("DeleteService"), |w, ctx| w.delete_service(ctx, arn))
+    }
+
+    async fn start_deployment(&self, arn: &str) -> CloudResult<String> {
+        self.aws(api("StartDeployment"), |w, ctx| w.start_deployment(ctx, arn))
+    }
+
+    async fn update_service_image(&self, arn: &str, image_identifier: &str) -> CloudResult<String> {
+        self.aws(api("UpdateService"), |w, ctx| w.update_service_image(ctx, arn, image_identifier))
     }
 
     async fn find_vpc_connector(&self, name_or_arn: &str) -> CloudResult<Option<String>> {

@@ -19,6 +19,10 @@ pub struct SimConfig {
     pub service_delete: Duration,
     /// `DeleteDBSnapshot`: `deleting` → gone.
     pub snapshot_delete: Duration,
+    /// `ModifyDBInstance` with a new identifier: `renaming` → `available` under the new name.
+    pub rename: Duration,
+    /// `StopDBInstance`: `stopping` → `stopped`.
+    pub stop: Duration,
 }
 
 impl Default for SimConfig {
@@ -32,6 +36,8 @@ impl Default for SimConfig {
             instance_delete: minutes(5),
             service_delete: minutes(2),
             snapshot_delete: minutes(1),
+            rename: minutes(3),
+            stop: minutes(4),
         }
     }
 }

@@ -39,6 +39,12 @@ impl IdSource {
     pub fn alphanumeric(&mut self, len: usize) -> String {
         self.chars(len, b"abcdefghijklmnopqrstuvwxyz0123456789")
     }
+
+    /// A UUID-shaped id, like an SNS message id.
+    pub fn uuid(&mut self) -> String {
+        let hex = self.hex(32);
+        format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,17 @@ pub struct Ledger {
     pub faults_fired: Vec<(String, FaultKind, String)>,
     /// Resources that appeared from elsewhere (the `already-exists` fault): not created by any run.
     pub foreign: Vec<ResourceRecord>,
+    /// Messages published to SNS topics (the state machines' alerts).
+    pub notifications: Vec<Notification>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    pub topic_arn: String,
+    pub subject: Option<String>,
+    pub message: String,
+    pub message_id: String,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -10,6 +10,9 @@
 //! * Production is not protected: writes to it are performed and recorded in
 //!   [`Ledger::production_writes`], so tests can show the code under test never makes them.
 //! * [`Fault`]s make one step's calls throttle, fail, stall, conflict or see a broken deployment.
+//! * Step Functions executions run by the local runner are recorded with
+//!   [`SimAccount::record_execution`], so a promotion can read the staging run it promotes; SNS
+//!   alerts are recorded in [`Ledger::notifications`].
 
 mod account;
 mod app;
@@ -23,6 +26,7 @@ mod probe;
 mod rds;
 mod scheduler;
 pub mod seed;
+mod sns;
 mod ssm;
 mod stripe;
 mod world;
@@ -32,5 +36,5 @@ pub use app::BACKFILL_TOKEN_PARAMETER_VARIABLE;
 pub use config::SimConfig;
 pub use database::{DEFAULT_TENANT_SLUG, TENANT_SCOPED_TABLES, TENANT_TABLES};
 pub use fault::{Fault, FaultKind, ParseFaultError};
-pub use ledger::{CallRecord, ExistingResource, Ledger, ResourceRecord, WriteRecord};
+pub use ledger::{CallRecord, ExistingResource, Ledger, Notification, ResourceRecord, WriteRecord};
 pub use ssm::parameter_arn;

@@ -3,7 +3,7 @@
 use crate::account::{Api, SimCloud};
 use crate::database::Database;
 use crate::seed::{ACCOUNT_ID, DB_PORT, PRODUCTION_DB, RDS_ENDPOINT_SUFFIX, REGION};
-use crate::world::{Ctx, Instance, Lifecycle, Origin, Phase, Snapshot, World};
+use crate::world::{ends, Ctx, Instance, Lifecycle, Origin, Phase, Snapshot, World};
 use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, Endpoint, Rds, RestoreRequest};
 use rehearsal_core::naming::rds_identifier_problem;
 use rehearsal_core::tags::Tags;
@@ -87,7 +87,7 @@ impl World {
     /// Starts a snapshot of `instance` (its data as of now); `failed-state`/`never-ready` apply.
     fn start_snapshot(&mut self, ctx: &Ctx, instance_id: &str, snapshot_id: &str, tags: &Tags, operation: &str) -> CloudResult<Snapshot> {
         let source = self.live_instance(instance_id, ctx.now).ok_or_else(|| instance_not_found(instance_id))?.clone();
-        if source.life.phase(ctx.now) != Phase::Ready {
+        if source.status(ctx.now) != "available" {
             return Err(error(
                 CloudErrorKind::InvalidState,
                 "InvalidDBInstanceState",
@@ -142,6 +142,8 @@ impl World {
             life: Lifecycle::existing(),
             tags: Tags::from([("Owner".to_string(), "analytics-team".to_string())]),
             origin: Origin::Foreign,
+            busy: None,
+            stopped: false,
         };
         self.instances.insert(id.to_string(), instance);
         self.foreign(ctx, "db-instance", id);
@@ -204,6 +206,8 @@ impl World {
             life: Lifecycle::starting(ctx.now, self.config.restore, outcome),
             tags: request.tags.clone(),
             origin: Origin::Created,
+            busy: None,
+            stopped: false,
         };
         let described = describe_instance(&instance, ctx);
         self.instances.insert(id.clone(), instance);
@@ -249,6 +253,74 @@ impl World {
             instance.life.delete(ctx.now, duration, outcome);
         }
         self.deleted(ctx, "db-instance", id);
+        Ok(())
+    }
+
+    /// An available instance, or RDS's InvalidDBInstanceState.
+    fn available_instance(&self, ctx: &Ctx, id: &str) -> CloudResult<&Instance> {
+        let instance = self.live_instance(id, ctx.now).ok_or_else(|| instance_not_found(id))?;
+        match instance.status(ctx.now) {
+            "available" => Ok(instance),
+            status => Err(error(
+                CloudErrorKind::InvalidState,
+                "InvalidDBInstanceState",
+                format!("Instance {id} is not currently in the available state (it is {status})."),
+            )),
+        }
+    }
+
+    fn note_production_instance(&mut self, ctx: &Ctx, ids: &[&str], operation: &str) {
+        if ids.contains(&PRODUCTION_DB) {
+            self.production_write(ctx, format!("db-instance {PRODUCTION_DB}"), operation);
+        }
+    }
+
+    /// The old name and its endpoint are free at once; the new name answers after `rename`.
+    fn rename_instance(&mut self, ctx: &Ctx, id: &str, new_id: &str) -> CloudResult<DbInstance> {
+        check_identifier("NewDBInstanceIdentifier", new_id)?;
+        self.note_production_instance(ctx, &[id, new_id], "ModifyDBInstance");
+        if self.live_instance(new_id, ctx.now).is_some() {
+            return Err(error(
+                CloudErrorKind::AlreadyExists,
+                "DBInstanceAlreadyExists",
+                format!("DB instance {new_id} already exists; cannot rename {id} to it."),
+            ));
+        }
+        self.available_instance(ctx, id)?;
+        let outcome = self.outcome(ctx, "ModifyDBInstance", false);
+        let until = ends(ctx.now, self.config.rename, outcome);
+        let mut instance = self.instances.remove(id).ok_or_else(|| instance_not_found(id))?;
+        instance.id = new_id.to_string();
+        instance.address = endpoint_address(new_id);
+        instance.busy = Some(("renaming", until));
+        let described = describe_instance(&instance, ctx);
+        self.instances.insert(new_id.to_string(), instance);
+        Ok(described)
+    }
+
+    fn stop_instance(&mut self, ctx: &Ctx, id: &str) -> CloudResult<()> {
+        self.note_production_instance(ctx, &[id], "StopDBInstance");
+        self.available_instance(ctx, id)?;
+        let outcome = self.outcome(ctx, "StopDBInstance", false);
+        let until = ends(ctx.now, self.config.stop, outcome);
+        if let Some(instance) = self.instances.get_mut(id) {
+            instance.busy = Some(("stopping", until));
+            instance.stopped = true;
+        }
+        Ok(())
+    }
+
+    fn tag_instance(&mut self, ctx: &Ctx, arn: &str, tags: &Tags) -> CloudResult<()> {
+        let id = self
+            .instances
+            .values()
+            .find(|i| instance_arn(&i.id) == arn && i.life.phase(ctx.now) != Phase::Gone)
+            .map(|i| i.id.clone())
+            .ok_or_else(|| error(CloudErrorKind::NotFound, "DBInstanceNotFound", format!("DBInstance {arn} not found.")))?;
+        self.note_production_instance(ctx, &[&id], "AddTagsToResource");
+        if let Some(instance) = self.instances.get_mut(&id) {
+            instance.tags.extend(tags.clone());
+        }
         Ok(())
     }
 
@@ -298,5 +370,17 @@ impl Rds for SimCloud {
 
     async fn delete_snapshot(&self, id: &str) -> CloudResult<()> {
         self.aws(api("DeleteDBSnapshot"), |w, ctx| w.delete_snapshot(ctx, id))
+    }
+
+    async fn rename_instance(&self, id: &str, new_id: &str) -> CloudResult<DbInstance> {
+        self.aws(api("ModifyDBInstance"), |w, ctx| w.rename_instance(ctx, id, new_id))
+    }
+
+    async fn stop_instance(&self, id: &str) -> CloudResult<()> {
+        self.aws(api("StopDBInstance"), |w, ctx| w.stop_instance(ctx, id))
+    }
+
+    async fn tag_instance(&self, arn: &str, tags: &Tags) -> CloudResult<()> {
+        self.aws(api("AddTagsToResource"), |w, ctx| w.tag_instance(ctx, arn, tags))
     }
 }

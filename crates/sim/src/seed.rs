@@ -2,6 +2,7 @@
 //! account 123456789012). Identifiers are public constants; secret values are only readable
 //! through Parameter Store, like in a real account.
 
+use crate::app::BACKFILL_TOKEN_PARAMETER_VARIABLE;
 use crate::database::Database;
 use crate::world::{Deployment, Instance, Lifecycle, OpKind, Operation, Origin, Param, Service, World};
 use chrono::{DateTime, Utc};
@@ -41,6 +42,12 @@ pub const VPC_CONNECTOR_ARN: &str =
     "arn:aws:apprunner:us-east-1:123456789012:vpcconnector/tableicty-vpc-connector/1/3a8e5c1f7b2d4e6f9a0b1c2d3e4f5a6b";
 /// Scheduler groups: `default`, and `rehearsal`, which the SAM template creates.
 pub const SCHEDULE_GROUPS: [&str; 2] = ["default", "rehearsal"];
+/// The SNS topic the SAM template creates for the state machines' alerts.
+pub const ALERT_TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:rehearsal-alerts";
+/// For [`SimAccount::deploy_production_from_image`](crate::SimAccount::deploy_production_from_image):
+/// the image of the release production runs, and the image of the multi-tenancy release.
+pub const PRODUCTION_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tableicty-backend:release-41";
+pub const RELEASE_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tableicty-backend:release-42";
 
 const DB_PASSWORD: &str = "Vq7rT2mXc9LwP4sK8nZe";
 const TEST_ADMIN_PASSWORD: &str = "Rehearse-Tq4!mW8zLp2";
@@ -55,6 +62,7 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
     world.connections.insert(CONNECTION_ARN.to_string());
     world.vpc_connectors.insert(VPC_CONNECTOR.to_string(), VPC_CONNECTOR_ARN.to_string());
     world.schedule_groups.extend(SCHEDULE_GROUPS.map(String::from));
+    world.topics.insert(ALERT_TOPIC_ARN.to_string());
 
     world.instances.insert(
         PRODUCTION_DB.to_string(),
@@ -72,6 +80,8 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
             life: Lifecycle::existing(),
             tags: production_tags(),
             origin: Origin::Seed,
+            busy: None,
+            stopped: false,
         },
     );
 
@@ -106,6 +116,8 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
         ("IS_PRODUCTION".to_string(), "True".to_string()),
         ("DEBUG".to_string(), "False".to_string()),
         ("ALLOWED_HOSTS".to_string(), format!("api.tableicty.com,.{APP_RUNNER_DOMAIN}")),
+        // Set by the release's apprunner.yaml, so its backfill endpoint can run on production too.
+        (BACKFILL_TOKEN_PARAMETER_VARIABLE.to_string(), format!("{PRODUCTION_PARAMETER_PATH}BACKFILL_TOKEN")),
     ]);
     let resolved = crate::apprunner::resolve_secrets(world, &secrets);
     let deployed = start - chrono::Duration::days(30);
@@ -128,7 +140,7 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
             ends_at: Some(deployed),
             succeeded: Some(true),
             fails_by_fault: false,
-            deployment: Some(Deployment { environment, secrets, resolved }),
+            deployment: Some(Deployment { environment, secrets, resolved, image: None, runs_release: false }),
         }],
     });
 }

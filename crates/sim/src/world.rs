@@ -55,6 +55,11 @@ fn after(now: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
+/// When something started now ends; `None` (never) when the step's fault stalls it.
+pub(crate) fn ends(now: DateTime<Utc>, duration: Duration, outcome: Outcome) -> Option<DateTime<Utc>> {
+    (outcome != Outcome::Stall).then(|| after(now, duration))
+}
+
 impl Lifecycle {
     pub fn existing() -> Self {
         Self { settles_at: Some(DateTime::<Utc>::MIN_UTC), fails: false, deletion: None }
@@ -109,6 +114,9 @@ pub(crate) struct Instance {
     pub life: Lifecycle,
     pub tags: Tags,
     pub origin: Origin,
+    /// A modification of an available instance: `renaming` or `stopping` until then (`None`: never ends).
+    pub busy: Option<(&'static str, Option<DateTime<Utc>>)>,
+    pub stopped: bool,
 }
 
 impl Instance {
@@ -116,7 +124,11 @@ impl Instance {
     pub fn status(&self, t: DateTime<Utc>) -> &'static str {
         match self.life.phase(t) {
             Phase::InProgress => "creating",
-            Phase::Ready => "available",
+            Phase::Ready => match self.busy {
+                Some((status, until)) if until.is_none_or(|u| t < u) => status,
+                _ if self.stopped => "stopped",
+                _ => "available",
+            },
             Phase::Failed => "incompatible-restore",
             Phase::Deleting => "deleting",
             Phase::Gone => "deleted",
@@ -163,6 +175,7 @@ pub(crate) struct Param {
 pub(crate) enum OpKind {
     Create,
     Update,
+    Deploy,
     Delete,
 }
 
@@ -171,6 +184,7 @@ impl OpKind {
         match self {
             OpKind::Create => "CREATE_SERVICE",
             OpKind::Update => "UPDATE_SERVICE",
+            OpKind::Deploy => "START_DEPLOYMENT",
             OpKind::Delete => "DELETE_SERVICE",
         }
     }
@@ -183,6 +197,11 @@ pub(crate) struct Deployment {
     pub environment: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
     pub resolved: Result<BTreeMap<String, String>, String>,
+    /// The image deployed, for an image-based service.
+    pub image: Option<String>,
+    /// Whether the code is the multi-tenancy release, whose start command migrates the database
+    /// (production's running deployment is the release before it).
+    pub runs_release: bool,
 }
 
 impl Deployment {
@@ -214,7 +233,8 @@ impl Operation {
     pub fn status(&self, t: DateTime<Utc>) -> &'static str {
         match (self.ended(t), self.succeeded) {
             (true, Some(true)) => "SUCCEEDED",
-            (true, Some(false)) if self.kind == OpKind::Update => "ROLLBACK_SUCCEEDED",
+            // A failed deployment of a running service is rolled back by App Runner itself.
+            (true, Some(false)) if matches!(self.kind, OpKind::Update | OpKind::Deploy) => "ROLLBACK_SUCCEEDED",
             (true, Some(false)) => "FAILED",
             _ => "IN_PROGRESS",
         }
@@ -310,6 +330,10 @@ pub(crate) struct World {
     pub schedules: BTreeMap<(String, String), Schedule>,
     /// Stripe webhook endpoints by id, with the mode (`test`/`live`) of the account they are in.
     pub webhooks: BTreeMap<String, Webhook>,
+    /// Step Functions executions by ARN, as recorded by whoever ran them locally.
+    pub executions: BTreeMap<String, rehearsal_core::cloud::ExecutionInfo>,
+    /// SNS topic ARNs.
+    pub topics: BTreeSet<String>,
     pub faults: Vec<Fault>,
     /// Throttled calls so far, per step.
     pub throttled: BTreeMap<String, u32>,
@@ -339,6 +363,8 @@ impl World {
             schedule_groups: BTreeSet::new(),
             schedules: BTreeMap::new(),
             webhooks: BTreeMap::new(),
+            executions: BTreeMap::new(),
+            topics: BTreeSet::new(),
             faults: Vec::new(),
             throttled: BTreeMap::new(),
             conflicts_planted: BTreeSet::new(),
@@ -427,7 +453,7 @@ impl World {
             .values_mut()
             .find(|i| i.address.eq_ignore_ascii_case(&target.host) && i.life.phase(t) != Phase::Gone)
             .ok_or_else(|| ConnectError::NotReady(format!("could not translate host name \"{}\" to address", target.host)))?;
-        if instance.port != target.port || instance.life.phase(t) != Phase::Ready {
+        if instance.port != target.port || instance.status(t) != "available" {
             return Err(ConnectError::NotReady(format!(
                 "connection to server at \"{}\", port {} failed: Connection refused",
                 target.host, target.port
@@ -459,18 +485,22 @@ impl World {
         for (at, s, o) in due {
             let op = &self.services[s].operations[o];
             let succeeded = !op.fails_by_fault
-                && op.deployment.as_ref().and_then(Deployment::environment).is_some_and(|env| self.migrate(&env, at).is_ok());
+                && op.deployment.clone().is_some_and(|d| d.environment().is_some_and(|env| self.migrate(&env, d.runs_release, at).is_ok()));
             self.services[s].operations[o].succeeded = Some(succeeded);
         }
     }
 
-    fn migrate(&mut self, env: &BTreeMap<String, String>, at: DateTime<Utc>) -> Result<(), ConnectError> {
+    /// Every release's start command runs `migrate`, so it needs the database; only the
+    /// multi-tenancy release (`release`) has migrations to apply.
+    fn migrate(&mut self, env: &BTreeMap<String, String>, release: bool, at: DateTime<Utc>) -> Result<(), ConnectError> {
         let target = env
             .get("DATABASE_URL")
             .and_then(|url| Connection::parse(url).ok())
             .ok_or_else(|| ConnectError::Other("DATABASE_URL is missing or malformed".into()))?;
         let instance = self.connect(&target, at)?;
-        instance.data.migrate(&at.to_rfc3339());
+        if release {
+            instance.data.migrate(&at.to_rfc3339());
+        }
         Ok(())
     }
 }

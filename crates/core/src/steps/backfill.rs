@@ -2,15 +2,19 @@
 //! The run creates a one-time token as a SecureString the app reads when called (the app finds
 //! it through the BACKFILL_TOKEN_PARAMETER variable), calls the endpoint, and deletes the token
 //! whatever happened. The endpoint is idempotent, so a retry is safe. SQL then proves it.
+//! A promotion runs the very same backfill on production (runbook step 8.3); only where the
+//! token is written, and under which guard, differs.
 
-use super::migrations::{check_staging_database_contents, CheckReport};
+use super::migrations::{check_database_contents, CheckReport, DatabaseCheckInput};
 use super::staging_parameters::kind_of;
-use super::{write_owned_parameter, PlanOnly};
+use super::write_owned_parameter;
 use crate::checks::db::backfill_checks;
 use crate::checks::http::{request, BACKFILL_TOKEN_HEADER};
 use crate::cloud::{DatabaseProbe, HttpClient, HttpError, ParameterStore};
 use crate::error::CloudResultExt;
-use crate::plan::{RunPlan, BACKFILL_TOKEN};
+use crate::guard::ProductionGuard;
+use crate::plan::{Environment, RunPlan, BACKFILL_TOKEN};
+use crate::promotion::Promotion;
 use crate::secret::Secret;
 use crate::{CloudError, CloudErrorKind, StepError};
 use serde::{Deserialize, Serialize};
@@ -21,6 +25,14 @@ use serde_json::Value;
 pub struct BackfillInput {
     pub plan: RunPlan,
     /// The staging service's host name.
+    pub service_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductionBackfillInput {
+    pub promotion: Promotion,
+    /// The production service's host name.
     pub service_url: String,
 }
 
@@ -49,19 +61,47 @@ pub async fn trigger_data_backfill<C: ParameterStore + HttpClient + Sync>(
     let plan = &input.plan;
     let token = one_time_token()?;
     write_owned_parameter(cloud, plan, BACKFILL_TOKEN, &token, kind_of(BACKFILL_TOKEN)).await?;
-    let url = format!("https://{}{}", input.service_url, plan.validation.backfill_path);
+    call_backfill(cloud, plan, Environment::Staging, &input.service_url, token).await
+}
+
+pub async fn trigger_production_backfill<C: ParameterStore + HttpClient + Sync>(
+    cloud: &C,
+    input: ProductionBackfillInput,
+) -> Result<BackfillResult, StepError> {
+    let plan = &input.promotion.plan;
+    let name = plan.production_parameter(BACKFILL_TOKEN);
+    ProductionGuard::new(&input.promotion).parameter_write(&name)?;
+    let token = one_time_token()?;
+    // Overwrite: a token left by an interrupted attempt is this same one-time slot.
+    cloud.put_parameter(&name, &token, kind_of(BACKFILL_TOKEN), true).await.op("PutParameter")?;
+    call_backfill(cloud, plan, Environment::Production, &input.service_url, token).await
+}
+
+/// Calls the endpoint of the service at `service_url` with `token`, then deletes the token
+/// (whatever the answer) from `environment`'s path, where the app read it.
+async fn call_backfill<C: ParameterStore + HttpClient + Sync>(
+    cloud: &C,
+    plan: &RunPlan,
+    environment: Environment,
+    service_url: &str,
+    token: Secret,
+) -> Result<BackfillResult, StepError> {
+    let token_parameter = plan.parameter(environment, BACKFILL_TOKEN);
+    let url = format!("https://{service_url}{}", plan.validation.backfill_path);
     let mut call = request("POST", url, None, Some(serde_json::json!({})));
     call.headers.push((BACKFILL_TOKEN_HEADER.to_string(), token));
     let answer = cloud.send(call).await;
-    delete_token(cloud, plan).await?;
+    match cloud.delete_parameter(&token_parameter).await {
+        Err(e) if e.is(CloudErrorKind::NotFound) => {}
+        other => other.op("DeleteParameter")?,
+    }
     match answer {
         Ok(r) if (200..300).contains(&r.status) => {
             Ok(BackfillResult { status: r.status, response: serde_json::from_str(&r.body).unwrap_or(Value::String(r.body)) })
         }
         Ok(r) if r.status == 403 => Err(StepError::CheckFailed(format!(
             "the backfill endpoint refused the one-time token (HTTP 403); the app must read the parameter named by its \
-             BACKFILL_TOKEN_PARAMETER variable ({})",
-            plan.staging_parameter(BACKFILL_TOKEN)
+             BACKFILL_TOKEN_PARAMETER variable ({token_parameter})"
         ))),
         // A service that is still warming up answers 502/503/504.
         Ok(r) if r.status >= 500 => Err(unavailable(&format!("HTTP {}", r.status), truncate(&r.body))),
@@ -71,17 +111,13 @@ pub async fn trigger_data_backfill<C: ParameterStore + HttpClient + Sync>(
     }
 }
 
-async fn delete_token<C: ParameterStore + Sync>(cloud: &C, plan: &RunPlan) -> Result<(), StepError> {
-    match cloud.delete_parameter(&plan.staging_parameter(BACKFILL_TOKEN)).await {
-        Err(e) if e.is(CloudErrorKind::NotFound) => Ok(()),
-        other => other.op("DeleteParameter"),
-    }
-}
-
 fn truncate(body: &str) -> String {
     body.chars().take(300).collect()
 }
 
-pub async fn verify_data_backfill<C: ParameterStore + DatabaseProbe + Sync>(cloud: &C, input: PlanOnly) -> Result<CheckReport, StepError> {
-    check_staging_database_contents(cloud, &input.plan, &backfill_checks()).await
+pub async fn verify_data_backfill<C: ParameterStore + DatabaseProbe + Sync>(
+    cloud: &C,
+    input: DatabaseCheckInput,
+) -> Result<CheckReport, StepError> {
+    check_database_contents(cloud, &input, &backfill_checks()).await
 }

@@ -6,16 +6,21 @@
 pub mod backfill;
 pub mod migrations;
 pub mod plan_rehearsal;
+pub mod production_rollback;
 pub mod production_snapshot;
+pub mod promote;
 pub mod rollback;
 pub mod staging_database;
 pub mod staging_parameters;
 pub mod staging_service;
 pub mod stripe_webhook;
+pub mod teardown;
 pub mod teardown_schedule;
 pub mod validation;
 
-use crate::cloud::{Clock, DatabaseProbe, HttpClient, ParameterKind, ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
+use crate::cloud::{
+    Clock, DatabaseProbe, Executions, HttpClient, ParameterKind, ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost,
+};
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
 use crate::plan::RunPlan;
@@ -29,8 +34,14 @@ use serde_json::Value;
 use std::future::Future;
 
 /// Everything a step may use. The SDK adapters and the simulated account implement all of it.
-pub trait Cloud: Clock + Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + HttpClient + DatabaseProbe + Sync {}
-impl<T: Clock + Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + HttpClient + DatabaseProbe + Sync> Cloud for T {}
+pub trait Cloud:
+    Clock + Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + Executions + HttpClient + DatabaseProbe + Sync
+{
+}
+impl<T: Clock + Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + Executions + HttpClient + DatabaseProbe + Sync> Cloud
+    for T
+{
+}
 
 macro_rules! steps {
     ($($variant:ident => $name:literal, $key:literal;)*) => {
@@ -71,6 +82,18 @@ steps! {
     VerifyDataBackfill => "verify_data_backfill", "VerifyDataBackfillFunctionArn";
     ValidateStaging => "validate_staging", "ValidateStagingFunctionArn";
     RollbackStaging => "rollback_staging", "RollbackStagingFunctionArn";
+    CheckStagingRun => "check_staging_run", "CheckStagingRunFunctionArn";
+    RequestApproval => "request_approval", "RequestApprovalFunctionArn";
+    CloseApproval => "close_approval", "CloseApprovalFunctionArn";
+    SnapshotProductionBeforeDeploy => "snapshot_production_before_deploy", "SnapshotProductionBeforeDeployFunctionArn";
+    RecordProductionSource => "record_production_source", "RecordProductionSourceFunctionArn";
+    StartProductionDeployment => "start_production_deployment", "StartProductionDeploymentFunctionArn";
+    TriggerProductionBackfill => "trigger_production_backfill", "TriggerProductionBackfillFunctionArn";
+    ScheduleTeardownAfterPromotion => "schedule_teardown_after_promotion", "ScheduleTeardownAfterPromotionFunctionArn";
+    RestoreProductionDatabase => "restore_production_database", "RestoreProductionDatabaseFunctionArn";
+    SwapProductionDatabase => "swap_production_database", "SwapProductionDatabaseFunctionArn";
+    RollBackProductionCode => "roll_back_production_code", "RollBackProductionCodeFunctionArn";
+    TeardownStaging => "teardown_staging", "TeardownStagingFunctionArn";
 }
 
 impl Step {
@@ -83,6 +106,8 @@ impl Step {
         !matches!(
             self,
             Step::PlanRehearsal
+                | Step::CheckStagingRun
+                | Step::RecordProductionSource
                 | Step::CheckProductionSnapshot
                 | Step::CheckStagingDatabase
                 | Step::CheckStagingService
@@ -113,6 +138,18 @@ pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Val
         Step::VerifyDataBackfill => call(input, |i| backfill::verify_data_backfill(cloud, i)).await,
         Step::ValidateStaging => call(input, |i| validation::validate_staging(cloud, i)).await,
         Step::RollbackStaging => call(input, |i| rollback::rollback_staging(cloud, i)).await,
+        Step::CheckStagingRun => call(input, |i| promote::check_staging_run(cloud, i)).await,
+        Step::RequestApproval => call(input, |i| promote::request_approval(cloud, i)).await,
+        Step::CloseApproval => call(input, |i| promote::close_approval(cloud, i)).await,
+        Step::SnapshotProductionBeforeDeploy => call(input, |i| production_snapshot::snapshot_production_before_deploy(cloud, i)).await,
+        Step::RecordProductionSource => call(input, |i| promote::record_production_source(cloud, i)).await,
+        Step::StartProductionDeployment => call(input, |i| promote::start_production_deployment(cloud, i)).await,
+        Step::TriggerProductionBackfill => call(input, |i| backfill::trigger_production_backfill(cloud, i)).await,
+        Step::ScheduleTeardownAfterPromotion => call(input, |i| teardown_schedule::schedule_teardown_after_promotion(cloud, i)).await,
+        Step::RestoreProductionDatabase => call(input, |i| production_rollback::restore_production_database(cloud, i)).await,
+        Step::SwapProductionDatabase => call(input, |i| production_rollback::swap_production_database(cloud, i)).await,
+        Step::RollBackProductionCode => call(input, |i| production_rollback::roll_back_production_code(cloud, i)).await,
+        Step::TeardownStaging => call(input, |i| teardown::teardown_staging(cloud, i)).await,
     }
 }
 
@@ -136,9 +173,17 @@ pub struct PlanOnly {
     pub plan: RunPlan,
 }
 
-/// Where a resource the run needs already exists: adopt it if this run created it, refuse otherwise.
-pub(crate) fn adopt_or_refuse(plan: &RunPlan, resource: &str, tags: &Tags) -> Result<(), StepError> {
-    match plan.tags.ownership(tags) {
+/// Input of the promote steps that need only the promotion.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionOnly {
+    pub promotion: crate::promotion::Promotion,
+}
+
+/// Where a resource the run needs already exists: adopt it if `owner` (this run, in this
+/// environment) created it, refuse otherwise.
+pub(crate) fn adopt_or_refuse(owner: &RunTags, resource: &str, tags: &Tags) -> Result<(), StepError> {
+    match owner.ownership(tags) {
         Ownership::ThisRun => Ok(()),
         Ownership::OtherRun(run) => Err(StepError::ResourceNotOwned {
             resource: resource.to_string(),
@@ -161,12 +206,12 @@ pub(crate) async fn write_owned_parameter<C: ParameterStore + Sync>(
     StagingGuard::new(plan).parameter_write(&name)?;
     let exists = cloud.get_parameter(&name).await.op("GetParameter")?.is_some();
     if exists {
-        adopt_or_refuse(plan, &name, &cloud.parameter_tags(&name).await.op("ListTagsForResource")?)?;
+        adopt_or_refuse(&plan.tags, &name, &cloud.parameter_tags(&name).await.op("ListTagsForResource")?)?;
     }
     let arn = match cloud.put_parameter(&name, value, kind, exists).await {
         // Created by someone else between our read and our write.
         Err(e) if e.is(CloudErrorKind::AlreadyExists) => {
-            adopt_or_refuse(plan, &name, &cloud.parameter_tags(&name).await.op("ListTagsForResource")?)?;
+            adopt_or_refuse(&plan.tags, &name, &cloud.parameter_tags(&name).await.op("ListTagsForResource")?)?;
             cloud.put_parameter(&name, value, kind, true).await.op("PutParameter")?
         }
         other => other.op("PutParameter")?,

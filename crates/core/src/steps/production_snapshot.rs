@@ -1,11 +1,13 @@
 //! Runbook step 1: back production up. A manual snapshot named like the runbook's
 //! (`tableicty-production-backup-YYYYMMDD`), tagged with the run; a re-run adopts it.
-//! Taking a snapshot reads production; nothing about the instance changes.
+//! Taking a snapshot reads production; nothing about the instance changes. A promotion takes
+//! one more, right before it deploys, with the same code.
 
-use super::{adopt_or_refuse, Deadline, PlanOnly};
+use super::{adopt_or_refuse, Deadline, PlanOnly, PromotionOnly};
 use crate::cloud::{Clock, DbSnapshot, Rds};
 use crate::error::CloudResultExt;
 use crate::plan::RunPlan;
+use crate::tags::RunTags;
 use crate::{CloudErrorKind, StepError};
 use serde::{Deserialize, Serialize};
 
@@ -32,11 +34,31 @@ pub struct CheckSnapshotInput {
 pub async fn snapshot_production_database<C: Rds + Clock + Sync>(cloud: &C, input: PlanOnly) -> Result<SnapshotState, StepError> {
     let plan = &input.plan;
     let wait = Deadline::start(cloud.now(), plan.timeouts.snapshot_minutes);
-    let existing = match cloud.describe_snapshot(&plan.snapshot_id).await.op("DescribeDBSnapshots")? {
+    take_snapshot(cloud, &plan.tags, &plan.production.db_instance_id, &plan.snapshot_id, wait).await
+}
+
+/// Runbook step 8.1 and the Rollback Plan's "pre-deployment snapshot": production backed up
+/// again right before the deployment, tagged as the promotion's (environment `production`).
+pub async fn snapshot_production_before_deploy<C: Rds + Clock + Sync>(cloud: &C, input: PromotionOnly) -> Result<SnapshotState, StepError> {
+    let promotion = &input.promotion;
+    let wait = Deadline::start(cloud.now(), promotion.plan.timeouts.snapshot_minutes);
+    take_snapshot(cloud, &promotion.tags, &promotion.plan.production.db_instance_id, &promotion.snapshot_id, wait).await
+}
+
+/// Snapshots `instance_id` as `snapshot_id` tagged for `owner`; a re-run adopts the snapshot
+/// `owner` already took of that same instance and refuses any other.
+async fn take_snapshot<C: Rds + Clock + Sync>(
+    cloud: &C,
+    owner: &RunTags,
+    instance_id: &str,
+    snapshot_id: &str,
+    wait: Deadline,
+) -> Result<SnapshotState, StepError> {
+    let existing = match cloud.describe_snapshot(snapshot_id).await.op("DescribeDBSnapshots")? {
         Some(snapshot) => Some(snapshot),
-        None => match cloud.create_snapshot(&plan.production.db_instance_id, &plan.snapshot_id, &plan.tags.to_tags()).await {
+        None => match cloud.create_snapshot(instance_id, snapshot_id, &owner.to_tags()).await {
             Ok(created) => return Ok(state(created, false, wait)),
-            Err(e) if e.is(CloudErrorKind::AlreadyExists) => cloud.describe_snapshot(&plan.snapshot_id).await.op("DescribeDBSnapshots")?,
+            Err(e) if e.is(CloudErrorKind::AlreadyExists) => cloud.describe_snapshot(snapshot_id).await.op("DescribeDBSnapshots")?,
             Err(e) => return Err(StepError::from_cloud("CreateDBSnapshot", e)),
         },
     };
@@ -44,11 +66,11 @@ pub async fn snapshot_production_database<C: Rds + Clock + Sync>(cloud: &C, inpu
         operation: "CreateDBSnapshot".into(),
         source: crate::CloudError::new(CloudErrorKind::Unavailable, "SnapshotVanished", "reported as existing, then not found"),
     })?;
-    adopt_or_refuse(plan, &format!("snapshot {}", snapshot.id), &snapshot.tags)?;
-    if snapshot.source_instance_id != plan.production.db_instance_id {
+    adopt_or_refuse(owner, &format!("snapshot {}", snapshot.id), &snapshot.tags)?;
+    if snapshot.source_instance_id != instance_id {
         return Err(StepError::ResourceNotOwned {
             resource: format!("snapshot {}", snapshot.id),
-            detail: format!("it is a snapshot of {}, not of {}", snapshot.source_instance_id, plan.production.db_instance_id),
+            detail: format!("it is a snapshot of {}, not of {instance_id}", snapshot.source_instance_id),
         });
     }
     Ok(state(snapshot, true, wait))

@@ -1,7 +1,8 @@
 //! The rollback branch of the staging run: delete what this run created, and only that. Each
 //! resource is looked up by its planned name and deleted only if its tags say this run made it;
 //! production names are refused by the guard even then. Deletions take time, so the state
-//! machine calls this again (Wait → rollback → Choice) until nothing is pending.
+//! machine calls this again (Wait → rollback → Choice) until nothing is pending. The teardown
+//! machine removes staging with this same code, keeping a final snapshot and the backup.
 
 use super::stripe_webhook::staging_stripe_key;
 use super::teardown_schedule::scheduled_run_id;
@@ -37,6 +38,18 @@ pub struct RollbackState {
     /// Deletions that failed for a reason retrying will not fix.
     pub failed: Vec<String>,
     pub attempts: u32,
+    /// The staging database's final snapshot, when one was asked for and taken.
+    #[serde(default)]
+    pub final_snapshot: Option<String>,
+}
+
+/// What differs between rolling a failed run back and tearing a finished one down.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RemovalOptions {
+    /// Snapshot the staging database (if it is available) under this name before deleting it.
+    pub final_snapshot_id: Option<String>,
+    /// Keep the runbook's production backup (the snapshot staging was restored from).
+    pub keep_backup_snapshot: bool,
 }
 
 /// What became of one resource.
@@ -107,9 +120,20 @@ pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler 
     cloud: &C,
     input: RollbackInput,
 ) -> Result<RollbackState, StepError> {
-    let plan = &input.plan;
+    // A failed run's backup is one of its leftovers: production was never changed by it.
+    remove_staging(cloud, &input.plan, input.attempts, &RemovalOptions::default()).await
+}
+
+/// Deletes what the run of `plan` created in staging (one attempt; see the module docs).
+pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + Sync>(
+    cloud: &C,
+    plan: &RunPlan,
+    attempts: u32,
+    options: &RemovalOptions,
+) -> Result<RollbackState, StepError> {
     let guard = StagingGuard::new(plan);
-    let mut state = RollbackState { attempts: input.attempts + 1, ..RollbackState::default() };
+    guard.plan_is_safe()?;
+    let mut state = RollbackState { attempts: attempts + 1, ..RollbackState::default() };
 
     // The service first: it holds connections to the database and reads the parameters.
     let service = plan.service.name.clone();
@@ -153,15 +177,29 @@ pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler 
         Some(db) if db.status == "deleting" => Ok(Fate::Busy("deleting".into())),
         Some(db) => match guard.db_write(&db.id) {
             Err(e) => Err(e),
-            // A disposable copy of production: no final snapshot.
-            Ok(()) => delete_if_owned(plan, &db.tags, "DeleteDBInstance", true, cloud.delete_instance(&db.id, None)).await,
+            Ok(()) => {
+                // Only an available instance can be snapshotted; a broken copy has nothing to keep.
+                let last = options.final_snapshot_id.as_deref().filter(|_| db.status == "available");
+                let fate = delete_if_owned(plan, &db.tags, "DeleteDBInstance", true, cloud.delete_instance(&db.id, last)).await;
+                if matches!(fate, Ok(Fate::Deleted { .. })) {
+                    state.final_snapshot = last.map(str::to_string);
+                }
+                fate
+            }
         },
     };
     state.record(format!("DB instance {instance}"), fate)?;
+    if let (None, Some(id)) = (&state.final_snapshot, &options.final_snapshot_id) {
+        // Taken by an earlier attempt, while the instance was deleted.
+        if cloud.describe_snapshot(id).await.op("DescribeDBSnapshots")?.is_some() {
+            state.final_snapshot = Some(id.clone());
+        }
+    }
 
     let snapshot = &plan.snapshot_id;
     let fate = match cloud.describe_snapshot(snapshot).await.op("DescribeDBSnapshots")? {
         None => Ok(Fate::Absent),
+        Some(_) if options.keep_backup_snapshot => Ok(Fate::Kept("the runbook's production backup is kept".into())),
         Some(s) if s.status == "deleting" => Ok(Fate::Busy("deleting".into())),
         Some(s) => delete_if_owned(plan, &s.tags, "DeleteDBSnapshot", true, cloud.delete_snapshot(&s.id)).await,
     };

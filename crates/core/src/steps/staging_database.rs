@@ -66,7 +66,7 @@ pub async fn restore_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: R
             }
         }
     };
-    adopt_or_refuse(plan, &format!("DB instance {}", existing.id), &existing.tags)?;
+    adopt_or_refuse(&plan.tags, &format!("DB instance {}", existing.id), &existing.tags)?;
     Ok(state(existing, true, wait))
 }
 
@@ -79,6 +79,6 @@ pub async fn check_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: Che
     })
 }
 
-fn state(instance: DbInstance, reused: bool, wait: Deadline) -> DatabaseState {
+pub(crate) fn state(instance: DbInstance, reused: bool, wait: Deadline) -> DatabaseState {
     DatabaseState { instance_id: instance.id, status: instance.status, endpoint: instance.endpoint, reused, wait }
 }

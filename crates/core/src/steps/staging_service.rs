@@ -93,7 +93,7 @@ pub async fn create_staging_service<C: ServiceHost + Clock + Sync>(
             }
         }
     };
-    adopt_or_refuse(plan, &format!("service {}", existing.name), &existing.tags)?;
+    adopt_or_refuse(&plan.tags, &format!("service {}", existing.name), &existing.tags)?;
     let operation_status = operation_status_of(&existing.status).to_string();
     Ok(state(existing, None, operation_status, true, wait))
 }

@@ -1,0 +1,174 @@
+//! Runbook step 8, "Promote to Production", and its Rollback Plan. The promotion document names
+//! the staging run that passed; [`Promotion`] is what `check_staging_run` makes of it once that
+//! run is proven to have passed: the staging plan (re-derived from the execution itself, never
+//! taken from the caller), and every production name the promotion and its rollback use.
+
+use crate::naming::rds_identifier_problem;
+use crate::plan::RunPlan;
+use crate::run::parse_document;
+use crate::tags::RunTags;
+use crate::StepError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const PRODUCTION_ENVIRONMENT: &str = "production";
+/// Where `request_approval` stores a waiting promotion's task token: `<path><run_id>`, a
+/// SecureString the API reads to answer SendTaskSuccess / SendTaskFailure(`ApprovalRejected`).
+pub const APPROVALS_PATH: &str = "/rehearsal/approvals/";
+/// The error an operator's rejection sends with SendTaskFailure.
+pub const APPROVAL_REJECTED: &str = "ApprovalRejected";
+/// On the pre-deployment copy restored during a rollback: the snapshot it came from. Tells the
+/// restored instance from the damaged one once both have carried the production name.
+pub const RESTORED_FROM_KEY: &str = "rehearsal:restored-from";
+/// On the damaged instance kept for forensics: the day after which it may be deleted.
+pub const RETAIN_UNTIL_KEY: &str = "rehearsal:retain-until";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    /// Wait for an operator's answer to the task token (the default).
+    #[default]
+    Required,
+    /// Promote without asking (e.g. a pipeline that approved elsewhere).
+    Skip,
+}
+
+/// The promotion document: what the API, the CLI or a console execution sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromoteInput {
+    /// The staging run's id; must match what that execution reports.
+    pub run_id: String,
+    /// The staging execution that passed.
+    pub staging_execution_arn: String,
+    pub approval: Approval,
+    /// Days the damaged database of a rolled-back promotion is kept (stopped) for forensics.
+    pub forensics_retention_days: u32,
+    /// Minutes staging stays up after a successful promotion before its teardown fires.
+    pub teardown_delay_minutes: u32,
+    /// For an image-based production service: the release image to deploy. A service built from
+    /// source deploys its branch's latest commit instead, and must not be given one.
+    pub release_image: Option<String>,
+}
+
+impl Default for PromoteInput {
+    fn default() -> Self {
+        Self {
+            run_id: String::new(),
+            staging_execution_arn: String::new(),
+            approval: Approval::Required,
+            forensics_retention_days: 14,
+            teardown_delay_minutes: 60,
+            release_image: None,
+        }
+    }
+}
+
+impl PromoteInput {
+    pub fn from_json(value: serde_json::Value) -> Result<Self, StepError> {
+        let input: PromoteInput = parse_document(value, "the promotion document")?;
+        input.validate()?;
+        Ok(input)
+    }
+
+    fn validate(&self) -> Result<(), StepError> {
+        if self.run_id.is_empty() {
+            return Err(StepError::invalid("run_id", "names the staging run to promote; it is required"));
+        }
+        if !self.staging_execution_arn.starts_with("arn:aws:states:") || !self.staging_execution_arn.contains(":execution:") {
+            return Err(StepError::invalid("staging_execution_arn", "must be the ARN of the staging run's execution"));
+        }
+        if !(1..=365).contains(&self.forensics_retention_days) {
+            return Err(StepError::invalid("forensics_retention_days", format!("{} is outside 1 to 365", self.forensics_retention_days)));
+        }
+        if self.teardown_delay_minutes > 7 * 24 * 60 {
+            return Err(StepError::invalid("teardown_delay_minutes", "is more than a week"));
+        }
+        if self.release_image.as_deref().is_some_and(|i| i.trim().is_empty()) {
+            return Err(StepError::invalid("release_image", "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+/// `$.promotion` in the promote state machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Promotion {
+    /// The staging run's plan: production facts, names, validation settings.
+    pub plan: RunPlan,
+    pub staging_execution_arn: String,
+    pub started_at: DateTime<Utc>,
+    /// What the promotion creates carries the run id with environment `production`.
+    pub tags: RunTags,
+    pub approval_required: bool,
+    /// The backup taken right before the deployment (the Rollback Plan's "pre-deployment snapshot").
+    pub snapshot_id: String,
+    /// Where a rollback restores that snapshot before it takes production's name.
+    pub restored_db_id: String,
+    /// The name the damaged instance is moved to.
+    pub damaged_db_id: String,
+    pub retain_damaged_until: DateTime<Utc>,
+    pub release_image: Option<String>,
+    pub teardown_delay_minutes: u32,
+}
+
+impl Promotion {
+    pub fn new(plan: RunPlan, input: &PromoteInput, started_at: DateTime<Utc>) -> Result<Self, StepError> {
+        let production_db = plan.production.db_instance_id.clone();
+        let stamp = started_at.format("%Y%m%d%H%M");
+        let stem = production_db.strip_suffix("-db").unwrap_or(&production_db);
+        let snapshot_id = format!("{stem}-predeploy-{stamp}");
+        let restored_db_id = format!("{production_db}-restored-{stamp}");
+        let damaged_db_id = format!("{production_db}-damaged-{stamp}");
+        for id in [&snapshot_id, &restored_db_id, &damaged_db_id] {
+            if let Some(problem) = rds_identifier_problem(id) {
+                return Err(StepError::invalid("production.db_instance_id", format!("the promotion's identifier {id:?} {problem}")));
+            }
+        }
+        Ok(Promotion {
+            tags: RunTags { app: plan.app.clone(), environment: PRODUCTION_ENVIRONMENT.to_string(), run_id: plan.run_id.clone() },
+            staging_execution_arn: input.staging_execution_arn.clone(),
+            started_at,
+            approval_required: input.approval == Approval::Required,
+            snapshot_id,
+            restored_db_id,
+            damaged_db_id,
+            retain_damaged_until: started_at + chrono::Duration::days(i64::from(input.forensics_retention_days)),
+            release_image: input.release_image.clone(),
+            teardown_delay_minutes: input.teardown_delay_minutes,
+            plan,
+        })
+    }
+
+    pub fn approval_parameter(&self) -> String {
+        approval_parameter(&self.plan.run_id)
+    }
+}
+
+/// The SecureString holding the task token of the promotion of `run_id` that waits for approval.
+pub fn approval_parameter(run_id: &str) -> String {
+    format!("{APPROVALS_PATH}{run_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_document_is_checked_field_by_field() {
+        let arn = "arn:aws:states:us-east-1:123456789012:execution:rehearsal-staging:x";
+        let ok = PromoteInput::from_json(json!({"run_id": "tableicty-20261124", "staging_execution_arn": arn})).unwrap();
+        assert_eq!((ok.approval, ok.forensics_retention_days), (Approval::Required, 14));
+        let field = |doc: serde_json::Value| match PromoteInput::from_json(doc) {
+            Err(StepError::InvalidInput { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(json!({"staging_execution_arn": arn})), "run_id");
+        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": "x"})), "staging_execution_arn");
+        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "approval": "maybe"})), "approval");
+        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "forensics_retention_days": 0})), "forensics_retention_days");
+        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "bogus": 1})), "bogus");
+    }
+}
