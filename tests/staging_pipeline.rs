@@ -125,7 +125,9 @@ fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
 
 #[test]
 fn every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
-    let steps: Vec<Step> = Step::ALL.iter().copied().filter(|s| s.mutates() && *s != Step::RollbackStaging).collect();
+    // The staging pipeline's own steps (Step::ALL also holds the promote and teardown ones).
+    let staging = |s: &Step| rehearsal_cli::local::STAGING_DEFINITION.contains(&format!("${{{}}}", s.arn_key()));
+    let steps: Vec<Step> = Step::ALL.iter().copied().filter(|s| staging(s) && s.mutates() && *s != Step::RollbackStaging).collect();
     assert_eq!(steps.len(), 9);
     let mut failures = Vec::new();
     runtime().block_on(async {

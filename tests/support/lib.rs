@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod moto;
+pub mod promotion;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rehearsal_cli::local::{run_on, LocalError, LocalRun, Report};

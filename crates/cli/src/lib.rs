@@ -5,4 +5,5 @@
 pub mod asl_run;
 pub mod invoker;
 pub mod local;
+pub mod promote;
 pub mod report;

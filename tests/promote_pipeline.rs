@@ -1,0 +1,233 @@
+//! Promotion end to end (runbook step 8 and its Rollback Plan): the real
+//! `statemachine/promote.asl.json` run by the local runner after a staging run on the same
+//! simulated account, calling the step handlers on a virtual clock.
+
+use rehearsal_cli::local::RunStatus;
+use rehearsal_cli::promote::{ApprovalAnswer, MachineReport};
+use rehearsal_core::checks::http::request;
+use rehearsal_core::cloud::{HttpClient, ParameterStore, Rds, Scheduler};
+use rehearsal_core::naming::teardown_schedule_name;
+use rehearsal_core::plan::SCHEDULE_GROUP;
+use rehearsal_core::promotion::{approval_parameter, RETAIN_UNTIL_KEY};
+use rehearsal_sim::seed::{PRODUCTION_DB, PRODUCTION_IMAGE, PRODUCTION_SERVICE, PRODUCTION_SERVICE_URL, RELEASE_IMAGE};
+use rehearsal_sim::SimAccount;
+use rehearsal_tests::promotion::{alert_subjects, promote, promotion, stage, staged};
+use rehearsal_tests::{new_account, runtime, RUN_ID};
+use serde_json::{json, Value};
+
+/// The steps allowed to write production: the promotion and its rollback.
+const PRODUCTION_WRITERS: [&str; 4] =
+    ["start_production_deployment", "trigger_production_backfill", "swap_production_database", "roll_back_production_code"];
+
+fn writers(report: &MachineReport) -> Vec<String> {
+    report.production_writes.as_array().unwrap().iter().map(|w| w["step"].as_str().unwrap().to_string()).collect()
+}
+
+fn production_migrated(account: &SimAccount) -> bool {
+    account.database_tables(PRODUCTION_DB).expect("production exists").contains_key("core_tenant")
+}
+
+async fn production_health(account: &SimAccount) -> u16 {
+    let answer = account.session("test").send(request("GET", format!("https://{PRODUCTION_SERVICE_URL}/api/v1/health/"), None, None)).await;
+    answer.map_or(0, |r| r.status)
+}
+
+/// Staging (the runbook's tables, staging service) as the staging run left it.
+fn staging_is_up(account: &SimAccount) {
+    let existing = account.existing_resources();
+    for (kind, id) in [("service", "tableicty-staging-backend"), ("db-instance", "tableicty-staging-db")] {
+        assert!(existing.iter().any(|r| r.kind == kind && r.id == id && r.status != "deleting"), "{kind} {id} is gone");
+    }
+}
+
+#[test]
+fn an_approved_promotion_deploys_backfills_checks_production_and_moves_the_teardown() {
+    runtime().block_on(async {
+        let account = new_account();
+        let staging = staged(&account).await;
+        assert!(!production_migrated(&account));
+        let report = promote(&account, promotion(&staging), &[], ApprovalAnswer::Approve).await;
+        assert!(report.succeeded, "{:?}: {:?}", report.error, report.cause);
+        let output = report.output.as_ref().unwrap();
+        assert_eq!((output["status"].as_str(), output["run_id"].as_str()), (Some("promoted"), Some(RUN_ID)));
+        for group in ["migrations", "backfill", "validation"] {
+            let checks = output["checks"][group].as_array().unwrap();
+            assert!(!checks.is_empty() && checks.iter().all(|c| c["passed"] == Value::Bool(true)), "{group}: {checks:?}");
+        }
+
+        // Production runs the release on its migrated, backfilled database and answers.
+        assert!(production_migrated(&account));
+        assert_eq!(account.null_count(PRODUCTION_DB, "core_issuer", "tenant_id"), Some(Ok(0)));
+        assert_eq!(production_health(&account).await, 200);
+        assert!(report.entered("RequestApproval") && report.entered("CloseApproval"));
+        assert!(writers(&report).iter().all(|w| PRODUCTION_WRITERS.contains(&w.as_str())), "{:?}", report.production_writes);
+        assert!(!writers(&report).is_empty());
+
+        // The pre-deployment backup exists; the approval token is gone again; staging is up until
+        // its teardown, which now fires an hour after the promotion.
+        let snapshot = output["predeploy_snapshot_id"].as_str().unwrap();
+        assert!(account.existing_resources().iter().any(|r| r.id == snapshot && r.status == "available"));
+        let cloud = account.session("test");
+        assert_eq!(cloud.get_parameter(&approval_parameter(RUN_ID)).await.unwrap(), None);
+        staging_is_up(&account);
+        let schedule = cloud.get_schedule(SCHEDULE_GROUP, &teardown_schedule_name(RUN_ID)).await.unwrap().unwrap();
+        assert!(schedule.input.contains("\"reason\":\"promoted\""), "{}", schedule.input);
+        assert!(schedule.at <= account.now() + chrono::Duration::minutes(60) && schedule.at > account.now(), "{}", schedule.at);
+        assert_eq!(alert_subjects(&report), ["rehearsal: promoted to production"]);
+    });
+}
+
+#[test]
+fn a_rejected_approval_changes_nothing() {
+    runtime().block_on(async {
+        let account = new_account();
+        let staging = staged(&account).await;
+        let report = promote(&account, promotion(&staging), &[], ApprovalAnswer::Reject("not during the sale".into())).await;
+        assert!(!report.succeeded);
+        assert_eq!(report.error.as_deref(), Some("ApprovalRejected"));
+        assert_eq!(report.cause.as_deref(), Some("not during the sale"));
+        assert_eq!(report.production_writes, json!([]));
+        assert!(!report.entered("SnapshotProductionBeforeDeploy"));
+        assert!(report.resources_created.as_array().unwrap().iter().all(|r| r["kind"] == "parameter"), "{}", report.resources_created);
+        assert!(!production_migrated(&account));
+        assert_eq!(account.session("test").get_parameter(&approval_parameter(RUN_ID)).await.unwrap(), None);
+        staging_is_up(&account);
+        assert_eq!(alert_subjects(&report), ["rehearsal: not promoted, production unchanged"]);
+    });
+}
+
+#[test]
+fn an_unanswered_approval_expires_and_changes_nothing() {
+    runtime().block_on(async {
+        let account = new_account();
+        let staging = staged(&account).await;
+        let report = promote(&account, promotion(&staging), &[], ApprovalAnswer::Never).await;
+        assert_eq!(report.error.as_deref(), Some("States.Timeout"));
+        assert!(report.virtual_seconds >= 3.0 * 24.0 * 3600.0);
+        assert_eq!(report.production_writes, json!([]));
+        assert!(!production_migrated(&account));
+    });
+}
+
+#[test]
+fn only_a_passed_staging_run_of_the_named_run_id_is_promoted() {
+    runtime().block_on(async {
+        let account = new_account();
+        let (failed, status) = stage(&account, json!({}), &["validate_staging=failed-check"]).await;
+        assert_eq!(status, RunStatus::RolledBack);
+        let report = promote(&account, promotion(&failed), &[], ApprovalAnswer::Approve).await;
+        assert_eq!(report.error.as_deref(), Some("CheckFailedError"));
+        assert!(report.cause.as_deref().unwrap().contains("did not pass"), "{:?}", report.cause);
+
+        let account = new_account();
+        let staging = staged(&account).await;
+        let wrong = json!({"run_id": "tableicty-20261123", "staging_execution_arn": staging, "approval": "skip"});
+        let report = promote(&account, wrong, &[], ApprovalAnswer::Approve).await;
+        assert_eq!(report.error.as_deref(), Some("InvalidInputError"));
+        assert!(report.cause.as_deref().unwrap().contains("run_id"), "{:?}", report.cause);
+        let unknown = promotion(&staging.replace(":staging", ":other"));
+        assert_eq!(promote(&account, unknown, &[], ApprovalAnswer::Approve).await.error.as_deref(), Some("InvalidInputError"));
+        assert!(!production_migrated(&account));
+        assert_eq!(alert_subjects(&report), ["rehearsal: promotion refused, production unchanged"]);
+    });
+}
+
+/// How a failure at one promote step must end.
+enum Expect {
+    /// Before production changed: not promoted, nothing written.
+    Unchanged(&'static str),
+    /// After: production rolled back, failing with the error that started it.
+    RolledBack(&'static str),
+}
+
+#[test]
+fn a_failure_at_each_promote_step_leaves_production_as_it_was() {
+    let cases = [
+        ("snapshot_production_before_deploy=failed-state", Expect::Unchanged("SnapshotFailedError")),
+        ("snapshot_production_before_deploy=fatal", Expect::Unchanged("FatalError")),
+        ("record_production_source=unavailable", Expect::Unchanged("TransientError")),
+        ("start_production_deployment=fatal", Expect::Unchanged("FatalError")),
+        ("start_production_deployment=failed-state", Expect::RolledBack("DeploymentFailedError")),
+        ("start_production_deployment=never-ready", Expect::RolledBack("DeploymentTimedOutError")),
+        ("check_staging_service=fatal", Expect::RolledBack("FatalError")),
+        ("verify_staging_migrations=failed-check", Expect::RolledBack("CheckFailedError")),
+        ("trigger_production_backfill=fatal", Expect::RolledBack("FatalError")),
+        ("verify_data_backfill=failed-check", Expect::RolledBack("CheckFailedError")),
+        ("validate_staging=failed-check", Expect::RolledBack("CheckFailedError")),
+    ];
+    let mut problems = Vec::new();
+    runtime().block_on(async {
+        for (fault, expect) in cases {
+            let account = new_account();
+            let staging = staged(&account).await;
+            let input = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip"});
+            let report = promote(&account, input, &[fault], ApprovalAnswer::Never).await;
+            if let Err(problem) = check_failure(&account, &report, &expect).await {
+                problems.push(format!("{fault}: {problem}\n  error {:?}\n  cause {:?}", report.error, report.cause));
+            }
+        }
+    });
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+async fn check_failure(account: &SimAccount, report: &MachineReport, expect: &Expect) -> Result<(), String> {
+    let ensure = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
+    ensure(!report.succeeded, "it succeeded")?;
+    staging_is_up(account);
+    ensure(
+        account.session("test").describe_instance(PRODUCTION_DB).await.unwrap().is_some_and(|db| db.status == "available"),
+        "production DB is not available under its identifier",
+    )?;
+    ensure(!production_migrated(account), "production's data is not as of the snapshot")?;
+    ensure(production_health(account).await == 200, "production does not answer through its DATABASE_URL")?;
+    let env = account.service_environment(PRODUCTION_SERVICE).ok_or("production runs nothing")?;
+    ensure(env["DATABASE_URL"].contains(&format!("@{PRODUCTION_DB}.")), "DATABASE_URL moved")?;
+    match expect {
+        Expect::Unchanged(error) => {
+            ensure(report.error.as_deref() == Some(*error), "another error")?;
+            ensure(report.production_writes == json!([]), "production was written")?;
+            ensure(alert_subjects(report) == ["rehearsal: not promoted, production unchanged"], "wrong alerts")
+        }
+        Expect::RolledBack(error) => {
+            ensure(report.error.as_deref() == Some(*error), "another error")?;
+            ensure(writers(report).iter().all(|w| PRODUCTION_WRITERS.contains(&w.as_str())), "a non-promote step wrote production")?;
+            ensure(alert_subjects(report) == ["rehearsal: rolling production back", "rehearsal: production rolled back"], "wrong alerts")?;
+            let cause = report.cause.as_deref().unwrap_or_default();
+            ensure(cause.contains("production rolled back") && cause.contains("renamed the restored copy"), "the cause lacks the actions")?;
+            // Source-built production: App Runner rolled itself back, or the operator is told what to do.
+            ensure(cause.contains("rolled the deployment") || cause.contains("git revert"), "no code rollback reported")?;
+            let damaged = account
+                .existing_resources()
+                .into_iter()
+                .find(|r| r.id.starts_with(&format!("{PRODUCTION_DB}-damaged-")))
+                .ok_or("the damaged database was not kept")?;
+            ensure(damaged.status == "stopping" || damaged.status == "stopped", "the damaged database was not stopped")?;
+            ensure(damaged.tags.contains_key(RETAIN_UNTIL_KEY), "the damaged database has no retention tag")
+        }
+    }
+}
+
+#[test]
+fn an_image_based_production_goes_back_to_the_image_it_ran() {
+    runtime().block_on(async {
+        let account = new_account();
+        account.deploy_production_from_image();
+        let source = json!({"service": {
+            "repository_url": "https://github.com/tableicty/tableicty-backend",
+            "connection_arn": rehearsal_sim::seed::CONNECTION_ARN,
+        }});
+        let (staging, status) = stage(&account, source, &[]).await;
+        assert_eq!(status, RunStatus::Succeeded);
+        let input = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip", "release_image": RELEASE_IMAGE});
+        let without_image = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip"});
+        let refused = promote(&account, without_image, &[], ApprovalAnswer::Never).await;
+        assert!(refused.cause.as_deref().unwrap_or_default().contains("release_image"), "{:?}", refused.cause);
+
+        let report = promote(&account, input.clone(), &["validate_staging=failed-check"], ApprovalAnswer::Never).await;
+        assert_eq!(report.error.as_deref(), Some("CheckFailedError"), "{:?}", report.cause);
+        assert_eq!(account.service_image(PRODUCTION_SERVICE).as_deref(), Some(PRODUCTION_IMAGE));
+        assert!(report.cause.as_deref().unwrap().contains("back to the image it ran before"), "{:?}", report.cause);
+        assert!(!production_migrated(&account));
+        assert_eq!(production_health(&account).await, 200);
+    });
+}

@@ -1,0 +1,65 @@
+//! Helpers for the promotion and teardown tests: a staging run recorded as Step Functions would
+//! keep it, then `promote.asl.json` or `teardown.asl.json` on the same account, later in virtual time.
+
+use crate::{start_time, RUN_ID};
+use rehearsal_cli::local::{LocalRun, RunStatus};
+use rehearsal_cli::promote::{run_execution_on, run_staging_recorded, ApprovalAnswer, LocalExecution, MachineReport};
+use rehearsal_cli::promote::{PROMOTE_DEFINITION, TEARDOWN_DEFINITION};
+use rehearsal_core::cloud::Scheduler;
+use rehearsal_core::naming::teardown_schedule_name;
+use rehearsal_core::plan::SCHEDULE_GROUP;
+use rehearsal_sim::SimAccount;
+use serde_json::{json, Value};
+
+/// Runs the staging pipeline with `input` and `faults`; answers its execution ARN and status.
+pub async fn stage(account: &SimAccount, input: Value, faults: &[&str]) -> (String, RunStatus) {
+    let run = LocalRun {
+        input,
+        faults: faults.iter().map(|f| f.to_string()).collect(),
+        start_time: start_time(),
+        execution_name: "staging".into(),
+    };
+    let (report, arn) = run_staging_recorded(account, run, std::io::sink()).await.expect("the staging run completes");
+    (arn, report.status)
+}
+
+/// A staging run of the runbook's defaults that passed.
+pub async fn staged(account: &SimAccount) -> String {
+    let (arn, status) = stage(account, json!({}), &[]).await;
+    assert_eq!(status, RunStatus::Succeeded, "the staging run failed");
+    arn
+}
+
+pub fn promotion(staging_execution_arn: &str) -> Value {
+    json!({"run_id": RUN_ID, "staging_execution_arn": staging_execution_arn})
+}
+
+async fn execute(account: &SimAccount, definition: &str, input: Value, faults: &[&str], approval: ApprovalAnswer) -> MachineReport {
+    let execution =
+        LocalExecution { definition, input, faults: faults.iter().map(|f| f.to_string()).collect(), start_time: account.now(), approval };
+    run_execution_on(account, execution, std::io::sink()).await.expect("the execution completes")
+}
+
+pub async fn promote(account: &SimAccount, input: Value, faults: &[&str], approval: ApprovalAnswer) -> MachineReport {
+    execute(account, PROMOTE_DEFINITION, input, faults, approval).await
+}
+
+pub async fn teardown(account: &SimAccount, input: Value) -> MachineReport {
+    execute(account, TEARDOWN_DEFINITION, input, &[], ApprovalAnswer::Never).await
+}
+
+/// What the run's teardown schedule would send to the teardown state machine.
+pub async fn scheduled_teardown_input(account: &SimAccount) -> Value {
+    let schedule = account
+        .session("test")
+        .get_schedule(SCHEDULE_GROUP, &teardown_schedule_name(RUN_ID))
+        .await
+        .unwrap()
+        .expect("the run's teardown is scheduled");
+    serde_json::from_str(&schedule.input).unwrap()
+}
+
+/// Subjects of the alerts published during an execution.
+pub fn alert_subjects(report: &MachineReport) -> Vec<String> {
+    report.notifications.as_array().unwrap().iter().map(|n| n["subject"].as_str().unwrap_or_default().to_string()).collect()
+}

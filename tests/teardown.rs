@@ -1,0 +1,98 @@
+//! Teardown end to end: the real `statemachine/teardown.asl.json` after a staging run, with the
+//! input the run's schedule sends (a manual teardown sends the same).
+
+use rehearsal_core::cloud::{ParameterKind, ParameterStore, Rds};
+use rehearsal_core::tags::RunTags;
+use rehearsal_core::Secret;
+use rehearsal_sim::seed::{PRODUCTION_DB, PRODUCTION_SERVICE};
+use rehearsal_tests::promotion::{scheduled_teardown_input, staged, teardown};
+use rehearsal_tests::{new_account, runtime, RUN_ID};
+use serde_json::json;
+
+fn ids(list: &serde_json::Value) -> Vec<String> {
+    list.as_array().unwrap().iter().map(|r| format!("{} {}", r["kind"].as_str().unwrap(), r["id"].as_str().unwrap())).collect()
+}
+
+#[test]
+fn teardown_deletes_exactly_the_runs_staging_resources_and_twice_is_fine() {
+    runtime().block_on(async {
+        let account = new_account();
+        staged(&account).await;
+        // Someone else's parameter under the staging path, not tagged by the tool.
+        let operator = account.session("operator");
+        operator.put_parameter("/tableicty/staging/NOTES", &Secret::new("kept"), ParameterKind::String, false).await.unwrap();
+        let before = account.existing_resources();
+        let input = scheduled_teardown_input(&account).await;
+        assert_eq!(input["reason"], "time to live");
+
+        let report = teardown(&account, input.clone()).await;
+        assert!(report.succeeded, "{:?}: {:?}", report.error, report.cause);
+        let deleted = ids(&report.resources_deleted);
+        let mut expected: Vec<String> = [
+            "service tableicty-staging-backend",
+            "db-instance tableicty-staging-db",
+            &format!("schedule rehearsal/rehearsal-teardown-{RUN_ID}"),
+        ]
+        .map(String::from)
+        .to_vec();
+        for key in [
+            "SECRET_KEY",
+            "PGCRYPTO_KEY",
+            "STRIPE_SECRET_KEY",
+            "STRIPE_PUBLISHABLE_KEY",
+            "STRIPE_WEBHOOK_SECRET",
+            "DATABASE_URL",
+            "FRONTEND_URL",
+        ] {
+            expected.push(format!("parameter /tableicty/staging/{key}"));
+        }
+        let webhook = before.iter().find(|r| r.kind == "stripe-webhook").expect("the run's Stripe endpoint");
+        expected.push(format!("stripe-webhook {}", webhook.id));
+        let (mut got, mut want) = (deleted.clone(), expected);
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+
+        // Kept: the final snapshot, the runbook's production backup, production, others' things.
+        let output = report.output.as_ref().unwrap();
+        let final_snapshot = output["final_snapshot"].as_str().expect("a final snapshot").to_string();
+        assert_eq!(final_snapshot, format!("tableicty-staging-db-final-{RUN_ID}"));
+        let after = account.existing_resources();
+        for id in
+            [final_snapshot.as_str(), "tableicty-production-backup-20261124", PRODUCTION_DB, PRODUCTION_SERVICE, "/tableicty/staging/NOTES"]
+        {
+            assert!(after.iter().any(|r| r.id == id), "{id} is gone");
+        }
+        assert_eq!(report.production_writes, json!([]));
+
+        let again = teardown(&account, input).await;
+        assert!(again.succeeded, "{:?}: {:?}", again.error, again.cause);
+        assert_eq!(again.resources_deleted, json!([]));
+        assert_eq!(again.production_writes, json!([]));
+    });
+}
+
+#[test]
+fn a_production_resource_tagged_as_staging_is_refused() {
+    runtime().block_on(async {
+        let account = new_account();
+        staged(&account).await;
+        let input = scheduled_teardown_input(&account).await;
+        // Production's database, tagged as this run's staging, named as staging in a forged plan.
+        let operator = account.session("operator");
+        let production = operator.describe_instance(PRODUCTION_DB).await.unwrap().unwrap();
+        let staging_tags = RunTags { app: "tableicty".into(), environment: "staging".into(), run_id: RUN_ID.into() }.to_tags();
+        operator.tag_instance(&production.arn, &staging_tags).await.unwrap();
+        for (field, value) in [("/plan/staging_db/instance_id", PRODUCTION_DB), ("/plan/service/name", PRODUCTION_SERVICE)] {
+            let mut forged = input.clone();
+            *forged.pointer_mut(field).unwrap() = json!(value);
+            let report = teardown(&account, forged).await;
+            assert!(!report.succeeded, "{field}");
+            assert_eq!(report.error.as_deref(), Some("ProductionWriteRefusedError"), "{field}: {:?}", report.cause);
+            assert_eq!(report.resources_deleted, json!([]), "{field}");
+        }
+        let described = operator.describe_instance(PRODUCTION_DB).await.unwrap().unwrap();
+        assert_eq!(described.status, "available");
+        assert_eq!(account.ledger().production_writes.iter().filter(|w| w.step != "operator").count(), 0);
+    });
+}
