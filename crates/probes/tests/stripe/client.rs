@@ -224,6 +224,13 @@ async fn a_key_never_reaches_an_error() {
     let error = client.delete_webhook(&Secret::new(wrong), "we_1").await.unwrap_err();
     assert!(error.kind == CloudErrorKind::AccessDenied && !leaks(&error, wrong), "{error:?}");
 
+    // A key HTTP cannot carry (pasted with its line break) is refused before anything is sent.
+    let pasted = format!("{KEY}\n");
+    let error = client.list_webhooks(&Secret::new(&pasted)).await.unwrap_err();
+    assert_eq!((error.kind, error.code.as_str()), (CloudErrorKind::Fatal, "invalid_request"), "{error}");
+    assert!(!leaks(&error, KEY), "{error:?}");
+    assert_eq!(stripe.requests().len(), 2);
+
     // Any Stripe key quoted in a message, Stripe's starred form included.
     let message = format!("Key {KEY} and rk_live_****************abcd cannot be used here.");
     stripe.script(Scripted::Answer(400, json!({"error": {"type": "invalid_request_error", "message": message}})));

@@ -1,7 +1,9 @@
-//! StripeClient against a stand-in for Stripe's webhook endpoints API on a loopback port.
+//! StripeClient against a stand-in for Stripe's webhook endpoints API on a loopback port: alone,
+//! and under core's staging step and rollback.
 
 #[path = "../loopback/mod.rs"]
 mod loopback;
 
 mod client;
 mod stand_in;
+mod step;
