@@ -1,7 +1,8 @@
 //! The RDS, SSM, Scheduler and Step Functions adapters against moto (`bash scripts/install-moto.sh`).
 //!
 //! moto's limits, so these tests do not rely on them: every RDS status is `available` at once,
-//! renaming onto an existing id silently replaces it, a delete with neither a final snapshot nor
+//! renaming onto an existing id silently replaces it (AWS refuses; the rollback's swap always
+//! moves the damaged instance aside first), a delete with neither a final snapshot nor
 //! SkipFinalSnapshot is accepted (AWS rejects it), and schedules never fire.
 
 mod server;
@@ -9,6 +10,7 @@ mod server;
 use chrono::{Duration, TimeZone, Utc};
 use rehearsal_aws::{load_config, AwsCloud, StepFunctions};
 use rehearsal_core::cloud::{OneTimeSchedule, ParameterKind, ParameterStore, Rds, RestoreRequest, Scheduler};
+use rehearsal_core::promotion::{RESTORED_FROM_KEY, RETAIN_UNTIL_KEY};
 use rehearsal_core::tags::{RunTags, Tags};
 use rehearsal_core::{CloudErrorKind, Secret};
 use server::{moto, xml_values, Moto};
@@ -140,6 +142,47 @@ async fn staging_is_restored_private_renamed_and_deleted_with_a_final_snapshot()
 
     let gone = cloud.delete_instance("tableicty-staging-db-old", None).await.unwrap_err();
     assert_eq!((gone.kind, gone.code.as_str()), (CloudErrorKind::NotFound, "DBInstanceNotFound"));
+}
+
+#[tokio::test]
+async fn a_production_rollback_swaps_the_restored_copy_in_under_the_production_name() {
+    let moto = moto();
+    let cloud = cloud(&moto).await;
+    let (subnet_group, sg) = production(&moto, &cloud).await;
+    let predeploy = "tableicty-production-predeploy-202611241000";
+    cloud.create_snapshot(PRODUCTION_DB, predeploy, &run_tags()).await.unwrap();
+    let (restored, damaged) = ("tableicty-production-db-restored-202611241000", "tableicty-production-db-damaged-202611241000");
+    let mut tags = run_tags();
+    tags.insert(RESTORED_FROM_KEY.into(), predeploy.into());
+    let request = RestoreRequest {
+        instance_id: restored.into(),
+        snapshot_id: predeploy.into(),
+        class: "db.t3.medium".into(),
+        subnet_group: Some(subnet_group),
+        security_group_ids: vec![sg],
+        publicly_accessible: false,
+        tags,
+    };
+    cloud.restore_instance_from_snapshot(&request).await.unwrap();
+
+    // The damaged instance goes aside first: its name is free before the copy takes it.
+    assert_eq!(cloud.rename_instance(PRODUCTION_DB, damaged).await.unwrap().id, damaged);
+    assert_eq!(cloud.describe_instance(PRODUCTION_DB).await, Ok(None));
+    assert_eq!(cloud.rename_instance(restored, PRODUCTION_DB).await.unwrap().id, PRODUCTION_DB);
+    let production = cloud.describe_instance(PRODUCTION_DB).await.unwrap().expect("the copy answers as production");
+    assert_eq!(production.tags.get(RESTORED_FROM_KEY).map(String::as_str), Some(predeploy));
+    assert_eq!(cloud.describe_instance(restored).await, Ok(None));
+
+    // The damaged one is kept for forensics: tagged with its retention, stopped.
+    let kept = cloud.describe_instance(damaged).await.unwrap().expect("the damaged instance is kept");
+    let retain = Tags::from([(RETAIN_UNTIL_KEY.to_string(), "2026-12-08".to_string())]);
+    cloud.tag_instance(&kept.arn, &retain).await.unwrap();
+    cloud.stop_instance(damaged).await.unwrap();
+    let kept = cloud.describe_instance(damaged).await.unwrap().unwrap();
+    assert_eq!(kept.tags.get(RETAIN_UNTIL_KEY).map(String::as_str), Some("2026-12-08"));
+    assert!(["stopping", "stopped"].contains(&kept.status.as_str()), "{}", kept.status);
+    let missing = cloud.stop_instance("nope").await.unwrap_err();
+    assert_eq!(missing.kind, CloudErrorKind::NotFound);
 }
 
 #[tokio::test]
