@@ -5,6 +5,7 @@ mod common;
 mod faults;
 mod lifecycles;
 mod production;
+mod promotion;
 mod stripe;
 
 /// A session is what the step handlers and the local runner need: every capability, shareable.
