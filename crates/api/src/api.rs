@@ -1,0 +1,439 @@
+//! The request handler: routes, input validation (before any AWS call), idempotent starts, and
+//! answers built from DescribeExecution, GetExecutionHistory and the approval parameter.
+
+use crate::history::{self, OutputError};
+use crate::routes::{match_route, Matched, Route};
+use crate::state_machines::StateMachines;
+use chrono::{DateTime, Utc};
+use lambda_http::http::header::{ALLOW, CONTENT_TYPE};
+use lambda_http::http::{HeaderMap, HeaderValue, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use rehearsal_aws::{ExecutionDescription, HistoryEvent};
+use rehearsal_core::cloud::ParameterStore;
+use rehearsal_core::promotion::{approval_parameter, APPROVAL_REJECTED};
+use rehearsal_core::{CloudError, CloudErrorKind, RunInput, StepError};
+use serde_json::{json, Map, Value};
+
+/// The header whose value names the execution a POST starts: a retried request starts nothing twice.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+/// The staging machine's first state; its output is `{"plan": …}`.
+pub const PLAN_STATE: &str = "PlanRehearsal";
+/// The only environment the API tears down.
+pub const TEARDOWN_ENVIRONMENT: &str = "staging";
+const MAX_NAME: usize = 80;
+const MAX_COMMENT: usize = 1000;
+/// Step Functions' answers for a token nobody waits on any more (answered, timed out, or its
+/// execution ended).
+const STALE_TOKEN: [&str; 3] = ["InvalidToken", "TaskDoesNotExist", "TaskTimedOut"];
+
+/// The state machines the API starts and reads, from the function's environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub staging_state_machine_arn: String,
+    pub teardown_state_machine_arn: String,
+}
+
+impl Config {
+    pub const STAGING: &'static str = "STAGING_STATE_MACHINE_ARN";
+    pub const TEARDOWN: &'static str = "TEARDOWN_STATE_MACHINE_ARN";
+
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the ARNs with `lookup`; an empty value counts as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let arn = |name: &str| match lookup(name).filter(|v| !v.is_empty()) {
+            Some(arn) if arn.contains(":stateMachine:") => Ok(arn),
+            Some(other) => Err(format!("{name} is {other:?}, not a state machine ARN")),
+            None => Err(format!("{name} is not set")),
+        };
+        Ok(Self { staging_state_machine_arn: arn(Self::STAGING)?, teardown_state_machine_arn: arn(Self::TEARDOWN)? })
+    }
+}
+
+/// The ARN the execution named `name` of `state_machine_arn` has.
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
+    format!("{}:{name}", state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
+}
+
+/// Idempotency keys and run ids: names Step Functions accepts, narrowed to URL-safe text.
+fn is_name(value: &str) -> bool {
+    (1..=MAX_NAME).contains(&value.len()) && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// An answer other than success: `{"error": …}`, with `"field"` when one input field is at fault.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    message: String,
+    field: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into(), field: None }
+    }
+
+    fn field(status: StatusCode, field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { status, message: message.into(), field: Some(field.into()) }
+    }
+
+    fn bad(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::field(StatusCode::BAD_REQUEST, field, message)
+    }
+
+    fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+
+    /// An AWS call failed: worth retrying (with the same key) when throttled or unavailable.
+    fn upstream(service: &str, operation: &str, error: CloudError) -> Self {
+        let status = match error.kind {
+            CloudErrorKind::Throttled | CloudErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_GATEWAY,
+        };
+        Self::new(status, format!("{service} {operation} failed: {error}"))
+    }
+
+    fn body(&self) -> Value {
+        match &self.field {
+            Some(field) => json!({ "error": self.message, "field": field }),
+            None => json!({ "error": self.message }),
+        }
+    }
+}
+
+fn sfn(operation: &str) -> impl FnOnce(CloudError) -> ApiError + '_ {
+    move |e| ApiError::upstream("Step Functions", operation, e)
+}
+
+/// The run document's own errors name their field.
+fn invalid_document(error: StepError) -> ApiError {
+    match error {
+        StepError::InvalidInput { ref field, .. } => ApiError::bad(field.clone(), error.to_string()),
+        other => ApiError::bad("(document)", other.to_string()),
+    }
+}
+
+type Answer = Result<(StatusCode, Value), ApiError>;
+
+/// Who called, as API Gateway's IAM authorizer saw the SigV4 signature.
+fn caller(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.authorizer.as_ref()?.iam.as_ref()?.user_arn.clone(),
+        _ => None,
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Err(ApiError::bad(IDEMPOTENCY_KEY, "is required: it names the execution, so a retried request starts nothing twice"));
+    };
+    match value.to_str() {
+        Ok(key) if is_name(key) => Ok(key.to_string()),
+        _ => Err(ApiError::bad(IDEMPOTENCY_KEY, format!("must be 1 to {MAX_NAME} letters, digits, hyphens or underscores"))),
+    }
+}
+
+fn path_name(field: &str, value: Option<&str>) -> Result<String, ApiError> {
+    match value {
+        Some(value) if is_name(value) => Ok(value.to_string()),
+        _ => Err(ApiError::bad(field, format!("must be 1 to {MAX_NAME} letters, digits, hyphens or underscores"))),
+    }
+}
+
+/// The body as JSON; `None` when there is none.
+fn json_body(body: &Body) -> Result<Option<Value>, ApiError> {
+    let bytes: &[u8] = body.as_ref();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(bytes).map(Some).map_err(|e| ApiError::bad("(document)", format!("the body is not JSON: {e}")))
+}
+
+/// A JSON object body with only `allowed` fields; no body is an empty object.
+fn object_body(body: &Body, allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
+    let map = match json_body(body)? {
+        None => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(ApiError::bad("(document)", "the body must be a JSON object")),
+    };
+    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::bad(unknown.clone(), format!("unknown field; expected one of {allowed:?}")));
+    }
+    Ok(map)
+}
+
+/// JSON text as JSON; anything else as a string (a Fail state's cause may be either).
+fn json_or_text(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+fn rfc3339(time: Option<DateTime<Utc>>) -> Value {
+    time.map_or(Value::Null, |t| Value::String(t.to_rfc3339()))
+}
+
+/// The plan the staging run made (`PlanRehearsal` answers `{"plan": …}`); `None` when the run
+/// ended before planning, having created nothing.
+fn plan_of(events: &[HistoryEvent]) -> Result<Option<Value>, ApiError> {
+    match history::state_output(events, PLAN_STATE) {
+        Ok(output) => Ok(output.and_then(|mut o| o.get_mut("plan").map(Value::take))),
+        Err(OutputError::Truncated) => {
+            Err(ApiError::new(StatusCode::BAD_GATEWAY, format!("{PLAN_STATE}'s output is truncated in the history")))
+        }
+        Err(OutputError::NotJson(e)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, format!("{PLAN_STATE}'s output is not JSON: {e}"))),
+    }
+}
+
+/// The run id the plan carries (in every resource's tags, and in a promotion document).
+fn run_id_of(plan: &Value) -> Option<String> {
+    plan.get("run_id").and_then(Value::as_str).map(str::to_string)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Decision {
+    Approve,
+    Reject,
+}
+
+impl Decision {
+    fn word(self) -> &'static str {
+        match self {
+            Decision::Approve => "approved",
+            Decision::Reject => "rejected",
+        }
+    }
+}
+
+/// The API over Step Functions and Parameter Store (where a waiting approval's task token is).
+pub struct Api<S, P> {
+    state_machines: S,
+    parameters: P,
+    config: Config,
+}
+
+impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
+    pub fn new(state_machines: S, parameters: P, config: Config) -> Self {
+        Self { state_machines, parameters, config }
+    }
+
+    pub fn state_machines(&self) -> &S {
+        &self.state_machines
+    }
+
+    /// Answers one request; every failure is a JSON response, never an error of the function.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let caller = caller(&request);
+        let path = request.uri().path();
+        let mut allow = None;
+        let result = match match_route(request.method().as_str(), path) {
+            Matched::Route(route, parameter) => self.route(route, parameter, &request, caller.as_deref()).await,
+            Matched::MethodNotAllowed(methods) => {
+                allow = HeaderValue::from_str(&methods.join(", ")).ok();
+                Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{path} allows {}", methods.join(", "))))
+            }
+            Matched::NotFound => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no route {path}"))),
+        };
+        let (status, body) = match result {
+            Ok(answer) => answer,
+            Err(error) => {
+                tracing::warn!(status = error.status.as_u16(), error = %error.message, field = error.field.as_deref(), "request refused");
+                (error.status, error.body())
+            }
+        };
+        tracing::info!(method = %request.method(), path, status = status.as_u16(), caller = caller.as_deref(), "request answered");
+        let mut response = Response::new(Body::Text(body.to_string()));
+        *response.status_mut() = status;
+        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(allow) = allow {
+            response.headers_mut().insert(ALLOW, allow);
+        }
+        response
+    }
+
+    async fn route(&self, route: Route, parameter: Option<&str>, request: &Request, caller: Option<&str>) -> Answer {
+        // Checked first, like the rest of the input, before any call; unused (empty) by routes
+        // that start nothing.
+        let key = if route.takes_idempotency_key() { idempotency_key(request.headers())? } else { String::new() };
+        match route {
+            Route::StartRun => self.start_run(&key, request).await,
+            Route::GetRun => self.get_run(&path_name("id", parameter)?).await,
+            Route::ApproveRun => self.decide(&path_name("id", parameter)?, request, Decision::Approve, caller).await,
+            Route::RejectRun => self.decide(&path_name("id", parameter)?, request, Decision::Reject, caller).await,
+            Route::TeardownEnvironment => self.teardown(parameter.unwrap_or_default(), &key, request, caller).await,
+        }
+    }
+
+    /// `POST /runs`: validate the run document, then start the staging machine under the key.
+    async fn start_run(&self, key: &str, request: &Request) -> Answer {
+        let Some(document) = json_body(request.body())? else {
+            return Err(ApiError::bad("(document)", "the body must be a run document; {} runs the runbook's defaults"));
+        };
+        RunInput::from_json(document.clone()).map_err(invalid_document)?.validate().map_err(invalid_document)?;
+        self.start_once(&self.config.staging_state_machine_arn, key, &document).await
+    }
+
+    /// Starts an execution named `key`, or answers the one the key already started with this
+    /// same input: 202 when started (or still running), 200 when it has ended; 409 when the key
+    /// was used for a different input.
+    async fn start_once(&self, state_machine_arn: &str, key: &str, input: &Value) -> Answer {
+        match self.state_machines.start_execution(state_machine_arn, key, &input.to_string()).await {
+            Ok(started) => Ok((
+                StatusCode::ACCEPTED,
+                json!({ "id": key, "execution_arn": started.execution_arn, "status": "RUNNING", "started_at": rfc3339(started.start_date) }),
+            )),
+            // Standard workflows answer a running execution again, but refuse the name of one
+            // that has ended, whatever the input: still this request if the input is the same.
+            Err(e) if e.is(CloudErrorKind::AlreadyExists) => {
+                let existing = self.describe(&execution_arn(state_machine_arn, key)).await?;
+                match existing {
+                    Some(d) if d.input.as_deref().map(json_or_text).as_ref() == Some(input) => Ok((
+                        StatusCode::OK,
+                        json!({ "id": key, "execution_arn": d.execution_arn, "status": d.status, "started_at": rfc3339(d.start_date) }),
+                    )),
+                    _ => Err(ApiError::field(
+                        StatusCode::CONFLICT,
+                        IDEMPOTENCY_KEY,
+                        format!("{key:?} already started a request with a different body; use a new key for a new request"),
+                    )),
+                }
+            }
+            Err(e) => Err(sfn("StartExecution")(e)),
+        }
+    }
+
+    async fn describe(&self, arn: &str) -> Result<Option<ExecutionDescription>, ApiError> {
+        self.state_machines.describe_execution(arn).await.map_err(sfn("DescribeExecution"))
+    }
+
+    async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, ApiError> {
+        self.state_machines.execution_history(arn).await.map_err(sfn("GetExecutionHistory"))
+    }
+
+    /// The staging execution named `id`, or 404.
+    async fn run(&self, id: &str) -> Result<ExecutionDescription, ApiError> {
+        self.describe(&execution_arn(&self.config.staging_state_machine_arn, id))
+            .await?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no run {id:?}")))
+    }
+
+    /// The task token a promotion of `run_id` waits on, as `request_approval` stored it.
+    async fn approval_token(&self, run_id: &str) -> Result<Option<String>, ApiError> {
+        let parameter = approval_parameter(run_id);
+        match self.parameters.get_parameter(&parameter).await {
+            Ok(found) => Ok(found.map(|p| p.value.expose().to_string())),
+            Err(e) => Err(ApiError::upstream("Parameter Store", &format!("GetParameter {parameter}"), e)),
+        }
+    }
+
+    /// `GET /runs/{id}`: status, the states the run is in, its report (the output) or failure,
+    /// its plan's run id (what a promotion document names), and whether a promotion of it waits
+    /// for approval.
+    async fn get_run(&self, id: &str) -> Answer {
+        let execution = self.run(id).await?;
+        let events = self.history(&execution.execution_arn).await?;
+        let run_id = plan_of(&events)?.as_ref().and_then(run_id_of);
+        let awaiting_approval = match &run_id {
+            Some(run_id) => self.approval_token(run_id).await?.is_some(),
+            None => false,
+        };
+        let running = execution.status == "RUNNING";
+        let failure =
+            execution.error.as_ref().map(|error| json!({ "error": error, "cause": execution.cause.as_deref().map(json_or_text) }));
+        Ok((
+            StatusCode::OK,
+            json!({
+                "id": id,
+                "run_id": run_id,
+                "execution_arn": execution.execution_arn,
+                "status": execution.status,
+                "started_at": rfc3339(execution.start_date),
+                "stopped_at": rfc3339(execution.stop_date),
+                "current_states": if running { history::open_states(&events) } else { Vec::new() },
+                "last_state": history::last_state(&events),
+                "awaiting_approval": awaiting_approval,
+                "report": execution.output.as_deref().map(json_or_text),
+                "failure": failure,
+            }),
+        ))
+    }
+
+    /// `POST /runs/{id}/approve|reject`: answers the approval a promotion of the run waits on.
+    async fn decide(&self, id: &str, request: &Request, decision: Decision, caller: Option<&str>) -> Answer {
+        let body = object_body(request.body(), &["comment"])?;
+        let comment = match body.get("comment") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(c)) if c.chars().count() <= MAX_COMMENT => Some(c.clone()),
+            Some(_) => return Err(ApiError::bad("comment", format!("must be a string of at most {MAX_COMMENT} characters"))),
+        };
+        let execution = self.run(id).await?;
+        let events = self.history(&execution.execution_arn).await?;
+        let no_approval = || ApiError::conflict(format!("run {id:?} has no pending approval"));
+        let run_id = plan_of(&events)?.as_ref().and_then(run_id_of).ok_or_else(no_approval)?;
+        let token = self.approval_token(&run_id).await?.ok_or_else(no_approval)?;
+        let who = caller.unwrap_or("an unidentified caller");
+        let sent = match decision {
+            Decision::Approve => {
+                let output = json!({ "approved": true, "by": caller, "comment": comment });
+                self.state_machines.send_task_success(&token, &output.to_string()).await.map_err(|e| ("SendTaskSuccess", e))
+            }
+            Decision::Reject => {
+                let cause = match &comment {
+                    Some(comment) => format!("rejected by {who}: {comment}"),
+                    None => format!("rejected by {who}"),
+                };
+                self.state_machines.send_task_failure(&token, APPROVAL_REJECTED, &cause).await.map_err(|e| ("SendTaskFailure", e))
+            }
+        };
+        match sent {
+            Ok(()) => {
+                tracing::info!(run = id, run_id, decision = decision.word(), by = who, "approval answered");
+                Ok((StatusCode::OK, json!({ "id": id, "run_id": run_id, "decision": decision.word() })))
+            }
+            Err((_, e)) if STALE_TOKEN.contains(&e.code.as_str()) => Err(ApiError::conflict(format!(
+                "run {id:?} has no pending approval: the last one was already answered or has expired ({})",
+                e.code
+            ))),
+            Err((operation, e)) => Err(sfn(operation)(e)),
+        }
+    }
+
+    /// `POST /environments/{env}/teardown`: starts the teardown machine on a finished run's plan,
+    /// with the input the run's own teardown schedule sends.
+    async fn teardown(&self, environment: &str, key: &str, request: &Request, caller: Option<&str>) -> Answer {
+        if environment != TEARDOWN_ENVIRONMENT {
+            return Err(ApiError::bad(
+                "env",
+                format!("only {TEARDOWN_ENVIRONMENT:?} can be torn down through the API, not {environment:?}"),
+            ));
+        }
+        let body = object_body(request.body(), &["run", "final_snapshot"])?;
+        let run = match body.get("run") {
+            Some(Value::String(run)) if is_name(run) => run.clone(),
+            _ => return Err(ApiError::bad("run", "is required: the id of the run (as POST /runs answered it) whose staging to tear down")),
+        };
+        let final_snapshot = match body.get("final_snapshot") {
+            None => true,
+            Some(Value::Bool(keep)) => *keep,
+            Some(_) => {
+                return Err(ApiError::bad("final_snapshot", "must be true (the default: snapshot the staging database first) or false"))
+            }
+        };
+        let staging = self.run(&run).await?;
+        if staging.status == "RUNNING" {
+            return Err(ApiError::conflict(format!("run {run:?} is still running; a run that fails rolls itself back")));
+        }
+        let events = self.history(&staging.execution_arn).await?;
+        let Some(plan) = plan_of(&events)? else {
+            return Err(ApiError::conflict(format!("run {run:?} ended before it was planned: it created nothing to tear down")));
+        };
+        let reason = format!("requested through the API by {}", caller.unwrap_or("an unidentified caller"));
+        let input = json!({ "plan": plan, "reason": reason, "final_snapshot": final_snapshot });
+        let (status, mut body) = self.start_once(&self.config.teardown_state_machine_arn, key, &input).await?;
+        body["environment"] = json!(TEARDOWN_ENVIRONMENT);
+        body["run"] = json!(run);
+        Ok((status, body))
+    }
+}

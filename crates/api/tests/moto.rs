@@ -1,0 +1,510 @@
+//! The API handler against moto's Step Functions (with its ASL engine on, so executions run,
+//! wait and take task tokens) and Parameter Store (`bash scripts/install-moto.sh`). Requests are
+//! HTTP API (payload 2.0) events, as API Gateway sends them to the function.
+//!
+//! The state machines are small stand-ins with the shapes the API relies on: the staging machine's
+//! first state `PlanRehearsal` answers `{"plan": …}`, and a promotion waits on a task token kept
+//! in the run's approval parameter (as the promote machine's `request_approval` step keeps it).
+
+#[path = "../../aws/tests/moto/server.rs"]
+#[allow(dead_code)]
+mod server;
+
+use lambda_http::{Body, Request};
+use rehearsal_api::{Api, Config, StateMachines};
+use rehearsal_aws::{load_config, AwsCloud, ExecutionDescription, HistoryEvent, StartedExecution, StepFunctions};
+use rehearsal_core::cloud::{CloudResult, ParameterKind, ParameterStore};
+use rehearsal_core::promotion::{approval_parameter, APPROVAL_REJECTED};
+use rehearsal_core::Secret;
+use serde_json::{json, Value};
+use server::{moto, Moto};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const RUN_ID: &str = "tableicty-20251225";
+const OPERATOR: &str = "arn:aws:iam::123456789012:user/operator";
+
+/// The SDK client, counting every call and keeping the last SendTaskFailure's error and cause
+/// (moto drops the cause).
+struct Counting {
+    inner: StepFunctions,
+    calls: AtomicUsize,
+    failure_sent: Mutex<Option<(String, String)>>,
+}
+
+impl Counting {
+    fn count(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn tick(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl StateMachines for Counting {
+    async fn start_execution(&self, state_machine_arn: &str, name: &str, input: &str) -> CloudResult<StartedExecution> {
+        self.tick();
+        self.inner.start_execution(state_machine_arn, name, input).await
+    }
+
+    async fn describe_execution(&self, execution_arn: &str) -> CloudResult<Option<ExecutionDescription>> {
+        self.tick();
+        self.inner.describe_execution(execution_arn).await
+    }
+
+    async fn execution_history(&self, execution_arn: &str) -> CloudResult<Vec<HistoryEvent>> {
+        self.tick();
+        self.inner.execution_history(execution_arn).await
+    }
+
+    async fn send_task_success(&self, task_token: &str, output: &str) -> CloudResult<()> {
+        self.tick();
+        self.inner.send_task_success(task_token, output).await
+    }
+
+    async fn send_task_failure(&self, task_token: &str, error: &str, cause: &str) -> CloudResult<()> {
+        self.tick();
+        *self.failure_sent.lock().unwrap() = Some((error.to_string(), cause.to_string()));
+        self.inner.send_task_failure(task_token, error, cause).await
+    }
+}
+
+/// The plan a staging run makes, as far as the API reads it.
+fn plan() -> Value {
+    json!({ "run_id": RUN_ID, "app": "tableicty", "staging_db": { "instance_id": "tableicty-staging-db" } })
+}
+
+fn planned_then(next: Value) -> Value {
+    let mut states = json!({
+        "PlanRehearsal": { "Type": "Pass", "Result": { "plan": plan() }, "ResultPath": "$", "Next": "Then" }
+    });
+    states["Then"] = next;
+    json!({ "StartAt": "PlanRehearsal", "States": states })
+}
+
+/// Plans, then reports as the real Summary state does.
+fn succeeding() -> Value {
+    planned_then(json!({
+        "Type": "Pass",
+        "Parameters": { "run_id.$": "$.plan.run_id", "checks": { "validation": [{ "name": "health", "passed": true }] } },
+        "End": true
+    }))
+}
+
+/// Plans, then waits an hour: a running staging execution.
+fn waiting() -> Value {
+    planned_then(json!({ "Type": "Wait", "Seconds": 3600, "End": true }))
+}
+
+/// Plans, then ends as a rolled-back run does: failed with the step's error as its cause.
+fn rolled_back() -> Value {
+    planned_then(json!({
+        "Type": "Fail",
+        "Error": "CheckFailedError",
+        "Cause": r#"{"errorType":"CheckFailedError","errorMessage":"check failed: health answered 502"}"#
+    }))
+}
+
+/// Fails before planning: nothing was created.
+fn refused() -> Value {
+    json!({ "StartAt": "PlanRehearsal", "States": { "PlanRehearsal": { "Type": "Fail", "Error": "InvalidInputError", "Cause": "bad" } } })
+}
+
+/// A promotion waiting for approval: a callback task that hands its token out (on the default
+/// event bus, which needs no fixture).
+fn promotion() -> Value {
+    json!({
+        "StartAt": "AwaitApproval",
+        "States": {
+            "AwaitApproval": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::events:putEvents.waitForTaskToken",
+                "Parameters": {
+                    "Entries": [{ "Source": "rehearsal", "DetailType": "approval", "Detail": { "run_id": RUN_ID, "task_token.$": "$$.Task.Token" } }]
+                },
+                "End": true
+            }
+        }
+    })
+}
+
+struct Fixture {
+    _moto: Moto,
+    sfn: StepFunctions,
+    cloud: AwsCloud,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let moto = moto();
+        // moto runs executions only with its ASL engine switched on.
+        post_json(&moto.server.endpoint(), "/moto-api/config", r#"{"stepfunctions": {"execute_state_machine": true}}"#);
+        let config = load_config(Some(&moto.server.endpoint())).await;
+        Fixture { sfn: StepFunctions::new(&config), cloud: AwsCloud::new(&config), _moto: moto }
+    }
+
+    async fn machine(&self, name: &str, definition: &Value) -> String {
+        let created = self
+            .sfn
+            .client
+            .create_state_machine()
+            .name(name)
+            .definition(definition.to_string())
+            .role_arn("arn:aws:iam::123456789012:role/rehearsal-states")
+            .send()
+            .await
+            .expect("create the state machine");
+        created.state_machine_arn().to_string()
+    }
+
+    /// The API over `staging` (and a teardown machine that succeeds at once).
+    async fn api(&self, staging: &Value) -> Api<Counting, AwsCloud> {
+        let staging_arn = self.machine("staging", staging).await;
+        let teardown = json!({ "StartAt": "TeardownStaging", "States": { "TeardownStaging": { "Type": "Pass", "End": true } } });
+        let teardown_arn = self.machine("teardown", &teardown).await;
+        let config = Config { staging_state_machine_arn: staging_arn, teardown_state_machine_arn: teardown_arn };
+        Api::new(
+            Counting { inner: self.sfn.clone(), calls: AtomicUsize::new(0), failure_sent: Mutex::new(None) },
+            self.cloud.clone(),
+            config,
+        )
+    }
+
+    async fn executions(&self, state_machine_arn: &str) -> Vec<String> {
+        let listed = self.sfn.client.list_executions().state_machine_arn(state_machine_arn).send().await.expect("list executions");
+        listed.executions().iter().map(|e| e.name().to_string()).collect()
+    }
+
+    /// Polls until the execution's status is not `RUNNING` (or `until` holds of it).
+    async fn settle(&self, arn: &str, mut until: impl FnMut(&ExecutionDescription, &[HistoryEvent]) -> bool) -> ExecutionDescription {
+        let started = Instant::now();
+        loop {
+            let described = self.sfn.describe_execution(arn).await.unwrap().expect("the execution exists");
+            let events = self.sfn.execution_history(arn).await.unwrap();
+            if until(&described, &events) {
+                return described;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "{arn} did not get there: {described:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn ended(&self, arn: &str) -> ExecutionDescription {
+        self.settle(arn, |d, _| d.status != "RUNNING").await
+    }
+
+    /// Starts a promotion and stores its task token where `request_approval` would.
+    async fn promotion_awaiting_approval(&self) -> String {
+        let machine = self.machine("promote", &promotion()).await;
+        let started = self.sfn.start_execution(&machine, "promote-1", "{}").await.unwrap();
+        let mut token = None;
+        self.settle(&started.execution_arn, |_, events| {
+            token = events.iter().filter_map(|e| e.task_scheduled_event_details()).find_map(|d| {
+                serde_json::from_str::<Value>(d.parameters()).ok()?.pointer("/Entries/0/Detail/task_token")?.as_str().map(str::to_string)
+            });
+            token.is_some()
+        })
+        .await;
+        let token = token.expect("the task token");
+        self.cloud.put_parameter(&approval_parameter(RUN_ID), &Secret::new(token), ParameterKind::SecureString, true).await.unwrap();
+        started.execution_arn
+    }
+}
+
+/// A plain HTTP POST to moto's own API.
+fn post_json(endpoint: &str, path: &str, body: &str) {
+    let address = endpoint.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).expect("connect to moto");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 20") || response.starts_with("HTTP/1.0 20"), "{path}: {response}");
+}
+
+/// An HTTP API (payload 2.0) event as API Gateway sends it, signed by [`OPERATOR`].
+fn event(method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> Request {
+    let mut headers = json!({ "content-type": "application/json", "host": "api.example" });
+    if let Some(key) = key {
+        headers["idempotency-key"] = json!(key);
+    }
+    let event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainName": "api.example",
+            "domainPrefix": "api",
+            "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test" },
+            "requestId": "request",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "25/Dec/2025:10:00:00 +0000",
+            "timeEpoch": 1766656800000u64,
+            "authorizer": { "iam": { "accessKey": "AKIA", "accountId": "123456789012", "callerId": "AIDA", "userArn": OPERATOR, "userId": "AIDA" } }
+        },
+        "body": body,
+        "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event")
+}
+
+async fn call(api: &Api<Counting, AwsCloud>, request: Request) -> (u16, Value) {
+    let response = api.handle(request).await;
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).expect("a JSON body"),
+        other => panic!("not a text body: {other:?}"),
+    };
+    (response.status().as_u16(), body)
+}
+
+#[tokio::test]
+async fn invalid_requests_are_400_naming_the_field_before_any_call() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&succeeding()).await;
+    let cases = [
+        (event("POST", "/runs", Some("k1"), Some(r#"{"staging": {"db_instance_id": "1bad"}}"#)), "staging.db_instance_id"),
+        (
+            event("POST", "/runs", Some("k1"), Some(r#"{"staging": {"parameter_path": "/tableicty/production/"}}"#)),
+            "staging.parameter_path",
+        ),
+        (event("POST", "/runs", Some("k1"), Some(r#"{"ttl_hours": 0}"#)), "ttl_hours"),
+        (event("POST", "/runs", Some("k1"), Some(r#"{"bogus": 1}"#)), "bogus"),
+        (event("POST", "/runs", Some("k1"), Some("[]")), "(document)"),
+        (event("POST", "/runs", Some("k1"), Some("{not json")), "(document)"),
+        (event("POST", "/runs", Some("k1"), None), "(document)"),
+        (event("POST", "/runs", None, Some("{}")), "Idempotency-Key"),
+        (event("POST", "/runs", Some("has space"), Some("{}")), "Idempotency-Key"),
+        (event("POST", "/runs", Some(&"k".repeat(81)), Some("{}")), "Idempotency-Key"),
+        (event("GET", "/runs/a.b", None, None), "id"),
+        (event("POST", "/runs/a.b/approve", None, None), "id"),
+        (event("POST", "/runs/r/approve", None, Some(r#"{"comment": 3}"#)), "comment"),
+        (event("POST", "/runs/r/reject", None, Some(r#"{"reason": "x"}"#)), "reason"),
+        (event("POST", "/environments/production/teardown", Some("t1"), Some(r#"{"run": "r"}"#)), "env"),
+        (event("POST", "/environments/staging/teardown", None, Some(r#"{"run": "r"}"#)), "Idempotency-Key"),
+        (event("POST", "/environments/staging/teardown", Some("t1"), Some("{}")), "run"),
+        (event("POST", "/environments/staging/teardown", Some("t1"), Some(r#"{"run": "r", "final_snapshot": "no"}"#)), "final_snapshot"),
+    ];
+    for (request, field) in cases {
+        let (status, body) = call(&api, request).await;
+        assert_eq!((status, body["field"].as_str()), (400, Some(field)), "{body}");
+        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+    }
+    assert_eq!(api.state_machines().count(), 0, "no Step Functions call for an invalid request");
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_starts_one_execution() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&waiting()).await;
+    let document = r#"{"app": "tableicty", "ttl_hours": 24}"#;
+    let (status, first) = call(&api, event("POST", "/runs", Some("release-42"), Some(document))).await;
+    assert_eq!(status, 202, "{first}");
+    assert_eq!((first["id"].as_str(), first["status"].as_str()), (Some("release-42"), Some("RUNNING")));
+    let arn = first["execution_arn"].as_str().unwrap().to_string();
+    assert!(arn.ends_with(":execution:staging:release-42"), "{arn}");
+
+    // The same document, spelled differently, is the same request.
+    let retried = r#"{ "ttl_hours": 24, "app": "tableicty" }"#;
+    let (status, again) = call(&api, event("POST", "/runs", Some("release-42"), Some(retried))).await;
+    assert_eq!((status, again["execution_arn"].as_str()), (202, Some(arn.as_str())), "{again}");
+
+    let (status, other) = call(&api, event("POST", "/runs", Some("release-42"), Some(r#"{"ttl_hours": 48}"#))).await;
+    assert_eq!((status, other["field"].as_str()), (409, Some("Idempotency-Key")), "{other}");
+
+    let machine = arn.replace(":execution:staging:release-42", ":stateMachine:staging");
+    assert_eq!(fixture.executions(&machine).await, ["release-42"]);
+    let input: Value = serde_json::from_str(&fixture.sfn.describe_execution(&arn).await.unwrap().unwrap().input.unwrap()).unwrap();
+    assert_eq!(input, json!({"app": "tableicty", "ttl_hours": 24}), "the run document is the input");
+}
+
+#[tokio::test]
+async fn a_key_retried_after_its_run_ended_answers_that_run() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&succeeding()).await;
+    let (status, first) = call(&api, event("POST", "/runs", Some("release-43"), Some("{}"))).await;
+    assert_eq!(status, 202, "{first}");
+    let arn = first["execution_arn"].as_str().unwrap();
+    assert_eq!(fixture.ended(arn).await.status, "SUCCEEDED");
+
+    let (status, again) = call(&api, event("POST", "/runs", Some("release-43"), Some("{}"))).await;
+    assert_eq!((status, again["execution_arn"].as_str(), again["status"].as_str()), (200, Some(arn), Some("SUCCEEDED")), "{again}");
+    let (status, other) = call(&api, event("POST", "/runs", Some("release-43"), Some(r#"{"ttl_hours": 2}"#))).await;
+    assert_eq!((status, other["field"].as_str()), (409, Some("Idempotency-Key")), "{other}");
+    let machine = arn.replace(":execution:staging:release-43", ":stateMachine:staging");
+    assert_eq!(fixture.executions(&machine).await, ["release-43"]);
+}
+
+#[tokio::test]
+async fn unknown_runs_routes_and_methods() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&succeeding()).await;
+    for request in [
+        event("GET", "/runs/nope", None, None),
+        event("POST", "/runs/nope/approve", None, None),
+        event("POST", "/runs/nope/reject", None, Some(r#"{"comment": "no"}"#)),
+        event("POST", "/environments/staging/teardown", Some("t1"), Some(r#"{"run": "nope"}"#)),
+    ] {
+        let (status, body) = call(&api, request).await;
+        assert_eq!(status, 404, "{body}");
+        assert!(body["error"].as_str().unwrap().contains("nope"), "{body}");
+    }
+    let (status, body) = call(&api, event("GET", "/nothing/here", None, None)).await;
+    assert_eq!(status, 404, "{body}");
+    let response = api.handle(event("DELETE", "/runs/r", None, None)).await;
+    assert_eq!((response.status().as_u16(), response.headers()["allow"].to_str().unwrap()), (405, "GET"));
+}
+
+#[tokio::test]
+async fn a_running_run_reports_the_states_it_is_in() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&waiting()).await;
+    let (_, started) = call(&api, event("POST", "/runs", Some("running"), Some("{}"))).await;
+    let arn = started["execution_arn"].as_str().unwrap();
+    fixture.settle(arn, |_, events| events.iter().any(|e| e.state_entered_event_details().is_some_and(|d| d.name() == "Then"))).await;
+    let (status, running) = call(&api, event("GET", "/runs/running", None, None)).await;
+    assert_eq!(status, 200, "{running}");
+    assert_eq!((running["id"].as_str(), running["execution_arn"].as_str()), (Some("running"), Some(arn)));
+    assert_eq!((running["status"].as_str(), running["run_id"].as_str()), (Some("RUNNING"), Some(RUN_ID)));
+    assert_eq!(running["current_states"], json!(["Then"]));
+    assert_eq!(running["last_state"], "Then");
+    assert_eq!((running["report"].is_null(), running["failure"].is_null(), &running["awaiting_approval"]), (true, true, &json!(false)));
+}
+
+#[tokio::test]
+async fn a_passed_run_reports_its_checks() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&succeeding()).await;
+    let (_, started) = call(&api, event("POST", "/runs", Some("passed"), Some("{}"))).await;
+    fixture.ended(started["execution_arn"].as_str().unwrap()).await;
+    let (_, passed) = call(&api, event("GET", "/runs/passed", None, None)).await;
+    assert_eq!(passed["status"], "SUCCEEDED");
+    assert_eq!(passed["current_states"], json!([]));
+    assert_eq!(passed["last_state"], "Then");
+    assert_eq!(passed["report"], json!({ "run_id": RUN_ID, "checks": { "validation": [{ "name": "health", "passed": true }] } }));
+    assert!(passed["stopped_at"].is_string() && passed["failure"].is_null(), "{passed}");
+}
+
+#[tokio::test]
+async fn a_rolled_back_run_reports_its_failure() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&rolled_back()).await;
+    let (_, started) = call(&api, event("POST", "/runs", Some("failed"), Some("{}"))).await;
+    fixture.ended(started["execution_arn"].as_str().unwrap()).await;
+    let (_, failed) = call(&api, event("GET", "/runs/failed", None, None)).await;
+    assert_eq!(failed["status"], "FAILED");
+    assert_eq!(failed["failure"]["error"], "CheckFailedError");
+    assert_eq!(failed["failure"]["cause"]["errorMessage"], "check failed: health answered 502", "the cause is read as JSON: {failed}");
+    assert_eq!((failed["last_state"].as_str(), failed["report"].is_null()), (Some("Then"), true));
+}
+
+#[tokio::test]
+async fn approving_without_a_pending_approval_is_409() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&succeeding()).await;
+    let (_, started) = call(&api, event("POST", "/runs", Some("passed"), Some("{}"))).await;
+    fixture.ended(started["execution_arn"].as_str().unwrap()).await;
+    for path in ["/runs/passed/approve", "/runs/passed/reject"] {
+        let (status, body) = call(&api, event("POST", path, None, None)).await;
+        assert_eq!(status, 409, "{body}");
+        assert!(body["error"].as_str().unwrap().contains("no pending approval"), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn approving_answers_the_promotion_once() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&succeeding()).await;
+    let (_, started) = call(&api, event("POST", "/runs", Some("passed"), Some("{}"))).await;
+    fixture.ended(started["execution_arn"].as_str().unwrap()).await;
+    let promotion = fixture.promotion_awaiting_approval().await;
+    let (_, run) = call(&api, event("GET", "/runs/passed", None, None)).await;
+    assert_eq!(run["awaiting_approval"], true, "{run}");
+
+    let (status, body) = call(&api, event("POST", "/runs/passed/approve", None, Some(r#"{"comment": "ship it"}"#))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({ "id": "passed", "run_id": RUN_ID, "decision": "approved" }));
+    let promoted = fixture.ended(&promotion).await;
+    assert_eq!(promoted.status, "SUCCEEDED");
+    let output: Value = serde_json::from_str(&promoted.output.unwrap()).unwrap();
+    assert_eq!(output, json!({ "approved": true, "by": OPERATOR, "comment": "ship it" }));
+
+    // The token has been answered: a second decision finds nothing to answer.
+    let (status, body) = call(&api, event("POST", "/runs/passed/approve", None, None)).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("no pending approval"), "{body}");
+}
+
+#[tokio::test]
+async fn rejecting_fails_the_approval_with_the_rejection() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&succeeding()).await;
+    let (_, started) = call(&api, event("POST", "/runs", Some("passed"), Some("{}"))).await;
+    fixture.ended(started["execution_arn"].as_str().unwrap()).await;
+    let promotion = fixture.promotion_awaiting_approval().await;
+    let (status, body) = call(&api, event("POST", "/runs/passed/reject", None, Some(r#"{"comment": "billing looks wrong"}"#))).await;
+    assert_eq!((status, body["decision"].as_str()), (200, Some("rejected")), "{body}");
+    let rejected = fixture.ended(&promotion).await;
+    assert_eq!(rejected.status, "FAILED");
+    assert_eq!(rejected.error.as_deref(), Some(APPROVAL_REJECTED));
+    let sent = api.state_machines().failure_sent.lock().unwrap().clone();
+    assert_eq!(sent, Some((APPROVAL_REJECTED.to_string(), format!("rejected by {OPERATOR}: billing looks wrong"))));
+}
+
+#[tokio::test]
+async fn teardown_starts_once_on_the_runs_plan() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&succeeding()).await;
+    let (_, started) = call(&api, event("POST", "/runs", Some("passed"), Some("{}"))).await;
+    fixture.ended(started["execution_arn"].as_str().unwrap()).await;
+
+    let body = r#"{"run": "passed", "final_snapshot": false}"#;
+    let (status, first) = call(&api, event("POST", "/environments/staging/teardown", Some("teardown-1"), Some(body))).await;
+    assert_eq!(status, 202, "{first}");
+    assert_eq!((first["environment"].as_str(), first["run"].as_str()), (Some("staging"), Some("passed")));
+    let arn = first["execution_arn"].as_str().unwrap();
+    assert!(arn.ends_with(":execution:teardown:teardown-1"), "{arn}");
+    let teardown = fixture.ended(arn).await;
+    let input: Value = serde_json::from_str(&teardown.input.unwrap()).unwrap();
+    assert_eq!(
+        input,
+        json!({ "plan": plan(), "reason": format!("requested through the API by {OPERATOR}"), "final_snapshot": false }),
+        "the input the run's teardown schedule sends"
+    );
+    let (status, again) = call(&api, event("POST", "/environments/staging/teardown", Some("teardown-1"), Some(body))).await;
+    assert_eq!((status, again["execution_arn"].as_str()), (200, Some(arn)), "{again}");
+    assert_eq!(fixture.executions(&arn.replace(":execution:teardown:teardown-1", ":stateMachine:teardown")).await, ["teardown-1"]);
+}
+
+#[tokio::test]
+async fn teardown_refuses_a_run_still_running() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&waiting()).await;
+    call(&api, event("POST", "/runs", Some("running"), Some("{}"))).await;
+    let (status, body) = call(&api, event("POST", "/environments/staging/teardown", Some("t1"), Some(r#"{"run": "running"}"#))).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("still running"), "{body}");
+}
+
+#[tokio::test]
+async fn teardown_refuses_a_run_that_never_planned() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&refused()).await;
+    let (_, started) = call(&api, event("POST", "/runs", Some("refused"), Some("{}"))).await;
+    fixture.ended(started["execution_arn"].as_str().unwrap()).await;
+    let (status, body) = call(&api, event("POST", "/environments/staging/teardown", Some("t2"), Some(r#"{"run": "refused"}"#))).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("nothing to tear down"), "{body}");
+}
