@@ -523,37 +523,13 @@ pub(crate) enum ConnectError {
 }
 
 impl Connection {
-    /// From a `postgres://user:password@host:port/database` URL; the error never echoes it.
+    /// From a `postgres://user:password@host:port/database` URL, parsed as the steps parse it;
+    /// the error never echoes it.
     pub fn parse(url: &str) -> Result<Self, String> {
-        let parsed = url::Url::parse(url).map_err(|e| format!("DATABASE_URL is not a URL ({e})"))?;
-        if !matches!(parsed.scheme(), "postgres" | "postgresql") {
-            return Err(format!("DATABASE_URL has scheme {:?}", parsed.scheme()));
-        }
-        let decode = |s: &str| percent_decode(s).ok_or_else(|| "DATABASE_URL has badly encoded credentials".to_string());
-        Ok(Connection {
-            host: parsed.host_str().unwrap_or_default().to_string(),
-            port: parsed.port().unwrap_or(5432),
-            database: decode(parsed.path().trim_start_matches('/'))?,
-            user: decode(parsed.username())?,
-            password: decode(parsed.password().unwrap_or_default())?,
-        })
+        let target = rehearsal_core::database_url::target(&rehearsal_core::Secret::new(url))?;
+        let password = target.password.expose().to_string();
+        Ok(Connection { host: target.host, port: target.port, database: target.database, user: target.user, password })
     }
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            out.push(u8::from_str_radix(std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The run a resource belongs to, from its tags; `None` when untagged (it still counts as a

@@ -55,8 +55,8 @@ fn describe(result: &Result<HttpResponse, HttpError>) -> String {
     }
 }
 
-/// Runs the checklist against `https://{host}`; stops at the first failure whose result the
-/// next checks depend on (no token → no billing check).
+/// Runs the checklist against `base_url`; stops at the first failure whose result the next
+/// checks depend on (no token → no billing check).
 pub async fn run_checklist<H: HttpClient>(
     http: &H,
     base_url: &str,
@@ -86,6 +86,7 @@ pub async fn run_checklist<H: HttpClient>(
             Some(problem) => format!("a token that is {problem}"),
         },
         _ if tokens.is_some() => "a response without access and refresh tokens".to_string(),
+        _ if matches!(&login, Ok(r) if r.status == 200) => "HTTP 200 with a body that is not JSON".to_string(),
         _ => describe(&login),
     };
     let login_ok = login_found == "access and refresh JWTs";
@@ -106,6 +107,7 @@ pub async fn run_checklist<H: HttpClient>(
     };
     let refresh_found = match &new_access {
         Some(t) => jwt_problem(t.expose(), now).map_or("a new access JWT".to_string(), |p| format!("a token that is {p}")),
+        None if matches!(&refreshed, Ok(r) if r.status == 200) => "HTTP 200 without an access token".to_string(),
         None => describe(&refreshed),
     };
     results.push(CheckResult::new("token refresh", refresh_found == "a new access JWT", "HTTP 200 with a new access JWT", refresh_found));
