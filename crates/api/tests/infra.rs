@@ -1,0 +1,251 @@
+//! The deployment agrees with the code: the SAM template (infra/template.yaml) has a function
+//! for every step and every binary under functions/, every `${…}` of every statemachine/*.asl.json
+//! is substituted (Lambda ARNs by those functions, which the machine may invoke), and the API's
+//! routes are the same in the handler, in infra/openapi.yaml and in the template's HTTP API.
+
+use rehearsal_api::{Config, Route, IDEMPOTENCY_KEY, PLAN_STATE};
+use rehearsal_core::steps::Step;
+use serde_json::Value as Json;
+use serde_norway::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the repository root")
+}
+
+fn yaml(path: &str) -> Value {
+    let text = std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn resources(template: &Value) -> &serde_norway::Mapping {
+    template["Resources"].as_mapping().expect("Resources")
+}
+
+fn of_type<'a>(template: &'a Value, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+    resources(template).iter().filter(move |(_, r)| r["Type"] == kind).map(|(id, r)| (id.as_str().expect("a logical id"), r))
+}
+
+/// `!Tag value` as (tag, value).
+fn tagged(value: &Value) -> Option<(String, &Value)> {
+    match value {
+        Value::Tagged(t) => Some((t.tag.to_string().trim_start_matches('!').to_string(), &t.value)),
+        _ => None,
+    }
+}
+
+fn intrinsic(value: &Value) -> String {
+    match tagged(value) {
+        Some((tag, inner)) => format!("!{tag} {}", inner.as_str().unwrap_or("?")),
+        None => format!("{value:?}"),
+    }
+}
+
+/// Every `${Name}` in a definition.
+fn placeholders(text: &str) -> BTreeSet<String> {
+    text.split("${").skip(1).filter_map(|rest| rest.split_once('}')).map(|(name, _)| name.to_string()).collect()
+}
+
+/// The binaries of every package under functions/.
+fn function_binaries() -> BTreeSet<String> {
+    let mut binaries = BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("functions")).expect("functions/") {
+        let manifest = entry.unwrap().path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
+        let mut in_bin = false;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with('[') {
+                in_bin = line == "[[bin]]";
+            } else if let (true, Some(name)) = (in_bin, line.strip_prefix("name = ")) {
+                binaries.insert(name.trim_matches('"').to_string());
+            }
+        }
+    }
+    binaries
+}
+
+/// Logical id → binary of every function cargo-lambda builds.
+fn template_functions(template: &Value) -> BTreeMap<String, String> {
+    of_type(template, "AWS::Serverless::Function")
+        .map(|(id, f)| {
+            assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+            let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or_else(|| panic!("{id} names no Binary"));
+            (id.to_string(), binary.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_step_and_every_binary_has_its_function() {
+    let template = yaml("infra/template.yaml");
+    let functions = template_functions(&template);
+    for step in Step::ALL {
+        let id = step.arn_key().strip_suffix("Arn").expect("arn keys end in Arn");
+        assert_eq!(functions.get(id).map(String::as_str), Some(step.name()), "{step:?}: no function {id} with Binary {}", step.name());
+    }
+    let built: BTreeSet<String> = functions.values().cloned().collect();
+    let binaries = function_binaries();
+    assert_eq!(built, binaries, "the template's Binary properties and the binaries under functions/");
+    assert!(binaries.contains("api"));
+}
+
+#[test]
+fn every_substitution_of_every_state_machine_is_provided() {
+    let template = yaml("infra/template.yaml");
+    let functions = template_functions(&template);
+    let machines: BTreeMap<String, (&str, &Value)> = of_type(&template, "AWS::Serverless::StateMachine")
+        .map(|(id, m)| (m["Properties"]["DefinitionUri"].as_str().expect("DefinitionUri").to_string(), (id, m)))
+        .collect();
+    let mut files = BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("statemachine")).expect("statemachine/") {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if !name.ends_with(".asl.json") {
+            continue;
+        }
+        let uri = format!("../statemachine/{name}");
+        files.insert(uri.clone());
+        let text = std::fs::read_to_string(root().join("statemachine").join(&name)).unwrap();
+        let Some((id, machine)) = machines.get(&uri) else { panic!("no state machine in the template has DefinitionUri {uri}") };
+        let substitutions = machine["Properties"]["DefinitionSubstitutions"].as_mapping().expect("DefinitionSubstitutions");
+        let given: BTreeSet<String> = substitutions.keys().map(|k| k.as_str().unwrap().to_string()).collect();
+        assert_eq!(given, placeholders(&text), "{id}: DefinitionSubstitutions against the ${{…}} of {name}");
+
+        let policies = machine["Properties"]["Policies"].as_sequence().expect("Policies");
+        let invoked: BTreeSet<String> = policies
+            .iter()
+            .filter_map(|p| p.get("LambdaInvokePolicy"))
+            .map(|p| intrinsic(&p["FunctionName"]).trim_start_matches("!Ref ").to_string())
+            .collect();
+        let mut used = BTreeSet::new();
+        for (key, value) in substitutions {
+            let key = key.as_str().unwrap();
+            let expected = match key.strip_suffix("Arn") {
+                Some(function) if key.ends_with("FunctionArn") => {
+                    assert!(functions.contains_key(function), "{id}: {key} names {function}, which is not a function of the template");
+                    used.insert(function.to_string());
+                    format!("!GetAtt {function}.Arn")
+                }
+                Some(machine) if machine.ends_with("StateMachine") => format!("!Ref {machine}"),
+                _ => match key {
+                    "AlertTopicArn" => "!Ref AlertTopic".to_string(),
+                    "SchedulerRoleArn" => "!GetAtt SchedulerRole.Arn".to_string(),
+                    other => panic!("{id}: no rule for the substitution {other}; add it here and in the template"),
+                },
+            };
+            assert_eq!(intrinsic(value), expected, "{id}: {key}");
+        }
+        assert_eq!(invoked, used, "{id}: a LambdaInvokePolicy for exactly the functions it substitutes");
+        let publishes = policies.iter().any(|p| p.get("SNSPublishMessagePolicy").is_some());
+        assert_eq!(publishes, given.contains("AlertTopicArn"), "{id}: SNSPublishMessagePolicy exactly when it publishes alerts");
+    }
+    let deployed: BTreeSet<String> = machines.keys().cloned().collect();
+    assert_eq!(deployed, files, "every state machine of the template has its definition, and every definition a state machine");
+}
+
+#[test]
+fn state_machines_reference_each_other_without_a_cycle() {
+    let template = yaml("infra/template.yaml");
+    let references: BTreeMap<String, BTreeSet<String>> = of_type(&template, "AWS::Serverless::StateMachine")
+        .map(|(id, m)| {
+            let substitutions = m["Properties"]["DefinitionSubstitutions"].as_mapping().unwrap();
+            let machines = substitutions.keys().filter_map(|k| k.as_str()?.strip_suffix("Arn")).filter(|k| k.ends_with("StateMachine"));
+            (id.to_string(), machines.map(str::to_string).collect())
+        })
+        .collect();
+    fn reaches(from: &str, to: &str, references: &BTreeMap<String, BTreeSet<String>>, seen: &mut BTreeSet<String>) -> bool {
+        references
+            .get(from)
+            .into_iter()
+            .flatten()
+            .any(|next| next == to || (seen.insert(next.clone()) && reaches(next, to, references, seen)))
+    }
+    for id in references.keys() {
+        assert!(!reaches(id, id, &references, &mut BTreeSet::new()), "{id} depends on itself through {references:?}");
+    }
+    assert!(references["TeardownStateMachine"].is_empty(), "the teardown machine references no other machine");
+}
+
+#[test]
+fn the_staging_machine_plans_first_as_the_api_reads_it() {
+    let definition: Json = serde_json::from_str(&std::fs::read_to_string(root().join("statemachine/staging.asl.json")).unwrap()).unwrap();
+    assert_eq!(definition["StartAt"], PLAN_STATE);
+    let plan = &definition["States"][PLAN_STATE];
+    assert_eq!(plan["Resource"], "${PlanRehearsalFunctionArn}");
+    assert_eq!((&plan["ResultSelector"], &plan["ResultPath"]), (&serde_json::json!({"plan.$": "$"}), &serde_json::json!("$")));
+}
+
+#[test]
+fn only_the_database_checks_run_in_the_vpc() {
+    let template = yaml("infra/template.yaml");
+    let in_vpc: BTreeSet<&str> = of_type(&template, "AWS::Serverless::Function")
+        .filter(|(_, f)| f["Properties"].get("VpcConfig").is_some())
+        .map(|(id, _)| id)
+        .collect();
+    let checks: BTreeSet<&str> =
+        [Step::VerifyStagingMigrations, Step::VerifyDataBackfill].iter().map(|s| s.arn_key().trim_end_matches("Arn")).collect();
+    assert_eq!(in_vpc, checks);
+}
+
+#[test]
+fn the_api_function_is_given_the_machines_it_starts() {
+    let template = yaml("infra/template.yaml");
+    let variables = &template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"];
+    let names: BTreeSet<&str> = variables.as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
+    assert_eq!(names, BTreeSet::from([Config::STAGING, Config::TEARDOWN]));
+    assert_eq!(intrinsic(&variables[Config::STAGING]), "!Ref StagingStateMachine");
+    assert_eq!(intrinsic(&variables[Config::TEARDOWN]), "!Ref TeardownStateMachine");
+}
+
+/// (method, path) of every route, as the handler answers them.
+fn handler_routes() -> BTreeSet<(String, String)> {
+    Route::ALL.iter().map(|r| (r.method().to_string(), r.path().to_string())).collect()
+}
+
+#[test]
+fn the_openapi_document_describes_the_handlers_routes() {
+    let document = yaml("infra/openapi.yaml");
+    assert!(document["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "an OpenAPI 3 document");
+    assert_eq!(document["security"][0].as_mapping().map(|m| m.contains_key("sigv4")), Some(true), "SigV4 for every operation");
+    let mut documented = BTreeSet::new();
+    for (path, operations) in document["paths"].as_mapping().expect("paths") {
+        for (method, operation) in operations.as_mapping().unwrap() {
+            let (path, method) = (path.as_str().unwrap().to_string(), method.as_str().unwrap().to_uppercase());
+            let route = Route::ALL.iter().find(|r| r.method() == method && r.path() == path);
+            let Some(route) = route else { panic!("{method} {path} is documented but not answered by the handler") };
+            let headers: BTreeSet<&str> = operation["parameters"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["$ref"].as_str().or(p["name"].as_str()))
+                .collect();
+            let takes_key = headers.contains("#/components/parameters/IdempotencyKey");
+            assert_eq!(takes_key, route.takes_idempotency_key(), "{method} {path}: the {IDEMPOTENCY_KEY} header");
+            let responses = operation["responses"].as_mapping().unwrap();
+            assert!(responses.contains_key("400"), "{method} {path} documents its 400");
+            documented.insert((method, path));
+        }
+    }
+    assert_eq!(documented, handler_routes());
+    let key = &document["components"]["parameters"]["IdempotencyKey"];
+    assert_eq!((key["name"].as_str(), key["in"].as_str(), key["required"].as_bool()), (Some(IDEMPOTENCY_KEY), Some("header"), Some(true)));
+}
+
+#[test]
+fn the_templates_http_api_routes_are_the_handlers() {
+    let template = yaml("infra/template.yaml");
+    let api = &template["Resources"]["RehearsalApi"]["Properties"];
+    assert_eq!(api["Auth"]["DefaultAuthorizer"], "AWS_IAM");
+    assert_eq!(api["Auth"]["EnableIamAuthorizer"], true);
+    let events = template["Resources"]["ApiFunction"]["Properties"]["Events"].as_mapping().expect("the API function's events");
+    let mut routed = BTreeSet::new();
+    for (name, event) in events {
+        assert_eq!(event["Type"], "HttpApi", "{name:?}");
+        assert_eq!(intrinsic(&event["Properties"]["ApiId"]), "!Ref RehearsalApi", "{name:?}");
+        let (method, path) = (event["Properties"]["Method"].as_str().unwrap(), event["Properties"]["Path"].as_str().unwrap());
+        let route = Route::ALL.iter().find(|r| r.method() == method && r.path() == path);
+        assert_eq!(route.map(|r| format!("{r:?}")).as_deref(), name.as_str(), "the event of {method} {path} is named after its route");
+        routed.insert((method.to_string(), path.to_string()));
+    }
+    assert_eq!(routed, handler_routes());
+}
