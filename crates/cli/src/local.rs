@@ -83,7 +83,7 @@ pub fn parse_fault(text: &str) -> Result<Fault, LocalError> {
 }
 
 /// The run id the plan will choose, known here before any call for the leftovers check.
-fn planned_run_id(input: &RunInput, start: DateTime<Utc>) -> String {
+pub(crate) fn planned_run_id(input: &RunInput, start: DateTime<Utc>) -> String {
     input.run_id.clone().unwrap_or_else(|| default_run_id(&input.app, input.run_date.unwrap_or(start.date_naive())))
 }
 
@@ -110,19 +110,12 @@ pub async fn run_on<W: Write>(account: &SimAccount, run: LocalRun, progress: W) 
     let ledger = account.ledger();
     let leftovers = account.leftovers(&run_id);
     let states = observer.spans();
-    let (status, error, cause, output) = match execution.outcome {
-        Outcome::Succeeded { output } => (RunStatus::Succeeded, None, None, Some(output)),
-        Outcome::Failed { error, cause } => {
-            let rolled_back = states.iter().any(|s| s.name == "RolledBack") && leftovers.is_empty();
-            (if rolled_back { RunStatus::RolledBack } else { RunStatus::Failed }, Some(error), Some(cause), None)
-        }
+    let (error, cause, output) = match execution.outcome {
+        Outcome::Succeeded { output } => (None, None, Some(output)),
+        Outcome::Failed { error, cause } => (Some(error), Some(cause), None),
     };
-    let checks = output
-        .as_ref()
-        .and_then(|o| o.get("checks"))
-        .and_then(Value::as_object)
-        .map(|groups| groups.values().filter_map(Value::as_array).flatten().cloned().collect())
-        .unwrap_or_default();
+    let status = run_status(&output, &states, leftovers.is_empty());
+    let checks = checks_of(&output);
     Ok(Report {
         status,
         run_id,
@@ -144,6 +137,28 @@ pub async fn run_on<W: Write>(account: &SimAccount, run: LocalRun, progress: W) 
         aws_calls: ledger.calls.len(),
         history_events: execution.history_events,
     })
+}
+
+/// Succeeded with an output; rolled back when the rollback finished (RolledBack entered) and
+/// nothing of the run is left; failed otherwise.
+pub(crate) fn run_status(output: &Option<Value>, states: &[StateSpan], nothing_left: bool) -> RunStatus {
+    if output.is_some() {
+        RunStatus::Succeeded
+    } else if states.iter().any(|s| s.name == "RolledBack") && nothing_left {
+        RunStatus::RolledBack
+    } else {
+        RunStatus::Failed
+    }
+}
+
+/// Every check in the Summary's `checks` groups.
+pub(crate) fn checks_of(output: &Option<Value>) -> Vec<Value> {
+    output
+        .as_ref()
+        .and_then(|o| o.get("checks"))
+        .and_then(Value::as_object)
+        .map(|groups| groups.values().filter_map(Value::as_array).flatten().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// Ledger records are `Serialize`; the report keeps them as JSON.

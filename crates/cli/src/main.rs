@@ -2,8 +2,12 @@ use clap::{Parser, Subcommand};
 use rehearsal_asl::RunOptions;
 use rehearsal_cli::asl_run::{parse_substitution, run_paused, AslRun, ExecutionStatus};
 use rehearsal_cli::local::{run_on, LocalError, LocalRun, Report, RunStatus};
-use rehearsal_cli::report::clock;
+use rehearsal_cli::report::{clock, StepSummary};
+use rehearsal_cli::wire::{run_over_the_wire, HostOverrides, WireOptions, WireReport, WireRun};
+use rehearsal_probes::TlsMode;
 use rehearsal_sim::{SimAccount, SimConfig};
+use serde_json::Value;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,14 +25,39 @@ enum Command {
     /// Run the staging pipeline (statemachine/staging.asl.json).
     Run {
         /// Run against the simulated AWS account on a virtual clock (no AWS account needed).
-        #[arg(long, required = true)]
+        #[arg(long, required_unless_present = "endpoint_url", conflicts_with = "endpoint_url")]
         local: bool,
+        /// Run over the wire: RDS, SSM, the Scheduler and Step Functions at this endpoint (moto,
+        /// LocalStack), with the region and credentials the AWS SDK finds in the environment.
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
+        /// App Runner's endpoint over the wire; default: --endpoint-url.
+        #[arg(long, value_name = "URL", conflicts_with = "local")]
+        apprunner_endpoint_url: Option<String>,
+        /// Stripe's API base URL over the wire (plain http only on loopback); default: Stripe.
+        #[arg(long, value_name = "URL", conflicts_with = "local")]
+        stripe_api_url: Option<String>,
+        /// Over the wire, send the checks' HTTPS requests for HOST (or `*.domain`) as plain HTTP to
+        /// this loopback address, with the original Host header: for an emulated app. Repeatable.
+        #[arg(long, value_name = "HOST=IP:PORT", conflicts_with = "local", value_parser = HostOverrides::parse_rule)]
+        http_host_override: Vec<(String, SocketAddr)>,
+        /// Over the wire, connect the SQL checks for HOST (or `*.domain`) to this loopback address:
+        /// for an emulated database (e.g. `*.rds.amazonaws.com=127.0.0.1:5432`). Repeatable.
+        #[arg(long, value_name = "HOST=IP:PORT", conflicts_with = "local", value_parser = HostOverrides::parse_rule)]
+        db_host_override: Vec<(String, SocketAddr)>,
+        /// TLS of the SQL checks over the wire: verify-full, or disable (loopback databases only).
+        #[arg(long, value_name = "MODE", default_value = "verify-full", conflicts_with = "local")]
+        db_tls: TlsMode,
+        /// Over the wire the clock is real: divide every Wait state's seconds by this (at least
+        /// 1 s each), for emulators whose resources are ready at once.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "local")]
+        wait_scale: u32,
         /// The run document (JSON); defaults to `{}`, the runbook's values.
         #[arg(long)]
         input: Option<PathBuf>,
         /// Make a step fail: STEP=KIND, KIND one of throttle, unavailable, fatal, failed-state,
         /// never-ready, already-exists, failed-check. Repeatable.
-        #[arg(long = "inject-fault", value_name = "STEP=KIND")]
+        #[arg(long = "inject-fault", value_name = "STEP=KIND", conflicts_with = "endpoint_url")]
         inject_fault: Vec<String>,
         /// Write the JSON report here.
         #[arg(long, value_name = "FILE")]
@@ -64,7 +93,30 @@ enum AslCommand {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Run { local: _, input, inject_fault, report } => run_local(input, inject_fault, report),
+        Command::Run {
+            endpoint_url: Some(endpoint_url),
+            apprunner_endpoint_url,
+            stripe_api_url,
+            http_host_override,
+            db_host_override,
+            db_tls,
+            wait_scale,
+            input,
+            report,
+            ..
+        } => {
+            let options = WireOptions {
+                endpoint_url,
+                apprunner_endpoint_url,
+                stripe_api_url,
+                http_overrides: HostOverrides::new(http_host_override),
+                db_overrides: HostOverrides::new(db_host_override),
+                db_tls,
+                wait_scale,
+            };
+            run_wire(&options, input, report)
+        }
+        Command::Run { input, inject_fault, report, .. } => run_local(input, inject_fault, report),
         Command::Asl { command: AslCommand::Run { definition, input, tasks, substitute } } => asl_run(definition, input, tasks, substitute),
     }
 }
@@ -138,31 +190,108 @@ fn run_local(input: Option<PathBuf>, inject_fault: Vec<String>, report_path: Opt
         }
     };
     print_summary(&report, wall.elapsed());
-    if let Some(path) = report_path {
-        match serde_json::to_string_pretty(&report).map(|json| std::fs::write(&path, json + "\n")) {
+    write_report(&report, report_path);
+    exit_code(report.status)
+}
+
+fn write_report<R: serde::Serialize>(report: &R, path: Option<PathBuf>) {
+    if let Some(path) = path {
+        match serde_json::to_string_pretty(report).map(|json| std::fs::write(&path, json + "\n")) {
             Ok(Ok(())) => println!("report: {}", path.display()),
             Ok(Err(e)) => eprintln!("error: --report {}: {e}", path.display()),
             Err(e) => eprintln!("error: report: {e}"),
         }
     }
-    match report.status {
+}
+
+fn exit_code(status: RunStatus) -> ExitCode {
+    match status {
         RunStatus::Succeeded => ExitCode::SUCCESS,
         RunStatus::RolledBack => ExitCode::from(3),
         RunStatus::Failed => ExitCode::from(1),
     }
 }
 
+fn run_wire(options: &WireOptions, input: Option<PathBuf>, report_path: Option<PathBuf>) -> ExitCode {
+    let input = match read_json("--input", input) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let start_time = chrono::Utc::now().with_nanosecond(0).unwrap_or_else(chrono::Utc::now);
+    let run = WireRun { input, start_time, execution_name: format!("wire-{}", start_time.format("%Y%m%dT%H%M%S")) };
+    // A real clock: see the `wire` module on why not the paused one.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    println!(
+        "rehearsal: staging pipeline over the wire (AWS at {}, App Runner at {}; waits divided by {})",
+        options.endpoint_url,
+        options.apprunner_endpoint_url.as_deref().unwrap_or(&options.endpoint_url),
+        options.wait_scale
+    );
+    let report = match runtime.block_on(run_over_the_wire(options, run, std::io::stdout())) {
+        Ok(report) => report,
+        Err(e @ LocalError::Input(_)) => {
+            eprintln!("error: {e}\nnothing was run and no AWS call was made");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    print_wire_summary(&report);
+    write_report(&report, report_path);
+    exit_code(report.status)
+}
+
 use chrono::Timelike;
 
-fn print_summary(report: &Report, wall: std::time::Duration) {
+fn print_steps(steps: &[StepSummary]) {
     println!();
     println!("{:<34} {:>10} {:>10} {:>6}", "state", "start", "end", "runs");
-    for step in &report.steps {
+    for step in steps {
         let indent = "  ".repeat(step.path.matches('/').count());
         let end = step.last_end_seconds.map_or("-".to_string(), clock);
         println!("{:<34} {:>10} {:>10} {:>6}", format!("{indent}{}", step.name), clock(step.first_start_seconds), end, step.times_entered);
     }
-    let list = |v: &serde_json::Value| v.as_array().map_or(0, Vec::len);
+}
+
+fn print_checks(checks: &[Value]) {
+    let passed = checks.iter().filter(|c| c.get("passed") == Some(&Value::Bool(true))).count();
+    println!("checks passed: {passed}/{}", checks.len());
+    for check in checks {
+        let mark = if check.get("passed") == Some(&Value::Bool(true)) { "ok " } else { "FAIL" };
+        println!("  {mark} {} — {}", check["name"].as_str().unwrap_or(""), check["found"].as_str().unwrap_or(""));
+    }
+}
+
+fn status_line(status: RunStatus, error: Option<&str>) -> String {
+    match status {
+        RunStatus::Succeeded => "SUCCEEDED".to_string(),
+        RunStatus::RolledBack => format!("ROLLED BACK after {}", error.unwrap_or("")),
+        RunStatus::Failed => format!("FAILED: {}", error.unwrap_or("")),
+    }
+}
+
+fn print_wire_summary(report: &WireReport) {
+    print_steps(&report.steps);
+    println!();
+    print_checks(&report.checks);
+    println!("\n{} — run {} in {:.1} s", status_line(report.status, report.error.as_deref()), report.run_id, report.seconds);
+    if let Some(cause) = &report.cause {
+        println!("cause: {cause}");
+    }
+    if let (RunStatus::Succeeded, Some(output)) = (report.status, &report.output) {
+        let at = output.pointer("/teardown/at").and_then(Value::as_str).unwrap_or("its scheduled teardown");
+        println!("staging is up at {} until {at}", output["staging_url"].as_str().unwrap_or(""));
+    }
+}
+
+fn print_summary(report: &Report, wall: std::time::Duration) {
+    print_steps(&report.steps);
+    let list = |v: &Value| v.as_array().map_or(0, Vec::len);
     println!();
     println!(
         "resources created: {}, deleted: {}, production writes: {}, left behind: {}",
@@ -171,17 +300,8 @@ fn print_summary(report: &Report, wall: std::time::Duration) {
         list(&report.production_writes),
         report.leftovers.len()
     );
-    let passed = report.checks.iter().filter(|c| c.get("passed") == Some(&serde_json::Value::Bool(true))).count();
-    println!("checks passed: {passed}/{}", report.checks.len());
-    for check in &report.checks {
-        let mark = if check.get("passed") == Some(&serde_json::Value::Bool(true)) { "ok " } else { "FAIL" };
-        println!("  {mark} {} — {}", check["name"].as_str().unwrap_or(""), check["found"].as_str().unwrap_or(""));
-    }
-    let status = match report.status {
-        RunStatus::Succeeded => "SUCCEEDED".to_string(),
-        RunStatus::RolledBack => format!("ROLLED BACK after {}", report.error.as_deref().unwrap_or("")),
-        RunStatus::Failed => format!("FAILED: {}", report.error.as_deref().unwrap_or("")),
-    };
+    print_checks(&report.checks);
+    let status = status_line(report.status, report.error.as_deref());
     println!("\n{status} — run {} in {} virtual ({:.1} s wall)", report.run_id, clock(report.virtual_seconds), wall.as_secs_f64());
     if let Some(cause) = &report.cause {
         println!("cause: {cause}");

@@ -1,0 +1,498 @@
+//! `rehearsal run --endpoint-url URL`: the deployed `staging.asl.json` in the local runner, with
+//! the step handlers calling real endpoints over the wire: the SDK adapters for RDS, SSM, the
+//! Scheduler and Step Functions at `URL` (moto, LocalStack), App Runner at its own endpoint, Stripe,
+//! and the real HTTP and PostgreSQL probes for the checks.
+//!
+//! Time is real here. Under tokio's paused clock the runtime jumps to the next timer whenever
+//! every task waits, and a task waiting on a socket counts as waiting: a reqwest call to a server
+//! answering in 500 ms fails at once with its 10 s timeout, and one SDK call of 500 ms moves the
+//! clock by over an hour (idle-connection timers), which would fire the definition's
+//! TimeoutSeconds and the probes' connect and statement timeouts for nothing. So Wait states
+//! really wait, and [`WireOptions::wait_scale`] divides their `Seconds` (at least 1 s each) for
+//! emulators whose resources settle at once; retry intervals, timeouts and `SecondsPath` or
+//! `Timestamp` waits are kept as deployed.
+
+use crate::invoker::{local_substitutions, StepInvoker};
+use crate::local::{planned_run_id, run_status, LocalError, RunStatus, STAGING_DEFINITION};
+use crate::report::{summarize, ProgressObserver, StateSpan, StepSummary};
+use chrono::{DateTime, Utc};
+use rehearsal_asl::{Definition, Outcome, RunOptions};
+use rehearsal_aws::{load_config, AwsCloud};
+use rehearsal_core::checks::db::DbQuery;
+use rehearsal_core::cloud::{
+    Clock, CloudResult, DatabaseProbe, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions, HttpClient, HttpError, HttpRequest,
+    HttpResponse, OneTimeSchedule, Parameter, ParameterKind, ParameterStore, PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler,
+    ServiceHost, ServiceInfo, ServiceOperation, ServiceSpec, WebhookEndpoint,
+};
+use rehearsal_core::tags::Tags;
+use rehearsal_core::{RunInput, Secret};
+use rehearsal_probes::{PostgresProbe, ReqwestClient, StripeClient, TlsMode};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// As the Lambdas use them (crates/lambda): one HTTP attempt, with retries while a fresh
+/// deployment's front end comes up, and one Stripe request.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+const COLD_START_ATTEMPTS: u32 = 3;
+const COLD_START_DELAY: Duration = Duration::from_secs(5);
+const STRIPE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// `HOST=IP:PORT` rules sending what is addressed to HOST (exactly, or any subdomain for
+/// `*.suffix`) to a loopback address instead: for an emulated app or database on this machine,
+/// whose names (App Runner's service URL, moto's RDS endpoint) resolve nowhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostOverrides(Vec<(String, SocketAddr)>);
+
+impl HostOverrides {
+    /// Parses `HOST=IP:PORT`; the address must be a loopback one, so nothing that was meant to go
+    /// over TLS leaves the machine in plain text.
+    pub fn parse_rule(text: &str) -> Result<(String, SocketAddr), String> {
+        let (host, addr) = text.split_once('=').ok_or_else(|| format!("{text:?} is not HOST=IP:PORT"))?;
+        let addr: SocketAddr = addr.parse().map_err(|e| format!("{text:?}: {addr:?} is not IP:PORT ({e})"))?;
+        if host.is_empty() || host == "*." {
+            return Err(format!("{text:?} names no host"));
+        }
+        if !addr.ip().is_loopback() {
+            return Err(format!("{text:?}: {addr} is not a loopback address"));
+        }
+        Ok((host.to_ascii_lowercase(), addr))
+    }
+
+    pub fn new(rules: Vec<(String, SocketAddr)>) -> Self {
+        Self(rules)
+    }
+
+    /// Where `host` is sent instead, by the first rule that matches it.
+    pub fn target(&self, host: &str) -> Option<SocketAddr> {
+        let host = host.to_ascii_lowercase();
+        self.0.iter().find(|(rule, _)| matches(rule, &host)).map(|(_, addr)| *addr)
+    }
+}
+
+fn matches(rule: &str, host: &str) -> bool {
+    match rule.strip_prefix("*.") {
+        Some(suffix) => host.strip_suffix(suffix).is_some_and(|head| head.ends_with('.') && head.len() > 1),
+        None => rule == host,
+    }
+}
+
+/// The HTTP probe, with `https://HOST/…` of an overridden host sent as plain HTTP to its
+/// loopback address, with the original `Host` header (what App Runner's front end would see).
+#[derive(Debug, Clone)]
+pub struct OverriddenHttp {
+    client: ReqwestClient,
+    overrides: HostOverrides,
+}
+
+impl OverriddenHttp {
+    pub fn new(client: ReqwestClient, overrides: HostOverrides) -> Self {
+        Self { client, overrides }
+    }
+
+    fn rewrite(&self, mut request: HttpRequest) -> HttpRequest {
+        let Ok(url) = url::Url::parse(&request.url) else { return request };
+        let Some(host) = url.host_str() else { return request };
+        let Some(addr) = self.overrides.target(host) else { return request };
+        if url.scheme() != "https" {
+            return request;
+        }
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        };
+        let rest = &url[url::Position::BeforePath..];
+        request.url = format!("http://{addr}{rest}");
+        request.headers.push(("Host".to_string(), Secret::new(authority)));
+        request
+    }
+}
+
+impl HttpClient for OverriddenHttp {
+    fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse, HttpError>> + Send {
+        self.client.send(self.rewrite(request))
+    }
+}
+
+/// The PostgreSQL probe, connecting to the loopback address of an overridden host.
+#[derive(Debug, Clone)]
+pub struct OverriddenPostgres {
+    probe: PostgresProbe,
+    overrides: HostOverrides,
+}
+
+impl OverriddenPostgres {
+    pub fn new(probe: PostgresProbe, overrides: HostOverrides) -> Self {
+        Self { probe, overrides }
+    }
+}
+
+impl DatabaseProbe for OverriddenPostgres {
+    async fn query(&self, target: &DbTarget, query: &DbQuery) -> Result<Vec<Vec<Value>>, ProbeError> {
+        match self.overrides.target(&target.host) {
+            Some(addr) => self.probe.query(&DbTarget { host: addr.ip().to_string(), port: addr.port(), ..target.clone() }, query).await,
+            None => self.probe.query(target, query).await,
+        }
+    }
+}
+
+/// Where the run's calls go.
+#[derive(Debug, Clone)]
+pub struct WireOptions {
+    /// RDS, SSM, the Scheduler and Step Functions.
+    pub endpoint_url: String,
+    /// App Runner; `endpoint_url` when `None`.
+    pub apprunner_endpoint_url: Option<String>,
+    /// Stripe's API base URL; Stripe itself when `None`.
+    pub stripe_api_url: Option<String>,
+    pub http_overrides: HostOverrides,
+    pub db_overrides: HostOverrides,
+    pub db_tls: TlsMode,
+    /// Divides every Wait state's `Seconds` (1 keeps the definition as deployed).
+    pub wait_scale: u32,
+}
+
+/// Every capability a step may use, over the wire: the same parts as the Lambdas' `LambdaCloud`
+/// (crates/lambda), with the probes' host overrides. The one place that delegates each trait.
+#[derive(Debug, Clone)]
+pub struct WireCloud {
+    pub aws: AwsCloud,
+    pub http: OverriddenHttp,
+    pub postgres: OverriddenPostgres,
+    pub stripe: StripeClient,
+}
+
+impl WireCloud {
+    /// Region and credentials from the environment, as the SDK reads them anywhere.
+    pub async fn connect(options: &WireOptions) -> Result<Self, LocalError> {
+        let setup = |what: &str, e: String| LocalError::Definition(format!("{what}: {e}"));
+        let config = load_config(Some(&options.endpoint_url)).await;
+        let mut aws = AwsCloud::new(&config);
+        if let Some(url) = &options.apprunner_endpoint_url {
+            aws.apprunner = AwsCloud::new(&load_config(Some(url)).await).apprunner;
+        }
+        let http = ReqwestClient::new(HTTP_TIMEOUT)
+            .map_err(|e| setup("the HTTP client", e.to_string()))?
+            .with_cold_start_retries(COLD_START_ATTEMPTS, COLD_START_DELAY);
+        let stripe = match &options.stripe_api_url {
+            Some(url) => StripeClient::with_base_url(url, STRIPE_TIMEOUT),
+            None => StripeClient::new(STRIPE_TIMEOUT),
+        }
+        .map_err(|e| setup("the Stripe client", e.to_string()))?;
+        Ok(Self {
+            aws,
+            http: OverriddenHttp::new(http, options.http_overrides.clone()),
+            postgres: OverriddenPostgres::new(PostgresProbe::new(options.db_tls), options.db_overrides.clone()),
+            stripe,
+        })
+    }
+}
+
+impl Clock for WireCloud {
+    fn now(&self) -> DateTime<Utc> {
+        self.aws.now()
+    }
+}
+
+impl Rds for WireCloud {
+    fn describe_instance(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbInstance>>> + Send {
+        self.aws.describe_instance(id)
+    }
+
+    fn describe_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbSnapshot>>> + Send {
+        self.aws.describe_snapshot(id)
+    }
+
+    fn create_snapshot(&self, instance_id: &str, snapshot_id: &str, tags: &Tags) -> impl Future<Output = CloudResult<DbSnapshot>> + Send {
+        self.aws.create_snapshot(instance_id, snapshot_id, tags)
+    }
+
+    fn restore_instance_from_snapshot(&self, request: &RestoreRequest) -> impl Future<Output = CloudResult<DbInstance>> + Send {
+        self.aws.restore_instance_from_snapshot(request)
+    }
+
+    fn delete_instance(&self, id: &str, final_snapshot_id: Option<&str>) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.delete_instance(id, final_snapshot_id)
+    }
+
+    fn delete_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.delete_snapshot(id)
+    }
+
+    fn rename_instance(&self, id: &str, new_id: &str) -> impl Future<Output = CloudResult<DbInstance>> + Send {
+        self.aws.rename_instance(id, new_id)
+    }
+
+    fn stop_instance(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.stop_instance(id)
+    }
+
+    fn tag_instance(&self, arn: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.tag_instance(arn, tags)
+    }
+}
+
+impl ParameterStore for WireCloud {
+    fn get_parameter(&self, name: &str) -> impl Future<Output = CloudResult<Option<Parameter>>> + Send {
+        self.aws.get_parameter(name)
+    }
+
+    fn put_parameter(
+        &self,
+        name: &str,
+        value: &Secret,
+        kind: ParameterKind,
+        overwrite: bool,
+    ) -> impl Future<Output = CloudResult<String>> + Send {
+        self.aws.put_parameter(name, value, kind, overwrite)
+    }
+
+    fn parameter_tags(&self, name: &str) -> impl Future<Output = CloudResult<Tags>> + Send {
+        self.aws.parameter_tags(name)
+    }
+
+    fn add_parameter_tags(&self, name: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.add_parameter_tags(name, tags)
+    }
+
+    fn delete_parameter(&self, name: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.delete_parameter(name)
+    }
+}
+
+impl ServiceHost for WireCloud {
+    fn find_service(&self, name: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send {
+        self.aws.find_service(name)
+    }
+
+    fn describe_service(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send {
+        self.aws.describe_service(arn)
+    }
+
+    fn create_service(&self, spec: &ServiceSpec, tags: &Tags) -> impl Future<Output = CloudResult<(ServiceInfo, String)>> + Send {
+        self.aws.create_service(spec, tags)
+    }
+
+    fn update_service_secrets(&self, arn: &str, secrets: &BTreeMap<String, String>) -> impl Future<Output = CloudResult<String>> + Send {
+        self.aws.update_service_secrets(arn, secrets)
+    }
+
+    fn describe_operation(&self, arn: &str, operation_id: &str) -> impl Future<Output = CloudResult<Option<ServiceOperation>>> + Send {
+        self.aws.describe_operation(arn, operation_id)
+    }
+
+    fn delete_service(&self, arn: &str) -> impl Future<Output = CloudResult<String>> + Send {
+        self.aws.delete_service(arn)
+    }
+
+    fn start_deployment(&self, arn: &str) -> impl Future<Output = CloudResult<String>> + Send {
+        self.aws.start_deployment(arn)
+    }
+
+    fn update_service_image(&self, arn: &str, image_identifier: &str) -> impl Future<Output = CloudResult<String>> + Send {
+        self.aws.update_service_image(arn, image_identifier)
+    }
+
+    fn find_vpc_connector(&self, name_or_arn: &str) -> impl Future<Output = CloudResult<Option<String>>> + Send {
+        self.aws.find_vpc_connector(name_or_arn)
+    }
+}
+
+impl Scheduler for WireCloud {
+    fn create_schedule(&self, schedule: &OneTimeSchedule) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.create_schedule(schedule)
+    }
+
+    fn get_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<Option<OneTimeSchedule>>> + Send {
+        self.aws.get_schedule(group, name)
+    }
+
+    fn delete_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.delete_schedule(group, name)
+    }
+}
+
+impl Executions for WireCloud {
+    fn describe_execution(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ExecutionInfo>>> + Send {
+        self.aws.describe_execution(arn)
+    }
+}
+
+impl PaymentWebhooks for WireCloud {
+    fn list_webhooks(&self, api_key: &Secret) -> impl Future<Output = CloudResult<Vec<WebhookEndpoint>>> + Send {
+        self.stripe.list_webhooks(api_key)
+    }
+
+    fn create_webhook(
+        &self,
+        api_key: &Secret,
+        url: &str,
+        events: &[String],
+        metadata: &Tags,
+    ) -> impl Future<Output = CloudResult<WebhookEndpoint>> + Send {
+        self.stripe.create_webhook(api_key, url, events, metadata)
+    }
+
+    fn delete_webhook(&self, api_key: &Secret, id: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.stripe.delete_webhook(api_key, id)
+    }
+}
+
+impl HttpClient for WireCloud {
+    fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse, HttpError>> + Send {
+        self.http.send(request)
+    }
+}
+
+impl DatabaseProbe for WireCloud {
+    fn query(&self, target: &DbTarget, query: &DbQuery) -> impl Future<Output = Result<Vec<Vec<Value>>, ProbeError>> + Send {
+        self.postgres.query(target, query)
+    }
+}
+
+/// `definition` with every Wait state's `Seconds` divided by `scale`, rounded up, at least 1.
+pub fn scale_waits(definition: &str, scale: u32) -> Result<String, LocalError> {
+    fn walk(states: &mut Value, scale: u64) {
+        let Some(states) = states.as_object_mut() else { return };
+        for state in states.values_mut() {
+            if state["Type"] == "Wait" {
+                if let Some(seconds) = state.get("Seconds").and_then(Value::as_u64) {
+                    state["Seconds"] = Value::from(seconds.div_ceil(scale).max(1));
+                }
+            }
+            for branch in state.get_mut("Branches").and_then(Value::as_array_mut).into_iter().flatten() {
+                walk(&mut branch["States"], scale);
+            }
+        }
+    }
+    if scale <= 1 {
+        return Ok(definition.to_string());
+    }
+    let mut value: Value = serde_json::from_str(definition).map_err(|e| LocalError::Definition(e.to_string()))?;
+    walk(&mut value["States"], u64::from(scale));
+    Ok(value.to_string())
+}
+
+/// What an over-the-wire run reports: the local report's execution part (there is no simulated
+/// account to ask what was created; the rollback answers that).
+#[derive(Debug, Clone, Serialize)]
+pub struct WireReport {
+    pub status: RunStatus,
+    pub run_id: String,
+    pub execution_name: String,
+    pub started_at: DateTime<Utc>,
+    pub seconds: f64,
+    pub wait_scale: u32,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub output: Option<Value>,
+    pub states: Vec<StateSpan>,
+    pub steps: Vec<StepSummary>,
+    pub checks: Vec<Value>,
+    pub history_events: usize,
+}
+
+pub struct WireRun {
+    pub input: Value,
+    pub start_time: DateTime<Utc>,
+    pub execution_name: String,
+}
+
+/// Runs the staging pipeline over the wire on a runtime whose clock is real (not paused); the
+/// run document is refused before any call.
+pub async fn run_over_the_wire<W: Write>(options: &WireOptions, run: WireRun, progress: W) -> Result<WireReport, LocalError> {
+    let input = RunInput::from_json(run.input.clone()).map_err(LocalError::Input)?;
+    input.validate().map_err(LocalError::Input)?;
+    let text = rehearsal_asl::substitute(STAGING_DEFINITION, &local_substitutions()).map_err(|e| LocalError::Definition(e.to_string()))?;
+    let definition = Definition::parse(&scale_waits(&text, options.wait_scale)?).map_err(|e| LocalError::Definition(e.to_string()))?;
+    let cloud = WireCloud::connect(options).await?;
+    let invoker = StepInvoker::new(|_| cloud.clone());
+    let observer = ProgressObserver::new(run.start_time, progress);
+    let run_options = RunOptions { execution_name: run.execution_name.clone(), start_time: run.start_time, ..RunOptions::default() };
+    let wall = Instant::now();
+    let execution = rehearsal_asl::run(&definition, run.input, &invoker, &observer, &run_options)
+        .await
+        .map_err(|e| LocalError::Runner(e.to_string()))?;
+    let states = observer.spans();
+    let (error, cause, output) = match execution.outcome {
+        Outcome::Succeeded { output } => (None, None, Some(output)),
+        Outcome::Failed { error, cause } => (Some(error), Some(cause), None),
+    };
+    // Without a ledger, "rolled back" is what the state machine says: RolledBack is entered only
+    // once the rollback step found nothing of the run left.
+    let status = run_status(&output, &states, true);
+    let checks = crate::local::checks_of(&output);
+    Ok(WireReport {
+        status,
+        run_id: planned_run_id(&input, run.start_time),
+        execution_name: run.execution_name,
+        started_at: run.start_time,
+        seconds: wall.elapsed().as_secs_f64(),
+        wait_scale: options.wait_scale,
+        error,
+        cause,
+        output,
+        steps: summarize(&states),
+        states,
+        checks,
+        history_events: execution.history_events,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_rules_match_exactly_or_by_subdomain_and_only_to_loopback() {
+        let rules = HostOverrides::new(vec![
+            HostOverrides::parse_rule("*.awsapprunner.com=127.0.0.1:8080").unwrap(),
+            HostOverrides::parse_rule("DB.example.com=[::1]:5432").unwrap(),
+        ]);
+        assert_eq!(rules.target("abc.us-east-1.awsapprunner.com"), Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(rules.target("awsapprunner.com"), None);
+        assert_eq!(rules.target("evilawsapprunner.com"), None);
+        assert_eq!(rules.target("db.EXAMPLE.com"), Some("[::1]:5432".parse().unwrap()));
+        assert_eq!(rules.target("x.db.example.com"), None);
+        assert!(HostOverrides::parse_rule("a.com=10.0.0.1:80").unwrap_err().contains("not a loopback"));
+        assert!(HostOverrides::parse_rule("a.com").is_err());
+        assert!(HostOverrides::parse_rule("a.com=localhost:80").is_err());
+        assert!(HostOverrides::parse_rule("=127.0.0.1:80").is_err());
+    }
+
+    #[test]
+    fn overridden_https_goes_to_loopback_as_http_with_the_original_host() {
+        let http = OverriddenHttp::new(
+            ReqwestClient::new(HTTP_TIMEOUT).unwrap(),
+            HostOverrides::new(vec![HostOverrides::parse_rule("*.awsapprunner.com=127.0.0.1:8080").unwrap()]),
+        );
+        let request = |url: &str| HttpRequest { method: "GET".into(), url: url.into(), headers: vec![], body: None };
+        let rewritten = http.rewrite(request("https://abc.us-east-1.awsapprunner.com/api/v1/health/?x=1"));
+        assert_eq!(rewritten.url, "http://127.0.0.1:8080/api/v1/health/?x=1");
+        assert_eq!(rewritten.headers.len(), 1);
+        assert_eq!((rewritten.headers[0].0.as_str(), rewritten.headers[0].1.expose()), ("Host", "abc.us-east-1.awsapprunner.com"));
+        // Other hosts, and plain http, are left alone.
+        assert_eq!(http.rewrite(request("https://api.stripe.com/v1/x")).url, "https://api.stripe.com/v1/x");
+        assert_eq!(http.rewrite(request("http://abc.us-east-1.awsapprunner.com/")).url, "http://abc.us-east-1.awsapprunner.com/");
+    }
+
+    #[test]
+    fn waits_are_divided_rounding_up_to_at_least_a_second() {
+        let definition = r#"{"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "Branches": [{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}}], "Next": "V"},
+            "V": {"Type": "Wait", "Seconds": 45, "Next": "Z"},
+            "Z": {"Type": "Wait", "SecondsPath": "$.s", "Next": "T"},
+            "T": {"Type": "Task", "Resource": "r", "TimeoutSeconds": 300, "End": true}}}"#;
+        let scaled: Value = serde_json::from_str(&scale_waits(definition, 30).unwrap()).unwrap();
+        assert_eq!(scaled["States"]["P"]["Branches"][0]["States"]["W"]["Seconds"], 2);
+        assert_eq!(scaled["States"]["V"]["Seconds"], 2);
+        assert_eq!(scaled["States"]["Z"]["SecondsPath"], "$.s");
+        assert_eq!(scaled["States"]["T"]["TimeoutSeconds"], 300);
+        assert_eq!(serde_json::from_str::<Value>(&scale_waits(definition, 1000).unwrap()).unwrap()["States"]["V"]["Seconds"], 1);
+        assert_eq!(scale_waits(definition, 1).unwrap(), definition);
+    }
+}
