@@ -75,7 +75,9 @@ impl MotoServer {
             root.display()
         );
         let port = free_port();
-        let log = root.join(format!("target/moto_server-{port}.log"));
+        // One log per test binary, replaced by its next run.
+        let binary = std::env::current_exe().ok().and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned())).unwrap_or_default();
+        let log = root.join(format!("target/moto_server-{binary}.log"));
         let mut command = Command::new("sh");
         command.args(["-c", WATCHDOG]).arg(&bin).arg(port.to_string()).arg(&log);
         for (name, value) in env {
