@@ -1,0 +1,214 @@
+//! [`LambdaCloud`]: the AWS SDK adapters, Stripe and the two network probes behind every
+//! capability trait a step may use, by delegation. A method added to a trait in
+//! `rehearsal_core::cloud` gets its one-line delegation here.
+
+use lambda_runtime::Error;
+use rehearsal_aws::{load_config, AwsCloud};
+use rehearsal_core::checks::db::DbQuery;
+use rehearsal_core::cloud::{
+    Clock, CloudResult, DatabaseProbe, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions, HttpClient, HttpError, HttpRequest,
+    HttpResponse, OneTimeSchedule, Parameter, ParameterKind, ParameterStore, PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler,
+    ServiceHost, ServiceInfo, ServiceOperation, ServiceSpec, WebhookEndpoint,
+};
+use rehearsal_core::tags::Tags;
+use rehearsal_core::Secret;
+use rehearsal_probes::{PostgresProbe, ReqwestClient, StripeClient, TlsMode};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+/// Bounds one HTTP attempt against the staging app, connect to last byte.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// App Runner's front end can answer 502/503 or refuse connections for a few seconds after a
+/// deployment reports success; a check should not fail the run for that.
+const COLD_START_ATTEMPTS: u32 = 3;
+const COLD_START_DELAY: Duration = Duration::from_secs(5);
+/// Bounds one Stripe request, connect to last byte.
+const STRIPE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Everything a step may call in the real account. Built once per Lambda container and shared
+/// by its invocations (the SDK clients keep their connection pools warm between them).
+#[derive(Debug, Clone)]
+pub struct LambdaCloud {
+    pub aws: AwsCloud,
+    pub http: ReqwestClient,
+    pub postgres: PostgresProbe,
+    pub stripe: StripeClient,
+}
+
+impl LambdaCloud {
+    /// Region and credentials from the Lambda environment; SQL over TLS verified against the RDS
+    /// roots (verify-full); HTTP to the app with cold-start retries; Stripe's API.
+    pub async fn from_environment() -> Result<Self, Error> {
+        let config = load_config(None).await;
+        Ok(Self {
+            aws: AwsCloud::new(&config),
+            http: ReqwestClient::new(HTTP_TIMEOUT)?.with_cold_start_retries(COLD_START_ATTEMPTS, COLD_START_DELAY),
+            postgres: PostgresProbe::new(TlsMode::VerifyFull),
+            stripe: StripeClient::new(STRIPE_TIMEOUT)?,
+        })
+    }
+}
+
+impl Clock for LambdaCloud {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.aws.now()
+    }
+}
+
+impl Rds for LambdaCloud {
+    fn describe_instance(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbInstance>>> + Send {
+        self.aws.describe_instance(id)
+    }
+
+    fn describe_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbSnapshot>>> + Send {
+        self.aws.describe_snapshot(id)
+    }
+
+    fn create_snapshot(&self, instance_id: &str, snapshot_id: &str, tags: &Tags) -> impl Future<Output = CloudResult<DbSnapshot>> + Send {
+        self.aws.create_snapshot(instance_id, snapshot_id, tags)
+    }
+
+    fn restore_instance_from_snapshot(&self, request: &RestoreRequest) -> impl Future<Output = CloudResult<DbInstance>> + Send {
+        self.aws.restore_instance_from_snapshot(request)
+    }
+
+    fn delete_instance(&self, id: &str, final_snapshot_id: Option<&str>) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.delete_instance(id, final_snapshot_id)
+    }
+
+    fn delete_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.delete_snapshot(id)
+    }
+
+    fn rename_instance(&self, id: &str, new_id: &str) -> impl Future<Output = CloudResult<DbInstance>> + Send {
+        self.aws.rename_instance(id, new_id)
+    }
+
+    fn stop_instance(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.stop_instance(id)
+    }
+
+    fn tag_instance(&self, arn: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.tag_instance(arn, tags)
+    }
+}
+
+impl ParameterStore for LambdaCloud {
+    fn get_parameter(&self, name: &str) -> impl Future<Output = CloudResult<Option<Parameter>>> + Send {
+        self.aws.get_parameter(name)
+    }
+
+    fn put_parameter(
+        &self,
+        name: &str,
+        value: &Secret,
+        kind: ParameterKind,
+        overwrite: bool,
+    ) -> impl Future<Output = CloudResult<String>> + Send {
+        self.aws.put_parameter(name, value, kind, overwrite)
+    }
+
+    fn parameter_tags(&self, name: &str) -> impl Future<Output = CloudResult<Tags>> + Send {
+        self.aws.parameter_tags(name)
+    }
+
+    fn add_parameter_tags(&self, name: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.add_parameter_tags(name, tags)
+    }
+
+    fn delete_parameter(&self, name: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.delete_parameter(name)
+    }
+}
+
+impl ServiceHost for LambdaCloud {
+    fn find_service(&self, name: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send {
+        self.aws.find_service(name)
+    }
+
+    fn describe_service(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send {
+        self.aws.describe_service(arn)
+    }
+
+    fn create_service(&self, spec: &ServiceSpec, tags: &Tags) -> impl Future<Output = CloudResult<(ServiceInfo, String)>> + Send {
+        self.aws.create_service(spec, tags)
+    }
+
+    fn update_service_secrets(&self, arn: &str, secrets: &BTreeMap<String, String>) -> impl Future<Output = CloudResult<String>> + Send {
+        self.aws.update_service_secrets(arn, secrets)
+    }
+
+    fn describe_operation(&self, arn: &str, operation_id: &str) -> impl Future<Output = CloudResult<Option<ServiceOperation>>> + Send {
+        self.aws.describe_operation(arn, operation_id)
+    }
+
+    fn delete_service(&self, arn: &str) -> impl Future<Output = CloudResult<String>> + Send {
+        self.aws.delete_service(arn)
+    }
+
+    fn start_deployment(&self, arn: &str) -> impl Future<Output = CloudResult<String>> + Send {
+        self.aws.start_deployment(arn)
+    }
+
+    fn update_service_image(&self, arn: &str, image_identifier: &str) -> impl Future<Output = CloudResult<String>> + Send {
+        self.aws.update_service_image(arn, image_identifier)
+    }
+
+    fn find_vpc_connector(&self, name_or_arn: &str) -> impl Future<Output = CloudResult<Option<String>>> + Send {
+        self.aws.find_vpc_connector(name_or_arn)
+    }
+}
+
+impl Scheduler for LambdaCloud {
+    fn create_schedule(&self, schedule: &OneTimeSchedule) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.create_schedule(schedule)
+    }
+
+    fn get_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<Option<OneTimeSchedule>>> + Send {
+        self.aws.get_schedule(group, name)
+    }
+
+    fn delete_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.delete_schedule(group, name)
+    }
+}
+
+impl Executions for LambdaCloud {
+    fn describe_execution(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ExecutionInfo>>> + Send {
+        self.aws.describe_execution(arn)
+    }
+}
+
+impl PaymentWebhooks for LambdaCloud {
+    fn list_webhooks(&self, api_key: &Secret) -> impl Future<Output = CloudResult<Vec<WebhookEndpoint>>> + Send {
+        self.stripe.list_webhooks(api_key)
+    }
+
+    fn create_webhook(
+        &self,
+        api_key: &Secret,
+        url: &str,
+        events: &[String],
+        metadata: &Tags,
+    ) -> impl Future<Output = CloudResult<WebhookEndpoint>> + Send {
+        self.stripe.create_webhook(api_key, url, events, metadata)
+    }
+
+    fn delete_webhook(&self, api_key: &Secret, id: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.stripe.delete_webhook(api_key, id)
+    }
+}
+
+impl HttpClient for LambdaCloud {
+    fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse, HttpError>> + Send {
+        self.http.send(request)
+    }
+}
+
+impl DatabaseProbe for LambdaCloud {
+    fn query(&self, target: &DbTarget, query: &DbQuery) -> impl Future<Output = Result<Vec<Vec<Value>>, ProbeError>> + Send {
+        self.postgres.query(target, query)
+    }
+}
