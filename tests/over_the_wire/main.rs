@@ -18,7 +18,7 @@ use apprunner::{AppRunner, Service};
 use postgres::{TestDatabase, HOST, PORT, USER};
 use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_cli::local::RunStatus;
-use rehearsal_cli::wire::{run_over_the_wire, HostOverrides, WireCloud, WireOptions, WireReport, WireRun};
+use rehearsal_cli::wire::{connect, run_over_the_wire, HostOverrides, WireOptions, WireReport, WireRun};
 use rehearsal_core::steps::{invoke, Step};
 use rehearsal_core::tags::RUN_KEY;
 use rehearsal_probes::TlsMode;
@@ -242,7 +242,7 @@ fn happy_path_over_the_wire_builds_staging_and_passes_every_check() {
 
     // The rollback step over the wire removes all of it.
     runtime().block_on(async {
-        let cloud = WireCloud::connect(&stage.options).await.expect("the wire cloud");
+        let cloud = connect(&stage.options).await.expect("the wire cloud");
         let plan = invoke(&cloud, Step::PlanRehearsal, json!({"input": {}, "execution_start": start})).await.expect("the same plan");
         for attempt in 0..20 {
             let state =

@@ -19,17 +19,12 @@ use chrono::{DateTime, Utc};
 use rehearsal_asl::{Definition, Outcome, RunOptions};
 use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_core::checks::db::DbQuery;
-use rehearsal_core::cloud::{
-    Clock, CloudResult, DatabaseProbe, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions, HttpClient, HttpError, HttpRequest,
-    HttpResponse, OneTimeSchedule, Parameter, ParameterKind, ParameterStore, PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler,
-    ServiceHost, ServiceInfo, ServiceOperation, ServiceSpec, WebhookEndpoint,
-};
-use rehearsal_core::tags::Tags;
+use rehearsal_core::cloud::{DatabaseProbe, DbTarget, HttpClient, HttpError, HttpRequest, HttpResponse, ProbeError};
 use rehearsal_core::{RunInput, Secret};
+use rehearsal_lambda::LambdaCloud;
 use rehearsal_probes::{PostgresProbe, ReqwestClient, StripeClient, TlsMode};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -156,202 +151,32 @@ pub struct WireOptions {
     pub wait_scale: u32,
 }
 
-/// Every capability a step may use, over the wire: the same parts as the Lambdas' `LambdaCloud`
-/// (crates/lambda), with the probes' host overrides. The one place that delegates each trait.
-#[derive(Debug, Clone)]
-pub struct WireCloud {
-    pub aws: AwsCloud,
-    pub http: OverriddenHttp,
-    pub postgres: OverriddenPostgres,
-    pub stripe: StripeClient,
-}
+/// Every capability a step may use, over the wire: the Lambdas' own composite, with the probes'
+/// host overrides.
+pub type WireCloud = LambdaCloud<OverriddenHttp, OverriddenPostgres>;
 
-impl WireCloud {
-    /// Region and credentials from the environment, as the SDK reads them anywhere.
-    pub async fn connect(options: &WireOptions) -> Result<Self, LocalError> {
-        let setup = |what: &str, e: String| LocalError::Definition(format!("{what}: {e}"));
-        let config = load_config(Some(&options.endpoint_url)).await;
-        let mut aws = AwsCloud::new(&config);
-        if let Some(url) = &options.apprunner_endpoint_url {
-            aws.apprunner = AwsCloud::new(&load_config(Some(url)).await).apprunner;
-        }
-        let http = ReqwestClient::new(HTTP_TIMEOUT)
-            .map_err(|e| setup("the HTTP client", e.to_string()))?
-            .with_cold_start_retries(COLD_START_ATTEMPTS, COLD_START_DELAY);
-        let stripe = match &options.stripe_api_url {
-            Some(url) => StripeClient::with_base_url(url, STRIPE_TIMEOUT),
-            None => StripeClient::new(STRIPE_TIMEOUT),
-        }
-        .map_err(|e| setup("the Stripe client", e.to_string()))?;
-        Ok(Self {
-            aws,
-            http: OverriddenHttp::new(http, options.http_overrides.clone()),
-            postgres: OverriddenPostgres::new(PostgresProbe::new(options.db_tls), options.db_overrides.clone()),
-            stripe,
-        })
+/// Region and credentials from the environment, as the SDK reads them anywhere.
+pub async fn connect(options: &WireOptions) -> Result<WireCloud, LocalError> {
+    let setup = |what: &str, e: String| LocalError::Definition(format!("{what}: {e}"));
+    let config = load_config(Some(&options.endpoint_url)).await;
+    let mut aws = AwsCloud::new(&config);
+    if let Some(url) = &options.apprunner_endpoint_url {
+        aws.apprunner = AwsCloud::new(&load_config(Some(url)).await).apprunner;
     }
-}
-
-impl Clock for WireCloud {
-    fn now(&self) -> DateTime<Utc> {
-        self.aws.now()
+    let http = ReqwestClient::new(HTTP_TIMEOUT)
+        .map_err(|e| setup("the HTTP client", e.to_string()))?
+        .with_cold_start_retries(COLD_START_ATTEMPTS, COLD_START_DELAY);
+    let stripe = match &options.stripe_api_url {
+        Some(url) => StripeClient::with_base_url(url, STRIPE_TIMEOUT),
+        None => StripeClient::new(STRIPE_TIMEOUT),
     }
-}
-
-impl Rds for WireCloud {
-    fn describe_instance(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbInstance>>> + Send {
-        self.aws.describe_instance(id)
-    }
-
-    fn describe_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbSnapshot>>> + Send {
-        self.aws.describe_snapshot(id)
-    }
-
-    fn create_snapshot(&self, instance_id: &str, snapshot_id: &str, tags: &Tags) -> impl Future<Output = CloudResult<DbSnapshot>> + Send {
-        self.aws.create_snapshot(instance_id, snapshot_id, tags)
-    }
-
-    fn restore_instance_from_snapshot(&self, request: &RestoreRequest) -> impl Future<Output = CloudResult<DbInstance>> + Send {
-        self.aws.restore_instance_from_snapshot(request)
-    }
-
-    fn delete_instance(&self, id: &str, final_snapshot_id: Option<&str>) -> impl Future<Output = CloudResult<()>> + Send {
-        self.aws.delete_instance(id, final_snapshot_id)
-    }
-
-    fn delete_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send {
-        self.aws.delete_snapshot(id)
-    }
-
-    fn rename_instance(&self, id: &str, new_id: &str) -> impl Future<Output = CloudResult<DbInstance>> + Send {
-        self.aws.rename_instance(id, new_id)
-    }
-
-    fn stop_instance(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send {
-        self.aws.stop_instance(id)
-    }
-
-    fn tag_instance(&self, arn: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send {
-        self.aws.tag_instance(arn, tags)
-    }
-}
-
-impl ParameterStore for WireCloud {
-    fn get_parameter(&self, name: &str) -> impl Future<Output = CloudResult<Option<Parameter>>> + Send {
-        self.aws.get_parameter(name)
-    }
-
-    fn put_parameter(
-        &self,
-        name: &str,
-        value: &Secret,
-        kind: ParameterKind,
-        overwrite: bool,
-    ) -> impl Future<Output = CloudResult<String>> + Send {
-        self.aws.put_parameter(name, value, kind, overwrite)
-    }
-
-    fn parameter_tags(&self, name: &str) -> impl Future<Output = CloudResult<Tags>> + Send {
-        self.aws.parameter_tags(name)
-    }
-
-    fn add_parameter_tags(&self, name: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send {
-        self.aws.add_parameter_tags(name, tags)
-    }
-
-    fn delete_parameter(&self, name: &str) -> impl Future<Output = CloudResult<()>> + Send {
-        self.aws.delete_parameter(name)
-    }
-}
-
-impl ServiceHost for WireCloud {
-    fn find_service(&self, name: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send {
-        self.aws.find_service(name)
-    }
-
-    fn describe_service(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send {
-        self.aws.describe_service(arn)
-    }
-
-    fn create_service(&self, spec: &ServiceSpec, tags: &Tags) -> impl Future<Output = CloudResult<(ServiceInfo, String)>> + Send {
-        self.aws.create_service(spec, tags)
-    }
-
-    fn update_service_secrets(&self, arn: &str, secrets: &BTreeMap<String, String>) -> impl Future<Output = CloudResult<String>> + Send {
-        self.aws.update_service_secrets(arn, secrets)
-    }
-
-    fn describe_operation(&self, arn: &str, operation_id: &str) -> impl Future<Output = CloudResult<Option<ServiceOperation>>> + Send {
-        self.aws.describe_operation(arn, operation_id)
-    }
-
-    fn delete_service(&self, arn: &str) -> impl Future<Output = CloudResult<String>> + Send {
-        self.aws.delete_service(arn)
-    }
-
-    fn start_deployment(&self, arn: &str) -> impl Future<Output = CloudResult<String>> + Send {
-        self.aws.start_deployment(arn)
-    }
-
-    fn update_service_image(&self, arn: &str, image_identifier: &str) -> impl Future<Output = CloudResult<String>> + Send {
-        self.aws.update_service_image(arn, image_identifier)
-    }
-
-    fn find_vpc_connector(&self, name_or_arn: &str) -> impl Future<Output = CloudResult<Option<String>>> + Send {
-        self.aws.find_vpc_connector(name_or_arn)
-    }
-}
-
-impl Scheduler for WireCloud {
-    fn create_schedule(&self, schedule: &OneTimeSchedule) -> impl Future<Output = CloudResult<()>> + Send {
-        self.aws.create_schedule(schedule)
-    }
-
-    fn get_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<Option<OneTimeSchedule>>> + Send {
-        self.aws.get_schedule(group, name)
-    }
-
-    fn delete_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<()>> + Send {
-        self.aws.delete_schedule(group, name)
-    }
-}
-
-impl Executions for WireCloud {
-    fn describe_execution(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ExecutionInfo>>> + Send {
-        self.aws.describe_execution(arn)
-    }
-}
-
-impl PaymentWebhooks for WireCloud {
-    fn list_webhooks(&self, api_key: &Secret) -> impl Future<Output = CloudResult<Vec<WebhookEndpoint>>> + Send {
-        self.stripe.list_webhooks(api_key)
-    }
-
-    fn create_webhook(
-        &self,
-        api_key: &Secret,
-        url: &str,
-        events: &[String],
-        metadata: &Tags,
-    ) -> impl Future<Output = CloudResult<WebhookEndpoint>> + Send {
-        self.stripe.create_webhook(api_key, url, events, metadata)
-    }
-
-    fn delete_webhook(&self, api_key: &Secret, id: &str) -> impl Future<Output = CloudResult<()>> + Send {
-        self.stripe.delete_webhook(api_key, id)
-    }
-}
-
-impl HttpClient for WireCloud {
-    fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse, HttpError>> + Send {
-        self.http.send(request)
-    }
-}
-
-impl DatabaseProbe for WireCloud {
-    fn query(&self, target: &DbTarget, query: &DbQuery) -> impl Future<Output = Result<Vec<Vec<Value>>, ProbeError>> + Send {
-        self.postgres.query(target, query)
-    }
+    .map_err(|e| setup("the Stripe client", e.to_string()))?;
+    Ok(LambdaCloud {
+        aws,
+        http: OverriddenHttp::new(http, options.http_overrides.clone()),
+        postgres: OverriddenPostgres::new(PostgresProbe::new(options.db_tls), options.db_overrides.clone()),
+        stripe,
+    })
 }
 
 /// `definition` with every Wait state's `Seconds` divided by `scale`, rounded up, at least 1.
@@ -409,7 +234,7 @@ pub async fn run_over_the_wire<W: Write>(options: &WireOptions, run: WireRun, pr
     input.validate().map_err(LocalError::Input)?;
     let text = rehearsal_asl::substitute(STAGING_DEFINITION, &local_substitutions()).map_err(|e| LocalError::Definition(e.to_string()))?;
     let definition = Definition::parse(&scale_waits(&text, options.wait_scale)?).map_err(|e| LocalError::Definition(e.to_string()))?;
-    let cloud = WireCloud::connect(options).await?;
+    let cloud = connect(options).await?;
     let invoker = StepInvoker::new(|_| cloud.clone());
     let observer = ProgressObserver::new(run.start_time, progress);
     let run_options = RunOptions { execution_name: run.execution_name.clone(), start_time: run.start_time, ..RunOptions::default() };

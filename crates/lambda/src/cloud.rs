@@ -28,12 +28,14 @@ const COLD_START_DELAY: Duration = Duration::from_secs(5);
 const STRIPE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Everything a step may call in the real account. Built once per Lambda container and shared
-/// by its invocations (the SDK clients keep their connection pools warm between them).
+/// by its invocations (the SDK clients keep their connection pools warm between them). The
+/// probes are parameters so a local run over the wire can route them (`rehearsal run
+/// --endpoint-url`) while sharing this one delegation.
 #[derive(Debug, Clone)]
-pub struct LambdaCloud {
+pub struct LambdaCloud<H = ReqwestClient, P = PostgresProbe> {
     pub aws: AwsCloud,
-    pub http: ReqwestClient,
-    pub postgres: PostgresProbe,
+    pub http: H,
+    pub postgres: P,
     pub stripe: StripeClient,
 }
 
@@ -51,13 +53,13 @@ impl LambdaCloud {
     }
 }
 
-impl Clock for LambdaCloud {
+impl<H, P> Clock for LambdaCloud<H, P> {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.aws.now()
     }
 }
 
-impl Rds for LambdaCloud {
+impl<H, P> Rds for LambdaCloud<H, P> {
     fn describe_instance(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbInstance>>> + Send {
         self.aws.describe_instance(id)
     }
@@ -95,7 +97,7 @@ impl Rds for LambdaCloud {
     }
 }
 
-impl ParameterStore for LambdaCloud {
+impl<H, P> ParameterStore for LambdaCloud<H, P> {
     fn get_parameter(&self, name: &str) -> impl Future<Output = CloudResult<Option<Parameter>>> + Send {
         self.aws.get_parameter(name)
     }
@@ -123,7 +125,7 @@ impl ParameterStore for LambdaCloud {
     }
 }
 
-impl ServiceHost for LambdaCloud {
+impl<H, P> ServiceHost for LambdaCloud<H, P> {
     fn find_service(&self, name: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send {
         self.aws.find_service(name)
     }
@@ -161,7 +163,7 @@ impl ServiceHost for LambdaCloud {
     }
 }
 
-impl Scheduler for LambdaCloud {
+impl<H, P> Scheduler for LambdaCloud<H, P> {
     fn create_schedule(&self, schedule: &OneTimeSchedule) -> impl Future<Output = CloudResult<()>> + Send {
         self.aws.create_schedule(schedule)
     }
@@ -175,13 +177,13 @@ impl Scheduler for LambdaCloud {
     }
 }
 
-impl Executions for LambdaCloud {
+impl<H, P> Executions for LambdaCloud<H, P> {
     fn describe_execution(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ExecutionInfo>>> + Send {
         self.aws.describe_execution(arn)
     }
 }
 
-impl PaymentWebhooks for LambdaCloud {
+impl<H, P> PaymentWebhooks for LambdaCloud<H, P> {
     fn list_webhooks(&self, api_key: &Secret) -> impl Future<Output = CloudResult<Vec<WebhookEndpoint>>> + Send {
         self.stripe.list_webhooks(api_key)
     }
@@ -201,13 +203,13 @@ impl PaymentWebhooks for LambdaCloud {
     }
 }
 
-impl HttpClient for LambdaCloud {
+impl<H: HttpClient, P> HttpClient for LambdaCloud<H, P> {
     fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse, HttpError>> + Send {
         self.http.send(request)
     }
 }
 
-impl DatabaseProbe for LambdaCloud {
+impl<H, P: DatabaseProbe> DatabaseProbe for LambdaCloud<H, P> {
     fn query(&self, target: &DbTarget, query: &DbQuery) -> impl Future<Output = Result<Vec<Vec<Value>>, ProbeError>> + Send {
         self.postgres.query(target, query)
     }
