@@ -20,9 +20,11 @@
 
 mod api;
 mod history;
+mod local_request;
 mod routes;
 mod state_machines;
 
 pub use api::{execution_arn, Api, Config, IDEMPOTENCY_KEY, PLAN_STATE, TEARDOWN_ENVIRONMENT};
+pub use local_request::{answer, request};
 pub use routes::{match_route, Matched, Route};
 pub use state_machines::StateMachines;

@@ -7,5 +7,6 @@ pub mod asl_run;
 pub mod invoker;
 pub mod local;
 pub mod promote;
+pub mod remote;
 pub mod report;
 pub mod wire;

@@ -1,7 +1,9 @@
 use clap::{Parser, Subcommand};
+use rehearsal_api::{Api, Config};
 use rehearsal_asl::RunOptions;
 use rehearsal_cli::asl_run::{parse_substitution, run_paused, AslRun, ExecutionStatus};
 use rehearsal_cli::local::{run_on, LocalError, LocalRun, Report, RunStatus};
+use rehearsal_cli::remote::{call, follow, RemoteAction};
 use rehearsal_cli::report::{clock, StepSummary};
 use rehearsal_cli::wire::{run_over_the_wire, HostOverrides, WireOptions, WireReport, WireRun};
 use rehearsal_probes::TlsMode;
@@ -10,6 +12,7 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Rehearse a risky release: copy production into a disposable staging environment, deploy,
 /// validate, and roll staging back on any failure.
@@ -63,10 +66,68 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
     },
+    /// Start, follow, approve and tear down runs in AWS (Step Functions directly, with the
+    /// credentials the AWS SDK finds), answering as the API does.
+    Remote {
+        /// The deployed staging state machine (stack output).
+        #[arg(long, env = "STAGING_STATE_MACHINE_ARN")]
+        staging_state_machine_arn: String,
+        /// The deployed teardown state machine (stack output).
+        #[arg(long, env = "TEARDOWN_STATE_MACHINE_ARN")]
+        teardown_state_machine_arn: String,
+        /// Another endpoint for Step Functions and Parameter Store (moto, LocalStack).
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
+        #[command(subcommand)]
+        action: RemoteCommand,
+    },
     /// Tools for ASL definitions.
     Asl {
         #[command(subcommand)]
         command: AslCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RemoteCommand {
+    /// Start a staging run; the idempotency key names the execution, so repeating the command
+    /// starts nothing twice.
+    Start {
+        #[arg(long)]
+        idempotency_key: String,
+        /// The run document (JSON); defaults to `{}`, the runbook's values.
+        #[arg(long)]
+        input: Option<PathBuf>,
+    },
+    /// A run's status, current states, report or failure; `--follow` prints each state it
+    /// enters until it stops.
+    Status {
+        id: String,
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Approve the promotion waiting on a run.
+    Approve {
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Reject the promotion waiting on a run.
+    Reject {
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Tear a run's staging environment down now (and cancel its teardown schedule).
+    Teardown {
+        /// The staging run (its id in `start`).
+        #[arg(long)]
+        run: String,
+        #[arg(long)]
+        idempotency_key: String,
+        /// Skip the staging database's final snapshot.
+        #[arg(long)]
+        no_final_snapshot: bool,
     },
 }
 
@@ -118,6 +179,43 @@ fn main() -> ExitCode {
         }
         Command::Run { input, inject_fault, report, .. } => run_local(input, inject_fault, report),
         Command::Asl { command: AslCommand::Run { definition, input, tasks, substitute } } => asl_run(definition, input, tasks, substitute),
+        Command::Remote { staging_state_machine_arn, teardown_state_machine_arn, endpoint_url, action } => {
+            let config = Config { staging_state_machine_arn, teardown_state_machine_arn };
+            remote(config, endpoint_url, action)
+        }
+    }
+}
+
+fn remote(config: Config, endpoint_url: Option<String>, command: RemoteCommand) -> ExitCode {
+    let (action, follow_run) = match command {
+        RemoteCommand::Start { idempotency_key, input } => match read_json("--input", input) {
+            Ok(document) => (RemoteAction::Start { idempotency_key, document }, false),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        RemoteCommand::Status { id, follow } => (RemoteAction::Status { id }, follow),
+        RemoteCommand::Approve { id, comment } => (RemoteAction::Approve { id, comment }, false),
+        RemoteCommand::Reject { id, comment } => (RemoteAction::Reject { id, comment }, false),
+        RemoteCommand::Teardown { run, idempotency_key, no_final_snapshot } => {
+            (RemoteAction::Teardown { idempotency_key, run, final_snapshot: !no_final_snapshot }, false)
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let (status, body) = runtime.block_on(async {
+        let sdk = rehearsal_aws::load_config(endpoint_url.as_deref()).await;
+        let api = Api::new(rehearsal_aws::StepFunctions::new(&sdk), rehearsal_aws::AwsCloud::new(&sdk), config);
+        match (&action, follow_run) {
+            (RemoteAction::Status { id }, true) => follow(&api, id, Duration::from_secs(10), std::io::stdout()).await,
+            _ => call(&api, &action).await,
+        }
+    });
+    println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+    match status {
+        200..=299 => ExitCode::SUCCESS,
+        400..=499 => ExitCode::from(2),
+        _ => ExitCode::from(1),
     }
 }
 
