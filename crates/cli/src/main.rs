@@ -3,9 +3,15 @@ use rehearsal_api::{Api, Config};
 use rehearsal_asl::RunOptions;
 use rehearsal_cli::asl_run::{parse_substitution, run_paused, AslRun, ExecutionStatus};
 use rehearsal_cli::local::{run_on, LocalError, LocalRun, Report, RunStatus};
+use rehearsal_cli::promote::{
+    run_execution_on, run_staging_recorded, ApprovalAnswer, LocalExecution, PROMOTE_DEFINITION, TEARDOWN_DEFINITION,
+};
 use rehearsal_cli::remote::{call, follow, RemoteAction};
 use rehearsal_cli::report::{clock, StepSummary};
 use rehearsal_cli::wire::{run_over_the_wire, HostOverrides, WireOptions, WireReport, WireRun};
+use rehearsal_core::cloud::Scheduler;
+use rehearsal_core::naming::teardown_schedule_name;
+use rehearsal_core::plan::SCHEDULE_GROUP;
 use rehearsal_probes::TlsMode;
 use rehearsal_sim::{SimAccount, SimConfig};
 use serde_json::Value;
@@ -65,6 +71,11 @@ enum Command {
         /// Write the JSON report here.
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
+        /// Locally, after a staging run that passed, run `promote.asl.json` (its approval given
+        /// at once) or `teardown.asl.json` (with the input the run's schedule would send) on the
+        /// same simulated account. The report then holds `{"staging": …, "then": …}`.
+        #[arg(long, value_enum, conflicts_with = "endpoint_url")]
+        then: Option<Then>,
     },
     /// Start, follow, approve and tear down runs in AWS (Step Functions directly, with the
     /// credentials the AWS SDK finds), answering as the API does.
@@ -86,6 +97,12 @@ enum Command {
         #[command(subcommand)]
         command: AslCommand,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Then {
+    Promote,
+    Teardown,
 }
 
 #[derive(Subcommand)]
@@ -177,7 +194,7 @@ fn main() -> ExitCode {
             };
             run_wire(&options, input, report)
         }
-        Command::Run { input, inject_fault, report, .. } => run_local(input, inject_fault, report),
+        Command::Run { input, inject_fault, report, then, .. } => run_local(input, inject_fault, report, then),
         Command::Asl { command: AslCommand::Run { definition, input, tasks, substitute } } => asl_run(definition, input, tasks, substitute),
         Command::Remote { staging_state_machine_arn, teardown_state_machine_arn, endpoint_url, action } => {
             let config = Config { staging_state_machine_arn, teardown_state_machine_arn };
@@ -259,7 +276,7 @@ fn asl_run(definition: PathBuf, input: Option<PathBuf>, tasks: Option<PathBuf>, 
     }
 }
 
-fn run_local(input: Option<PathBuf>, inject_fault: Vec<String>, report_path: Option<PathBuf>) -> ExitCode {
+fn run_local(input: Option<PathBuf>, inject_fault: Vec<String>, report_path: Option<PathBuf>, then: Option<Then>) -> ExitCode {
     let input = match read_json("--input", input) {
         Ok(v) => v,
         Err(e) => {
@@ -272,12 +289,15 @@ fn run_local(input: Option<PathBuf>, inject_fault: Vec<String>, report_path: Opt
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
     let wall = std::time::Instant::now();
     println!("rehearsal: staging pipeline on the simulated account (virtual clock)");
+    let account = runtime.block_on(async { SimAccount::new(SimConfig::default(), start_time) });
     let result = runtime.block_on(async {
-        let account = SimAccount::new(SimConfig::default(), start_time);
-        run_on(&account, run, std::io::stdout()).await
+        match then {
+            None => run_on(&account, run, std::io::stdout()).await.map(|r| (r, None)),
+            Some(_) => run_staging_recorded(&account, run, std::io::stdout()).await.map(|(r, arn)| (r, Some(arn))),
+        }
     });
-    let report = match result {
-        Ok(report) => report,
+    let (report, staging_arn) = match result {
+        Ok(done) => done,
         Err(e @ (LocalError::Input(_) | LocalError::Fault(_))) => {
             eprintln!("error: {e}\nnothing was run and no AWS call was made");
             return ExitCode::from(2);
@@ -288,8 +308,50 @@ fn run_local(input: Option<PathBuf>, inject_fault: Vec<String>, report_path: Opt
         }
     };
     print_summary(&report, wall.elapsed());
-    write_report(&report, report_path);
-    exit_code(report.status)
+    let (Some(then), Some(staging_arn), RunStatus::Succeeded) = (then, staging_arn, report.status) else {
+        write_report(&report, report_path);
+        return exit_code(report.status);
+    };
+    let (name, definition, input) = match then {
+        Then::Promote => {
+            ("promote", PROMOTE_DEFINITION, serde_json::json!({"run_id": report.run_id, "staging_execution_arn": staging_arn}))
+        }
+        Then::Teardown => {
+            let schedule = runtime.block_on(async {
+                account.session("operator").get_schedule(SCHEDULE_GROUP, &teardown_schedule_name(&report.run_id)).await
+            });
+            let input = schedule.ok().flatten().and_then(|s| serde_json::from_str(&s.input).ok()).unwrap_or_default();
+            ("teardown", TEARDOWN_DEFINITION, input)
+        }
+    };
+    println!("\nrehearsal: {name} on the same simulated account{}", if matches!(then, Then::Promote) { " (approved at once)" } else { "" });
+    let execution = LocalExecution { definition, input, faults: Vec::new(), start_time: account.now(), approval: ApprovalAnswer::Approve };
+    let machine = match runtime.block_on(run_execution_on(&account, execution, std::io::stdout())) {
+        Ok(machine) => machine,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let count = |v: &Value| v.as_array().map_or(0, Vec::len);
+    println!(
+        "\n{name} {} in {} virtual: resources created {}, deleted {}, production writes {}, alerts {}",
+        if machine.succeeded { "SUCCEEDED".to_string() } else { format!("FAILED: {}", machine.error.as_deref().unwrap_or("")) },
+        clock(machine.virtual_seconds),
+        count(&machine.resources_created),
+        count(&machine.resources_deleted),
+        count(&machine.production_writes),
+        count(&machine.notifications),
+    );
+    if let Some(cause) = &machine.cause {
+        println!("cause: {cause}");
+    }
+    write_report(&serde_json::json!({"staging": report, "then": machine}), report_path);
+    if machine.succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn write_report<R: serde::Serialize>(report: &R, path: Option<PathBuf>) {
