@@ -3,7 +3,7 @@
 //! server for in-test fakes ([`http`]).
 
 pub mod http;
-pub mod moto;
+pub use rehearsal_moto as moto;
 pub mod promotion;
 
 use chrono::{DateTime, TimeZone, Utc};

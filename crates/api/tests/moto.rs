@@ -6,18 +6,14 @@
 //! first state `PlanRehearsal` answers `{"plan": …}`, and a promotion waits on a task token kept
 //! in the run's approval parameter (as the promote machine's `request_approval` step keeps it).
 
-#[path = "../../aws/tests/moto/server.rs"]
-#[allow(dead_code)]
-mod server;
-
 use lambda_http::{Body, Request};
 use rehearsal_api::{Api, Config, StateMachines};
 use rehearsal_aws::{load_config, AwsCloud, ExecutionDescription, HistoryEvent, StartedExecution, StepFunctions};
 use rehearsal_core::cloud::{CloudResult, ParameterKind, ParameterStore};
 use rehearsal_core::promotion::{approval_parameter, APPROVAL_REJECTED};
 use rehearsal_core::Secret;
+use rehearsal_moto::{moto, Moto};
 use serde_json::{json, Value};
-use server::{moto, Moto};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -5,15 +5,13 @@
 //! moves the damaged instance aside first), a delete with neither a final snapshot nor
 //! SkipFinalSnapshot is accepted (AWS rejects it), and schedules never fire.
 
-mod server;
-
 use chrono::{Duration, TimeZone, Utc};
 use rehearsal_aws::{load_config, AwsCloud, StepFunctions};
 use rehearsal_core::cloud::{OneTimeSchedule, ParameterKind, ParameterStore, Rds, RestoreRequest, Scheduler};
 use rehearsal_core::promotion::{RESTORED_FROM_KEY, RETAIN_UNTIL_KEY};
 use rehearsal_core::tags::{RunTags, Tags};
 use rehearsal_core::{CloudErrorKind, Secret};
-use server::{moto, xml_values, Moto};
+use rehearsal_moto::{moto, xml_values, Moto};
 
 const PRODUCTION_DB: &str = "tableicty-production-db";
 const STAGING_DB: &str = "tableicty-staging-db";

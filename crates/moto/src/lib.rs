@@ -1,13 +1,15 @@
-//! moto's server for the end-to-end tests, the pattern of crates/aws/tests/moto/server.rs with
-//! what these tests add: environment for the server (MOTO_PORT, where moto's Step Functions
-//! engine sends its Lambda calls), the moto-api config and plain JSON-protocol calls for fakes
-//! that read moto's state. Each test binary starts its own server on a free loopback port.
+//! moto's server for the tests of every crate: `.venv/bin/moto_server` (installed by
+//! `scripts/install-moto.sh`) on a free loopback port, killed with the test process; optional
+//! environment for the server (MOTO_PORT, where moto's Step Functions engine sends its Lambda
+//! calls), the moto-api config, raw JSON- and Query-protocol calls for fixtures, and [`moto`]: one
+//! shared server per test binary, reset before each test, which then run one at a time.
 
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Runs moto in the background and kills it when stdin closes: on `Drop`, and also when the
@@ -29,9 +31,9 @@ pub struct MotoServer {
     log: PathBuf,
 }
 
-/// The repository root (the tests crate sits in `tests/`).
+/// The repository root (this crate sits in `crates/moto`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("the repository root exists")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the repository root exists")
 }
 
 fn free_port() -> u16 {
@@ -127,6 +129,14 @@ impl MotoServer {
         self.request("POST", "/", params, &headers).unwrap_or_else(|e| panic!("moto answers {service} {params}: {e}"))
     }
 
+    /// An EC2 Query API call, for the few fixtures (subnets, security groups) the adapters have
+    /// no client for; answers the XML.
+    pub fn ec2(&self, params: &str) -> String {
+        let answer = self.aws_query("ec2", &format!("{params}&Version=2016-11-15"));
+        assert_eq!(answer.status, 200, "EC2 {params} failed: {}", answer.body);
+        answer.body
+    }
+
     fn request(&self, method: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> std::io::Result<Answer> {
         let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -162,4 +172,26 @@ impl Drop for MotoServer {
 pub fn xml_values(xml: &str, tag: &str) -> Vec<String> {
     let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
     xml.split(&open).skip(1).filter_map(|rest| rest.split_once(&close)).map(|(value, _)| value.to_string()).collect()
+}
+
+static SERVER: OnceLock<MotoServer> = OnceLock::new();
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// One test's hold on the shared server: exclusive, and starting from an empty account.
+pub struct Moto {
+    _serial: MutexGuard<'static, ()>,
+    pub server: &'static MotoServer,
+}
+
+/// The test binary's shared server, reset for the calling test.
+pub fn moto() -> Moto {
+    // A failed test poisons the lock; the next one still starts from a reset server.
+    let serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let server = SERVER.get_or_init(|| {
+        // Set once, while no other test runs.
+        set_sdk_environment();
+        MotoServer::start(&[])
+    });
+    server.reset();
+    Moto { _serial: serial, server }
 }
