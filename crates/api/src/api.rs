@@ -53,6 +53,21 @@ impl Config {
     }
 }
 
+/// The document with every object's keys sorted: Step Functions compares a repeated start's
+/// input as text, so the same document spelled differently must start as the same text (and
+/// serde_json may keep the order the caller wrote).
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), canonical(&map[k]))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
 /// The ARN the execution named `name` of `state_machine_arn` has.
 pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
     format!("{}:{name}", state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
@@ -279,7 +294,7 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
     /// same input: 202 when started (or still running), 200 when it has ended; 409 when the key
     /// was used for a different input.
     async fn start_once(&self, state_machine_arn: &str, key: &str, input: &Value) -> Answer {
-        match self.state_machines.start_execution(state_machine_arn, key, &input.to_string()).await {
+        match self.state_machines.start_execution(state_machine_arn, key, &canonical(input).to_string()).await {
             Ok(started) => Ok((
                 StatusCode::ACCEPTED,
                 json!({ "id": key, "execution_arn": started.execution_arn, "status": "RUNNING", "started_at": rfc3339(started.start_date) }),
