@@ -15,15 +15,18 @@ mod postgres;
 mod stripe;
 
 use apprunner::{AppRunner, Service};
+use chrono::SubsecRound;
 use postgres::{TestDatabase, HOST, PORT, USER};
 use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_cli::local::RunStatus;
 use rehearsal_cli::wire::{connect, run_over_the_wire, HostOverrides, WireOptions, WireReport, WireRun};
+use rehearsal_core::cloud::Scheduler;
+use rehearsal_core::naming::{final_snapshot_id, production_snapshot_id};
 use rehearsal_core::steps::{invoke, Step};
 use rehearsal_core::tags::RUN_KEY;
 use rehearsal_probes::TlsMode;
 use rehearsal_tests::moto::{set_sdk_environment, MotoServer};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -240,21 +243,37 @@ fn happy_path_over_the_wire_builds_staging_and_passes_every_check() {
         assert!(left.iter().any(|l| l.starts_with(kind)), "{kind} not in {left:?}");
     }
 
-    // The rollback step over the wire removes all of it.
+    // Its EventBridge schedule in moto: one time, at the end of the time to live, starting the
+    // teardown machine with the run's plan; the teardown step, given exactly that input, removes
+    // staging (the database after a final snapshot) and the schedule, and keeps the backup.
     runtime().block_on(async {
         let cloud = connect(&stage.options).await.expect("the wire cloud");
-        let plan = invoke(&cloud, Step::PlanRehearsal, json!({"input": {}, "execution_start": start})).await.expect("the same plan");
+        let name = format!("rehearsal-teardown-{}", report.run_id);
+        let schedule = cloud.get_schedule("rehearsal", &name).await.expect("GetSchedule").expect("the teardown schedule");
+        // Scheduler's at() has whole seconds.
+        assert_eq!(schedule.at, (start + chrono::Duration::hours(24)).trunc_subsecs(0));
+        assert_eq!(schedule.target_arn, "arn:aws:states:us-east-1:123456789012:stateMachine:rehearsal-teardown");
+        let request: Value = serde_json::from_str(&schedule.input).expect("JSON input");
+        assert_eq!(request["plan"]["run_id"], report.run_id);
         for attempt in 0..20 {
             let state =
-                invoke(&cloud, Step::RollbackStaging, json!({"plan": plan, "attempts": attempt})).await.expect("a rollback attempt");
+                invoke(&cloud, Step::TeardownStaging, json!({"request": request, "attempts": attempt})).await.expect("a teardown attempt");
             if state["complete"] == true {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        panic!("the rollback did not complete");
+        panic!("the teardown did not complete");
     });
-    assert_eq!(stage.leftovers(&report.run_id), Vec::<String>::new());
+    let mut left = stage.leftovers(&report.run_id);
+    left.sort();
+    assert_eq!(
+        left,
+        vec![
+            format!("snapshot {}", production_snapshot_id("tableicty-production-db", start.date_naive())),
+            format!("snapshot {}", final_snapshot_id("tableicty-staging-db", &report.run_id)),
+        ]
+    );
 }
 
 #[test]
