@@ -134,8 +134,11 @@ fn billing_check(billing: &Result<HttpResponse, HttpError>) -> CheckResult {
     let Some(limits) = body.as_ref().and_then(|b| b.pointer("/plan/limits")).and_then(Value::as_object) else {
         return CheckResult::new(name, false, expected, "no plan.limits in the response");
     };
+    // Sorted, so the report reads the same whatever order the JSON map keeps.
+    let mut limits: Vec<(&String, &Value)> = limits.iter().collect();
+    limits.sort_by_key(|(k, _)| *k);
     let rendered: Result<Vec<String>, String> = limits
-        .iter()
+        .into_iter()
         .map(|(k, v)| match v.as_i64() {
             Some(-1) => Ok(format!("{k}: Unlimited")),
             Some(n) if n >= 0 => Ok(format!("{k}: {n}")),
