@@ -7,7 +7,7 @@ use rehearsal_lambda::{diagnostic, handle, handle_with, log_subscriber, Context,
 use rehearsal_sim::{Fault, FaultKind, SimAccount, SimConfig};
 use serde_json::{json, Value};
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tracing_subscriber::fmt::MakeWriter;
 
 fn event(request_id: &str, payload: Value) -> LambdaEvent<Value> {
@@ -61,11 +61,24 @@ impl<'a> MakeWriter<'a> for Captured {
     }
 }
 
-/// Logs at the most verbose setting an operator could choose.
-fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
+/// A test's own subscriber, one test at a time: tracing caches each callsite's interest across
+/// threads, so parallel tests with different filters could hide each other's lines.
+struct Logging {
+    _guard: tracing::subscriber::DefaultGuard,
+    _serial: MutexGuard<'static, ()>,
+}
+
+fn capture_with(directives: &str) -> (Captured, Logging) {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    let serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
     let captured = Captured::default();
-    let guard = tracing::subscriber::set_default(log_subscriber("trace", captured.clone()));
-    (captured, guard)
+    let guard = tracing::subscriber::set_default(log_subscriber(directives, captured.clone()));
+    (captured, Logging { _guard: guard, _serial: serial })
+}
+
+/// Logs at the most verbose setting an operator could choose.
+fn capture() -> (Captured, Logging) {
+    capture_with("trace")
 }
 
 #[tokio::test]
@@ -204,6 +217,8 @@ async fn log_lines_carry_step_request_and_run_id() {
     assert_eq!(succeeded["span"]["run_id"], run_id);
     assert!(logs.lines().iter().all(|l| l.get("timestamp").is_none()), "CloudWatch stamps the lines");
 
+    // A fresh capture for the second invocation (the first one's must end before).
+    drop(_guard);
     let (logs, _guard) = capture();
     let input = json!({"plan": plan, "execution_start": "not a time"});
     let error = handle(&account.session("check_production_snapshot"), Step::CheckProductionSnapshot, event("req-check", input)).await;
@@ -264,8 +279,7 @@ fn trace_events_are_dropped_whatever_the_filter_says() {
 
 #[test]
 fn unparsable_directives_fall_back_to_info() {
-    let captured = Captured::default();
-    let _guard = tracing::subscriber::set_default(log_subscriber("rehearsal=loud", captured.clone()));
+    let (captured, _logging) = capture_with("rehearsal=loud");
     tracing::info!("kept");
     tracing::debug!("dropped");
     assert_eq!(captured.lines().iter().map(|l| l["message"].as_str().unwrap().to_string()).collect::<Vec<_>>(), ["kept"]);
