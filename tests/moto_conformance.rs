@@ -125,22 +125,7 @@ impl LambdaFake {
 }
 
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).expect("a UTF-8 function name")
+    percent_encoding::percent_decode_str(text).decode_utf8().expect("a UTF-8 function name").into_owned()
 }
 
 // ---------------------------------------------------------------- moto with its engine switched on

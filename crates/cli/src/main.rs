@@ -276,15 +276,19 @@ fn asl_run(definition: PathBuf, input: Option<PathBuf>, tasks: Option<PathBuf>, 
     }
 }
 
-fn run_local(input: Option<PathBuf>, inject_fault: Vec<String>, report_path: Option<PathBuf>, then: Option<Then>) -> ExitCode {
-    let input = match read_json("--input", input) {
-        Ok(v) => v,
+/// The run document and the run's start (whole seconds); `None` after saying why it is refused.
+fn run_document(input: Option<PathBuf>) -> Option<(Value, chrono::DateTime<chrono::Utc>)> {
+    match read_json("--input", input) {
+        Ok(document) => Some((document, chrono::Utc::now().with_nanosecond(0).unwrap_or_else(chrono::Utc::now))),
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            None
         }
-    };
-    let start_time = chrono::Utc::now().with_nanosecond(0).unwrap_or_else(chrono::Utc::now);
+    }
+}
+
+fn run_local(input: Option<PathBuf>, inject_fault: Vec<String>, report_path: Option<PathBuf>, then: Option<Then>) -> ExitCode {
+    let Some((input, start_time)) = run_document(input) else { return ExitCode::from(2) };
     let run = LocalRun { input, faults: inject_fault, start_time, execution_name: format!("local-{}", start_time.format("%Y%m%dT%H%M%S")) };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
     let wall = std::time::Instant::now();
@@ -373,14 +377,7 @@ fn exit_code(status: RunStatus) -> ExitCode {
 }
 
 fn run_wire(options: &WireOptions, input: Option<PathBuf>, report_path: Option<PathBuf>) -> ExitCode {
-    let input = match read_json("--input", input) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let start_time = chrono::Utc::now().with_nanosecond(0).unwrap_or_else(chrono::Utc::now);
+    let Some((input, start_time)) = run_document(input) else { return ExitCode::from(2) };
     let run = WireRun { input, start_time, execution_name: format!("wire-{}", start_time.format("%Y%m%dT%H%M%S")) };
     // A real clock: see the `wire` module on why not the paused one.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
