@@ -10,6 +10,7 @@
 //!   Functions executions, HTTP, database probe, clock) that the SDK adapters and the simulated
 //!   account implement.
 //! * [`steps`]: one module per runbook step, each an async handler generic over those traits.
+//! * [`phase`]: what each AWS status means for a wait loop (the state machines test only that).
 //! * [`checks`]: the database and HTTP validation checklists, as data.
 
 pub mod checks;
@@ -18,6 +19,7 @@ pub mod database_url;
 pub mod error;
 pub mod guard;
 pub mod naming;
+pub mod phase;
 pub mod plan;
 pub mod promotion;
 pub mod run;
