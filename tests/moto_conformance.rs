@@ -41,6 +41,7 @@ use rehearsal_aws::{load_config, StepFunctions};
 use rehearsal_cli::asl_run::{run_paused, AslRun, AslRunResult, ExecutionStatus};
 use rehearsal_cli::invoker::{function_arn, local_substitutions};
 use rehearsal_cli::local::STAGING_DEFINITION;
+use rehearsal_core::phase::{self, Phase, DB_INSTANCE, DB_SNAPSHOT};
 use rehearsal_core::steps::Step;
 use rehearsal_tests::http::{HttpServer, Request, Response};
 use rehearsal_tests::moto::{set_sdk_environment, MotoServer};
@@ -325,14 +326,28 @@ fn plan() -> Value {
     json!({"run_id": "tableicty-20261124", "app": "tableicty"})
 }
 
+/// A check's answer, with the phase the Choices test computed as the step computes it.
 fn snapshot(status: &str, timed_out: bool) -> Value {
-    json!({"snapshot_id": "tableicty-production-backup-20261124", "status": status, "deadline": DEADLINE, "timed_out": timed_out})
+    json!({
+        "snapshot_id": "tableicty-production-backup-20261124",
+        "status": status,
+        "phase": DB_SNAPSHOT.of(status),
+        "deadline": DEADLINE,
+        "timed_out": timed_out
+    })
 }
 
 fn database(status: &str, timed_out: bool) -> Value {
     let endpoint =
         (status == "available").then(|| json!({"address": "tableicty-staging-db.abc.us-east-1.rds.amazonaws.com", "port": 5432}));
-    json!({"instance_id": "tableicty-staging-db", "status": status, "endpoint": endpoint, "deadline": DEADLINE, "timed_out": timed_out})
+    json!({
+        "instance_id": "tableicty-staging-db",
+        "status": status,
+        "phase": DB_INSTANCE.of(status),
+        "endpoint": endpoint,
+        "deadline": DEADLINE,
+        "timed_out": timed_out
+    })
 }
 
 fn arns(keys: &[&str]) -> Value {
@@ -353,6 +368,7 @@ fn service(status: &str, operation_status: &str, timed_out: bool) -> Value {
         "status": status,
         "operation_id": "op-1",
         "operation_status": operation_status,
+        "phase": phase::deployment(status, operation_status),
         "deadline": DEADLINE,
         "timed_out": timed_out
     })
@@ -364,7 +380,8 @@ fn checks(name: &str) -> Value {
 
 fn rollback(complete: bool, attempts: u32) -> Value {
     let pending = if complete { json!([]) } else { json!(["db:tableicty-staging-db"]) };
-    json!({"complete": complete, "attempts": attempts, "pending": pending, "failed": []})
+    let phase = if complete { Phase::Ready } else { Phase::InProgress };
+    json!({"complete": complete, "phase": phase, "attempts": attempts, "pending": pending, "failed": []})
 }
 
 /// Script entries keyed by the step's function ARN.

@@ -14,6 +14,7 @@ use super::{adopt_or_refuse, Deadline, PromotionOnly};
 use crate::cloud::{Clock, DbInstance, Rds, RestoreRequest, ServiceHost};
 use crate::error::CloudResultExt;
 use crate::guard::ProductionGuard;
+use crate::phase::{Phase, DB_INSTANCE};
 use crate::promotion::{Promotion, RESTORED_FROM_KEY, RETAIN_UNTIL_KEY};
 use crate::{CloudError, CloudErrorKind, StepError};
 use serde::{Deserialize, Serialize};
@@ -53,11 +54,16 @@ pub async fn restore_production_database<C: Rds + Clock + Sync>(cloud: &C, input
     Ok(state(restored, false, wait))
 }
 
-/// `$.rollback.swap`: what the swap did so far; the state machine calls it again until `done`.
+/// `$.rollback.swap`: what the swap did so far; the state machine calls it again until it is
+/// `ready`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SwapState {
-    pub done: bool,
+    /// `ready` once production's identifier answers with the restored copy and the damaged one
+    /// is kept; `in_progress` while a pass waits (errors are the Task's). Every pass computes it
+    /// anew, so an input may leave it out.
+    #[serde(default)]
+    pub phase: Phase,
     /// Every action taken, oldest first, with its time.
     pub actions: Vec<String>,
     /// What the last attempt waits for, when not done.
@@ -79,7 +85,9 @@ pub async fn swap_production_database<C: Rds + Clock + Sync>(cloud: &C, input: S
     let promotion = &input.promotion;
     let guard = ProductionGuard::new(promotion);
     let production_id = &promotion.plan.production.db_instance_id;
-    let mut swap = SwapState { done: false, waiting_for: None, attempts: input.swap.attempts + 1, actions: input.swap.actions };
+    let mut swap =
+        SwapState { phase: Phase::InProgress, waiting_for: None, attempts: input.swap.attempts + 1, actions: input.swap.actions };
+    let available = |db: &DbInstance| DB_INSTANCE.of(&db.status) == Phase::Ready;
     let is_restored = |db: &DbInstance| db.tags.get(RESTORED_FROM_KEY) == Some(&promotion.snapshot_id);
     let note = |swap: &mut SwapState, what: String| swap.actions.push(format!("{} {what}", cloud.now().format("%Y-%m-%dT%H:%M:%SZ")));
     // At most: move the damaged aside, move the copy in, tag and stop the damaged.
@@ -87,7 +95,7 @@ pub async fn swap_production_database<C: Rds + Clock + Sync>(cloud: &C, input: S
         let production = cloud.describe_instance(production_id).await.op("DescribeDBInstances")?;
         let waiting = match production {
             Some(db) if is_restored(&db) => {
-                if db.status != "available" || db.endpoint.is_none() {
+                if !available(&db) || db.endpoint.is_none() {
                     Some(format!("the restored copy to answer as {production_id} (it is {})", db.status))
                 } else {
                     match keep_for_forensics(cloud, &guard, promotion).await? {
@@ -95,7 +103,7 @@ pub async fn swap_production_database<C: Rds + Clock + Sync>(cloud: &C, input: S
                             if let Some(what) = what {
                                 note(&mut swap, what);
                             }
-                            swap.done = true;
+                            swap.phase = Phase::Ready;
                             return Ok(swap);
                         }
                         Forensics::Acted(what) => {
@@ -109,7 +117,7 @@ pub async fn swap_production_database<C: Rds + Clock + Sync>(cloud: &C, input: S
             Some(damaged) => {
                 let copy = cloud.describe_instance(&promotion.restored_db_id).await.op("DescribeDBInstances")?;
                 match copy {
-                    Some(copy) if copy.status == "available" => {
+                    Some(copy) if available(&copy) => {
                         guard.db_write(&damaged.id)?;
                         guard.db_write(&promotion.damaged_db_id)?;
                         match rename(cloud, &damaged.id, &promotion.damaged_db_id).await? {
@@ -130,7 +138,7 @@ pub async fn swap_production_database<C: Rds + Clock + Sync>(cloud: &C, input: S
                 }
             }
             None => match cloud.describe_instance(&promotion.restored_db_id).await.op("DescribeDBInstances")? {
-                Some(copy) if copy.status == "available" => {
+                Some(copy) if available(&copy) => {
                     guard.db_write(&copy.id)?;
                     guard.db_write(production_id)?;
                     match rename(cloud, &copy.id, production_id).await? {
@@ -272,6 +280,7 @@ pub async fn roll_back_production_code<C: ServiceHost + Clock + Sync>(
             operation_id: Some(operation_id),
             operation_status: "IN_PROGRESS".into(),
             status: "OPERATION_IN_PROGRESS".into(),
+            phase: Phase::InProgress,
             wait: Deadline::start(cloud.now(), promotion.plan.timeouts.service_minutes),
             ..input.deployment
         }),

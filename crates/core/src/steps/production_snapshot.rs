@@ -4,8 +4,9 @@
 //! one more, right before it deploys, with the same code.
 
 use super::{adopt_or_refuse, Deadline, PlanOnly, PromotionOnly};
-use crate::cloud::{Clock, DbSnapshot, Rds};
+use crate::cloud::{Clock, Rds};
 use crate::error::CloudResultExt;
+use crate::phase::{Phase, DB_SNAPSHOT};
 use crate::plan::RunPlan;
 use crate::tags::RunTags;
 use crate::{CloudErrorKind, StepError};
@@ -18,6 +19,9 @@ pub struct SnapshotState {
     pub snapshot_id: String,
     /// RDS snapshot status: `creating`, `available`, `failed`, or `deleted` when it vanished.
     pub status: String,
+    /// What the wait loop tests. Every check computes it anew, so an input may leave it out.
+    #[serde(default)]
+    pub phase: Phase,
     /// True when an earlier attempt of this run had already created it.
     pub reused: bool,
     #[serde(flatten)]
@@ -57,7 +61,7 @@ async fn take_snapshot<C: Rds + Clock + Sync>(
     let existing = match cloud.describe_snapshot(snapshot_id).await.op("DescribeDBSnapshots")? {
         Some(snapshot) => Some(snapshot),
         None => match cloud.create_snapshot(instance_id, snapshot_id, &owner.to_tags()).await {
-            Ok(created) => return Ok(state(created, false, wait)),
+            Ok(created) => return Ok(state(created.id, created.status, false, wait)),
             Err(e) if e.is(CloudErrorKind::AlreadyExists) => cloud.describe_snapshot(snapshot_id).await.op("DescribeDBSnapshots")?,
             Err(e) => return Err(StepError::from_cloud("CreateDBSnapshot", e)),
         },
@@ -73,18 +77,18 @@ async fn take_snapshot<C: Rds + Clock + Sync>(
             detail: format!("it is a snapshot of {}, not of {instance_id}", snapshot.source_instance_id),
         });
     }
-    Ok(state(snapshot, true, wait))
+    Ok(state(snapshot.id, snapshot.status, true, wait))
 }
 
 pub async fn check_production_snapshot<C: Rds + Clock + Sync>(cloud: &C, input: CheckSnapshotInput) -> Result<SnapshotState, StepError> {
     let previous = input.snapshot;
     let wait = Deadline::check(previous.wait.deadline, cloud.now());
     Ok(match cloud.describe_snapshot(&previous.snapshot_id).await.op("DescribeDBSnapshots")? {
-        Some(snapshot) => state(snapshot, previous.reused, wait),
-        None => SnapshotState { status: "deleted".into(), wait, ..previous },
+        Some(snapshot) => state(snapshot.id, snapshot.status, previous.reused, wait),
+        None => state(previous.snapshot_id, "deleted".into(), previous.reused, wait),
     })
 }
 
-fn state(snapshot: DbSnapshot, reused: bool, wait: Deadline) -> SnapshotState {
-    SnapshotState { snapshot_id: snapshot.id, status: snapshot.status, reused, wait }
+fn state(snapshot_id: String, status: String, reused: bool, wait: Deadline) -> SnapshotState {
+    SnapshotState { phase: DB_SNAPSHOT.of(&status), snapshot_id, status, reused, wait }
 }

@@ -9,15 +9,13 @@ use super::{Deadline, PromotionOnly};
 use crate::cloud::{Clock, Executions, ParameterKind, ParameterStore, Rds, ServiceHost};
 use crate::error::CloudResultExt;
 use crate::guard::ProductionGuard;
+use crate::phase::{Phase, APP_RUNNER_SERVICE, EXECUTION};
 use crate::promotion::{PromoteInput, Promotion};
 use crate::secret::Secret;
 use crate::{CloudErrorKind, StepError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-/// The staging state machine's execution status that means every check passed.
-const PASSED: &str = "SUCCEEDED";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,7 +51,8 @@ pub async fn check_staging_run<C: Executions + Rds + ParameterStore + ServiceHos
             format!("{arn} is an execution of {}, not of the staging state machine", execution.state_machine_arn),
         ));
     }
-    if execution.status != PASSED {
+    // Only a succeeded execution passed every check.
+    if EXECUTION.of(&execution.status) != Phase::Ready {
         return Err(StepError::CheckFailed(format!("the staging run {arn} did not pass: its execution is {}", execution.status)));
     }
     let output: Value = execution.output.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
@@ -167,7 +166,7 @@ pub async fn record_production_source<C: ServiceHost + Clock + Sync>(
             service.name, service.arn, production.service_arn
         )));
     }
-    if service.status != "RUNNING" {
+    if APP_RUNNER_SERVICE.of(&service.status) != Phase::Ready {
         return Err(StepError::ProductionNotReady(format!("production service {} is {}, not RUNNING", service.name, service.status)));
     }
     Ok(ProductionSource {
@@ -217,6 +216,7 @@ pub async fn start_production_deployment<C: ServiceHost + Clock + Sync>(
         status: "OPERATION_IN_PROGRESS".into(),
         operation_id: Some(operation_id),
         operation_status: "IN_PROGRESS".into(),
+        phase: Phase::InProgress,
         reused: false,
         wait: Deadline::start(cloud.now(), promotion.plan.timeouts.service_minutes),
     })

@@ -9,6 +9,7 @@ use super::teardown_schedule::scheduled_run_id;
 use crate::cloud::{ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
+use crate::phase::{Phase, APP_RUNNER_SERVICE, DB_INSTANCE, DB_SNAPSHOT};
 use crate::plan::{RunPlan, SCHEDULE_GROUP};
 use crate::secret::Secret;
 use crate::tags::{Ownership, RunTags, Tags};
@@ -29,6 +30,9 @@ pub struct RollbackInput {
 pub struct RollbackState {
     /// Nothing this run created is left (kept foreign resources do not count).
     pub complete: bool,
+    /// What the wait loop tests: `ready` when complete, else `in_progress` (a failed deletion
+    /// is tried again too, until the state machine's bound on attempts).
+    pub phase: Phase,
     /// Deletions requested by this attempt.
     pub deleted: Vec<String>,
     /// Still there: deleting, or busy and to be deleted by a later attempt.
@@ -139,7 +143,7 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
     let service = plan.service.name.clone();
     let fate = match cloud.find_service(&service).await.op("ListServices")? {
         None => Ok(Fate::Absent),
-        Some(s) if s.status == "DELETED" => Ok(Fate::Absent),
+        Some(s) if APP_RUNNER_SERVICE.of(&s.status) == Phase::Gone => Ok(Fate::Absent),
         Some(s) => match guard.service_write(&s.arn) {
             Err(e) => Err(e),
             // Settling operations answer InvalidState: a later attempt deletes it.
@@ -174,12 +178,12 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
     let instance = &plan.staging_db.instance_id;
     let fate = match cloud.describe_instance(instance).await.op("DescribeDBInstances")? {
         None => Ok(Fate::Absent),
-        Some(db) if db.status == "deleting" => Ok(Fate::Busy("deleting".into())),
+        Some(db) if DB_INSTANCE.of(&db.status) == Phase::Gone => Ok(Fate::Busy(db.status)),
         Some(db) => match guard.db_write(&db.id) {
             Err(e) => Err(e),
             Ok(()) => {
                 // Only an available instance can be snapshotted; a broken copy has nothing to keep.
-                let last = options.final_snapshot_id.as_deref().filter(|_| db.status == "available");
+                let last = options.final_snapshot_id.as_deref().filter(|_| DB_INSTANCE.of(&db.status) == Phase::Ready);
                 let fate = delete_if_owned(plan, &db.tags, "DeleteDBInstance", true, cloud.delete_instance(&db.id, last)).await;
                 if matches!(fate, Ok(Fate::Deleted { .. })) {
                     state.final_snapshot = last.map(str::to_string);
@@ -200,7 +204,7 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
     let fate = match cloud.describe_snapshot(snapshot).await.op("DescribeDBSnapshots")? {
         None => Ok(Fate::Absent),
         Some(_) if options.keep_backup_snapshot => Ok(Fate::Kept("the runbook's production backup is kept".into())),
-        Some(s) if s.status == "deleting" => Ok(Fate::Busy("deleting".into())),
+        Some(s) if DB_SNAPSHOT.of(&s.status) == Phase::Gone => Ok(Fate::Busy(s.status)),
         Some(s) => delete_if_owned(plan, &s.tags, "DeleteDBSnapshot", true, cloud.delete_snapshot(&s.id)).await,
     };
     state.record(format!("snapshot {snapshot}"), fate)?;
@@ -220,5 +224,6 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
     state.record(format!("schedule {SCHEDULE_GROUP}/{schedule}"), fate)?;
 
     state.complete = state.pending.is_empty() && state.failed.is_empty();
+    state.phase = if state.complete { Phase::Ready } else { Phase::InProgress };
     Ok(state)
 }

@@ -5,6 +5,7 @@ use super::{adopt_or_refuse, Deadline};
 use crate::cloud::{Clock, DbInstance, Endpoint, Rds, RestoreRequest};
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
+use crate::phase::{Phase, DB_INSTANCE};
 use crate::plan::RunPlan;
 use crate::{CloudErrorKind, StepError};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,9 @@ pub struct DatabaseState {
     /// RDS status: `creating`, `backing-up`, `available`, `failed`, `incompatible-restore`, …,
     /// or `deleted` when it vanished.
     pub status: String,
+    /// What the wait loop tests. Every check computes it anew, so an input may leave it out.
+    #[serde(default)]
+    pub phase: Phase,
     pub endpoint: Option<Endpoint>,
     pub reused: bool,
     #[serde(flatten)]
@@ -75,10 +79,11 @@ pub async fn check_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: Che
     let wait = Deadline::check(previous.wait.deadline, cloud.now());
     Ok(match cloud.describe_instance(&previous.instance_id).await.op("DescribeDBInstances")? {
         Some(instance) => state(instance, previous.reused, wait),
-        None => DatabaseState { status: "deleted".into(), endpoint: None, wait, ..previous },
+        None => DatabaseState { status: "deleted".into(), phase: Phase::Gone, endpoint: None, wait, ..previous },
     })
 }
 
 pub(crate) fn state(instance: DbInstance, reused: bool, wait: Deadline) -> DatabaseState {
-    DatabaseState { instance_id: instance.id, status: instance.status, endpoint: instance.endpoint, reused, wait }
+    let phase = DB_INSTANCE.of(&instance.status);
+    DatabaseState { instance_id: instance.id, status: instance.status, phase, endpoint: instance.endpoint, reused, wait }
 }

@@ -10,6 +10,7 @@ use super::{adopt_or_refuse, write_owned_parameter, Deadline};
 use crate::cloud::{Clock, ParameterStore, ServiceHost, ServiceInfo};
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
+use crate::phase::{self, Phase, APP_RUNNER_SERVICE};
 use crate::plan::{RunPlan, FRONTEND_URL};
 use crate::secret::Secret;
 use crate::{CloudErrorKind, StepError};
@@ -30,6 +31,10 @@ pub struct ServiceState {
     pub operation_id: Option<String>,
     /// `IN_PROGRESS`, `SUCCEEDED`, `FAILED`, `ROLLBACK_SUCCEEDED`, `ROLLBACK_FAILED`, …
     pub operation_status: String,
+    /// What the wait loop tests, from both statuses ([`phase::deployment`]). Every check
+    /// computes it anew, so an input may leave it out.
+    #[serde(default)]
+    pub phase: Phase,
     pub reused: bool,
     #[serde(flatten)]
     pub wait: Deadline,
@@ -60,15 +65,16 @@ pub struct PublishInput {
 
 /// What an operation's status would be, read off the service when there is no operation id.
 fn operation_status_of(service_status: &str) -> &'static str {
-    match service_status {
-        "RUNNING" => "SUCCEEDED",
-        "OPERATION_IN_PROGRESS" => "IN_PROGRESS",
-        _ => "FAILED",
+    match APP_RUNNER_SERVICE.of(service_status) {
+        Phase::Ready => "SUCCEEDED",
+        Phase::InProgress => "IN_PROGRESS",
+        Phase::Failed | Phase::Gone => "FAILED",
     }
 }
 
 fn state(info: ServiceInfo, operation_id: Option<String>, operation_status: String, reused: bool, wait: Deadline) -> ServiceState {
-    ServiceState { arn: info.arn, name: info.name, url: info.url, status: info.status, operation_id, operation_status, reused, wait }
+    let phase = phase::deployment(&info.status, &operation_status);
+    ServiceState { arn: info.arn, name: info.name, url: info.url, status: info.status, operation_id, operation_status, phase, reused, wait }
 }
 
 pub async fn create_staging_service<C: ServiceHost + Clock + Sync>(
@@ -102,7 +108,7 @@ pub async fn check_staging_service<C: ServiceHost + Clock + Sync>(cloud: &C, inp
     let previous = input.service;
     let wait = Deadline::check(previous.wait.deadline, cloud.now());
     let Some(info) = cloud.describe_service(&previous.arn).await.op("DescribeService")? else {
-        return Ok(ServiceState { status: "DELETED".into(), operation_status: "FAILED".into(), wait, ..previous });
+        return Ok(ServiceState { status: "DELETED".into(), operation_status: "FAILED".into(), phase: Phase::Gone, wait, ..previous });
     };
     let operation = match &previous.operation_id {
         Some(id) => cloud.describe_operation(&previous.arn, id).await.op("ListOperations")?,
@@ -128,5 +134,11 @@ pub async fn publish_frontend_url<C: ServiceHost + ParameterStore + Clock + Sync
         other => other.op("UpdateService")?,
     };
     let wait = Deadline::start(cloud.now(), plan.timeouts.service_minutes);
-    Ok(ServiceState { operation_id: Some(operation_id), operation_status: "IN_PROGRESS".into(), wait, ..input.service })
+    Ok(ServiceState {
+        operation_id: Some(operation_id),
+        operation_status: "IN_PROGRESS".into(),
+        phase: Phase::InProgress,
+        wait,
+        ..input.service
+    })
 }
