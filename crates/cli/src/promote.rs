@@ -139,11 +139,14 @@ pub async fn run_staging_recorded<W: Write>(account: &SimAccount, run: LocalRun,
     account.record_execution(ExecutionInfo {
         arn: arn.clone(),
         state_machine_arn: staging_state_machine_arn(),
+        name: Some(report.execution_name.clone()),
         status: if report.status == RunStatus::Succeeded { "SUCCEEDED" } else { "FAILED" }.into(),
         start: report.started_at,
         stop: Some(stop),
         input: Some(input.to_string()),
         output: report.output.as_ref().map(Value::to_string),
+        error: report.error.clone(),
+        cause: report.cause.clone(),
     });
     Ok((report, arn))
 }

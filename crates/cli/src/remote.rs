@@ -2,8 +2,8 @@
 //! Step Functions and Parameter Store directly with the caller's credentials, through the very
 //! handler the API Lambda runs, so the CLI and the API validate and answer alike.
 
-use rehearsal_api::{answer, request, Api, StateMachines};
-use rehearsal_core::cloud::ParameterStore;
+use rehearsal_api::{answer, request, Api};
+use rehearsal_core::cloud::{ParameterStore, StateMachines};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::io::Write;
