@@ -41,12 +41,12 @@ pub fn substitutions() -> BTreeMap<String, String> {
     values
 }
 
-/// What `--then` runs after a staging run that passed.
+/// What `--then` runs after a staging run that passed: `promote.asl.json` on the run, its
+/// approval given at once, or `teardown.asl.json` with the input the run's teardown schedule
+/// would send. (The flag's help says so; doc comments here would list the values again.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Then {
-    /// `promote.asl.json` on the run, its approval given at once.
     Promote,
-    /// `teardown.asl.json`, with the input the run's teardown schedule would send.
     Teardown,
 }
 
