@@ -3,7 +3,7 @@
 
 use crate::execution::{checked_input, definition, execute, planned_run_id, RunError};
 use crate::invoker::{local_substitutions, StepInvoker};
-use crate::report::{checks_of, summarize, AccountRecord, RunAccount, RunReport, RunStatus};
+use crate::report::{AccountRecord, RunAccount, RunReport};
 use chrono::{DateTime, Utc};
 use rehearsal_asl::RunOptions;
 use rehearsal_core::steps::Step;
@@ -53,33 +53,19 @@ pub async fn run_on<W: Write>(account: &SimAccount, run: LocalRun, progress: W) 
 
     let run_id = planned_run_id(&input, run.start_time);
     let ledger = account.ledger();
-    let leftovers = account.leftovers(&run_id);
-    Ok(RunReport {
-        status: RunStatus::of(&executed.output, &executed.states, leftovers.is_empty()),
-        run_id,
-        execution_name: run.execution_name,
-        started_at: run.start_time,
-        seconds: executed.elapsed.as_secs_f64(),
-        checks: checks_of(&executed.output),
-        error: executed.error,
-        cause: executed.cause,
-        output: executed.output,
-        summary: summarize(&executed.states),
-        states: executed.states,
-        history_events: executed.history_events,
-        account: RunAccount::Simulated(Box::new(AccountRecord {
-            resources_created: to_json(&ledger.created),
-            resources_deleted: to_json(&ledger.deleted),
-            production_writes: to_json(&ledger.production_writes),
-            leftovers,
-            faults_injected: run.faults,
-            faults_fired: to_json(&ledger.faults_fired),
-            aws_calls: ledger.calls.len(),
-        })),
-    })
+    let record = RunAccount::Simulated(Box::new(AccountRecord {
+        resources_created: to_json(&ledger.created),
+        resources_deleted: to_json(&ledger.deleted),
+        production_writes: to_json(&ledger.production_writes),
+        leftovers: account.leftovers(&run_id),
+        faults_injected: run.faults,
+        faults_fired: to_json(&ledger.faults_fired),
+        aws_calls: ledger.calls.len(),
+    }));
+    Ok(RunReport::new(executed, run_id, run.execution_name, run.start_time, record))
 }
 
 /// Ledger records are `Serialize`; the report keeps them as JSON.
-pub(crate) fn to_json<T: Serialize>(value: &T) -> Value {
+fn to_json<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or_default()
 }

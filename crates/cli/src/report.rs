@@ -1,6 +1,7 @@
 //! What a staging run leaves behind for people: one report for the local and the wire runs (the
 //! JSON file of `--report`), and the summary printed from it.
 
+use crate::execution::Executed;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -19,7 +20,7 @@ pub enum RunStatus {
 impl RunStatus {
     /// Succeeded with an output; rolled back when the rollback finished (RolledBack entered) and
     /// nothing of the run is left; failed otherwise.
-    pub(crate) fn of(output: &Option<Value>, states: &[StateSpan], nothing_left: bool) -> Self {
+    fn of(output: &Option<Value>, states: &[StateSpan], nothing_left: bool) -> Self {
         if output.is_some() {
             RunStatus::Succeeded
         } else if states.iter().any(|s| s.name == "RolledBack") && nothing_left {
@@ -130,6 +131,31 @@ pub struct AccountRecord {
 }
 
 impl RunReport {
+    /// The report of the staging execution `executed`, named `execution_name`, of run `run_id`.
+    pub(crate) fn new(executed: Executed, run_id: String, execution_name: String, started_at: DateTime<Utc>, account: RunAccount) -> Self {
+        let nothing_left = match &account {
+            RunAccount::Simulated(record) => record.leftovers.is_empty(),
+            // Without a ledger, "rolled back" is what the state machine says: RolledBack is
+            // entered only once the rollback step found nothing of the run left.
+            RunAccount::OverTheWire { .. } => true,
+        };
+        RunReport {
+            status: RunStatus::of(&executed.output, &executed.states, nothing_left),
+            run_id,
+            execution_name,
+            started_at,
+            seconds: executed.elapsed.as_secs_f64(),
+            checks: checks_of(&executed.output),
+            error: executed.error,
+            cause: executed.cause,
+            output: executed.output,
+            summary: summarize(&executed.states),
+            states: executed.states,
+            history_events: executed.history_events,
+            account,
+        }
+    }
+
     /// The simulated account's record; `None` over the wire.
     pub fn ledger(&self) -> Option<&AccountRecord> {
         match &self.account {
@@ -219,7 +245,7 @@ fn print_checks(checks: &[Value]) {
 }
 
 /// Every check in the Summary's `checks` groups.
-pub(crate) fn checks_of(output: &Option<Value>) -> Vec<Value> {
+fn checks_of(output: &Option<Value>) -> Vec<Value> {
     output
         .as_ref()
         .and_then(|o| o.get("checks"))

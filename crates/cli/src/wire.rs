@@ -15,7 +15,7 @@
 use crate::execution::{checked_input, definition, execute, planned_run_id, RunError};
 use crate::invoker::{local_substitutions, StepInvoker};
 use crate::local::STAGING_DEFINITION;
-use crate::report::{checks_of, summarize, RunAccount, RunReport, RunStatus};
+use crate::report::{RunAccount, RunReport};
 use chrono::{DateTime, Utc};
 use rehearsal_asl::RunOptions;
 use rehearsal_aws::{load_config, AwsCloud};
@@ -203,23 +203,8 @@ pub async fn run_over_the_wire<W: Write>(options: &WireOptions, run: WireRun, pr
     let invoker = StepInvoker::new(|_| cloud.clone());
     let run_options = RunOptions { execution_name: run.execution_name.clone(), start_time: run.start_time, ..RunOptions::default() };
     let executed = execute(&definition, run.input, &invoker, &run_options, progress).await?;
-    Ok(RunReport {
-        // Without a ledger, "rolled back" is what the state machine says: RolledBack is entered
-        // only once the rollback step found nothing of the run left.
-        status: RunStatus::of(&executed.output, &executed.states, true),
-        run_id: planned_run_id(&input, run.start_time),
-        execution_name: run.execution_name,
-        started_at: run.start_time,
-        seconds: executed.elapsed.as_secs_f64(),
-        checks: checks_of(&executed.output),
-        error: executed.error,
-        cause: executed.cause,
-        output: executed.output,
-        summary: summarize(&executed.states),
-        states: executed.states,
-        history_events: executed.history_events,
-        account: RunAccount::OverTheWire { wait_scale: options.wait_scale },
-    })
+    let run_id = planned_run_id(&input, run.start_time);
+    Ok(RunReport::new(executed, run_id, run.execution_name, run.start_time, RunAccount::OverTheWire { wait_scale: options.wait_scale }))
 }
 
 #[cfg(test)]
