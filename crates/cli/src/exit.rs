@@ -85,3 +85,29 @@ impl From<RunError> for CliError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rehearsal_core::StepError;
+
+    #[test]
+    fn statuses_are_the_documented_numbers() {
+        let codes: Vec<u8> = [Exit::Succeeded, Exit::RolledBack, Exit::Failed, Exit::Refused].into_iter().map(Exit::code).collect();
+        assert_eq!(codes, [0, 3, 1, 2], "README: 0 succeeded, 3 rolled back cleanly, 1 failed, 2 refused input");
+        assert_eq!(Exit::from(RunStatus::RolledBack), Exit::RolledBack);
+        assert_eq!(
+            [200, 202, 400, 409, 404, 502, 503].map(Exit::of_http_status),
+            [Exit::Succeeded, Exit::Succeeded, Exit::Refused, Exit::Refused, Exit::Refused, Exit::Failed, Exit::Failed]
+        );
+    }
+
+    #[test]
+    fn a_refused_run_exits_2_saying_nothing_ran() {
+        let refused = CliError::from(RunError::Input(StepError::invalid("ttl_hours", "must be 1 to 168")));
+        assert_eq!(refused.exit(), Exit::Refused);
+        assert!(refused.to_string().ends_with("\nnothing was run and no AWS call was made"), "{refused}");
+        let stopped = CliError::from(RunError::Runner("the history limit".into()));
+        assert_eq!((stopped.exit(), stopped.to_string().as_str()), (Exit::Failed, "the local runner stopped: the history limit"));
+    }
+}

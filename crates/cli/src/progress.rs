@@ -85,3 +85,64 @@ impl<W: Write> Observer for ProgressObserver<W> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn prints_each_state_once_with_retries_and_catches_and_records_spans() {
+        let start = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut out = Vec::new();
+        let observer = ProgressObserver::new(start, &mut out);
+        let at = Duration::from_secs;
+        let entered = |name: &str, path: &str, t| Event::StateEntered {
+            path: path.into(),
+            name: name.into(),
+            kind: "Task".into(),
+            at: at(t),
+            input: json!({}),
+        };
+        let exited = |name: &str, path: &str, t| Event::StateExited { path: path.into(), name: name.into(), at: at(t), output: json!({}) };
+        for event in [
+            Event::ExecutionStarted { input: json!({}) },
+            entered("Snapshot", "Prepare/0", 0),
+            Event::RetryScheduled {
+                path: "Prepare/0".into(),
+                name: "Snapshot".into(),
+                at: at(1),
+                error: "ThrottledError".into(),
+                attempt: 2,
+                delay_seconds: 2.0,
+            },
+            exited("Snapshot", "Prepare/0", 3),
+            entered("Snapshot", "Prepare/0", 60),
+            Event::ErrorCaught {
+                path: "".into(),
+                name: "Validate".into(),
+                at: at(61),
+                error: "CheckFailedError".into(),
+                next: "Rollback".into(),
+            },
+            Event::ExecutionFailed { error: "CheckFailedError".into(), cause: "health".into(), at: at(3725) },
+        ] {
+            observer.on_event(&event);
+        }
+        let spans = observer.spans();
+        assert_eq!(spans.len(), 2, "every entry is a span");
+        assert_eq!((spans[0].end_seconds, spans[0].end), (Some(3.0), Some(start + chrono::Duration::seconds(3))));
+        assert_eq!(spans[1].end_seconds, None);
+        drop(observer);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            [
+                "+00:00:00    Snapshot\n",
+                "+00:00:01    Snapshot: ThrottledError — retry 2 in 2.0 s\n",
+                "+00:01:01  Validate: caught CheckFailedError → Rollback\n",
+                "+01:02:05  failed: CheckFailedError\n",
+            ]
+            .concat()
+        );
+    }
+}
