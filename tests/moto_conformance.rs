@@ -41,6 +41,7 @@ use rehearsal_aws::{load_config, StepFunctions};
 use rehearsal_cli::asl_run::{run_paused, AslRun, AslRunResult, ExecutionStatus};
 use rehearsal_cli::invoker::{function_arn, local_substitutions};
 use rehearsal_cli::local::STAGING_DEFINITION;
+use rehearsal_core::cloud::StateMachines;
 use rehearsal_core::phase::{self, Phase, DB_INSTANCE, DB_SNAPSHOT};
 use rehearsal_core::steps::Step;
 use rehearsal_tests::http::{HttpServer, Request, Response};
@@ -180,7 +181,7 @@ async fn run_in_moto(engines: &Engines, name: &str, definition: &str, input: &Va
     // DescribeExecution answers 500 once the output holds a timestamp, so the history it is.
     let deadline = Instant::now() + Duration::from_secs(60);
     let events = loop {
-        let events = sfn.execution_history(&started.execution_arn).await.expect("the history");
+        let events = sfn.sdk_history(&started.execution_arn).await.expect("the history");
         if events.iter().any(|e| e.execution_succeeded_event_details().is_some() || e.execution_failed_event_details().is_some()) {
             break events;
         }

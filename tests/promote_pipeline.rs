@@ -2,8 +2,8 @@
 //! `statemachine/promote.asl.json` run by the local runner after a staging run on the same
 //! simulated account, calling the step handlers on a virtual clock.
 
-use rehearsal_cli::local::RunStatus;
-use rehearsal_cli::promote::{ApprovalAnswer, MachineReport};
+use rehearsal_cli::follow_up::{ApprovalAnswer, MachineReport};
+use rehearsal_cli::report::RunStatus;
 use rehearsal_core::checks::http::request;
 use rehearsal_core::cloud::{HttpClient, ParameterStore, Rds, Scheduler};
 use rehearsal_core::naming::teardown_schedule_name;

@@ -1,18 +1,24 @@
 //! The staging pipeline end to end: the real `statemachine/staging.asl.json`, run by the local
 //! runner, calling the step handlers against the simulated account on a virtual clock.
 
-use rehearsal_cli::local::{LocalError, Report, RunStatus};
+use rehearsal_cli::execution::RunError;
+use rehearsal_cli::report::{AccountRecord, RunReport, RunStatus, StateSummary};
 use rehearsal_core::steps::Step;
 use rehearsal_sim::FaultKind;
 use rehearsal_tests::{new_account, run_pipeline, runtime, states_entered, RUN_ID};
 use serde_json::{json, Value};
 
-fn span<'a>(report: &'a Report, name: &str) -> &'a rehearsal_cli::report::StepSummary {
-    report.steps.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("{name} was never entered: {:?}", states_entered(report)))
+fn span<'a>(report: &'a RunReport, name: &str) -> &'a StateSummary {
+    report.summary.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("{name} was never entered: {:?}", states_entered(report)))
 }
 
-fn created_ids(report: &Report) -> Vec<String> {
-    report.resources_created.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+/// What the simulated account recorded.
+fn ledger(report: &RunReport) -> &AccountRecord {
+    report.ledger().expect("a local run's report has the account's ledger")
+}
+
+fn created_ids(report: &RunReport) -> Vec<String> {
+    ledger(report).resources_created.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
 }
 
 #[test]
@@ -39,7 +45,7 @@ fn happy_path_builds_staging_and_passes_every_check() {
         {
             assert!(created.iter().any(|c| c.contains(id)), "{id} not in {created:?}");
         }
-        assert_eq!(report.production_writes, json!([]), "production was written");
+        assert_eq!(ledger(&report).production_writes, json!([]), "production was written");
 
         // The running app sees the final FRONTEND_URL (it was deployed again after writing it)
         // and a DATABASE_URL pointing at the staging instance.
@@ -59,7 +65,7 @@ fn happy_path_builds_staging_and_passes_every_check() {
         assert!(env["STRIPE_SECRET_KEY"].starts_with("sk_test_"));
 
         // The one-time backfill token is gone again.
-        assert!(report.leftovers.iter().all(|r| !r.contains("BACKFILL_TOKEN")), "{:?}", report.leftovers);
+        assert!(ledger(&report).leftovers.iter().all(|r| !r.contains("BACKFILL_TOKEN")), "{:?}", ledger(&report).leftovers);
     });
 }
 
@@ -78,7 +84,7 @@ fn critical_path_holds_only_true_dependencies() {
         let redeployed = span(&report, "FrontendUrlPublished").first_start_seconds;
         assert!(migrations < redeployed, "migrations at {migrations} waited for the redeploy at {redeployed}");
         // Virtual time is about the AWS time the runbook lists, not more.
-        assert!(report.virtual_seconds < 45.0 * 60.0, "{}", report.virtual_seconds);
+        assert!(report.seconds < 45.0 * 60.0, "{}", report.seconds);
         for state in &report.states {
             assert!(state.end_seconds.is_some(), "{} has no end", state.name);
         }
@@ -97,7 +103,7 @@ fn a_rerun_with_the_same_input_adopts_what_exists() {
         for id in ["tableicty-production-backup-20261124", "tableicty-staging-db", "tableicty-staging-backend"] {
             assert_eq!(created.iter().filter(|c| c.contains(id)).count(), 1, "{id} created again: {created:?}");
         }
-        assert_eq!(second.production_writes, json!([]));
+        assert_eq!(ledger(&second).production_writes, json!([]));
     });
 }
 
@@ -138,11 +144,11 @@ fn every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
                 let report = run_pipeline(&account, json!({}), &[&fault]).await.unwrap();
                 let fired = !account.ledger().faults_fired.is_empty();
                 let expected = expected_error(step, kind);
-                let problem = if !report.production_writes.as_array().unwrap().is_empty() {
-                    Some(format!("wrote production: {}", report.production_writes))
-                } else if report.status != RunStatus::Succeeded && !report.leftovers.is_empty() {
+                let problem = if !ledger(&report).production_writes.as_array().unwrap().is_empty() {
+                    Some(format!("wrote production: {}", ledger(&report).production_writes))
+                } else if report.status != RunStatus::Succeeded && !ledger(&report).leftovers.is_empty() {
                     // A successful run leaves staging up for its time to live; a failed one must not.
-                    Some(format!("left {:?}", report.leftovers))
+                    Some(format!("left {:?}", ledger(&report).leftovers))
                 } else if expected.is_some() && !fired {
                     Some("the fault never fired".to_string())
                 } else {
@@ -169,7 +175,7 @@ fn a_foreign_resource_under_a_planned_name_is_refused_and_kept() {
         assert_eq!(report.status, RunStatus::RolledBack);
         assert!(report.cause.as_deref().unwrap().contains("tableicty-staging-db"), "{:?}", report.cause);
         // The rollback kept the instance that someone else created.
-        let deleted = report.resources_deleted.to_string();
+        let deleted = ledger(&report).resources_deleted.to_string();
         assert!(!deleted.contains("\"tableicty-staging-db\""), "deleted the foreign instance: {deleted}");
         assert!(account.existing_resources().iter().any(|r| r.id == "tableicty-staging-db"));
     });
@@ -184,7 +190,7 @@ fn failed_checks_roll_back_with_the_checks_own_message() {
             assert_eq!(report.status, RunStatus::RolledBack, "{step}");
             assert_eq!(report.error.as_deref(), Some("CheckFailedError"));
             assert!(report.cause.as_deref().unwrap().contains(words), "{step}: {:?}", report.cause);
-            assert!(report.leftovers.is_empty(), "{:?}", report.leftovers);
+            assert!(ledger(&report).leftovers.is_empty(), "{:?}", ledger(&report).leftovers);
         }
     });
 }
@@ -197,7 +203,7 @@ fn a_rollback_that_cannot_finish_fails_loudly_and_keeps_the_teardown_schedule() 
         assert_eq!(report.status, RunStatus::Failed);
         assert_eq!(report.error.as_deref(), Some("RollbackFailedError"));
         assert!(report.cause.as_deref().unwrap().contains("check failed"), "{:?}", report.cause);
-        assert!(report.leftovers.iter().any(|r| r.contains("rehearsal-teardown-")), "{:?}", report.leftovers);
+        assert!(ledger(&report).leftovers.iter().any(|r| r.contains("rehearsal-teardown-")), "{:?}", ledger(&report).leftovers);
     });
 }
 
@@ -219,7 +225,7 @@ fn a_live_stripe_key_under_the_test_path_stops_the_run_before_anything_is_create
         assert_eq!(report.status, RunStatus::Failed);
         assert_eq!(report.error.as_deref(), Some("InvalidInputError"));
         assert!(report.cause.as_deref().unwrap().contains("stripe.test_parameter_path"), "{:?}", report.cause);
-        assert_eq!(report.resources_created, json!([]));
+        assert_eq!(ledger(&report).resources_created, json!([]));
         assert!(account.ledger().calls.iter().all(|c| c.service != "stripe"));
     });
 }
@@ -244,13 +250,13 @@ fn bad_input_is_refused_before_any_call() {
         for (input, field) in cases {
             let account = new_account();
             match run_pipeline(&account, input.clone(), &[]).await {
-                Err(LocalError::Input(e)) => assert!(e.to_string().contains(field), "{input}: {e} does not name {field}"),
+                Err(RunError::Input(e)) => assert!(e.to_string().contains(field), "{input}: {e} does not name {field}"),
                 other => panic!("{input} was not refused: {:?}", other.map(|r| r.status)),
             }
             assert!(account.ledger().calls.is_empty(), "{input}: calls were made");
         }
         let account = new_account();
-        assert!(matches!(run_pipeline(&account, json!({}), &["no_such_step=fatal"]).await, Err(LocalError::Fault(_))));
+        assert!(matches!(run_pipeline(&account, json!({}), &["no_such_step=fatal"]).await, Err(RunError::Fault(_))));
         assert!(account.ledger().calls.is_empty());
     });
 }

@@ -18,8 +18,8 @@ use apprunner::{AppRunner, Service};
 use chrono::SubsecRound;
 use postgres::{TestDatabase, HOST, PORT, USER};
 use rehearsal_aws::{load_config, AwsCloud};
-use rehearsal_cli::local::RunStatus;
-use rehearsal_cli::wire::{connect, run_over_the_wire, HostOverrides, WireOptions, WireReport, WireRun};
+use rehearsal_cli::report::{RunReport, RunStatus};
+use rehearsal_cli::wire::{connect, run_over_the_wire, HostOverrides, WireOptions, WireRun};
 use rehearsal_core::cloud::Scheduler;
 use rehearsal_core::naming::{final_snapshot_id, production_snapshot_id};
 use rehearsal_core::steps::{invoke, Step};
@@ -119,7 +119,7 @@ impl Stage {
         Self { _serial: serial, moto, apprunner, stripe, database, options }
     }
 
-    fn run(&self, start: chrono::DateTime<chrono::Utc>) -> WireReport {
+    fn run(&self, start: chrono::DateTime<chrono::Utc>) -> RunReport {
         let run = WireRun { input: json!({}), start_time: start, execution_name: "wire-test".into() };
         runtime().block_on(run_over_the_wire(&self.options, run, std::io::sink())).expect("the run runs")
     }
@@ -185,7 +185,7 @@ fn happy_path_over_the_wire_builds_staging_and_passes_every_check() {
     let start = start_time();
     let wall = Instant::now();
     let report = stage.run(start);
-    assert_eq!(report.status, RunStatus::Succeeded, "{:?}: {:?}\n{:#?}", report.error, report.cause, report.steps);
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}: {:?}\n{:#?}", report.error, report.cause, report.summary);
     // A handful of real one-second waits, not the definition's minutes.
     assert!(wall.elapsed() < Duration::from_secs(90), "{:?}", wall.elapsed());
 
@@ -281,15 +281,15 @@ fn a_service_that_fails_to_create_rolls_everything_back_over_the_wire() {
     let stage = Stage::new();
     stage.apprunner.fail_creations();
     let report = stage.run(start_time());
-    assert_eq!(report.status, RunStatus::RolledBack, "{:?}: {:?}\n{:#?}", report.error, report.cause, report.steps);
+    assert_eq!(report.status, RunStatus::RolledBack, "{:?}: {:?}\n{:#?}", report.error, report.cause, report.summary);
     assert_eq!(report.error.as_deref(), Some("ServiceFailedError"));
     assert_eq!(report.cause.as_deref(), Some("service tableicty-staging-backend ended CREATE_FAILED (operation FAILED)"));
-    let entered: Vec<&str> = report.steps.iter().map(|s| s.name.as_str()).collect();
+    let entered: Vec<&str> = report.summary.iter().map(|s| s.name.as_str()).collect();
     for state in ["WaitForService", "ServiceFailed", "StartRollback", "RollbackStaging", "RolledBack"] {
         assert!(entered.contains(&state), "{state} not in {entered:?}");
     }
     // Deleting the failed service took a while: the rollback ran again after a wait.
-    assert!(report.steps.iter().any(|s| s.name == "RollbackStaging" && s.times_entered > 1), "{:#?}", report.steps);
+    assert!(report.summary.iter().any(|s| s.name == "RollbackStaging" && s.times_entered > 1), "{:#?}", report.summary);
     assert_eq!(stage.leftovers(&report.run_id), Vec::<String>::new());
     assert_eq!(stage.staging_service().status, "DELETED");
 }

@@ -7,7 +7,9 @@ pub use rehearsal_moto as moto;
 pub mod promotion;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rehearsal_cli::local::{run_on, LocalError, LocalRun, Report};
+use rehearsal_cli::execution::RunError;
+use rehearsal_cli::local::{run_on, LocalRun};
+use rehearsal_cli::report::RunReport;
 use rehearsal_sim::{SimAccount, SimConfig};
 use serde_json::Value;
 
@@ -28,13 +30,13 @@ pub fn new_account() -> SimAccount {
 }
 
 /// Runs the staging pipeline on `account` with the given run document and faults.
-pub async fn run_pipeline(account: &SimAccount, input: Value, faults: &[&str]) -> Result<Report, LocalError> {
+pub async fn run_pipeline(account: &SimAccount, input: Value, faults: &[&str]) -> Result<RunReport, RunError> {
     let run =
         LocalRun { input, faults: faults.iter().map(|f| f.to_string()).collect(), start_time: start_time(), execution_name: "test".into() };
     run_on(account, run, std::io::sink()).await
 }
 
 /// Names of the states entered, in order, without repeats of loops.
-pub fn states_entered(report: &Report) -> Vec<String> {
-    report.steps.iter().map(|s| s.name.clone()).collect()
+pub fn states_entered(report: &RunReport) -> Vec<String> {
+    report.summary.iter().map(|s| s.name.clone()).collect()
 }

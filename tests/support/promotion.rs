@@ -2,9 +2,10 @@
 //! keep it, then `promote.asl.json` or `teardown.asl.json` on the same account, later in virtual time.
 
 use crate::{start_time, RUN_ID};
-use rehearsal_cli::local::{LocalRun, RunStatus};
-use rehearsal_cli::promote::{run_execution_on, run_staging_recorded, ApprovalAnswer, LocalExecution, MachineReport};
-use rehearsal_cli::promote::{PROMOTE_DEFINITION, TEARDOWN_DEFINITION};
+use rehearsal_cli::follow_up::{run_execution_on, run_staging_recorded, ApprovalAnswer, LocalExecution, MachineReport};
+use rehearsal_cli::follow_up::{PROMOTE_DEFINITION, TEARDOWN_DEFINITION};
+use rehearsal_cli::local::LocalRun;
+use rehearsal_cli::report::RunStatus;
 use rehearsal_core::cloud::Scheduler;
 use rehearsal_core::naming::teardown_schedule_name;
 use rehearsal_core::plan::SCHEDULE_GROUP;

@@ -3,14 +3,12 @@
 
 use crate::history::{self, OutputError};
 use crate::routes::{match_route, Matched, Route};
-use crate::state_machines::StateMachines;
 use chrono::{DateTime, Utc};
 use lambda_http::http::header::{ALLOW, CONTENT_TYPE};
 use lambda_http::http::{HeaderMap, HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use rehearsal_aws::{ExecutionDescription, HistoryEvent};
-use rehearsal_core::cloud::ParameterStore;
+use rehearsal_core::cloud::{ExecutionInfo, HistoryEvent, ParameterStore, StateMachines};
 use rehearsal_core::promotion::{approval_parameter, APPROVAL_REJECTED};
 use rehearsal_core::{CloudError, CloudErrorKind, RunInput, StepError};
 use serde_json::{json, Map, Value};
@@ -306,7 +304,7 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
                 match existing {
                     Some(d) if d.input.as_deref().map(json_or_text).as_ref() == Some(input) => Ok((
                         StatusCode::OK,
-                        json!({ "id": key, "execution_arn": d.execution_arn, "status": d.status, "started_at": rfc3339(d.start_date) }),
+                        json!({ "id": key, "execution_arn": d.arn, "status": d.status, "started_at": rfc3339(Some(d.start)) }),
                     )),
                     _ => Err(ApiError::field(
                         StatusCode::CONFLICT,
@@ -319,7 +317,7 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
         }
     }
 
-    async fn describe(&self, arn: &str) -> Result<Option<ExecutionDescription>, ApiError> {
+    async fn describe(&self, arn: &str) -> Result<Option<ExecutionInfo>, ApiError> {
         self.state_machines.describe_execution(arn).await.map_err(sfn("DescribeExecution"))
     }
 
@@ -328,7 +326,7 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
     }
 
     /// The staging execution named `id`, or 404.
-    async fn run(&self, id: &str) -> Result<ExecutionDescription, ApiError> {
+    async fn run(&self, id: &str) -> Result<ExecutionInfo, ApiError> {
         self.describe(&execution_arn(&self.config.staging_state_machine_arn, id))
             .await?
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no run {id:?}")))
@@ -348,7 +346,7 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
     /// for approval.
     async fn get_run(&self, id: &str) -> Answer {
         let execution = self.run(id).await?;
-        let events = self.history(&execution.execution_arn).await?;
+        let events = self.history(&execution.arn).await?;
         let run_id = plan_of(&events)?.as_ref().and_then(run_id_of);
         let awaiting_approval = match &run_id {
             Some(run_id) => self.approval_token(run_id).await?.is_some(),
@@ -362,10 +360,10 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
             json!({
                 "id": id,
                 "run_id": run_id,
-                "execution_arn": execution.execution_arn,
+                "execution_arn": execution.arn,
                 "status": execution.status,
-                "started_at": rfc3339(execution.start_date),
-                "stopped_at": rfc3339(execution.stop_date),
+                "started_at": rfc3339(Some(execution.start)),
+                "stopped_at": rfc3339(execution.stop),
                 "current_states": if running { history::open_states(&events) } else { Vec::new() },
                 "last_state": history::last_state(&events),
                 "awaiting_approval": awaiting_approval,
@@ -384,7 +382,7 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
             Some(_) => return Err(ApiError::bad("comment", format!("must be a string of at most {MAX_COMMENT} characters"))),
         };
         let execution = self.run(id).await?;
-        let events = self.history(&execution.execution_arn).await?;
+        let events = self.history(&execution.arn).await?;
         let no_approval = || ApiError::conflict(format!("run {id:?} has no pending approval"));
         let run_id = plan_of(&events)?.as_ref().and_then(run_id_of).ok_or_else(no_approval)?;
         let token = self.approval_token(&run_id).await?.ok_or_else(no_approval)?;
@@ -440,7 +438,7 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
         if staging.status == "RUNNING" {
             return Err(ApiError::conflict(format!("run {run:?} is still running; a run that fails rolls itself back")));
         }
-        let events = self.history(&staging.execution_arn).await?;
+        let events = self.history(&staging.arn).await?;
         let Some(plan) = plan_of(&events)? else {
             return Err(ApiError::conflict(format!("run {run:?} ended before it was planned: it created nothing to tear down")));
         };

@@ -1,12 +1,8 @@
 //! Reading an execution's history (GetExecutionHistory): which states are open, which one was
 //! entered last, and what a state answered.
 
-use rehearsal_aws::HistoryEvent;
+use rehearsal_core::cloud::HistoryEvent;
 use serde_json::Value;
-
-fn kind(event: &HistoryEvent) -> &str {
-    event.r#type().as_str()
-}
 
 /// `Parallel` and `Map` states contain the states entered while they are open.
 fn container(kind: &str) -> Option<&'static str> {
@@ -32,11 +28,11 @@ fn close(open: &mut Vec<Open>, index: usize) {
 pub fn open_states(events: &[HistoryEvent]) -> Vec<String> {
     let mut open: Vec<Open> = Vec::new();
     for event in events {
-        let kind = kind(event);
-        if let Some(entered) = event.state_entered_event_details() {
-            open.push(Open { name: entered.name().to_string(), container: container(kind) });
-        } else if let Some(exited) = event.state_exited_event_details() {
-            if let Some(i) = open.iter().rposition(|o| o.name == exited.name()) {
+        let kind = event.kind.as_str();
+        if let Some(entered) = &event.entered {
+            open.push(Open { name: entered.clone(), container: container(kind) });
+        } else if let Some(exited) = &event.exited {
+            if let Some(i) = open.iter().rposition(|o| o.name == exited.name) {
                 close(&mut open, i);
             }
         } else if kind == "ParallelStateFailed" || kind == "MapStateFailed" {
@@ -51,7 +47,7 @@ pub fn open_states(events: &[HistoryEvent]) -> Vec<String> {
 
 /// The state entered last (for a stopped execution: where it ended).
 pub fn last_state(events: &[HistoryEvent]) -> Option<String> {
-    events.iter().rev().find_map(|e| e.state_entered_event_details()).map(|d| d.name().to_string())
+    events.iter().rev().find_map(|e| e.entered.clone())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,13 +59,13 @@ pub enum OutputError {
 
 /// What the last exit of state `name` answered; `Ok(None)` when it never exited.
 pub fn state_output(events: &[HistoryEvent], name: &str) -> Result<Option<Value>, OutputError> {
-    let Some(exited) = events.iter().rev().find_map(|e| e.state_exited_event_details().filter(|d| d.name() == name)) else {
+    let Some(exited) = events.iter().rev().find_map(|e| e.exited.as_ref().filter(|x| x.name == name)) else {
         return Ok(None);
     };
-    if exited.output_details().is_some_and(|d| d.truncated()) {
+    if exited.output_truncated {
         return Err(OutputError::Truncated);
     }
-    match exited.output() {
+    match &exited.output {
         None => Ok(None),
         Some(text) => serde_json::from_str(text).map(Some).map_err(|e| OutputError::NotJson(e.to_string())),
     }
@@ -78,84 +74,56 @@ pub fn state_output(events: &[HistoryEvent], name: &str) -> Result<Option<Value>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_sfn::primitives::DateTime;
-    use aws_sdk_sfn::types::{HistoryEventExecutionDataDetails, HistoryEventType as T, StateEnteredEventDetails, StateExitedEventDetails};
+    use rehearsal_core::cloud::StateExit;
 
-    /// Builds a history: each event's id is its position (from 1).
-    struct History(Vec<HistoryEvent>);
+    fn plain(kind: &str) -> HistoryEvent {
+        HistoryEvent { kind: kind.to_string(), entered: None, exited: None }
+    }
 
-    impl History {
-        fn new() -> Self {
-            History(Vec::new())
-        }
+    fn enter(kind: &str, name: &str) -> HistoryEvent {
+        HistoryEvent { entered: Some(name.to_string()), ..plain(kind) }
+    }
 
-        fn push(
-            &mut self,
-            kind: T,
-            previous: i64,
-            fill: impl FnOnce(aws_sdk_sfn::types::builders::HistoryEventBuilder) -> aws_sdk_sfn::types::builders::HistoryEventBuilder,
-        ) -> i64 {
-            let id = self.0.len() as i64 + 1;
-            let builder = HistoryEvent::builder().id(id).previous_event_id(previous).r#type(kind).timestamp(DateTime::from_secs(id));
-            self.0.push(fill(builder).build().unwrap());
-            id
-        }
-
-        fn enter(&mut self, kind: T, name: &str, previous: i64) -> i64 {
-            self.push(kind, previous, |b| b.state_entered_event_details(StateEnteredEventDetails::builder().name(name).build().unwrap()))
-        }
-
-        fn exit(&mut self, kind: T, name: &str, previous: i64, output: Option<&str>) -> i64 {
-            self.push(kind, previous, |b| {
-                let details = StateExitedEventDetails::builder().name(name).set_output(output.map(str::to_string));
-                b.state_exited_event_details(details.build().unwrap())
-            })
-        }
-
-        fn plain(&mut self, kind: T, previous: i64) -> i64 {
-            self.push(kind, previous, |b| b)
-        }
+    fn exit(kind: &str, name: &str, output: Option<&str>) -> HistoryEvent {
+        let exited = StateExit { name: name.to_string(), output: output.map(str::to_string), output_truncated: false };
+        HistoryEvent { exited: Some(exited), ..plain(kind) }
     }
 
     #[test]
     fn open_states_follow_entries_exits_and_parallel_branches() {
-        let mut h = History::new();
-        let start = h.plain(T::ExecutionStarted, 0);
-        let pass = h.enter(T::PassStateEntered, "Plan", start);
-        let pass = h.exit(T::PassStateExited, "Plan", pass, Some("{}"));
-        let parallel = h.enter(T::ParallelStateEntered, "Prepare", pass);
-        h.plain(T::ParallelStateStarted, parallel);
-        let wait = h.enter(T::WaitStateEntered, "WaitForSnapshot", parallel);
-        let task = h.enter(T::TaskStateEntered, "WriteParameters", parallel);
-        assert_eq!(open_states(&h.0), ["Prepare", "WaitForSnapshot", "WriteParameters"]);
-        h.exit(T::TaskStateExited, "WriteParameters", task, None);
-        assert_eq!(open_states(&h.0), ["Prepare", "WaitForSnapshot"]);
+        let mut h = vec![
+            plain("ExecutionStarted"),
+            enter("PassStateEntered", "Plan"),
+            exit("PassStateExited", "Plan", Some("{}")),
+            enter("ParallelStateEntered", "Prepare"),
+            plain("ParallelStateStarted"),
+            enter("WaitStateEntered", "WaitForSnapshot"),
+            enter("TaskStateEntered", "WriteParameters"),
+        ];
+        assert_eq!(open_states(&h), ["Prepare", "WaitForSnapshot", "WriteParameters"]);
+        h.push(exit("TaskStateExited", "WriteParameters", None));
+        assert_eq!(open_states(&h), ["Prepare", "WaitForSnapshot"]);
         // The other branch fails and the Parallel's Catch takes over: the wait never exits.
-        h.plain(T::ParallelStateFailed, wait);
-        let rollback = h.enter(T::TaskStateEntered, "Rollback", parallel);
-        assert_eq!(open_states(&h.0), ["Rollback"]);
-        assert_eq!(last_state(&h.0).as_deref(), Some("Rollback"));
-        h.exit(T::TaskStateExited, "Rollback", rollback, None);
-        assert!(open_states(&h.0).is_empty());
+        h.push(plain("ParallelStateFailed"));
+        h.push(enter("TaskStateEntered", "Rollback"));
+        assert_eq!(open_states(&h), ["Rollback"]);
+        assert_eq!(last_state(&h).as_deref(), Some("Rollback"));
+        h.push(exit("TaskStateExited", "Rollback", None));
+        assert!(open_states(&h).is_empty());
     }
 
     #[test]
     fn state_output_is_the_last_exit_and_refuses_truncation() {
-        let mut h = History::new();
-        let start = h.plain(T::ExecutionStarted, 0);
-        assert_eq!(state_output(&h.0, "PlanRehearsal"), Ok(None));
-        let entered = h.enter(T::TaskStateEntered, "PlanRehearsal", start);
-        let exited = h.exit(T::TaskStateExited, "PlanRehearsal", entered, Some(r#"{"plan":{"run_id":"r"}}"#));
-        assert_eq!(state_output(&h.0, "PlanRehearsal"), Ok(Some(serde_json::json!({"plan": {"run_id": "r"}}))));
-        h.exit(T::TaskStateExited, "Broken", exited, Some("{"));
-        assert!(matches!(state_output(&h.0, "Broken"), Err(OutputError::NotJson(_))));
-        h.push(T::TaskStateExited, exited, |b| {
-            let details = StateExitedEventDetails::builder()
-                .name("Big")
-                .output("{")
-                .output_details(HistoryEventExecutionDataDetails::builder().truncated(true).build());
-            b.state_exited_event_details(details.build().unwrap())
-        });
-        assert_eq!(state_output(&h.0, "Big"), Err(OutputError::Truncated));
+        let mut h = vec![plain("ExecutionStarted")];
+        assert_eq!(state_output(&h, "PlanRehearsal"), Ok(None));
+        h.push(enter("TaskStateEntered", "PlanRehearsal"));
+        h.push(exit("TaskStateExited", "PlanRehearsal", Some(r#"{"plan":{"run_id":"r"}}"#)));
+        assert_eq!(state_output(&h, "PlanRehearsal"), Ok(Some(serde_json::json!({"plan": {"run_id": "r"}}))));
+        h.push(exit("TaskStateExited", "Broken", Some("{")));
+        assert!(matches!(state_output(&h, "Broken"), Err(OutputError::NotJson(_))));
+        let mut big = exit("TaskStateExited", "Big", Some("{"));
+        big.exited.as_mut().unwrap().output_truncated = true;
+        h.push(big);
+        assert_eq!(state_output(&h, "Big"), Err(OutputError::Truncated));
     }
 }

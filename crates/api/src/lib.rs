@@ -15,16 +15,15 @@
 //!   nobody waits on any more, is a 409.
 //! * `POST /environments/staging/teardown`: starts the teardown machine on a finished run's plan.
 //!
-//! [`Api`] is generic over [`StateMachines`] (start, describe, history, send-task-*), which the SDK
-//! client implements, and over Parameter Store.
+//! [`Api`] is generic over [`StateMachines`](rehearsal_core::cloud::StateMachines) (start,
+//! describe, history, send-task-*) and [`ParameterStore`](rehearsal_core::cloud::ParameterStore),
+//! which `rehearsal-aws` implements over the SDK.
 
 mod api;
 mod history;
 mod local_request;
 mod routes;
-mod state_machines;
 
 pub use api::{execution_arn, Api, Config, IDEMPOTENCY_KEY, PLAN_STATE, TEARDOWN_ENVIRONMENT};
 pub use local_request::{answer, request};
 pub use routes::{match_route, Matched, Route};
-pub use state_machines::StateMachines;

@@ -7,9 +7,11 @@
 //! in the run's approval parameter (as the promote machine's `request_approval` step keeps it).
 
 use lambda_http::{Body, Request};
-use rehearsal_api::{Api, Config, StateMachines};
-use rehearsal_aws::{load_config, AwsCloud, ExecutionDescription, HistoryEvent, StartedExecution, StepFunctions};
-use rehearsal_core::cloud::{CloudResult, ParameterKind, ParameterStore};
+use rehearsal_api::{Api, Config};
+use rehearsal_aws::{load_config, AwsCloud, StepFunctions};
+use rehearsal_core::cloud::{
+    CloudResult, ExecutionInfo, Executions, HistoryEvent, ParameterKind, ParameterStore, StartedExecution, StateMachines,
+};
 use rehearsal_core::promotion::{approval_parameter, APPROVAL_REJECTED};
 use rehearsal_core::Secret;
 use rehearsal_moto::{moto, Moto};
@@ -41,15 +43,17 @@ impl Counting {
     }
 }
 
+impl Executions for Counting {
+    async fn describe_execution(&self, execution_arn: &str) -> CloudResult<Option<ExecutionInfo>> {
+        self.tick();
+        self.inner.describe_execution(execution_arn).await
+    }
+}
+
 impl StateMachines for Counting {
     async fn start_execution(&self, state_machine_arn: &str, name: &str, input: &str) -> CloudResult<StartedExecution> {
         self.tick();
         self.inner.start_execution(state_machine_arn, name, input).await
-    }
-
-    async fn describe_execution(&self, execution_arn: &str) -> CloudResult<Option<ExecutionDescription>> {
-        self.tick();
-        self.inner.describe_execution(execution_arn).await
     }
 
     async fn execution_history(&self, execution_arn: &str) -> CloudResult<Vec<HistoryEvent>> {
@@ -176,11 +180,11 @@ impl Fixture {
     }
 
     /// Polls until the execution's status is not `RUNNING` (or `until` holds of it).
-    async fn settle(&self, arn: &str, mut until: impl FnMut(&ExecutionDescription, &[HistoryEvent]) -> bool) -> ExecutionDescription {
+    async fn settle(&self, arn: &str, mut until: impl FnMut(&ExecutionInfo, &[aws_sdk_sfn::types::HistoryEvent]) -> bool) -> ExecutionInfo {
         let started = Instant::now();
         loop {
             let described = self.sfn.describe_execution(arn).await.unwrap().expect("the execution exists");
-            let events = self.sfn.execution_history(arn).await.unwrap();
+            let events = self.sfn.sdk_history(arn).await.unwrap();
             if until(&described, &events) {
                 return described;
             }
@@ -189,7 +193,7 @@ impl Fixture {
         }
     }
 
-    async fn ended(&self, arn: &str) -> ExecutionDescription {
+    async fn ended(&self, arn: &str) -> ExecutionInfo {
         self.settle(arn, |d, _| d.status != "RUNNING").await
     }
 

@@ -5,7 +5,8 @@
 //! [`ServiceHost`](rehearsal_core::cloud::ServiceHost) (App Runner),
 //! [`Scheduler`](rehearsal_core::cloud::Scheduler) (EventBridge Scheduler),
 //! [`Executions`](rehearsal_core::cloud::Executions) (Step Functions) and [`Clock`].
-//! [`StepFunctions`] is a thin client for the API Lambda and the CLI.
+//! [`StepFunctions`] implements the Step Functions traits, `Executions` and
+//! [`StateMachines`](rehearsal_core::cloud::StateMachines) (for the API Lambda and the CLI).
 //!
 //! Every SDK error goes through one mapping into [`CloudError`](rehearsal_core::CloudError),
 //! keeping the service's code and message; parameter values never appear in errors.
@@ -17,8 +18,7 @@ mod scheduler;
 mod sfn;
 mod ssm;
 
-pub use aws_sdk_sfn::types::HistoryEvent;
-pub use sfn::{ExecutionDescription, StartedExecution, StepFunctions};
+pub use sfn::StepFunctions;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use chrono::{DateTime, Utc};
@@ -42,7 +42,7 @@ pub struct AwsCloud {
     pub ssm: aws_sdk_ssm::Client,
     pub apprunner: aws_sdk_apprunner::Client,
     pub scheduler: aws_sdk_scheduler::Client,
-    pub sfn: aws_sdk_sfn::Client,
+    pub sfn: StepFunctions,
 }
 
 impl AwsCloud {
@@ -52,7 +52,7 @@ impl AwsCloud {
             ssm: aws_sdk_ssm::Client::new(config),
             apprunner: aws_sdk_apprunner::Client::new(config),
             scheduler: aws_sdk_scheduler::Client::new(config),
-            sfn: aws_sdk_sfn::Client::new(config),
+            sfn: StepFunctions::new(config),
         }
     }
 }

@@ -2,11 +2,71 @@
 //! script (the asl crate's [`ScriptedInvoker`] format) on a paused clock, so Wait states and retry
 //! delays pass in virtual time. It answers which states were entered and how the execution ended.
 
+use crate::exit::{CliError, Exit};
+use crate::input::read_json;
 use rehearsal_asl::{AslError, Definition, Event, Observer, Outcome, RunOptions, ScriptedInvoker};
 use serde::Serialize;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(clap::Subcommand)]
+pub enum AslCommand {
+    /// Run any ASL definition in the local runner with scripted Task results, on a virtual clock,
+    /// and print `{"states": [...], "status": ..., "output" | "error", "cause"}` as JSON. Exit
+    /// status: 0 succeeded, 1 the execution failed, 2 the definition, script or input was refused.
+    Run(AslRunCommand),
+}
+
+impl AslCommand {
+    pub fn run(self) -> Result<Exit, CliError> {
+        match self {
+            AslCommand::Run(command) => command.run(),
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct AslRunCommand {
+    /// The ASL (JSONPath) definition file.
+    definition: PathBuf,
+    /// The execution input (JSON); defaults to `{}`.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Task results per resource, in call order:
+    /// `{"<resource>": [{"result": ...} | {"error": "Name", "cause": "text"}]}`; defaults to `{}`.
+    #[arg(long)]
+    tasks: Option<PathBuf>,
+    /// A value for a `${KEY}` placeholder in the definition. Repeatable.
+    #[arg(long = "substitute", value_name = "KEY=VALUE", value_parser = parse_substitution)]
+    substitute: Vec<(String, String)>,
+}
+
+impl AslRunCommand {
+    /// Prints the result as JSON (and a note per unused scripted result on stderr); the exit
+    /// status is the execution's.
+    pub fn run(self) -> Result<Exit, CliError> {
+        let definition =
+            std::fs::read_to_string(&self.definition).map_err(|e| CliError::Refused(format!("{}: {e}", self.definition.display())))?;
+        let request = AslRun {
+            definition,
+            input: read_json("--input", self.input.as_deref())?,
+            tasks: read_json("--tasks", self.tasks.as_deref())?,
+            substitutions: self.substitute.into_iter().collect(),
+        };
+        let result = run_paused(&request, &RunOptions::default()).map_err(|e| CliError::Refused(e.to_string()))?;
+        for (resource, left) in &result.unused_replies {
+            eprintln!("note: {left} scripted result(s) for {resource} were not used");
+        }
+        let json = serde_json::to_string_pretty(&result).map_err(|e| CliError::Failed(format!("the result is not JSON: {e}")))?;
+        println!("{json}");
+        Ok(match result.status {
+            ExecutionStatus::Succeeded => Exit::Succeeded,
+            ExecutionStatus::Failed => Exit::Failed,
+        })
+    }
+}
 
 /// One `rehearsal asl run`.
 #[derive(Debug, Clone)]

@@ -1,12 +1,22 @@
-//! The `rehearsal` command's library: the local pipeline (the deployed state machine run by the
-//! local runner against the simulated account), the task invoker that calls the step handlers,
-//! the progress display and report, `rehearsal asl run` (any definition with scripted tasks),
-//! and the pipeline over the wire (`run --endpoint-url`: the SDK adapters and the real probes).
+//! The `rehearsal` command's library, one module per subcommand (`main.rs` parses and dispatches):
+//!
+//! * [`run`]: `rehearsal run`, the staging pipeline on the simulated account ([`local`], then
+//!   [`follow_up`] for `--then`) or over the wire ([`wire`]), all executed by the local runner
+//!   ([`execution`]) with the step handlers as its tasks ([`invoker`]); the progress display
+//!   ([`progress`]) and the report and its summary ([`report`]).
+//! * [`remote`]: `rehearsal remote …`, the deployed state machines through the API's handler.
+//! * [`asl_run`]: `rehearsal asl run`, any definition with scripted tasks.
+//! * [`exit`]: the documented exit statuses and the errors that map to them.
 
 pub mod asl_run;
+pub mod execution;
+pub mod exit;
+pub mod follow_up;
+mod input;
 pub mod invoker;
 pub mod local;
-pub mod promote;
+pub mod progress;
 pub mod remote;
 pub mod report;
+pub mod run;
 pub mod wire;

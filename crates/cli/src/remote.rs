@@ -2,12 +2,109 @@
 //! Step Functions and Parameter Store directly with the caller's credentials, through the very
 //! handler the API Lambda runs, so the CLI and the API validate and answer alike.
 
-use rehearsal_api::{answer, request, Api, StateMachines};
-use rehearsal_core::cloud::ParameterStore;
+use crate::exit::{CliError, Exit};
+use crate::input::read_json;
+use rehearsal_api::{answer, request, Api, Config};
+use rehearsal_core::cloud::{ParameterStore, StateMachines};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// How often `status --follow` asks again.
+const FOLLOW_INTERVAL: Duration = Duration::from_secs(10);
+
+#[derive(clap::Args)]
+pub struct RemoteCommand {
+    /// The deployed staging state machine (stack output).
+    #[arg(long, env = "STAGING_STATE_MACHINE_ARN")]
+    staging_state_machine_arn: String,
+    /// The deployed teardown state machine (stack output).
+    #[arg(long, env = "TEARDOWN_STATE_MACHINE_ARN")]
+    teardown_state_machine_arn: String,
+    /// Another endpoint for Step Functions and Parameter Store (moto, LocalStack).
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    #[command(subcommand)]
+    action: RemoteSubcommand,
+}
+
+#[derive(clap::Subcommand)]
+enum RemoteSubcommand {
+    /// Start a staging run; the idempotency key names the execution, so repeating the command
+    /// starts nothing twice.
+    Start {
+        #[arg(long)]
+        idempotency_key: String,
+        /// The run document (JSON); defaults to `{}`, the runbook's values.
+        #[arg(long)]
+        input: Option<PathBuf>,
+    },
+    /// A run's status, current states, report or failure; `--follow` prints each state it
+    /// enters until it stops.
+    Status {
+        id: String,
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Approve the promotion waiting on a run.
+    Approve {
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Reject the promotion waiting on a run.
+    Reject {
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Tear a run's staging environment down now (and cancel its teardown schedule).
+    Teardown {
+        /// The staging run (its id in `start`).
+        #[arg(long)]
+        run: String,
+        #[arg(long)]
+        idempotency_key: String,
+        /// Skip the staging database's final snapshot.
+        #[arg(long)]
+        no_final_snapshot: bool,
+    },
+}
+
+impl RemoteCommand {
+    /// Answers the action as the API would, printing its JSON body; the exit status follows
+    /// the HTTP status.
+    pub fn run(self) -> Result<Exit, CliError> {
+        let (action, follow_run) = match self.action {
+            RemoteSubcommand::Start { idempotency_key, input } => {
+                (RemoteAction::Start { idempotency_key, document: read_json("--input", input.as_deref())? }, false)
+            }
+            RemoteSubcommand::Status { id, follow } => (RemoteAction::Status { id }, follow),
+            RemoteSubcommand::Approve { id, comment } => (RemoteAction::Approve { id, comment }, false),
+            RemoteSubcommand::Reject { id, comment } => (RemoteAction::Reject { id, comment }, false),
+            RemoteSubcommand::Teardown { run, idempotency_key, no_final_snapshot } => {
+                (RemoteAction::Teardown { idempotency_key, run, final_snapshot: !no_final_snapshot }, false)
+            }
+        };
+        let config = Config {
+            staging_state_machine_arn: self.staging_state_machine_arn,
+            teardown_state_machine_arn: self.teardown_state_machine_arn,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+        let (status, body) = runtime.block_on(async {
+            let sdk = rehearsal_aws::load_config(self.endpoint_url.as_deref()).await;
+            let api = Api::new(rehearsal_aws::StepFunctions::new(&sdk), rehearsal_aws::AwsCloud::new(&sdk), config);
+            match (&action, follow_run) {
+                (RemoteAction::Status { id }, true) => follow(&api, id, FOLLOW_INTERVAL, std::io::stdout()).await,
+                _ => call(&api, &action).await,
+            }
+        });
+        println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+        Ok(Exit::of_http_status(status))
+    }
+}
 
 /// One remote action, as the API's route it maps to.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,16 +1,45 @@
-//! What a run leaves behind for people: a progress display while it runs (one line per state
-//! the first time it is entered, plus retries and caught errors, so wait loops do not flood the
-//! terminal) and a JSON report afterwards.
+//! What a staging run leaves behind for people: one report for the local and the wire runs (the
+//! JSON file of `--report`), and the summary printed from it.
 
+use crate::execution::Executed;
 use chrono::{DateTime, Utc};
-use rehearsal_asl::{Event, Observer};
 use serde::Serialize;
 use serde_json::Value;
-use std::cell::RefCell;
-use std::collections::BTreeSet;
-use std::io::Write;
+use std::path::Path;
 
-/// One state entered, with virtual times (seconds since the execution started).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Succeeded,
+    /// Failed, and the rollback removed everything the run created.
+    RolledBack,
+    /// Failed without a complete rollback (or before anything was created).
+    Failed,
+}
+
+impl RunStatus {
+    /// Succeeded with an output; rolled back when the rollback finished (RolledBack entered) and
+    /// nothing of the run is left; failed otherwise.
+    fn of(output: &Option<Value>, states: &[StateSpan], nothing_left: bool) -> Self {
+        if output.is_some() {
+            RunStatus::Succeeded
+        } else if states.iter().any(|s| s.name == "RolledBack") && nothing_left {
+            RunStatus::RolledBack
+        } else {
+            RunStatus::Failed
+        }
+    }
+
+    fn line(self, error: Option<&str>) -> String {
+        match self {
+            RunStatus::Succeeded => "SUCCEEDED".to_string(),
+            RunStatus::RolledBack => format!("ROLLED BACK after {}", error.unwrap_or("")),
+            RunStatus::Failed => format!("FAILED: {}", error.unwrap_or("")),
+        }
+    }
+}
+
+/// One state entered, with times relative to the execution's start (virtual ones locally).
 #[derive(Debug, Clone, Serialize)]
 pub struct StateSpan {
     pub name: String,
@@ -23,93 +52,9 @@ pub struct StateSpan {
     pub end: Option<DateTime<Utc>>,
 }
 
-/// Records every state's span and prints progress as events arrive.
-pub struct ProgressObserver<W: Write> {
-    start: DateTime<Utc>,
-    out: RefCell<W>,
-    seen: RefCell<BTreeSet<(String, String)>>,
-    spans: RefCell<Vec<StateSpan>>,
-}
-
-fn text(event: &Value, key: &str) -> String {
-    event.get(key).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).unwrap_or_default()
-}
-
-/// `+hh:mm:ss` of virtual time.
-pub fn clock(seconds: f64) -> String {
-    let s = seconds.max(0.0) as u64;
-    format!("+{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-}
-
-impl<W: Write> ProgressObserver<W> {
-    pub fn new(start: DateTime<Utc>, out: W) -> Self {
-        Self { start, out: RefCell::new(out), seen: RefCell::default(), spans: RefCell::default() }
-    }
-
-    pub fn spans(&self) -> Vec<StateSpan> {
-        self.spans.borrow().clone()
-    }
-
-    fn at(&self, seconds: f64) -> DateTime<Utc> {
-        self.start + chrono::Duration::milliseconds((seconds * 1000.0) as i64)
-    }
-
-    fn print(&self, line: String) {
-        let mut out = self.out.borrow_mut();
-        // Progress is best effort: a closed pipe must not stop the run.
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
-    }
-}
-
-impl<W: Write> Observer for ProgressObserver<W> {
-    fn on_event(&self, event: &Event) {
-        let Ok(event) = serde_json::to_value(event) else { return };
-        let at = event.get("at_seconds").and_then(Value::as_f64).unwrap_or(0.0);
-        let (name, path) = (text(&event, "name"), text(&event, "path"));
-        let indent = "  ".repeat(path.matches('/').count());
-        match text(&event, "type").as_str() {
-            "StateEntered" => {
-                self.spans.borrow_mut().push(StateSpan {
-                    name: name.clone(),
-                    path: path.clone(),
-                    kind: text(&event, "kind"),
-                    start_seconds: at,
-                    end_seconds: None,
-                    start: self.at(at),
-                    end: None,
-                });
-                if self.seen.borrow_mut().insert((path.clone(), name.clone())) {
-                    self.print(format!("{}  {indent}{name}", clock(at)));
-                }
-            }
-            "StateExited" => {
-                let mut spans = self.spans.borrow_mut();
-                if let Some(span) = spans.iter_mut().rev().find(|s| s.name == name && s.path == path && s.end_seconds.is_none()) {
-                    span.end_seconds = Some(at);
-                    span.end = Some(self.at(at));
-                }
-            }
-            "RetryScheduled" => self.print(format!(
-                "{}  {indent}{name}: {} — retry {} in {} s",
-                clock(at),
-                text(&event, "error"),
-                text(&event, "attempt"),
-                text(&event, "delay_seconds")
-            )),
-            "ErrorCaught" => {
-                self.print(format!("{}  {indent}{name}: caught {} → {}", clock(at), text(&event, "error"), text(&event, "next")))
-            }
-            "ExecutionSucceeded" => self.print(format!("{}  succeeded", clock(at))),
-            "ExecutionFailed" => self.print(format!("{}  failed: {}", clock(at), text(&event, "error"))),
-            _ => {}
-        }
-    }
-}
-
 /// Each distinct state once: first start, last end and how many times it ran, in start order.
 #[derive(Debug, Clone, Serialize)]
-pub struct StepSummary {
+pub struct StateSummary {
     pub name: String,
     pub path: String,
     pub first_start_seconds: f64,
@@ -117,15 +62,15 @@ pub struct StepSummary {
     pub times_entered: usize,
 }
 
-pub fn summarize(spans: &[StateSpan]) -> Vec<StepSummary> {
-    let mut rows: Vec<StepSummary> = Vec::new();
+pub fn summarize(spans: &[StateSpan]) -> Vec<StateSummary> {
+    let mut rows: Vec<StateSummary> = Vec::new();
     for span in spans {
         match rows.iter_mut().find(|r| r.name == span.name && r.path == span.path) {
             Some(row) => {
                 row.times_entered += 1;
                 row.last_end_seconds = span.end_seconds.or(row.last_end_seconds);
             }
-            None => rows.push(StepSummary {
+            None => rows.push(StateSummary {
                 name: span.name.clone(),
                 path: span.path.clone(),
                 first_start_seconds: span.start_seconds,
@@ -135,4 +80,188 @@ pub fn summarize(spans: &[StateSpan]) -> Vec<StepSummary> {
         }
     }
     rows
+}
+
+/// A staging run as it ended, locally or over the wire.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub status: RunStatus,
+    pub run_id: String,
+    pub execution_name: String,
+    pub started_at: DateTime<Utc>,
+    /// How long the execution took: virtual seconds on the simulated account, real ones over
+    /// the wire.
+    pub seconds: f64,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub output: Option<Value>,
+    /// Every state entered, with its start and end.
+    pub states: Vec<StateSpan>,
+    /// Each state once, in the order first entered.
+    pub summary: Vec<StateSummary>,
+    pub checks: Vec<Value>,
+    pub history_events: usize,
+    /// Where it ran, and what the simulated account saw.
+    #[serde(flatten)]
+    pub account: RunAccount,
+}
+
+/// Where a staging run ran.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "account", rename_all = "snake_case")]
+pub enum RunAccount {
+    /// The simulated account, whose ledger knows every call, resource and production write.
+    Simulated(Box<AccountRecord>),
+    /// AWS, or an emulator, over the wire: nothing keeps a ledger (the rollback's own checks
+    /// answer what is left), and every Wait state's `Seconds` was divided by `wait_scale`.
+    OverTheWire { wait_scale: u32 },
+}
+
+/// What the simulated account recorded during a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountRecord {
+    pub resources_created: Value,
+    pub resources_deleted: Value,
+    pub production_writes: Value,
+    /// Resources this run created that still exist.
+    pub leftovers: Vec<String>,
+    pub faults_injected: Vec<String>,
+    pub faults_fired: Value,
+    pub aws_calls: usize,
+}
+
+impl RunReport {
+    /// The report of the staging execution `executed`, named `execution_name`, of run `run_id`.
+    pub(crate) fn new(executed: Executed, run_id: String, execution_name: String, started_at: DateTime<Utc>, account: RunAccount) -> Self {
+        let nothing_left = match &account {
+            RunAccount::Simulated(record) => record.leftovers.is_empty(),
+            // Without a ledger, "rolled back" is what the state machine says: RolledBack is
+            // entered only once the rollback step found nothing of the run left.
+            RunAccount::OverTheWire { .. } => true,
+        };
+        RunReport {
+            status: RunStatus::of(&executed.output, &executed.states, nothing_left),
+            run_id,
+            execution_name,
+            started_at,
+            seconds: executed.elapsed.as_secs_f64(),
+            checks: checks_of(&executed.output),
+            error: executed.error,
+            cause: executed.cause,
+            output: executed.output,
+            summary: summarize(&executed.states),
+            states: executed.states,
+            history_events: executed.history_events,
+            account,
+        }
+    }
+
+    /// The simulated account's record; `None` over the wire.
+    pub fn ledger(&self) -> Option<&AccountRecord> {
+        match &self.account {
+            RunAccount::Simulated(record) => Some(record),
+            RunAccount::OverTheWire { .. } => None,
+        }
+    }
+
+    /// The table of states, the resources (locally), the checks, the outcome and where staging
+    /// is (or what it left behind); `wall` is how long the command took.
+    pub fn print_summary(&self, wall: std::time::Duration) {
+        print_states(&self.summary);
+        println!();
+        if let Some(ledger) = self.ledger() {
+            println!(
+                "resources created: {}, deleted: {}, production writes: {}, left behind: {}",
+                count(&ledger.resources_created),
+                count(&ledger.resources_deleted),
+                count(&ledger.production_writes),
+                ledger.leftovers.len()
+            );
+        }
+        print_checks(&self.checks);
+        let status = self.status.line(self.error.as_deref());
+        match self.ledger() {
+            Some(_) => println!("\n{status} — run {} in {} virtual ({:.1} s wall)", self.run_id, clock(self.seconds), wall.as_secs_f64()),
+            None => println!("\n{status} — run {} in {:.1} s", self.run_id, self.seconds),
+        }
+        if let Some(cause) = &self.cause {
+            println!("cause: {cause}");
+        }
+        let output = self.output.as_ref().filter(|_| self.status == RunStatus::Succeeded);
+        let url = output.map_or("", |o| o["staging_url"].as_str().unwrap_or(""));
+        let teardown_at = output.and_then(|o| o.pointer("/teardown/at"));
+        match (self.ledger(), output) {
+            (Some(ledger), Some(_)) if teardown_at.is_some() => {
+                let at = teardown_at.and_then(Value::as_str).unwrap_or_default();
+                println!("staging is up at {url} until its teardown at {at}:");
+                for resource in &ledger.leftovers {
+                    println!("  {resource}");
+                }
+            }
+            (Some(ledger), _) if !ledger.leftovers.is_empty() => println!("LEFT BEHIND: {}", ledger.leftovers.join(", ")),
+            (None, Some(_)) => {
+                let at = teardown_at.and_then(Value::as_str).unwrap_or("its scheduled teardown");
+                println!("staging is up at {url} until {at}");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `+hh:mm:ss` of time since the start.
+pub fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0) as u64;
+    format!("+{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// How many entries a JSON list of records has.
+pub(crate) fn count(records: &Value) -> usize {
+    records.as_array().map_or(0, Vec::len)
+}
+
+pub(crate) fn print_states(summary: &[StateSummary]) {
+    println!();
+    println!("{:<34} {:>10} {:>10} {:>6}", "state", "start", "end", "runs");
+    for state in summary {
+        let indent = "  ".repeat(state.path.matches('/').count());
+        let end = state.last_end_seconds.map_or("-".to_string(), clock);
+        println!(
+            "{:<34} {:>10} {:>10} {:>6}",
+            format!("{indent}{}", state.name),
+            clock(state.first_start_seconds),
+            end,
+            state.times_entered
+        );
+    }
+}
+
+fn print_checks(checks: &[Value]) {
+    let passed = checks.iter().filter(|c| c.get("passed") == Some(&Value::Bool(true))).count();
+    println!("checks passed: {passed}/{}", checks.len());
+    for check in checks {
+        let mark = if check.get("passed") == Some(&Value::Bool(true)) { "ok " } else { "FAIL" };
+        println!("  {mark} {} — {}", check["name"].as_str().unwrap_or(""), check["found"].as_str().unwrap_or(""));
+    }
+}
+
+/// Every check in the Summary's `checks` groups.
+fn checks_of(output: &Option<Value>) -> Vec<Value> {
+    output
+        .as_ref()
+        .and_then(|o| o.get("checks"))
+        .and_then(Value::as_object)
+        .map(|groups| groups.values().filter_map(Value::as_array).flatten().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Writes `report` as JSON to `path` (`--report`), saying where; a failure to write is said and
+/// does not change the run's exit status.
+pub fn write_report<R: Serialize>(report: &R, path: Option<&Path>) {
+    if let Some(path) = path {
+        match serde_json::to_string_pretty(report).map(|json| std::fs::write(path, json + "\n")) {
+            Ok(Ok(())) => println!("report: {}", path.display()),
+            Ok(Err(e)) => eprintln!("error: --report {}: {e}", path.display()),
+            Err(e) => eprintln!("error: report: {e}"),
+        }
+    }
 }

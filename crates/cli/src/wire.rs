@@ -12,30 +12,22 @@
 //! emulators whose resources settle at once; retry intervals, timeouts and `SecondsPath` or
 //! `Timestamp` waits are kept as deployed.
 
+use crate::execution::{checked_input, definition, execute, planned_run_id, RunError};
 use crate::invoker::{local_substitutions, StepInvoker};
-use crate::local::{planned_run_id, run_status, LocalError, RunStatus, STAGING_DEFINITION};
-use crate::report::{summarize, ProgressObserver, StateSpan, StepSummary};
+use crate::local::STAGING_DEFINITION;
+use crate::report::{RunAccount, RunReport};
 use chrono::{DateTime, Utc};
-use rehearsal_asl::{Definition, Outcome, RunOptions};
+use rehearsal_asl::RunOptions;
 use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_core::checks::db::DbQuery;
 use rehearsal_core::cloud::{DatabaseProbe, DbTarget, HttpClient, HttpError, HttpRequest, HttpResponse, ProbeError};
-use rehearsal_core::{RunInput, Secret};
+use rehearsal_core::Secret;
 use rehearsal_lambda::LambdaCloud;
-use rehearsal_probes::{PostgresProbe, ReqwestClient, StripeClient, TlsMode};
-use serde::Serialize;
+use rehearsal_probes::{PostgresProbe, ReqwestClient, TlsMode};
 use serde_json::Value;
 use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
-
-/// As the Lambdas use them (crates/lambda): one HTTP attempt, with retries while a fresh
-/// deployment's front end comes up, and one Stripe request.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-const COLD_START_ATTEMPTS: u32 = 3;
-const COLD_START_DELAY: Duration = Duration::from_secs(5);
-const STRIPE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// `HOST=IP:PORT` rules sending what is addressed to HOST (exactly, or any subdomain for
 /// `*.suffix`) to a loopback address instead: for an emulated app or database on this machine,
@@ -155,22 +147,16 @@ pub struct WireOptions {
 /// host overrides.
 pub type WireCloud = LambdaCloud<OverriddenHttp, OverriddenPostgres>;
 
-/// Region and credentials from the environment, as the SDK reads them anywhere.
-pub async fn connect(options: &WireOptions) -> Result<WireCloud, LocalError> {
-    let setup = |what: &str, e: String| LocalError::Definition(format!("{what}: {e}"));
+/// Region and credentials from the environment, as the SDK reads them anywhere; the HTTP and
+/// Stripe clients as the Lambdas build them.
+pub async fn connect(options: &WireOptions) -> Result<WireCloud, RunError> {
     let config = load_config(Some(&options.endpoint_url)).await;
     let mut aws = AwsCloud::new(&config);
     if let Some(url) = &options.apprunner_endpoint_url {
         aws.apprunner = AwsCloud::new(&load_config(Some(url)).await).apprunner;
     }
-    let http = ReqwestClient::new(HTTP_TIMEOUT)
-        .map_err(|e| setup("the HTTP client", e.to_string()))?
-        .with_cold_start_retries(COLD_START_ATTEMPTS, COLD_START_DELAY);
-    let stripe = match &options.stripe_api_url {
-        Some(url) => StripeClient::with_base_url(url, STRIPE_TIMEOUT),
-        None => StripeClient::new(STRIPE_TIMEOUT),
-    }
-    .map_err(|e| setup("the Stripe client", e.to_string()))?;
+    let http = LambdaCloud::app_http().map_err(|e| RunError::Setup(format!("the HTTP client: {e}")))?;
+    let stripe = LambdaCloud::stripe(options.stripe_api_url.as_deref()).map_err(|e| RunError::Setup(format!("the Stripe client: {e}")))?;
     Ok(LambdaCloud {
         aws,
         http: OverriddenHttp::new(http, options.http_overrides.clone()),
@@ -180,7 +166,7 @@ pub async fn connect(options: &WireOptions) -> Result<WireCloud, LocalError> {
 }
 
 /// `definition` with every Wait state's `Seconds` divided by `scale`, rounded up, at least 1.
-pub fn scale_waits(definition: &str, scale: u32) -> Result<String, LocalError> {
+pub fn scale_waits(definition: &str, scale: u32) -> Result<String, RunError> {
     fn walk(states: &mut Value, scale: u64) {
         let Some(states) = states.as_object_mut() else { return };
         for state in states.values_mut() {
@@ -197,28 +183,9 @@ pub fn scale_waits(definition: &str, scale: u32) -> Result<String, LocalError> {
     if scale <= 1 {
         return Ok(definition.to_string());
     }
-    let mut value: Value = serde_json::from_str(definition).map_err(|e| LocalError::Definition(e.to_string()))?;
+    let mut value: Value = serde_json::from_str(definition).map_err(|e| RunError::Definition(e.to_string()))?;
     walk(&mut value["States"], u64::from(scale));
     Ok(value.to_string())
-}
-
-/// What an over-the-wire run reports: the local report's execution part (there is no simulated
-/// account to ask what was created; the rollback answers that).
-#[derive(Debug, Clone, Serialize)]
-pub struct WireReport {
-    pub status: RunStatus,
-    pub run_id: String,
-    pub execution_name: String,
-    pub started_at: DateTime<Utc>,
-    pub seconds: f64,
-    pub wait_scale: u32,
-    pub error: Option<String>,
-    pub cause: Option<String>,
-    pub output: Option<Value>,
-    pub states: Vec<StateSpan>,
-    pub steps: Vec<StepSummary>,
-    pub checks: Vec<Value>,
-    pub history_events: usize,
 }
 
 pub struct WireRun {
@@ -229,43 +196,15 @@ pub struct WireRun {
 
 /// Runs the staging pipeline over the wire on a runtime whose clock is real (not paused); the
 /// run document is refused before any call.
-pub async fn run_over_the_wire<W: Write>(options: &WireOptions, run: WireRun, progress: W) -> Result<WireReport, LocalError> {
-    let input = RunInput::from_json(run.input.clone()).map_err(LocalError::Input)?;
-    input.validate().map_err(LocalError::Input)?;
-    let text = rehearsal_asl::substitute(STAGING_DEFINITION, &local_substitutions()).map_err(|e| LocalError::Definition(e.to_string()))?;
-    let definition = Definition::parse(&scale_waits(&text, options.wait_scale)?).map_err(|e| LocalError::Definition(e.to_string()))?;
+pub async fn run_over_the_wire<W: Write>(options: &WireOptions, run: WireRun, progress: W) -> Result<RunReport, RunError> {
+    let input = checked_input(&run.input)?;
+    let definition = definition(&scale_waits(STAGING_DEFINITION, options.wait_scale)?, &local_substitutions())?;
     let cloud = connect(options).await?;
     let invoker = StepInvoker::new(|_| cloud.clone());
-    let observer = ProgressObserver::new(run.start_time, progress);
     let run_options = RunOptions { execution_name: run.execution_name.clone(), start_time: run.start_time, ..RunOptions::default() };
-    let wall = Instant::now();
-    let execution = rehearsal_asl::run(&definition, run.input, &invoker, &observer, &run_options)
-        .await
-        .map_err(|e| LocalError::Runner(e.to_string()))?;
-    let states = observer.spans();
-    let (error, cause, output) = match execution.outcome {
-        Outcome::Succeeded { output } => (None, None, Some(output)),
-        Outcome::Failed { error, cause } => (Some(error), Some(cause), None),
-    };
-    // Without a ledger, "rolled back" is what the state machine says: RolledBack is entered only
-    // once the rollback step found nothing of the run left.
-    let status = run_status(&output, &states, true);
-    let checks = crate::local::checks_of(&output);
-    Ok(WireReport {
-        status,
-        run_id: planned_run_id(&input, run.start_time),
-        execution_name: run.execution_name,
-        started_at: run.start_time,
-        seconds: wall.elapsed().as_secs_f64(),
-        wait_scale: options.wait_scale,
-        error,
-        cause,
-        output,
-        steps: summarize(&states),
-        states,
-        checks,
-        history_events: execution.history_events,
-    })
+    let executed = execute(&definition, run.input, &invoker, &run_options, progress).await?;
+    let run_id = planned_run_id(&input, run.start_time);
+    Ok(RunReport::new(executed, run_id, run.execution_name, run.start_time, RunAccount::OverTheWire { wait_scale: options.wait_scale }))
 }
 
 #[cfg(test)]
@@ -292,7 +231,7 @@ mod tests {
     #[test]
     fn overridden_https_goes_to_loopback_as_http_with_the_original_host() {
         let http = OverriddenHttp::new(
-            ReqwestClient::new(HTTP_TIMEOUT).unwrap(),
+            ReqwestClient::new(std::time::Duration::from_secs(10)).unwrap(),
             HostOverrides::new(vec![HostOverrides::parse_rule("*.awsapprunner.com=127.0.0.1:8080").unwrap()]),
         );
         let request = |url: &str| HttpRequest { method: "GET".into(), url: url.into(), headers: vec![], body: None };

@@ -1,5 +1,7 @@
-//! Capability traits: the narrow slices of AWS each step needs. The SDK adapters (Lambda) and the
-//! simulated account (local runs, tests) implement them; handlers are generic over them.
+//! Capability traits: the narrow slices of AWS each step (and the API) needs, with the result
+//! types they answer. The SDK adapters (`rehearsal-aws`: the Lambdas, the API, the CLI over the
+//! wire) and the simulated account (local runs, tests) implement them; handlers are generic over
+//! them.
 //!
 //! Methods return `impl Future + Send` so Lambda handlers built on them stay `Send`.
 
@@ -183,8 +185,9 @@ pub struct ServiceOperation {
     pub status: String,
 }
 
-/// The hosting backend. App Runner is closed to new customers; a second backend (ECS Express
-/// Mode) implements this same trait.
+/// The hosting backend, App Runner's shape. App Runner, the one implementation (besides the
+/// simulated account's), is closed to new customers; ECS Express Mode, which replaces it, is not
+/// implemented yet.
 pub trait ServiceHost {
     fn find_service(&self, name: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send;
     /// `Ok(None)` when the ARN names no service.
@@ -226,13 +229,14 @@ pub trait Scheduler {
     fn delete_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<()>> + Send;
 }
 
-// ---------------------------------------------------------------- Step Functions executions
+// ---------------------------------------------------------------- Step Functions
 
 /// A state machine execution as DescribeExecution answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecutionInfo {
     pub arn: String,
     pub state_machine_arn: String,
+    pub name: Option<String>,
     /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, `PENDING_REDRIVE`.
     pub status: String,
     pub start: DateTime<Utc>,
@@ -240,12 +244,60 @@ pub struct ExecutionInfo {
     /// The execution's input and output as JSON text.
     pub input: Option<String>,
     pub output: Option<String>,
+    /// Why it failed: the error name, and the cause (often JSON text).
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+/// What StartExecution answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedExecution {
+    pub execution_arn: String,
+    pub start_date: Option<DateTime<Utc>>,
+}
+
+/// One event of an execution's history (GetExecutionHistory), as far as reading which states
+/// ran and what they answered needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEvent {
+    /// The event type: `TaskStateEntered`, `ParallelStateFailed`, `ExecutionSucceeded`, …
+    pub kind: String,
+    /// The state a `…StateEntered` event enters.
+    pub entered: Option<String>,
+    /// The state a `…StateExited` event leaves, with its output.
+    pub exited: Option<StateExit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateExit {
+    pub name: String,
+    /// JSON text.
+    pub output: Option<String>,
+    /// The history keeps at most 256 KiB of a state's output: a longer one is cut.
+    pub output_truncated: bool,
 }
 
 /// Reads executions: how a promotion proves the staging run it promotes passed.
 pub trait Executions {
     /// `Ok(None)` when the ARN names no execution.
     fn describe_execution(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ExecutionInfo>>> + Send;
+}
+
+/// Starts executions, follows them and answers the task tokens they wait on: what the API and
+/// `rehearsal remote` do with the deployed state machines.
+pub trait StateMachines: Executions + Sync {
+    /// Standard workflows: the same name and input while the execution runs answers it again;
+    /// otherwise a taken name is `AlreadyExists`.
+    fn start_execution(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: &str,
+    ) -> impl Future<Output = CloudResult<StartedExecution>> + Send;
+    /// Every event, oldest first.
+    fn execution_history(&self, execution_arn: &str) -> impl Future<Output = CloudResult<Vec<HistoryEvent>>> + Send;
+    fn send_task_success(&self, task_token: &str, output: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    fn send_task_failure(&self, task_token: &str, error: &str, cause: &str) -> impl Future<Output = CloudResult<()>> + Send;
 }
 
 // ---------------------------------------------------------------- Stripe webhook endpoints

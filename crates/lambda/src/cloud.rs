@@ -1,5 +1,6 @@
 //! [`LambdaCloud`]: the AWS SDK adapters, Stripe and the two network probes behind every
-//! capability trait a step may use, by delegation. A method added to a trait in
+//! capability trait a step may use, by delegation: what the step Lambdas call, and what
+//! `rehearsal run --endpoint-url` calls over the wire. A method added to a trait in
 //! `rehearsal_core::cloud` gets its one-line delegation here.
 
 use lambda_runtime::Error;
@@ -46,10 +47,24 @@ impl LambdaCloud {
         let config = load_config(None).await;
         Ok(Self {
             aws: AwsCloud::new(&config),
-            http: ReqwestClient::new(HTTP_TIMEOUT)?.with_cold_start_retries(COLD_START_ATTEMPTS, COLD_START_DELAY),
+            http: Self::app_http()?,
             postgres: PostgresProbe::new(TlsMode::VerifyFull),
-            stripe: StripeClient::new(STRIPE_TIMEOUT)?,
+            stripe: Self::stripe(None)?,
         })
+    }
+
+    /// HTTP to the staging app as the checks make it: each attempt bounded, with retries while a
+    /// fresh deployment's front end comes up.
+    pub fn app_http() -> Result<ReqwestClient, HttpError> {
+        Ok(ReqwestClient::new(HTTP_TIMEOUT)?.with_cold_start_retries(COLD_START_ATTEMPTS, COLD_START_DELAY))
+    }
+
+    /// Stripe's API (another base URL for an emulated one), each request bounded.
+    pub fn stripe(base_url: Option<&str>) -> CloudResult<StripeClient> {
+        match base_url {
+            Some(url) => StripeClient::with_base_url(url, STRIPE_TIMEOUT),
+            None => StripeClient::new(STRIPE_TIMEOUT),
+        }
     }
 }
 

@@ -3,8 +3,9 @@
 use crate::config::SimConfig;
 use crate::fault::{Fault, FaultKind};
 use crate::ledger::{CallRecord, ExistingResource, Ledger};
+use crate::rds::Phase;
 use crate::seed::{ACCOUNT_ID, PRODUCTION_IMAGE, PRODUCTION_SERVICE};
-use crate::world::{run_of, Ctx, Origin, Phase, World};
+use crate::world::{run_of, Ctx, Origin, World};
 use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{Clock, CloudResult, ExecutionInfo, Executions};
 use rehearsal_core::tags::Tags;

@@ -4,13 +4,143 @@
 use crate::account::{Api, SimCloud};
 use crate::seed::{ACCOUNT_ID, APP_RUNNER_DOMAIN, PRODUCTION_IMAGE, PRODUCTION_SERVICE, REGION, VPC_CONNECTOR_ARN};
 use crate::ssm::referenced_parameter;
-use crate::world::{ends, Ctx, Deployment, OpKind, Operation, Origin, Outcome, Service, World};
+use crate::world::{ends, Ctx, Origin, Outcome, World};
 use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{CloudResult, ServiceHost, ServiceInfo, ServiceOperation, ServiceSource, ServiceSpec};
 use rehearsal_core::naming::service_name_problem;
 use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, CloudErrorKind};
 use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpKind {
+    Create,
+    Update,
+    Deploy,
+    Delete,
+}
+
+impl OpKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Create => "CREATE_SERVICE",
+            OpKind::Update => "UPDATE_SERVICE",
+            OpKind::Deploy => "START_DEPLOYMENT",
+            OpKind::Delete => "DELETE_SERVICE",
+        }
+    }
+}
+
+/// What a deployment runs: plain variables, Parameter Store references, and the references'
+/// values as fetched when the deployment started (or why they could not be).
+#[derive(Debug, Clone)]
+pub(crate) struct Deployment {
+    pub environment: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+    pub resolved: Result<BTreeMap<String, String>, String>,
+    /// The image deployed, for an image-based service.
+    pub image: Option<String>,
+    /// Whether the code is the multi-tenancy release, whose start command migrates the database
+    /// (production's running deployment is the release before it).
+    pub runs_release: bool,
+}
+
+impl Deployment {
+    /// The environment the running container sees.
+    pub fn environment(&self) -> Option<BTreeMap<String, String>> {
+        let mut env = self.environment.clone();
+        env.extend(self.resolved.clone().ok()?);
+        Some(env)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Operation {
+    pub id: String,
+    pub kind: OpKind,
+    /// `None`: never ends (stalled).
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Decided when it starts (faults), or for a deployment when it ends ([`World::settle`]).
+    pub succeeded: Option<bool>,
+    pub fails_by_fault: bool,
+    pub deployment: Option<Deployment>,
+}
+
+impl Operation {
+    pub fn ended(&self, t: DateTime<Utc>) -> bool {
+        self.ends_at.is_some_and(|e| t >= e)
+    }
+
+    pub fn status(&self, t: DateTime<Utc>) -> &'static str {
+        match (self.ended(t), self.succeeded) {
+            (true, Some(true)) => "SUCCEEDED",
+            // A failed deployment of a running service is rolled back by App Runner itself.
+            (true, Some(false)) if matches!(self.kind, OpKind::Update | OpKind::Deploy) => "ROLLBACK_SUCCEEDED",
+            (true, Some(false)) => "FAILED",
+            _ => "IN_PROGRESS",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Service {
+    pub arn: String,
+    pub name: String,
+    pub url: String,
+    pub source: ServiceSource,
+    pub instance_role_arn: String,
+    pub vpc_connector_arn: String,
+    pub tags: Tags,
+    pub origin: Origin,
+    pub operations: Vec<Operation>,
+}
+
+impl Service {
+    pub fn status(&self, t: DateTime<Utc>) -> &'static str {
+        let Some(last) = self.operations.last() else { return "RUNNING" };
+        if last.kind == OpKind::Delete {
+            return match (last.ended(t), last.succeeded) {
+                (false, _) => "OPERATION_IN_PROGRESS",
+                (true, Some(true)) => "DELETED",
+                (true, _) => "DELETE_FAILED",
+            };
+        }
+        if self.operations.iter().any(|op| !op.ended(t)) {
+            return "OPERATION_IN_PROGRESS";
+        }
+        let created = self.operations.iter().find(|op| op.kind == OpKind::Create);
+        if created.is_some_and(|op| op.succeeded == Some(false)) {
+            return "CREATE_FAILED";
+        }
+        "RUNNING"
+    }
+
+    pub fn deleted(&self, t: DateTime<Utc>) -> bool {
+        self.status(t) == "DELETED"
+    }
+
+    /// The deployment serving traffic: the last one that succeeded, unless a delete began.
+    pub fn running(&self, t: DateTime<Utc>) -> Option<&Deployment> {
+        if self.operations.iter().any(|op| op.kind == OpKind::Delete && op.succeeded != Some(false)) {
+            return None;
+        }
+        self.operations.iter().rev().find(|op| op.ended(t) && op.succeeded == Some(true)).and_then(|op| op.deployment.as_ref())
+    }
+
+    /// The configuration DescribeService shows: the newest deployment not rolled back.
+    pub fn configured(&self, t: DateTime<Utc>) -> Option<&Deployment> {
+        self.operations
+            .iter()
+            .rev()
+            .filter(|op| op.deployment.is_some())
+            .find(|op| !op.ended(t) || op.succeeded == Some(true) || op.kind == OpKind::Create)
+            .and_then(|op| op.deployment.as_ref())
+    }
+
+    pub fn in_progress(&self, t: DateTime<Utc>) -> Option<&Operation> {
+        self.operations.iter().find(|op| !op.ended(t))
+    }
+}
 
 const CPU: [&str; 10] = ["0.25 vCPU", "0.5 vCPU", "1 vCPU", "2 vCPU", "4 vCPU", "256", "512", "1024", "2048", "4096"];
 const MEMORY: [&str; 9] = ["0.5 GB", "1 GB", "2 GB", "3 GB", "4 GB", "6 GB", "8 GB", "10 GB", "12 GB"];
@@ -79,6 +209,15 @@ fn describe(service: &Service, now: DateTime<Utc>) -> ServiceInfo {
 }
 
 impl World {
+    /// The service with this name that is not DELETED.
+    pub fn service_named(&self, name: &str, t: DateTime<Utc>) -> Option<usize> {
+        self.services.iter().position(|s| s.name == name && !s.deleted(t))
+    }
+
+    pub fn service_by_arn(&self, arn: &str) -> Option<usize> {
+        self.services.iter().position(|s| s.arn == arn)
+    }
+
     fn is_production_service(&self, arn: &str) -> bool {
         self.service_by_arn(arn).is_some_and(|s| self.services[s].name == PRODUCTION_SERVICE)
     }

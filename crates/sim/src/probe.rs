@@ -1,14 +1,65 @@
-//! The SQL probe against a simulated instance: connection errors as PostgreSQL reports them,
-//! and the structured checks evaluated on the instance's database model.
+//! Connections to a simulated instance, refused as PostgreSQL refuses them, and the SQL probe:
+//! the structured checks evaluated on the instance's database model.
 
 use crate::account::SimCloud;
 use crate::fault::FaultKind;
-use crate::world::{ConnectError, Connection, Ctx, World};
+use crate::rds::{Instance, Phase};
+use crate::world::{Ctx, World};
+use chrono::{DateTime, Utc};
 use rehearsal_core::checks::db::DbQuery;
 use rehearsal_core::cloud::{DatabaseProbe, DbTarget, ProbeError};
 use serde_json::{json, Value};
 
+/// A PostgreSQL connection target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Connection {
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub user: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConnectError {
+    NotReady(String),
+    Authentication(String),
+    Other(String),
+}
+
+impl Connection {
+    /// From a `postgres://user:password@host:port/database` URL, parsed as the steps parse it;
+    /// the error never echoes it.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let target = rehearsal_core::database_url::target(&rehearsal_core::Secret::new(url))?;
+        let password = target.password.expose().to_string();
+        Ok(Connection { host: target.host, port: target.port, database: target.database, user: target.user, password })
+    }
+}
+
 impl World {
+    /// The database a connection to `host:port` as `user`/`password` reaches at `t`.
+    pub fn connect(&mut self, target: &Connection, t: DateTime<Utc>) -> Result<&mut Instance, ConnectError> {
+        let instance = self
+            .instances
+            .values_mut()
+            .find(|i| i.address.eq_ignore_ascii_case(&target.host) && i.life.phase(t) != Phase::Gone)
+            .ok_or_else(|| ConnectError::NotReady(format!("could not translate host name \"{}\" to address", target.host)))?;
+        if instance.port != target.port || instance.status(t) != "available" {
+            return Err(ConnectError::NotReady(format!(
+                "connection to server at \"{}\", port {} failed: Connection refused",
+                target.host, target.port
+            )));
+        }
+        if instance.master_user != target.user || instance.master_password != target.password {
+            return Err(ConnectError::Authentication(format!("password authentication failed for user \"{}\"", target.user)));
+        }
+        if instance.data.name != target.database {
+            return Err(ConnectError::Other(format!("database \"{}\" does not exist", target.database)));
+        }
+        Ok(instance)
+    }
+
     fn probe(&mut self, ctx: &Ctx, target: &DbTarget, query: &DbQuery) -> Result<Vec<Vec<Value>>, ProbeError> {
         let connection = Connection {
             host: target.host.clone(),
@@ -52,5 +103,20 @@ fn query_name(query: &DbQuery) -> &'static str {
 impl DatabaseProbe for SimCloud {
     async fn query(&self, target: &DbTarget, query: &DbQuery) -> Result<Vec<Vec<Value>>, ProbeError> {
         self.direct("postgres", query_name(query).to_string(), |w, ctx| w.probe(ctx, target, query))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_parse_with_encoded_credentials() {
+        let c = Connection::parse("postgres://tableicty:p%40ss@db.example.com:5433/tableicty").unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.port, c.user.as_str(), c.password.as_str(), c.database.as_str()),
+            ("db.example.com", 5433, "tableicty", "p@ss", "tableicty")
+        );
+        assert!(!Connection::parse("mysql://u:hunter2@h/db").unwrap_err().contains("hunter2"));
     }
 }

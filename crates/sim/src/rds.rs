@@ -3,11 +3,134 @@
 use crate::account::{Api, SimCloud};
 use crate::database::Database;
 use crate::seed::{ACCOUNT_ID, DB_PORT, PRODUCTION_DB, RDS_ENDPOINT_SUFFIX, REGION};
-use crate::world::{ends, Ctx, Instance, Lifecycle, Origin, Phase, Snapshot, World};
+use crate::world::{after, ends, Ctx, Origin, Outcome, World};
+use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, Endpoint, Rds, RestoreRequest};
 use rehearsal_core::naming::rds_identifier_problem;
 use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, CloudErrorKind};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    InProgress,
+    Ready,
+    Failed,
+    Deleting,
+    Gone,
+}
+
+/// Creation and deletion of an RDS resource on the virtual clock.
+#[derive(Debug, Clone)]
+pub(crate) struct Lifecycle {
+    /// When creation ends; `None` never (stalled).
+    settles_at: Option<DateTime<Utc>>,
+    fails: bool,
+    /// Set by an accepted delete: when the resource is gone, `None` never (stalled).
+    deletion: Option<Option<DateTime<Utc>>>,
+}
+
+impl Lifecycle {
+    pub fn existing() -> Self {
+        Self { settles_at: Some(DateTime::<Utc>::MIN_UTC), fails: false, deletion: None }
+    }
+
+    pub fn starting(now: DateTime<Utc>, duration: Duration, outcome: Outcome) -> Self {
+        Self { settles_at: (outcome != Outcome::Stall).then(|| after(now, duration)), fails: outcome == Outcome::Fail, deletion: None }
+    }
+
+    pub fn phase(&self, t: DateTime<Utc>) -> Phase {
+        if let Some(gone_at) = self.deletion {
+            return if gone_at.is_some_and(|g| t >= g) { Phase::Gone } else { Phase::Deleting };
+        }
+        match self.settles_at {
+            Some(s) if t >= s => {
+                if self.fails {
+                    Phase::Failed
+                } else {
+                    Phase::Ready
+                }
+            }
+            _ => Phase::InProgress,
+        }
+    }
+
+    /// In progress with no end: what `never-ready` leaves behind. Deleting it is accepted.
+    pub fn stalled(&self, t: DateTime<Utc>) -> bool {
+        match self.phase(t) {
+            Phase::InProgress => self.settles_at.is_none(),
+            Phase::Deleting => self.deletion == Some(None),
+            _ => false,
+        }
+    }
+
+    pub fn delete(&mut self, now: DateTime<Utc>, duration: Duration, outcome: Outcome) {
+        self.deletion = Some((outcome != Outcome::Stall).then(|| after(now, duration)));
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Instance {
+    pub id: String,
+    pub class: String,
+    pub subnet_group: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub publicly_accessible: bool,
+    pub address: String,
+    pub port: u16,
+    pub master_user: String,
+    pub master_password: String,
+    pub data: Database,
+    pub life: Lifecycle,
+    pub tags: Tags,
+    pub origin: Origin,
+    /// A modification of an available instance: `renaming` or `stopping` until then (`None`: never ends).
+    pub busy: Option<(&'static str, Option<DateTime<Utc>>)>,
+    pub stopped: bool,
+}
+
+impl Instance {
+    /// RDS's status string for the phase.
+    pub fn status(&self, t: DateTime<Utc>) -> &'static str {
+        match self.life.phase(t) {
+            Phase::InProgress => "creating",
+            Phase::Ready => match self.busy {
+                Some((status, until)) if until.is_none_or(|u| t < u) => status,
+                _ if self.stopped => "stopped",
+                _ => "available",
+            },
+            Phase::Failed => "incompatible-restore",
+            Phase::Deleting => "deleting",
+            Phase::Gone => "deleted",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshot {
+    pub id: String,
+    pub source_instance_id: String,
+    /// The source's data and credentials when the snapshot started.
+    pub data: Database,
+    pub master_user: String,
+    pub master_password: String,
+    pub port: u16,
+    pub life: Lifecycle,
+    pub tags: Tags,
+    pub origin: Origin,
+}
+
+impl Snapshot {
+    pub fn status(&self, t: DateTime<Utc>) -> &'static str {
+        match self.life.phase(t) {
+            Phase::InProgress => "creating",
+            Phase::Ready => "available",
+            Phase::Failed => "failed",
+            Phase::Deleting => "deleting",
+            Phase::Gone => "deleted",
+        }
+    }
+}
 
 fn api(action: &'static str) -> Api {
     Api { service: "rds", action }
@@ -84,6 +207,14 @@ fn describe_snapshot(s: &Snapshot, ctx: &Ctx) -> DbSnapshot {
 }
 
 impl World {
+    pub fn live_instance(&self, id: &str, t: DateTime<Utc>) -> Option<&Instance> {
+        self.instances.get(id).filter(|i| i.life.phase(t) != Phase::Gone)
+    }
+
+    pub fn live_snapshot(&self, id: &str, t: DateTime<Utc>) -> Option<&Snapshot> {
+        self.snapshots.get(id).filter(|s| s.life.phase(t) != Phase::Gone)
+    }
+
     /// Starts a snapshot of `instance` (its data as of now); `failed-state`/`never-ready` apply.
     fn start_snapshot(&mut self, ctx: &Ctx, instance_id: &str, snapshot_id: &str, tags: &Tags, operation: &str) -> CloudResult<Snapshot> {
         let source = self.live_instance(instance_id, ctx.now).ok_or_else(|| instance_not_found(instance_id))?.clone();
@@ -382,5 +513,25 @@ impl Rds for SimCloud {
 
     async fn tag_instance(&self, arn: &str, tags: &Tags) -> CloudResult<()> {
         self.aws(api("AddTagsToResource"), |w, ctx| w.tag_instance(ctx, arn, tags))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycles_follow_the_clock() {
+        let t0 = DateTime::from_timestamp(1_000_000, 0).unwrap();
+        let minute = Duration::from_secs(60);
+        let mut life = Lifecycle::starting(t0, minute, Outcome::Succeed);
+        assert_eq!(life.phase(t0), Phase::InProgress);
+        assert_eq!(life.phase(after(t0, minute)), Phase::Ready);
+        life.delete(after(t0, minute), minute, Outcome::Succeed);
+        assert_eq!(life.phase(after(t0, minute)), Phase::Deleting);
+        assert_eq!(life.phase(after(t0, 2 * minute)), Phase::Gone);
+        let stalled = Lifecycle::starting(t0, minute, Outcome::Stall);
+        assert!(stalled.stalled(after(t0, 1000 * minute)));
+        assert_eq!(Lifecycle::starting(t0, minute, Outcome::Fail).phase(after(t0, minute)), Phase::Failed);
     }
 }

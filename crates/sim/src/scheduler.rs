@@ -3,9 +3,15 @@
 
 use crate::account::{Api, SimCloud};
 use crate::seed::{ACCOUNT_ID, REGION};
-use crate::world::{Ctx, Origin, Schedule, World};
+use crate::world::{Ctx, Origin, World};
 use rehearsal_core::cloud::{CloudResult, OneTimeSchedule, Scheduler};
 use rehearsal_core::{CloudError, CloudErrorKind};
+
+#[derive(Debug, Clone)]
+pub(crate) struct Schedule {
+    pub schedule: OneTimeSchedule,
+    pub origin: Origin,
+}
 
 fn api(action: &'static str) -> Api {
     Api { service: "scheduler", action }

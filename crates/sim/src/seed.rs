@@ -3,8 +3,11 @@
 //! through Parameter Store, like in a real account.
 
 use crate::app::BACKFILL_TOKEN_PARAMETER_VARIABLE;
+use crate::apprunner::{Deployment, OpKind, Operation, Service};
 use crate::database::Database;
-use crate::world::{Deployment, Instance, Lifecycle, OpKind, Operation, Origin, Param, Service, World};
+use crate::rds::{Instance, Lifecycle};
+use crate::ssm::Param;
+use crate::world::{Origin, World};
 use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{ParameterKind, ServiceSource};
 use rehearsal_core::tags::Tags;

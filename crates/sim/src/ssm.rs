@@ -2,11 +2,20 @@
 
 use crate::account::{Api, SimCloud};
 use crate::seed::{ACCOUNT_ID, PRODUCTION_PARAMETER_PATH, REGION};
-use crate::world::{Ctx, Origin, Param, World};
+use crate::world::{Ctx, Origin, World};
 use rehearsal_core::cloud::{CloudResult, Parameter, ParameterKind, ParameterStore};
 use rehearsal_core::naming::path_is_within;
 use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, CloudErrorKind, Secret};
+
+#[derive(Debug, Clone)]
+pub(crate) struct Param {
+    pub kind: ParameterKind,
+    pub value: String,
+    pub version: u64,
+    pub tags: Tags,
+    pub origin: Origin,
+}
 
 fn api(action: &'static str) -> Api {
     Api { service: "ssm", action }

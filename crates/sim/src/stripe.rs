@@ -3,10 +3,17 @@
 //! creation; several endpoints may share a URL (Stripe allows it). Faults apply as to AWS.
 
 use crate::account::{Api, SimCloud};
-use crate::world::{Ctx, Origin, Webhook, World};
+use crate::world::{Ctx, Origin, World};
 use rehearsal_core::cloud::{CloudResult, PaymentWebhooks, WebhookEndpoint};
 use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, CloudErrorKind, Secret};
+
+#[derive(Debug, Clone)]
+pub(crate) struct Webhook {
+    pub mode: &'static str,
+    pub endpoint: rehearsal_core::cloud::WebhookEndpoint,
+    pub origin: Origin,
+}
 
 fn api(action: &'static str) -> Api {
     Api { service: "stripe", action }

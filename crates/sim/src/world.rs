@@ -1,16 +1,21 @@
-//! The account's state. Nothing here runs in the background: each resource records when its
-//! transitions happen, and its status is computed from the virtual clock when it is read.
-//! The only side effects of time (a deployment's migrations) are applied by [`World::settle`]
-//! before every call, in the order they happened.
+//! The account's state: every service's resources (each modelled in its service's module), the
+//! faults, the ledger, and what the services share. Nothing here runs in the background: each
+//! resource records when its transitions happen, and its status is computed from the virtual
+//! clock when it is read. The only side effects of time (a deployment's migrations) are applied
+//! by [`World::settle`] before every call, in the order they happened.
 
+use crate::apprunner::Service;
 use crate::config::SimConfig;
-use crate::database::Database;
 use crate::fault::{Fault, FaultKind};
 use crate::ids::IdSource;
 use crate::ledger::{Ledger, ResourceRecord, WriteRecord};
+use crate::probe::{ConnectError, Connection};
+use crate::rds::{Instance, Snapshot};
+use crate::scheduler::Schedule;
 use crate::seed;
+use crate::ssm::Param;
+use crate::stripe::Webhook;
 use chrono::{DateTime, Utc};
-use rehearsal_core::cloud::{OneTimeSchedule, ParameterKind, ServiceSource};
 use rehearsal_core::tags::{Tags, RUN_KEY};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -32,286 +37,13 @@ pub(crate) enum Outcome {
     Stall,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    InProgress,
-    Ready,
-    Failed,
-    Deleting,
-    Gone,
-}
-
-/// Creation and deletion of an RDS resource on the virtual clock.
-#[derive(Debug, Clone)]
-pub(crate) struct Lifecycle {
-    /// When creation ends; `None` never (stalled).
-    settles_at: Option<DateTime<Utc>>,
-    fails: bool,
-    /// Set by an accepted delete: when the resource is gone, `None` never (stalled).
-    deletion: Option<Option<DateTime<Utc>>>,
-}
-
-fn after(now: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
+pub(crate) fn after(now: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
 /// When something started now ends; `None` (never) when the step's fault stalls it.
 pub(crate) fn ends(now: DateTime<Utc>, duration: Duration, outcome: Outcome) -> Option<DateTime<Utc>> {
     (outcome != Outcome::Stall).then(|| after(now, duration))
-}
-
-impl Lifecycle {
-    pub fn existing() -> Self {
-        Self { settles_at: Some(DateTime::<Utc>::MIN_UTC), fails: false, deletion: None }
-    }
-
-    pub fn starting(now: DateTime<Utc>, duration: Duration, outcome: Outcome) -> Self {
-        Self { settles_at: (outcome != Outcome::Stall).then(|| after(now, duration)), fails: outcome == Outcome::Fail, deletion: None }
-    }
-
-    pub fn phase(&self, t: DateTime<Utc>) -> Phase {
-        if let Some(gone_at) = self.deletion {
-            return if gone_at.is_some_and(|g| t >= g) { Phase::Gone } else { Phase::Deleting };
-        }
-        match self.settles_at {
-            Some(s) if t >= s => {
-                if self.fails {
-                    Phase::Failed
-                } else {
-                    Phase::Ready
-                }
-            }
-            _ => Phase::InProgress,
-        }
-    }
-
-    /// In progress with no end: what `never-ready` leaves behind. Deleting it is accepted.
-    pub fn stalled(&self, t: DateTime<Utc>) -> bool {
-        match self.phase(t) {
-            Phase::InProgress => self.settles_at.is_none(),
-            Phase::Deleting => self.deletion == Some(None),
-            _ => false,
-        }
-    }
-
-    pub fn delete(&mut self, now: DateTime<Utc>, duration: Duration, outcome: Outcome) {
-        self.deletion = Some((outcome != Outcome::Stall).then(|| after(now, duration)));
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Instance {
-    pub id: String,
-    pub class: String,
-    pub subnet_group: Option<String>,
-    pub security_group_ids: Vec<String>,
-    pub publicly_accessible: bool,
-    pub address: String,
-    pub port: u16,
-    pub master_user: String,
-    pub master_password: String,
-    pub data: Database,
-    pub life: Lifecycle,
-    pub tags: Tags,
-    pub origin: Origin,
-    /// A modification of an available instance: `renaming` or `stopping` until then (`None`: never ends).
-    pub busy: Option<(&'static str, Option<DateTime<Utc>>)>,
-    pub stopped: bool,
-}
-
-impl Instance {
-    /// RDS's status string for the phase.
-    pub fn status(&self, t: DateTime<Utc>) -> &'static str {
-        match self.life.phase(t) {
-            Phase::InProgress => "creating",
-            Phase::Ready => match self.busy {
-                Some((status, until)) if until.is_none_or(|u| t < u) => status,
-                _ if self.stopped => "stopped",
-                _ => "available",
-            },
-            Phase::Failed => "incompatible-restore",
-            Phase::Deleting => "deleting",
-            Phase::Gone => "deleted",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Snapshot {
-    pub id: String,
-    pub source_instance_id: String,
-    /// The source's data and credentials when the snapshot started.
-    pub data: Database,
-    pub master_user: String,
-    pub master_password: String,
-    pub port: u16,
-    pub life: Lifecycle,
-    pub tags: Tags,
-    pub origin: Origin,
-}
-
-impl Snapshot {
-    pub fn status(&self, t: DateTime<Utc>) -> &'static str {
-        match self.life.phase(t) {
-            Phase::InProgress => "creating",
-            Phase::Ready => "available",
-            Phase::Failed => "failed",
-            Phase::Deleting => "deleting",
-            Phase::Gone => "deleted",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Param {
-    pub kind: ParameterKind,
-    pub value: String,
-    pub version: u64,
-    pub tags: Tags,
-    pub origin: Origin,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OpKind {
-    Create,
-    Update,
-    Deploy,
-    Delete,
-}
-
-impl OpKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            OpKind::Create => "CREATE_SERVICE",
-            OpKind::Update => "UPDATE_SERVICE",
-            OpKind::Deploy => "START_DEPLOYMENT",
-            OpKind::Delete => "DELETE_SERVICE",
-        }
-    }
-}
-
-/// What a deployment runs: plain variables, Parameter Store references, and the references'
-/// values as fetched when the deployment started (or why they could not be).
-#[derive(Debug, Clone)]
-pub(crate) struct Deployment {
-    pub environment: BTreeMap<String, String>,
-    pub secrets: BTreeMap<String, String>,
-    pub resolved: Result<BTreeMap<String, String>, String>,
-    /// The image deployed, for an image-based service.
-    pub image: Option<String>,
-    /// Whether the code is the multi-tenancy release, whose start command migrates the database
-    /// (production's running deployment is the release before it).
-    pub runs_release: bool,
-}
-
-impl Deployment {
-    /// The environment the running container sees.
-    pub fn environment(&self) -> Option<BTreeMap<String, String>> {
-        let mut env = self.environment.clone();
-        env.extend(self.resolved.clone().ok()?);
-        Some(env)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Operation {
-    pub id: String,
-    pub kind: OpKind,
-    /// `None`: never ends (stalled).
-    pub ends_at: Option<DateTime<Utc>>,
-    /// Decided when it starts (faults), or for a deployment when it ends ([`World::settle`]).
-    pub succeeded: Option<bool>,
-    pub fails_by_fault: bool,
-    pub deployment: Option<Deployment>,
-}
-
-impl Operation {
-    pub fn ended(&self, t: DateTime<Utc>) -> bool {
-        self.ends_at.is_some_and(|e| t >= e)
-    }
-
-    pub fn status(&self, t: DateTime<Utc>) -> &'static str {
-        match (self.ended(t), self.succeeded) {
-            (true, Some(true)) => "SUCCEEDED",
-            // A failed deployment of a running service is rolled back by App Runner itself.
-            (true, Some(false)) if matches!(self.kind, OpKind::Update | OpKind::Deploy) => "ROLLBACK_SUCCEEDED",
-            (true, Some(false)) => "FAILED",
-            _ => "IN_PROGRESS",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Service {
-    pub arn: String,
-    pub name: String,
-    pub url: String,
-    pub source: ServiceSource,
-    pub instance_role_arn: String,
-    pub vpc_connector_arn: String,
-    pub tags: Tags,
-    pub origin: Origin,
-    pub operations: Vec<Operation>,
-}
-
-impl Service {
-    pub fn status(&self, t: DateTime<Utc>) -> &'static str {
-        let Some(last) = self.operations.last() else { return "RUNNING" };
-        if last.kind == OpKind::Delete {
-            return match (last.ended(t), last.succeeded) {
-                (false, _) => "OPERATION_IN_PROGRESS",
-                (true, Some(true)) => "DELETED",
-                (true, _) => "DELETE_FAILED",
-            };
-        }
-        if self.operations.iter().any(|op| !op.ended(t)) {
-            return "OPERATION_IN_PROGRESS";
-        }
-        let created = self.operations.iter().find(|op| op.kind == OpKind::Create);
-        if created.is_some_and(|op| op.succeeded == Some(false)) {
-            return "CREATE_FAILED";
-        }
-        "RUNNING"
-    }
-
-    pub fn deleted(&self, t: DateTime<Utc>) -> bool {
-        self.status(t) == "DELETED"
-    }
-
-    /// The deployment serving traffic: the last one that succeeded, unless a delete began.
-    pub fn running(&self, t: DateTime<Utc>) -> Option<&Deployment> {
-        if self.operations.iter().any(|op| op.kind == OpKind::Delete && op.succeeded != Some(false)) {
-            return None;
-        }
-        self.operations.iter().rev().find(|op| op.ended(t) && op.succeeded == Some(true)).and_then(|op| op.deployment.as_ref())
-    }
-
-    /// The configuration DescribeService shows: the newest deployment not rolled back.
-    pub fn configured(&self, t: DateTime<Utc>) -> Option<&Deployment> {
-        self.operations
-            .iter()
-            .rev()
-            .filter(|op| op.deployment.is_some())
-            .find(|op| !op.ended(t) || op.succeeded == Some(true) || op.kind == OpKind::Create)
-            .and_then(|op| op.deployment.as_ref())
-    }
-
-    pub fn in_progress(&self, t: DateTime<Utc>) -> Option<&Operation> {
-        self.operations.iter().find(|op| !op.ended(t))
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Schedule {
-    pub schedule: OneTimeSchedule,
-    pub origin: Origin,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Webhook {
-    pub mode: &'static str,
-    pub endpoint: rehearsal_core::cloud::WebhookEndpoint,
-    pub origin: Origin,
 }
 
 pub(crate) struct World {
@@ -429,45 +161,6 @@ impl World {
         });
     }
 
-    pub fn live_instance(&self, id: &str, t: DateTime<Utc>) -> Option<&Instance> {
-        self.instances.get(id).filter(|i| i.life.phase(t) != Phase::Gone)
-    }
-
-    pub fn live_snapshot(&self, id: &str, t: DateTime<Utc>) -> Option<&Snapshot> {
-        self.snapshots.get(id).filter(|s| s.life.phase(t) != Phase::Gone)
-    }
-
-    /// The service with this name that is not DELETED.
-    pub fn service_named(&self, name: &str, t: DateTime<Utc>) -> Option<usize> {
-        self.services.iter().position(|s| s.name == name && !s.deleted(t))
-    }
-
-    pub fn service_by_arn(&self, arn: &str) -> Option<usize> {
-        self.services.iter().position(|s| s.arn == arn)
-    }
-
-    /// The database a connection to `host:port` as `user`/`password` reaches at `t`.
-    pub fn connect(&mut self, target: &Connection, t: DateTime<Utc>) -> Result<&mut Instance, ConnectError> {
-        let instance = self
-            .instances
-            .values_mut()
-            .find(|i| i.address.eq_ignore_ascii_case(&target.host) && i.life.phase(t) != Phase::Gone)
-            .ok_or_else(|| ConnectError::NotReady(format!("could not translate host name \"{}\" to address", target.host)))?;
-        if instance.port != target.port || instance.status(t) != "available" {
-            return Err(ConnectError::NotReady(format!(
-                "connection to server at \"{}\", port {} failed: Connection refused",
-                target.host, target.port
-            )));
-        }
-        if instance.master_user != target.user || instance.master_password != target.password {
-            return Err(ConnectError::Authentication(format!("password authentication failed for user \"{}\"", target.user)));
-        }
-        if instance.data.name != target.database {
-            return Err(ConnectError::Other(format!("database \"{}\" does not exist", target.database)));
-        }
-        Ok(instance)
-    }
-
     /// Applies what time did since the last call: deployments that ended start their
     /// containers, whose start command runs Django's migrations against DATABASE_URL; a
     /// deployment whose secrets could not be fetched or whose migrations cannot reach the
@@ -505,65 +198,8 @@ impl World {
     }
 }
 
-/// A PostgreSQL connection target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Connection {
-    pub host: String,
-    pub port: u16,
-    pub database: String,
-    pub user: String,
-    pub password: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ConnectError {
-    NotReady(String),
-    Authentication(String),
-    Other(String),
-}
-
-impl Connection {
-    /// From a `postgres://user:password@host:port/database` URL, parsed as the steps parse it;
-    /// the error never echoes it.
-    pub fn parse(url: &str) -> Result<Self, String> {
-        let target = rehearsal_core::database_url::target(&rehearsal_core::Secret::new(url))?;
-        let password = target.password.expose().to_string();
-        Ok(Connection { host: target.host, port: target.port, database: target.database, user: target.user, password })
-    }
-}
-
 /// The run a resource belongs to, from its tags; `None` when untagged (it still counts as a
 /// leftover of whichever run asks, since nothing says it is another run's).
 pub(crate) fn run_of(tags: &Tags) -> Option<&str> {
     tags.get(RUN_KEY).map(String::as_str)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_urls_parse_with_encoded_credentials() {
-        let c = Connection::parse("postgres://tableicty:p%40ss@db.example.com:5433/tableicty").unwrap();
-        assert_eq!(
-            (c.host.as_str(), c.port, c.user.as_str(), c.password.as_str(), c.database.as_str()),
-            ("db.example.com", 5433, "tableicty", "p@ss", "tableicty")
-        );
-        assert!(!Connection::parse("mysql://u:hunter2@h/db").unwrap_err().contains("hunter2"));
-    }
-
-    #[test]
-    fn lifecycles_follow_the_clock() {
-        let t0 = DateTime::from_timestamp(1_000_000, 0).unwrap();
-        let minute = Duration::from_secs(60);
-        let mut life = Lifecycle::starting(t0, minute, Outcome::Succeed);
-        assert_eq!(life.phase(t0), Phase::InProgress);
-        assert_eq!(life.phase(after(t0, minute)), Phase::Ready);
-        life.delete(after(t0, minute), minute, Outcome::Succeed);
-        assert_eq!(life.phase(after(t0, minute)), Phase::Deleting);
-        assert_eq!(life.phase(after(t0, 2 * minute)), Phase::Gone);
-        let stalled = Lifecycle::starting(t0, minute, Outcome::Stall);
-        assert!(stalled.stalled(after(t0, 1000 * minute)));
-        assert_eq!(Lifecycle::starting(t0, minute, Outcome::Fail).phase(after(t0, minute)), Phase::Failed);
-    }
 }

@@ -7,7 +7,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use rehearsal_aws::{load_config, AwsCloud, StepFunctions};
-use rehearsal_core::cloud::{OneTimeSchedule, ParameterKind, ParameterStore, Rds, RestoreRequest, Scheduler};
+use rehearsal_core::cloud::{Executions, OneTimeSchedule, ParameterKind, ParameterStore, Rds, RestoreRequest, Scheduler, StateMachines};
 use rehearsal_core::promotion::{RESTORED_FROM_KEY, RETAIN_UNTIL_KEY};
 use rehearsal_core::tags::{RunTags, Tags};
 use rehearsal_core::{CloudErrorKind, Secret};

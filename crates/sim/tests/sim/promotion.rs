@@ -102,11 +102,14 @@ async fn executions_are_described_as_recorded_and_alerts_reach_the_topic() {
     let execution = ExecutionInfo {
         arn: arn.into(),
         state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:rehearsal-staging".into(),
+        name: Some("run-1".into()),
         status: "SUCCEEDED".into(),
         start: crate::common::start(),
         stop: None,
         input: Some("{}".into()),
         output: Some("{}".into()),
+        error: None,
+        cause: None,
     };
     account.record_execution(execution.clone());
     assert_eq!(s.describe_execution(arn).await.unwrap(), Some(execution));

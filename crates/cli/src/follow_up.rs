@@ -1,17 +1,20 @@
-//! Promotion and teardown, locally: the deployed `promote.asl.json` and `teardown.asl.json` run
-//! by the local runner on the same simulated account a staging run used, on a virtual clock.
+//! `run --local --then promote|teardown`: the deployed `promote.asl.json` or `teardown.asl.json`,
+//! run by the local runner on the same simulated account a staging run used, on a virtual clock.
 //!
 //! The invoker plays what AWS and the API do around the step Lambdas: `sns:publish` goes to the
 //! account's topic, and a callback task's token is answered the way the API answers it: it reads
 //! `/rehearsal/approvals/<run id>` (where `request_approval` stored it), checks it is the token
 //! the task waits on, and approves or rejects as told.
 
+use crate::execution::{definition, execute, RunError};
 use crate::invoker::{local_substitutions, StepInvoker, ACCOUNT, REGION};
-use crate::local::{parse_fault, run_on, LocalError, LocalRun, Report, RunStatus};
-use crate::report::{summarize, ProgressObserver, StateSpan, StepSummary};
+use crate::local::{inject_faults, run_on, LocalRun};
+use crate::report::{clock, count, summarize, RunReport, RunStatus, StateSpan, StateSummary};
 use chrono::{DateTime, Utc};
-use rehearsal_asl::{Definition, Outcome, RunOptions, TaskCall, TaskFailure, TaskInvoker, SNS_PUBLISH};
-use rehearsal_core::cloud::{ExecutionInfo, ParameterStore};
+use rehearsal_asl::{RunOptions, TaskCall, TaskFailure, TaskInvoker, SNS_PUBLISH};
+use rehearsal_core::cloud::{ExecutionInfo, ParameterStore, Scheduler};
+use rehearsal_core::naming::teardown_schedule_name;
+use rehearsal_core::plan::SCHEDULE_GROUP;
 use rehearsal_core::promotion::{approval_parameter, APPROVAL_REJECTED};
 use rehearsal_core::steps::Step;
 use rehearsal_sim::{SimAccount, SimCloud};
@@ -36,6 +39,46 @@ pub fn substitutions() -> BTreeMap<String, String> {
     values.insert("StagingStateMachineArn".into(), staging_state_machine_arn());
     values.insert("AlertTopicArn".into(), rehearsal_sim::seed::ALERT_TOPIC_ARN.into());
     values
+}
+
+/// What `--then` runs after a staging run that passed: `promote.asl.json` on the run, its
+/// approval given at once, or `teardown.asl.json` with the input the run's teardown schedule
+/// would send. (The flag's help says so; doc comments here would list the values again.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Then {
+    Promote,
+    Teardown,
+}
+
+impl Then {
+    pub fn name(self) -> &'static str {
+        match self {
+            Then::Promote => "promote",
+            Then::Teardown => "teardown",
+        }
+    }
+
+    /// Runs this definition after `staging` (execution `staging_arn`) on the same account; must
+    /// be called on a current-thread runtime with paused time.
+    pub async fn run_after<W: Write>(
+        self,
+        account: &SimAccount,
+        staging: &RunReport,
+        staging_arn: &str,
+        progress: W,
+    ) -> Result<MachineReport, RunError> {
+        let (definition, input) = match self {
+            Then::Promote => (PROMOTE_DEFINITION, json!({"run_id": staging.run_id, "staging_execution_arn": staging_arn})),
+            Then::Teardown => {
+                let schedule =
+                    account.session("operator").get_schedule(SCHEDULE_GROUP, &teardown_schedule_name(&staging.run_id)).await.ok().flatten();
+                (TEARDOWN_DEFINITION, schedule.and_then(|s| serde_json::from_str(&s.input).ok()).unwrap_or_default())
+            }
+        };
+        let execution =
+            LocalExecution { definition, input, faults: Vec::new(), start_time: account.now(), approval: ApprovalAnswer::Approve };
+        run_execution_on(account, execution, progress).await
+    }
 }
 
 /// How the local operator answers an approval request.
@@ -106,7 +149,8 @@ pub struct MachineReport {
     pub output: Option<Value>,
     pub virtual_seconds: f64,
     pub states: Vec<StateSpan>,
-    pub steps: Vec<StepSummary>,
+    /// Each state once, in the order first entered.
+    pub summary: Vec<StateSummary>,
     pub resources_created: Value,
     pub resources_deleted: Value,
     pub production_writes: Value,
@@ -116,11 +160,27 @@ pub struct MachineReport {
 impl MachineReport {
     /// Whether `state` was entered.
     pub fn entered(&self, state: &str) -> bool {
-        self.steps.iter().any(|s| s.name == state)
+        self.summary.iter().any(|s| s.name == state)
+    }
+
+    /// How `name` (`promote`, `teardown`) ended and what it changed.
+    pub fn print_summary(&self, name: &str) {
+        let outcome = if self.succeeded { "SUCCEEDED".to_string() } else { format!("FAILED: {}", self.error.as_deref().unwrap_or("")) };
+        println!(
+            "\n{name} {outcome} in {} virtual: resources created {}, deleted {}, production writes {}, alerts {}",
+            clock(self.virtual_seconds),
+            count(&self.resources_created),
+            count(&self.resources_deleted),
+            count(&self.production_writes),
+            count(&self.notifications),
+        );
+        if let Some(cause) = &self.cause {
+            println!("cause: {cause}");
+        }
     }
 }
 
-/// One execution of `definition` on `account` (see [`run_promote_on`]).
+/// One execution of `definition` on `account` (see [`run_execution_on`]).
 pub struct LocalExecution<'a> {
     pub definition: &'a str,
     pub input: Value,
@@ -131,19 +191,22 @@ pub struct LocalExecution<'a> {
 
 /// Runs a staging pipeline (`run_on`) and records its execution in the account, as Step
 /// Functions would keep it, so that a promotion can read it. Answers the execution's ARN.
-pub async fn run_staging_recorded<W: Write>(account: &SimAccount, run: LocalRun, progress: W) -> Result<(Report, String), LocalError> {
+pub async fn run_staging_recorded<W: Write>(account: &SimAccount, run: LocalRun, progress: W) -> Result<(RunReport, String), RunError> {
     let input = run.input.clone();
     let report = run_on(account, run, progress).await?;
     let arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:rehearsal-staging:{}", report.execution_name);
-    let stop = report.started_at + chrono::Duration::milliseconds((report.virtual_seconds * 1000.0) as i64);
+    let stop = report.started_at + chrono::Duration::milliseconds((report.seconds * 1000.0) as i64);
     account.record_execution(ExecutionInfo {
         arn: arn.clone(),
         state_machine_arn: staging_state_machine_arn(),
+        name: Some(report.execution_name.clone()),
         status: if report.status == RunStatus::Succeeded { "SUCCEEDED" } else { "FAILED" }.into(),
         start: report.started_at,
         stop: Some(stop),
         input: Some(input.to_string()),
         output: report.output.as_ref().map(Value::to_string),
+        error: report.error.clone(),
+        cause: report.cause.clone(),
     });
     Ok((report, arn))
 }
@@ -154,35 +217,23 @@ pub async fn run_execution_on<W: Write>(
     account: &SimAccount,
     execution: LocalExecution<'_>,
     progress: W,
-) -> Result<MachineReport, LocalError> {
-    let faults = execution.faults.iter().map(|f| parse_fault(f)).collect::<Result<Vec<_>, _>>()?;
-    let text = rehearsal_asl::substitute(execution.definition, &substitutions()).map_err(|e| LocalError::Definition(e.to_string()))?;
-    let definition = Definition::parse(&text).map_err(|e| LocalError::Definition(e.to_string()))?;
-    for fault in faults {
-        account.inject(fault);
-    }
+) -> Result<MachineReport, RunError> {
+    let definition = definition(execution.definition, &substitutions())?;
+    inject_faults(account, &execution.faults)?;
     let before = account.ledger();
     let invoker =
         LocalInvoker { steps: StepInvoker::new(|step: Step| account.session(step.name())), account, approval: execution.approval };
-    let observer = ProgressObserver::new(execution.start_time, progress);
     let options = RunOptions { start_time: execution.start_time, ..RunOptions::default() };
-    let ran = rehearsal_asl::run(&definition, execution.input, &invoker, &observer, &options)
-        .await
-        .map_err(|e| LocalError::Runner(e.to_string()))?;
+    let executed = execute(&definition, execution.input, &invoker, &options, progress).await?;
     let ledger = account.ledger();
-    let (succeeded, error, cause, output) = match ran.outcome {
-        Outcome::Succeeded { output } => (true, None, None, Some(output)),
-        Outcome::Failed { error, cause } => (false, Some(error), Some(cause), None),
-    };
-    let states = observer.spans();
     Ok(MachineReport {
-        succeeded,
-        error,
-        cause,
-        output,
-        virtual_seconds: ran.elapsed.as_secs_f64(),
-        steps: summarize(&states),
-        states,
+        succeeded: executed.output.is_some(),
+        error: executed.error,
+        cause: executed.cause,
+        output: executed.output,
+        virtual_seconds: executed.elapsed.as_secs_f64(),
+        summary: summarize(&executed.states),
+        states: executed.states,
         resources_created: since(&ledger.created, before.created.len()),
         resources_deleted: since(&ledger.deleted, before.deleted.len()),
         production_writes: since(&ledger.production_writes, before.production_writes.len()),
