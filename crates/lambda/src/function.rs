@@ -3,7 +3,7 @@
 //! that [`Function`]. A handler it does not know fails the init through the Runtime API
 //! (`/runtime/init/error`), naming it and listing the known ones, before any client is built.
 
-use crate::{handle, log_subscriber, logging, LambdaCloud};
+use crate::{handle, log_subscriber, logging, FunctionCloud};
 use lambda_runtime::{Diagnostic, Error};
 use lambda_runtime_api_client::{build_request, PooledClient};
 use rehearsal_api::{Api, Config};
@@ -80,7 +80,7 @@ fn known_handlers() -> String {
 
 /// A function ready to serve: its clients are built.
 enum Ready {
-    Step(Step, LambdaCloud),
+    Step(Step, FunctionCloud),
     Api(Api<StepFunctions, AwsCloud>),
 }
 
@@ -108,7 +108,7 @@ pub async fn run() -> Result<(), Error> {
 async fn init(handler: Option<&str>) -> Result<Ready, InitError> {
     let setup = |e: Error| InitError::Setup(e.to_string());
     match Function::from_handler(handler)? {
-        Function::Step(step) => Ok(Ready::Step(step, LambdaCloud::from_environment().await.map_err(setup)?)),
+        Function::Step(step) => Ok(Ready::Step(step, FunctionCloud::from_environment().await.map_err(setup)?)),
         Function::Api => {
             let config = Config::from_env().map_err(InitError::Setup)?;
             let sdk = load_config(None).await;

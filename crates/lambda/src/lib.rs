@@ -2,7 +2,7 @@
 //! bootstrap (`functions/bootstrap`, which is [`run`]) that serves the [`Function`] its handler
 //! names.
 //!
-//! * [`run`] sets up JSON logs, builds the clients once ([`LambdaCloud`] for a step) and runs the
+//! * [`run`] sets up JSON logs, builds the clients once ([`FunctionCloud`] for a step) and runs the
 //!   Lambda runtime loop with [`handle`] as the handler; an unknown handler fails the init.
 //! * A [`StepError`] answers a Lambda error whose `errorType` is [`StepError::name`] (what the
 //!   state machine's `Retry`/`Catch` match) and whose `errorMessage` is its text; a panic answers
@@ -14,7 +14,7 @@ mod cloud;
 mod function;
 mod logging;
 
-pub use cloud::LambdaCloud;
+pub use cloud::{FunctionCloud, LambdaCloud, Lazy};
 pub use function::{run, Function, InitError, HANDLER_VARIABLE};
 pub use lambda_runtime::{Context, Diagnostic, Error, LambdaEvent};
 pub use logging::log_subscriber;
