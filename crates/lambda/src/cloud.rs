@@ -78,28 +78,22 @@ impl<T, E: Clone> Lazy<T, E> {
 }
 
 impl HttpClient for Lazy<ReqwestClient, HttpError> {
-    fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse, HttpError>> + Send {
-        async move { self.get()?.send(request).await }
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        self.get()?.send(request).await
     }
 }
 
 impl PaymentWebhooks for Lazy<StripeClient, CloudError> {
-    fn list_webhooks(&self, api_key: &Secret) -> impl Future<Output = CloudResult<Vec<WebhookEndpoint>>> + Send {
-        async move { self.get()?.list_webhooks(api_key).await }
+    async fn list_webhooks(&self, api_key: &Secret) -> CloudResult<Vec<WebhookEndpoint>> {
+        self.get()?.list_webhooks(api_key).await
     }
 
-    fn create_webhook(
-        &self,
-        api_key: &Secret,
-        url: &str,
-        events: &[String],
-        metadata: &Tags,
-    ) -> impl Future<Output = CloudResult<WebhookEndpoint>> + Send {
-        async move { self.get()?.create_webhook(api_key, url, events, metadata).await }
+    async fn create_webhook(&self, api_key: &Secret, url: &str, events: &[String], metadata: &Tags) -> CloudResult<WebhookEndpoint> {
+        self.get()?.create_webhook(api_key, url, events, metadata).await
     }
 
-    fn delete_webhook(&self, api_key: &Secret, id: &str) -> impl Future<Output = CloudResult<()>> + Send {
-        async move { self.get()?.delete_webhook(api_key, id).await }
+    async fn delete_webhook(&self, api_key: &Secret, id: &str) -> CloudResult<()> {
+        self.get()?.delete_webhook(api_key, id).await
     }
 }
 
