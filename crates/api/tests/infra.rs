@@ -126,16 +126,17 @@ fn every_function_is_the_one_bootstrap_built_once() {
     }
 }
 
+/// The functions whose Properties set `property`.
+fn functions_setting<'a>(template: &'a Value, property: &str) -> BTreeSet<&'a str> {
+    of_type(template, "AWS::Serverless::Function").filter(|(_, f)| f["Properties"].get(property).is_some()).map(|(id, _)| id).collect()
+}
+
 /// The functions share checkov's skips (they share Metadata); these are the facts the skips of
 /// CKV_AWS_173 (environment encryption) and CKV_AWS_117 (VPC) rest on, held here for every function.
 #[test]
 fn only_the_api_function_has_an_environment() {
     let template = yaml("infra/template.yaml");
-    let with_environment: Vec<&str> = of_type(&template, "AWS::Serverless::Function")
-        .filter(|(_, f)| f["Properties"].get("Environment").is_some())
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(with_environment, ["ApiFunction"]);
+    assert_eq!(functions_setting(&template, "Environment"), BTreeSet::from(["ApiFunction"]));
     assert!(template["Globals"]["Function"].get("Environment").is_none());
 }
 
@@ -227,10 +228,7 @@ fn the_staging_machine_plans_first_as_the_api_reads_it() {
 #[test]
 fn only_the_database_checks_run_in_the_vpc() {
     let template = yaml("infra/template.yaml");
-    let in_vpc: BTreeSet<&str> = of_type(&template, "AWS::Serverless::Function")
-        .filter(|(_, f)| f["Properties"].get("VpcConfig").is_some())
-        .map(|(id, _)| id)
-        .collect();
+    let in_vpc = functions_setting(&template, "VpcConfig");
     let checks: BTreeSet<&str> =
         [Step::VerifyStagingMigrations, Step::VerifyDataBackfill].iter().map(|s| s.arn_key().trim_end_matches("Arn")).collect();
     assert_eq!(in_vpc, checks);
