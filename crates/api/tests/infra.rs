@@ -1,5 +1,5 @@
 //! The deployment agrees with the code: the SAM template (infra/template.yaml) has a function
-//! for every step and every binary under functions/, every `${…}` of every statemachine/*.asl.json
+//! for every step, all built once from the one bootstrap under functions/, every `${…}` of every statemachine/*.asl.json
 //! is substituted (Lambda ARNs by those functions, which the machine may invoke), and the API's
 //! routes are the same in the handler, in infra/openapi.yaml and in the template's HTTP API.
 
@@ -65,29 +65,79 @@ fn function_binaries() -> BTreeSet<String> {
     binaries
 }
 
-/// Logical id → binary of every function cargo-lambda builds.
+/// The API function's handler (`rehearsal_lambda::Function::API`; that crate depends on this one).
+const API_HANDLER: &str = "api";
+
+/// Logical id → handler of every function.
 fn template_functions(template: &Value) -> BTreeMap<String, String> {
     of_type(template, "AWS::Serverless::Function")
         .map(|(id, f)| {
-            assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
-            let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or_else(|| panic!("{id} names no Binary"));
-            (id.to_string(), binary.to_string())
+            let handler = f["Properties"]["Handler"].as_str().unwrap_or_else(|| panic!("{id} has no Handler"));
+            (id.to_string(), handler.to_string())
         })
         .collect()
 }
 
 #[test]
-fn every_step_and_every_binary_has_its_function() {
+fn every_step_has_its_function_and_every_function_serves_a_step_or_the_api() {
     let template = yaml("infra/template.yaml");
     let functions = template_functions(&template);
     for step in Step::ALL {
         let id = step.arn_key().strip_suffix("Arn").expect("arn keys end in Arn");
-        assert_eq!(functions.get(id).map(String::as_str), Some(step.name()), "{step:?}: no function {id} with Binary {}", step.name());
+        assert_eq!(functions.get(id).map(String::as_str), Some(step.name()), "{step:?}: no function {id} with Handler {}", step.name());
     }
-    let built: BTreeSet<String> = functions.values().cloned().collect();
+    for (id, handler) in &functions {
+        match Step::from_name(handler) {
+            Some(step) => assert_eq!(format!("{}Arn", id), step.arn_key(), "{id} serves {handler}, the function of another step"),
+            None => assert_eq!((id.as_str(), handler.as_str()), ("ApiFunction", API_HANDLER), "{id}: Handler {handler:?} names no step"),
+        }
+    }
+    assert_eq!(functions.len(), Step::ALL.len() + 1, "one function per step and the API's");
+}
+
+/// SAM builds once the functions whose CodeUri, Runtime, Architectures and Metadata are equal
+/// (samcli/lib/build/build_graph.py, `FunctionBuildDefinition.__eq__`): all of them come from
+/// Globals but Metadata, which must be the same block everywhere.
+#[test]
+fn every_function_is_the_one_bootstrap_built_once() {
+    let template = yaml("infra/template.yaml");
     let binaries = function_binaries();
-    assert_eq!(built, binaries, "the template's Binary properties and the binaries under functions/");
-    assert!(binaries.contains("api"));
+    assert_eq!(binaries.len(), 1, "functions/ holds one binary, the bootstrap: {binaries:?}");
+    let bootstrap = binaries.first().unwrap().as_str();
+
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["CodeUri"], "..", "the workspace");
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    let architectures: Vec<String> = globals["Architectures"].as_sequence().expect("Architectures").iter().map(intrinsic).collect();
+    assert_eq!(architectures, ["!Ref Architecture"]);
+    let parameter = &template["Parameters"]["Architecture"];
+    assert_eq!(parameter["Default"], "arm64");
+    assert_eq!(parameter["AllowedValues"], serde_norway::from_str::<Value>("[arm64, x86_64]").unwrap());
+
+    let mut metadata = None;
+    for (id, function) in of_type(&template, "AWS::Serverless::Function") {
+        for property in ["CodeUri", "Runtime", "Architectures", "InlineCode", "PackageType", "ImageUri"] {
+            assert!(function["Properties"].get(property).is_none(), "{id} sets its own {property}: SAM would build it apart");
+        }
+        assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+        assert_eq!(function["Metadata"]["BuildProperties"]["Binary"].as_str(), Some(bootstrap), "{id}");
+        let first = metadata.get_or_insert((id, &function["Metadata"]));
+        assert_eq!(&function["Metadata"], first.1, "{id}'s Metadata differs from {}'s: SAM would build it apart", first.0);
+    }
+}
+
+/// The functions whose Properties set `property`.
+fn functions_setting<'a>(template: &'a Value, property: &str) -> BTreeSet<&'a str> {
+    of_type(template, "AWS::Serverless::Function").filter(|(_, f)| f["Properties"].get(property).is_some()).map(|(id, _)| id).collect()
+}
+
+/// The functions share checkov's skips (they share Metadata); these are the facts the skips of
+/// CKV_AWS_173 (environment encryption) and CKV_AWS_117 (VPC) rest on, held here for every function.
+#[test]
+fn only_the_api_function_has_an_environment() {
+    let template = yaml("infra/template.yaml");
+    assert_eq!(functions_setting(&template, "Environment"), BTreeSet::from(["ApiFunction"]));
+    assert!(template["Globals"]["Function"].get("Environment").is_none());
 }
 
 #[test]
@@ -178,10 +228,7 @@ fn the_staging_machine_plans_first_as_the_api_reads_it() {
 #[test]
 fn only_the_database_checks_run_in_the_vpc() {
     let template = yaml("infra/template.yaml");
-    let in_vpc: BTreeSet<&str> = of_type(&template, "AWS::Serverless::Function")
-        .filter(|(_, f)| f["Properties"].get("VpcConfig").is_some())
-        .map(|(id, _)| id)
-        .collect();
+    let in_vpc = functions_setting(&template, "VpcConfig");
     let checks: BTreeSet<&str> =
         [Step::VerifyStagingMigrations, Step::VerifyDataBackfill].iter().map(|s| s.arn_key().trim_end_matches("Arn")).collect();
     assert_eq!(in_vpc, checks);

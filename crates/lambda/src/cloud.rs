@@ -2,6 +2,9 @@
 //! capability trait a step may use, by delegation: what the step Lambdas call, and what
 //! `rehearsal run --endpoint-url` calls over the wire. A method added to a trait in
 //! `rehearsal_core::cloud` gets its one-line delegation here.
+//!
+//! In a Lambda the HTTP clients are [`Lazy`]: building one loads the system's root certificates,
+//! which only the steps that call the app or Stripe should pay for at init.
 
 use lambda_runtime::Error;
 use rehearsal_aws::{load_config, AwsCloud};
@@ -12,11 +15,12 @@ use rehearsal_core::cloud::{
     ServiceHost, ServiceInfo, ServiceOperation, ServiceSpec, WebhookEndpoint,
 };
 use rehearsal_core::tags::Tags;
-use rehearsal_core::Secret;
+use rehearsal_core::{CloudError, Secret};
 use rehearsal_probes::{PostgresProbe, ReqwestClient, StripeClient, TlsMode};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Bounds one HTTP attempt against the staging app, connect to last byte.
@@ -33,23 +37,26 @@ const STRIPE_TIMEOUT: Duration = Duration::from_secs(20);
 /// probes are parameters so a local run over the wire can route them (`rehearsal run
 /// --endpoint-url`) while sharing this one delegation.
 #[derive(Debug, Clone)]
-pub struct LambdaCloud<H = ReqwestClient, P = PostgresProbe> {
+pub struct LambdaCloud<H = ReqwestClient, P = PostgresProbe, S = StripeClient> {
     pub aws: AwsCloud,
     pub http: H,
     pub postgres: P,
-    pub stripe: StripeClient,
+    pub stripe: S,
 }
 
-impl LambdaCloud {
+/// What a Lambda function runs with.
+pub type FunctionCloud = LambdaCloud<Lazy<ReqwestClient, HttpError>, PostgresProbe, Lazy<StripeClient, CloudError>>;
+
+impl FunctionCloud {
     /// Region and credentials from the Lambda environment; SQL over TLS verified against the RDS
     /// roots (verify-full); HTTP to the app with cold-start retries; Stripe's API.
     pub async fn from_environment() -> Result<Self, Error> {
         let config = load_config(None).await;
         Ok(Self {
             aws: AwsCloud::new(&config),
-            http: Self::app_http()?,
+            http: Lazy::new(Self::app_http),
             postgres: PostgresProbe::new(TlsMode::VerifyFull),
-            stripe: Self::stripe(None)?,
+            stripe: Lazy::new(|| Self::stripe(None)),
         })
     }
 
@@ -68,13 +75,50 @@ impl LambdaCloud {
     }
 }
 
-impl<H, P> Clock for LambdaCloud<H, P> {
+/// A client built at its first use; a failure to build it is the answer of every call.
+#[derive(Debug, Clone)]
+pub struct Lazy<T, E> {
+    client: OnceLock<Result<T, E>>,
+    build: fn() -> Result<T, E>,
+}
+
+impl<T, E: Clone> Lazy<T, E> {
+    pub fn new(build: fn() -> Result<T, E>) -> Self {
+        Self { client: OnceLock::new(), build }
+    }
+
+    fn get(&self) -> Result<&T, E> {
+        self.client.get_or_init(self.build).as_ref().map_err(E::clone)
+    }
+}
+
+impl HttpClient for Lazy<ReqwestClient, HttpError> {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        self.get()?.send(request).await
+    }
+}
+
+impl PaymentWebhooks for Lazy<StripeClient, CloudError> {
+    async fn list_webhooks(&self, api_key: &Secret) -> CloudResult<Vec<WebhookEndpoint>> {
+        self.get()?.list_webhooks(api_key).await
+    }
+
+    async fn create_webhook(&self, api_key: &Secret, url: &str, events: &[String], metadata: &Tags) -> CloudResult<WebhookEndpoint> {
+        self.get()?.create_webhook(api_key, url, events, metadata).await
+    }
+
+    async fn delete_webhook(&self, api_key: &Secret, id: &str) -> CloudResult<()> {
+        self.get()?.delete_webhook(api_key, id).await
+    }
+}
+
+impl<H, P, S> Clock for LambdaCloud<H, P, S> {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.aws.now()
     }
 }
 
-impl<H, P> Rds for LambdaCloud<H, P> {
+impl<H, P, S> Rds for LambdaCloud<H, P, S> {
     fn describe_instance(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbInstance>>> + Send {
         self.aws.describe_instance(id)
     }
@@ -112,7 +156,7 @@ impl<H, P> Rds for LambdaCloud<H, P> {
     }
 }
 
-impl<H, P> ParameterStore for LambdaCloud<H, P> {
+impl<H, P, S> ParameterStore for LambdaCloud<H, P, S> {
     fn get_parameter(&self, name: &str) -> impl Future<Output = CloudResult<Option<Parameter>>> + Send {
         self.aws.get_parameter(name)
     }
@@ -140,7 +184,7 @@ impl<H, P> ParameterStore for LambdaCloud<H, P> {
     }
 }
 
-impl<H, P> ServiceHost for LambdaCloud<H, P> {
+impl<H, P, S> ServiceHost for LambdaCloud<H, P, S> {
     fn find_service(&self, name: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send {
         self.aws.find_service(name)
     }
@@ -178,7 +222,7 @@ impl<H, P> ServiceHost for LambdaCloud<H, P> {
     }
 }
 
-impl<H, P> Scheduler for LambdaCloud<H, P> {
+impl<H, P, S> Scheduler for LambdaCloud<H, P, S> {
     fn create_schedule(&self, schedule: &OneTimeSchedule) -> impl Future<Output = CloudResult<()>> + Send {
         self.aws.create_schedule(schedule)
     }
@@ -192,13 +236,13 @@ impl<H, P> Scheduler for LambdaCloud<H, P> {
     }
 }
 
-impl<H, P> Executions for LambdaCloud<H, P> {
+impl<H, P, S> Executions for LambdaCloud<H, P, S> {
     fn describe_execution(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ExecutionInfo>>> + Send {
         self.aws.describe_execution(arn)
     }
 }
 
-impl<H, P> PaymentWebhooks for LambdaCloud<H, P> {
+impl<H, P, S: PaymentWebhooks> PaymentWebhooks for LambdaCloud<H, P, S> {
     fn list_webhooks(&self, api_key: &Secret) -> impl Future<Output = CloudResult<Vec<WebhookEndpoint>>> + Send {
         self.stripe.list_webhooks(api_key)
     }
@@ -218,14 +262,36 @@ impl<H, P> PaymentWebhooks for LambdaCloud<H, P> {
     }
 }
 
-impl<H: HttpClient, P> HttpClient for LambdaCloud<H, P> {
+impl<H: HttpClient, P, S> HttpClient for LambdaCloud<H, P, S> {
     fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse, HttpError>> + Send {
         self.http.send(request)
     }
 }
 
-impl<H, P: DatabaseProbe> DatabaseProbe for LambdaCloud<H, P> {
+impl<H, P: DatabaseProbe, S> DatabaseProbe for LambdaCloud<H, P, S> {
     fn query(&self, target: &DbTarget, query: &DbQuery) -> impl Future<Output = Result<Vec<Vec<Value>>, ProbeError>> + Send {
         self.postgres.query(target, query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static BUILDS: AtomicUsize = AtomicUsize::new(0);
+
+    #[tokio::test]
+    async fn a_lazy_client_is_built_at_its_first_use_once_and_a_failure_answers_every_call() {
+        let client: Lazy<ReqwestClient, HttpError> = Lazy::new(|| {
+            BUILDS.fetch_add(1, Ordering::SeqCst);
+            Err(HttpError::Other("no root certificates".into()))
+        });
+        assert_eq!(BUILDS.load(Ordering::SeqCst), 0, "nothing is built before a call");
+        let request = HttpRequest { method: "GET".into(), url: "https://staging.example/health".into(), headers: vec![], body: None };
+        for _ in 0..2 {
+            assert_eq!(client.send(request.clone()).await, Err(HttpError::Other("no root certificates".into())));
+        }
+        assert_eq!(BUILDS.load(Ordering::SeqCst), 1);
     }
 }

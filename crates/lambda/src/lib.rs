@@ -1,8 +1,9 @@
-//! Runs one runbook [`Step`] as an AWS Lambda function. Each binary under `functions/` is
-//! `rehearsal_lambda::serve(Step::X)`.
+//! Runs rehearsal's AWS Lambda functions: every runbook [`Step`] and the HTTP API, from one
+//! bootstrap (`functions/bootstrap`, which is [`run`]) that serves the [`Function`] its handler
+//! names.
 //!
-//! * [`serve`] sets up JSON logs, builds the clients once ([`LambdaCloud`]) and runs the Lambda
-//!   runtime loop with [`handle`] as the handler.
+//! * [`run`] sets up JSON logs, builds the clients once ([`FunctionCloud`] for a step) and runs the
+//!   Lambda runtime loop with [`handle`] as the handler; an unknown handler fails the init.
 //! * A [`StepError`] answers a Lambda error whose `errorType` is [`StepError::name`] (what the
 //!   state machine's `Retry`/`Catch` match) and whose `errorMessage` is its text; a panic answers
 //!   [`PANIC_ERROR`] and the container keeps serving.
@@ -10,9 +11,11 @@
 //!   and text; never the input or the output.
 
 mod cloud;
+mod function;
 mod logging;
 
-pub use cloud::LambdaCloud;
+pub use cloud::{FunctionCloud, LambdaCloud, Lazy};
+pub use function::{run, Function, InitError, HANDLER_VARIABLE};
 pub use lambda_runtime::{Context, Diagnostic, Error, LambdaEvent};
 pub use logging::log_subscriber;
 pub use rehearsal_core::steps::Step;
@@ -28,13 +31,6 @@ use tracing::{field, Instrument, Span};
 
 /// The `errorType` of an invocation whose handler panicked.
 pub const PANIC_ERROR: &str = "PanicError";
-
-/// The function's `main`: logs, clients, then the runtime loop until the container is stopped.
-pub async fn serve(step: Step) -> Result<(), Error> {
-    tracing::subscriber::set_global_default(log_subscriber(&logging::directives_from_env(), std::io::stdout))?;
-    let cloud = LambdaCloud::from_environment().await?;
-    lambda_runtime::run(lambda_runtime::service_fn(|event| handle(&cloud, step, event))).await
-}
 
 /// One invocation of `step` on `cloud`: the JSON boundary of `rehearsal_core::steps::invoke`
 /// inside [`handle_with`].

@@ -1,6 +1,0 @@
-use rehearsal_lambda::{serve, Error, Step};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    serve(Step::RequestApproval).await
-}
