@@ -6,7 +6,7 @@
 use super::plan_rehearsal::{plan_rehearsal, PlanInput};
 use super::staging_service::ServiceState;
 use super::{Deadline, PromotionOnly};
-use crate::cloud::{Clock, Executions, ParameterKind, ParameterStore, Rds, ServiceHost};
+use crate::cloud::{Clock, Executions, ParameterKind, ParameterStore, Rds, ServiceHost, ServiceLocation};
 use crate::error::CloudResultExt;
 use crate::guard::ProductionGuard;
 use crate::promotion::{PromoteInput, Promotion};
@@ -82,7 +82,7 @@ pub async fn check_staging_run<C: Executions + Rds + ParameterStore + ServiceHos
         )));
     }
     let production = cloud
-        .find_service(&plan.production.service_name)
+        .find_service(&plan.production.service_name, &ServiceLocation::AppRunner)
         .await
         .op("ListServices")?
         .ok_or_else(|| StepError::ProductionNotReady(format!("production service {} does not exist", plan.production.service_name)))?;
@@ -157,7 +157,7 @@ pub async fn record_production_source<C: ServiceHost + Clock + Sync>(
 ) -> Result<ProductionSource, StepError> {
     let production = &input.promotion.plan.production;
     let service = cloud
-        .find_service(&production.service_name)
+        .find_service(&production.service_name, &ServiceLocation::AppRunner)
         .await
         .op("ListServices")?
         .ok_or_else(|| StepError::ProductionNotReady(format!("production service {} does not exist", production.service_name)))?;

@@ -137,7 +137,7 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
 
     // The service first: it holds connections to the database and reads the parameters.
     let service = plan.service.name.clone();
-    let fate = match cloud.find_service(&service).await.op("ListServices")? {
+    let fate = match cloud.find_service(&service, &plan.service.host.location()).await.op("ListServices")? {
         None => Ok(Fate::Absent),
         Some(s) if s.status == "DELETED" => Ok(Fate::Absent),
         Some(s) => match guard.service_write(&s.arn) {
