@@ -463,7 +463,11 @@ impl World {
             self.plant_foreign_express(ctx, &cluster, &spec.name, config.clone());
         }
         if self.express_named(&cluster, &spec.name, ctx.now).is_some() {
-            return Err(invalid_parameter("Creation of service was not idempotent.".into()));
+            return Err(CloudError::new(
+                CloudErrorKind::AlreadyExists,
+                "InvalidParameterException",
+                "Creation of service was not idempotent.",
+            ));
         }
         if !self.ecs.roles.contains_key(&settings.infrastructure_role_arn) {
             return Err(invalid_parameter(format!("Role is not valid: {}", settings.infrastructure_role_arn)));
