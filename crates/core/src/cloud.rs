@@ -325,18 +325,6 @@ impl ServiceStatus {
     }
 }
 
-impl fmt::Display for ServiceStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl PartialEq<&str> for ServiceStatus {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceInfo {
     pub arn: String,
@@ -428,17 +416,24 @@ impl OperationStatus {
     }
 }
 
-impl fmt::Display for OperationStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// A status vocabulary prints, and compares with the state machines' strings, as its words.
+macro_rules! spelled_as_words {
+    ($($status:ty),*) => {$(
+        impl fmt::Display for $status {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $status {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    )*};
 }
 
-impl PartialEq<&str> for OperationStatus {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
+spelled_as_words!(ServiceStatus, OperationStatus);
 
 /// An App Runner operation or an ECS service deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -652,4 +647,91 @@ pub trait DatabaseProbe {
         target: &DbTarget,
         query: &crate::checks::db::DbQuery,
     ) -> impl Future<Output = Result<Vec<Vec<serde_json::Value>>, ProbeError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn arns_name_their_backend() {
+        assert_eq!(ServiceBackend::of_arn("arn:aws:apprunner:us-east-1:123456789012:service/web/abc"), Some(ServiceBackend::AppRunner));
+        assert_eq!(ServiceBackend::of_arn("arn:aws-cn:ecs:cn-north-1:123456789012:service/c/web"), Some(ServiceBackend::EcsExpress));
+        assert_eq!(ServiceBackend::of_arn("arn:aws:rds:us-east-1:123456789012:db:web"), None);
+        assert_eq!(ServiceBackend::of_arn("ecs:service"), None);
+        assert_eq!(serde_json::to_value(ServiceBackend::EcsExpress).unwrap(), json!(ServiceBackend::EcsExpress.name()));
+    }
+
+    #[test]
+    fn ecs_deployments_map_to_operation_statuses_and_a_rollback_is_a_failure() {
+        for (ecs, status, ended) in [
+            ("PENDING", OperationStatus::Pending, false),
+            ("IN_PROGRESS", OperationStatus::InProgress, false),
+            ("STOP_REQUESTED", OperationStatus::InProgress, false),
+            ("SUCCESSFUL", OperationStatus::Succeeded, true),
+            ("STOPPED", OperationStatus::Failed, true),
+            ("ROLLBACK_REQUESTED", OperationStatus::RollbackInProgress, false),
+            ("ROLLBACK_IN_PROGRESS", OperationStatus::RollbackInProgress, false),
+            ("ROLLBACK_SUCCESSFUL", OperationStatus::RollbackSucceeded, true),
+            ("ROLLBACK_FAILED", OperationStatus::RollbackFailed, true),
+        ] {
+            assert_eq!(OperationStatus::from_ecs_deployment(ecs), Some(status), "{ecs}");
+            assert_eq!(status.ended(), ended, "{ecs}");
+            assert_eq!(OperationStatus::from_app_runner(status.as_str()), Some(status));
+        }
+        assert_eq!(OperationStatus::from_ecs_deployment("SUCCEEDED"), None, "App Runner's word is not ECS's");
+        assert_eq!(serde_json::to_value(OperationStatus::RollbackSucceeded).unwrap(), json!("ROLLBACK_SUCCEEDED"));
+        assert!(OperationStatus::RollbackSucceeded == "ROLLBACK_SUCCEEDED");
+    }
+
+    #[test]
+    fn an_ecs_service_status_reads_its_newest_deployment() {
+        use OperationStatus::*;
+        use ServiceStatus::*;
+        for (ecs, newest, ever_succeeded, status) in [
+            ("ACTIVE", None, false, OperationInProgress),
+            ("ACTIVE", Some(InProgress), true, OperationInProgress),
+            ("ACTIVE", Some(RollbackInProgress), true, OperationInProgress),
+            ("ACTIVE", Some(Succeeded), true, Running),
+            ("ACTIVE", Some(RollbackSucceeded), true, Running),
+            ("ACTIVE", Some(Failed), false, CreateFailed),
+            ("ACTIVE", Some(Failed), true, Running),
+            ("DRAINING", Some(Succeeded), true, OperationInProgress),
+            ("INACTIVE", Some(Succeeded), true, Deleted),
+        ] {
+            assert_eq!(ServiceStatus::from_ecs(ecs, newest, ever_succeeded), Some(status), "{ecs} {newest:?}");
+        }
+        assert_eq!(ServiceStatus::from_ecs("RUNNING", None, false), None);
+        assert_eq!(ServiceStatus::from_app_runner("DELETE_FAILED"), Some(DeleteFailed));
+        assert_eq!(Running.to_string(), "RUNNING");
+    }
+
+    #[test]
+    fn a_spec_serializes_its_release_and_backend_by_name() {
+        let spec = ServiceSpec {
+            name: "web".into(),
+            cpu: "1024".into(),
+            memory: "2048".into(),
+            port: 8000,
+            source: ReleaseSource::Image(ImageRelease { image: "registry/web@sha256:abc".into(), access_role_arn: None }),
+            health_check_path: "/health".into(),
+            environment: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            host: HostSettings::EcsExpress(EcsExpressSettings {
+                cluster: "c".into(),
+                subnets: vec!["subnet-1".into()],
+                security_groups: vec!["sg-1".into()],
+                execution_role_arn: "arn:aws:iam::1:role/x".into(),
+                task_role_arn: None,
+                infrastructure_role_arn: "arn:aws:iam::1:role/i".into(),
+            }),
+        };
+        let value = serde_json::to_value(&spec).unwrap();
+        assert_eq!(value["source"], json!({"image": {"image": "registry/web@sha256:abc", "access_role_arn": null}}));
+        assert_eq!(value["host"]["ecs-express"]["cluster"], json!("c"));
+        assert_eq!(serde_json::from_value::<ServiceSpec>(value).unwrap(), spec);
+        assert_eq!(spec.host.location(), ServiceLocation::EcsExpress { cluster: "c".into() });
+        assert_eq!(spec.host.backend(), ServiceBackend::EcsExpress);
+    }
 }
