@@ -33,6 +33,8 @@ const UNAVAILABLE: &[&str] = &[
     "InternalServiceErrorException",
     "ServiceUnavailable",
     "ServiceUnavailableException",
+    // ECS's answer for a failure on its side.
+    "ServerException",
 ];
 
 const NOT_FOUND: &[&str] = &[
@@ -45,12 +47,26 @@ const NOT_FOUND: &[&str] = &[
     "ExecutionDoesNotExist",
     "StateMachineDoesNotExist",
     "TaskDoesNotExist",
+    "ServiceNotFoundException",
+    "ClusterNotFoundException",
+    "ServiceDeploymentNotFoundException",
+    "RepositoryNotFoundException",
+    "ImageNotFoundException",
 ];
 
 const ALREADY_EXISTS: &[&str] =
     &["DBInstanceAlreadyExists", "DBSnapshotAlreadyExists", "ParameterAlreadyExists", "ConflictException", "ExecutionAlreadyExists"];
 
-const INVALID_STATE: &[&str] = &["InvalidDBInstanceState", "InvalidDBSnapshotState", "InvalidStateException"];
+// ECS: the service is DRAINING or INACTIVE.
+const INVALID_STATE: &[&str] = &["InvalidDBInstanceState", "InvalidDBSnapshotState", "InvalidStateException", "ServiceNotActiveException"];
+
+/// Services without a dedicated code for a duplicate name say so in a generic one: App Runner
+/// (`InvalidRequestException`: "… already exists"), ECS (`InvalidParameterException`: "Creation
+/// of service was not idempotent" or "… already exists").
+fn names_a_duplicate(code: &str, message: &str) -> bool {
+    matches!(code, "InvalidRequestException" | "InvalidParameterException")
+        && (message.contains("already exists") || message.contains("not idempotent"))
+}
 
 /// Classifies a service's error code (and HTTP status, when there was a response).
 pub(crate) fn classify(code: &str, message: &str, status: Option<u16>) -> CloudErrorKind {
@@ -60,8 +76,7 @@ pub(crate) fn classify(code: &str, message: &str, status: Option<u16>) -> CloudE
         CloudErrorKind::AccessDenied
     } else if NOT_FOUND.contains(&code) {
         CloudErrorKind::NotFound
-    } else if ALREADY_EXISTS.contains(&code) || (code == "InvalidRequestException" && message.contains("already exists")) {
-        // App Runner has no dedicated code for a duplicate service name.
+    } else if ALREADY_EXISTS.contains(&code) || names_a_duplicate(code, message) {
         CloudErrorKind::AlreadyExists
     } else if INVALID_STATE.contains(&code) {
         CloudErrorKind::InvalidState
@@ -152,6 +167,16 @@ mod tests {
             ("ConflictException", "", Some(409), AlreadyExists),
             ("InvalidRequestException", "Service with the provided name already exists: x", Some(400), AlreadyExists),
             ("InvalidRequestException", "Invalid CPU value", Some(400), Fatal),
+            ("InvalidParameterException", "Creation of service was not idempotent.", Some(400), AlreadyExists),
+            ("InvalidParameterException", "Express gateway service web already exists.", Some(400), AlreadyExists),
+            ("InvalidParameterException", "Invalid subnet", Some(400), Fatal),
+            ("ServiceNotFoundException", "", Some(400), NotFound),
+            ("ClusterNotFoundException", "", Some(400), NotFound),
+            ("RepositoryNotFoundException", "", Some(400), NotFound),
+            ("ImageNotFoundException", "", Some(400), NotFound),
+            ("ServiceNotActiveException", "", Some(400), InvalidState),
+            ("ServerException", "", Some(500), Unavailable),
+            ("ClientException", "", Some(400), Fatal),
             ("InvalidDBInstanceState", "", Some(400), InvalidState),
             ("InvalidDBSnapshotState", "", Some(400), InvalidState),
             ("InvalidStateException", "", Some(400), InvalidState),

@@ -2,7 +2,9 @@
 //!
 //! [`AwsCloud`] holds one client per service, built once from an [`SdkConfig`], and implements
 //! [`Rds`](rehearsal_core::cloud::Rds), [`ParameterStore`](rehearsal_core::cloud::ParameterStore),
-//! [`ServiceHost`](rehearsal_core::cloud::ServiceHost) (App Runner),
+//! [`ServiceHost`](rehearsal_core::cloud::ServiceHost) (App Runner and ECS Express Mode, by the
+//! ARN, spec or location of each call), [`ContainerImages`](rehearsal_core::cloud::ContainerImages)
+//! (ECR, read-only),
 //! [`Scheduler`](rehearsal_core::cloud::Scheduler) (EventBridge Scheduler),
 //! [`Executions`](rehearsal_core::cloud::Executions) (Step Functions) and [`Clock`].
 //! [`StepFunctions`] implements the Step Functions traits, `Executions` and
@@ -12,7 +14,10 @@
 //! keeping the service's code and message; parameter values never appear in errors.
 
 mod apprunner;
+mod ecr;
+mod ecs;
 mod error;
+mod host;
 mod rds;
 mod scheduler;
 mod sfn;
@@ -41,6 +46,8 @@ pub struct AwsCloud {
     pub rds: aws_sdk_rds::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub apprunner: aws_sdk_apprunner::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub ecr: aws_sdk_ecr::Client,
     pub scheduler: aws_sdk_scheduler::Client,
     pub sfn: StepFunctions,
 }
@@ -51,6 +58,8 @@ impl AwsCloud {
             rds: aws_sdk_rds::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
             apprunner: aws_sdk_apprunner::Client::new(config),
+            ecs: aws_sdk_ecs::Client::new(config),
+            ecr: aws_sdk_ecr::Client::new(config),
             scheduler: aws_sdk_scheduler::Client::new(config),
             sfn: StepFunctions::new(config),
         }

@@ -1,5 +1,6 @@
-//! The App Runner adapter against `aws-smithy-mocks` (App Runner has no emulator): every call
-//! it makes, what it sends, and how each error answer is mapped.
+//! The App Runner adapter against `aws-smithy-mocks`: every call it makes, what it sends (from
+//! code and from an image), and how each error answer is mapped. `tests/winterbaume.rs` runs it
+//! against winterbaume's App Runner for what that emulator implements.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_apprunner::config::retry::RetryConfig;
@@ -14,14 +15,17 @@ use aws_sdk_apprunner::operation::update_service::{UpdateServiceInput, UpdateSer
 use aws_sdk_apprunner::primitives::DateTime;
 use aws_sdk_apprunner::types::{
     AuthenticationConfiguration, CodeConfiguration, CodeConfigurationValues, CodeRepository, ConfigurationSource, EgressConfiguration,
-    EgressType, HealthCheckProtocol, InstanceConfiguration, NetworkConfiguration, OperationStatus, OperationSummary, OperationType,
-    Runtime, Service, ServiceStatus, ServiceSummary, SourceCodeVersion, SourceCodeVersionType, SourceConfiguration, Tag, VpcConnector,
-    VpcConnectorStatus,
+    EgressType, HealthCheckProtocol, ImageRepositoryType, InstanceConfiguration, NetworkConfiguration, OperationStatus, OperationSummary,
+    OperationType, Runtime, Service, ServiceStatus, ServiceSummary, SourceCodeVersion, SourceCodeVersionType, SourceConfiguration, Tag,
+    VpcConnector, VpcConnectorStatus,
 };
 use aws_sdk_apprunner::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use rehearsal_aws::AwsCloud;
-use rehearsal_core::cloud::{CodeBuild, ServiceHost, ServiceOperation, ServiceSource, ServiceSpec};
+use rehearsal_core::cloud::{
+    self, AppRunnerSettings, CodeBuild, HostSettings, ImageRelease, ReleaseSource, ServiceHost, ServiceLocation, ServiceOperation,
+    ServiceSource, ServiceSpec,
+};
 use rehearsal_core::tags::Tags;
 use rehearsal_core::CloudErrorKind;
 use std::collections::{BTreeMap, HashMap};
@@ -138,7 +142,7 @@ async fn find_service_pages_through_list_services_and_describes_the_live_one() {
     let describe = describe(production);
     let cloud = cloud(&[&first, &second, &describe, &tags]);
 
-    let found = cloud.find_service("tableicty-backend").await.unwrap().expect("found on the second page");
+    let found = cloud.find_service("tableicty-backend", &ServiceLocation::AppRunner).await.unwrap().expect("found on the second page");
     assert_eq!((first.num_calls(), second.num_calls(), describe.num_calls()), (1, 1, 1));
     assert_eq!(found.arn, PRODUCTION_ARN);
     assert_eq!(found.name, "tableicty-backend");
@@ -157,7 +161,7 @@ async fn find_service_pages_through_list_services_and_describes_the_live_one() {
     assert_eq!(found.secrets, BTreeMap::from([("SECRET_KEY".to_string(), "arn:production/SECRET_KEY".to_string())]));
     assert_eq!(found.tags, Tags::from([("team".to_string(), "tableicty".to_string())]));
 
-    assert_eq!(cloud.find_service("missing").await, Ok(None));
+    assert_eq!(cloud.find_service("missing", &ServiceLocation::AppRunner).await, Ok(None));
     assert_eq!(describe.num_calls(), 1, "nothing is described when no service has the name");
 }
 
@@ -175,22 +179,23 @@ fn spec() -> ServiceSpec {
         cpu: "0.25 vCPU".into(),
         memory: "0.5 GB".into(),
         port: 8000,
-        source: ServiceSource {
-            repository_url: "https://github.com/tableicty/backend".into(),
-            branch: "main".into(),
-            connection_arn: CONNECTION.into(),
-        },
-        build: CodeBuild {
-            runtime: "PYTHON_311".into(),
-            build_command: "pip install -r requirements.txt".into(),
-            start_command: "./start.sh".into(),
+        source: ReleaseSource::Code {
+            repository: ServiceSource {
+                repository_url: "https://github.com/tableicty/backend".into(),
+                branch: "main".into(),
+                connection_arn: CONNECTION.into(),
+            },
+            build: CodeBuild {
+                runtime: "PYTHON_311".into(),
+                build_command: "pip install -r requirements.txt".into(),
+                start_command: "./start.sh".into(),
+            },
+            auto_deployments: false,
         },
         health_check_path: "/api/v1/health/".into(),
-        auto_deployments: false,
-        vpc_connector_arn: CONNECTOR.into(),
-        instance_role_arn: ROLE.into(),
         environment: BTreeMap::from([("IS_PRODUCTION".into(), "False".into()), ("DEBUG".into(), "False".into())]),
         secrets: BTreeMap::from([("DATABASE_URL".into(), parameter("DATABASE_URL")), ("SECRET_KEY".into(), parameter("SECRET_KEY"))]),
+        host: HostSettings::AppRunner(AppRunnerSettings { vpc_connector_arn: CONNECTOR.into(), instance_role_arn: ROLE.into() }),
     }
 }
 
@@ -255,6 +260,43 @@ async fn create_service_maps_a_duplicate_name() {
     assert_eq!((exists.kind, exists.code.as_str()), (CloudErrorKind::AlreadyExists, "InvalidRequestException"));
     assert!(exists.message.contains("already exists"), "{exists}");
     assert_eq!(duplicate.num_calls(), 1);
+}
+
+const IMAGE: &str = "783790254091.dkr.ecr.us-east-1.amazonaws.com/tableicty-backend@sha256:9a3c5e7f1b2d4f6a8c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d1f3a5c7e9b0d2f4a";
+const ACCESS_ROLE: &str = "arn:aws:iam::783790254091:role/service-role/AppRunnerECRAccessRole";
+
+#[tokio::test]
+async fn create_service_from_an_image_pins_it_and_pulls_with_the_access_role() {
+    let sent: Arc<Mutex<Option<CreateServiceInput>>> = Arc::default();
+    let capture = sent.clone();
+    let create = mock!(Client::create_service).then_compute_output(move |input| {
+        *capture.lock().unwrap() = Some(input.clone());
+        CreateServiceOutput::builder().service(staging()).operation_id("op-create").build().unwrap()
+    });
+    let cloud = cloud(&[&create]);
+    let image = ServiceSpec {
+        source: ReleaseSource::Image(ImageRelease { image: IMAGE.into(), access_role_arn: Some(ACCESS_ROLE.into()) }),
+        ..spec()
+    };
+
+    let (info, operation) = cloud.create_service(&image, &Tags::new()).await.unwrap();
+    assert_eq!((operation.as_str(), info.status), ("op-create", cloud::ServiceStatus::OperationInProgress));
+    let input = sent.lock().unwrap().take().expect("CreateService was called");
+    let source = input.source_configuration().expect("a source configuration");
+    assert!(source.code_repository().is_none());
+    // Nothing to watch: the image is pinned by digest.
+    assert_eq!(source.auto_deployments_enabled(), Some(false));
+    let authentication = source.authentication_configuration().expect("an authentication configuration");
+    assert_eq!((authentication.access_role_arn(), authentication.connection_arn()), (Some(ACCESS_ROLE), None));
+    let repository = source.image_repository().expect("an image repository");
+    assert_eq!((repository.image_identifier(), repository.image_repository_type()), (IMAGE, &ImageRepositoryType::Ecr));
+    let configuration = repository.image_configuration().expect("an image configuration");
+    let expected_env: HashMap<String, String> = spec().environment.into_iter().collect();
+    let expected_secrets: HashMap<String, String> = spec().secrets.into_iter().collect();
+    assert_eq!(configuration.port(), Some("8000"));
+    assert_eq!(configuration.runtime_environment_variables(), Some(&expected_env));
+    assert_eq!(configuration.runtime_environment_secrets(), Some(&expected_secrets));
+    assert_eq!(input.instance_configuration().and_then(|i| i.instance_role_arn()), Some(ROLE));
 }
 
 #[tokio::test]
@@ -326,7 +368,12 @@ async fn describe_operation_pages_through_list_operations() {
 
     assert_eq!(
         cloud.describe_operation(STAGING_ARN, "op-create").await,
-        Ok(Some(ServiceOperation { id: "op-create".into(), kind: "CREATE_SERVICE".into(), status: "SUCCEEDED".into() }))
+        Ok(Some(ServiceOperation {
+            id: "op-create".into(),
+            kind: "CREATE_SERVICE".into(),
+            status: cloud::OperationStatus::Succeeded,
+            host_status: "SUCCEEDED".into()
+        }))
     );
     assert_eq!(cloud.describe_operation(STAGING_ARN, "op-unknown").await, Ok(None));
 }

@@ -5,12 +5,14 @@
 //!
 //! Methods return `impl Future + Send` so Lambda handlers built on them stay `Send`.
 
+use crate::image::ImageName;
 use crate::secret::Secret;
 use crate::tags::Tags;
 use crate::CloudError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt;
 use std::future::Future;
 
 pub type CloudResult<T> = Result<T, CloudError>;
@@ -116,9 +118,39 @@ pub trait ParameterStore {
     fn delete_parameter(&self, name: &str) -> impl Future<Output = CloudResult<()>> + Send;
 }
 
-// ---------------------------------------------------------------- the service host (App Runner today)
+// ---------------------------------------------------------------- the service host (App Runner, ECS Express Mode)
 
-/// Where the service's code comes from.
+/// The hosting backend a service runs on: App Runner (closed to new customers since
+/// 2026-04-30), or ECS Express Mode, which AWS offers instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ServiceBackend {
+    #[default]
+    #[serde(rename = "apprunner")]
+    AppRunner,
+    #[serde(rename = "ecs-express")]
+    EcsExpress,
+}
+
+impl ServiceBackend {
+    /// The backend an ARN names (`arn:<partition>:apprunner:…`, `arn:<partition>:ecs:…`).
+    pub fn of_arn(arn: &str) -> Option<Self> {
+        match arn.split(':').nth(2) {
+            Some("apprunner") if arn.starts_with("arn:") => Some(Self::AppRunner),
+            Some("ecs") if arn.starts_with("arn:") => Some(Self::EcsExpress),
+            _ => None,
+        }
+    }
+
+    /// The run document's name for it (`service.backend`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AppRunner => "apprunner",
+            Self::EcsExpress => "ecs-express",
+        }
+    }
+}
+
+/// A code repository and branch (App Runner builds a service from source).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceSource {
     pub repository_url: String,
@@ -137,76 +169,347 @@ pub struct CodeBuild {
     pub start_command: String,
 }
 
-/// Everything needed to create the staging service, independent of the hosting backend.
+/// What the service runs: code the host builds from a branch (App Runner only), or a container
+/// image pinned by digest (both backends), so what staging validated is what ships.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ReleaseSource {
+    Code { repository: ServiceSource, build: CodeBuild, auto_deployments: bool },
+    Image(ImageRelease),
+}
+
+/// A container image to run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageRelease {
+    /// `<registry>/<repository>@sha256:<digest>`, as [`ContainerImage::pinned`] spells it.
+    pub image: String,
+    /// The role App Runner pulls a private ECR image with (`AuthenticationConfiguration.
+    /// AccessRoleArn`). ECS Express pulls with the task execution role: `None` there.
+    pub access_role_arn: Option<String>,
+}
+
+/// App Runner's settings for a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppRunnerSettings {
+    /// Egress into the VPC (the database is private).
+    pub vpc_connector_arn: String,
+    /// The role the app runs as; it also fetches the Parameter Store references.
+    pub instance_role_arn: String,
+}
+
+/// ECS Express Mode's settings for a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsExpressSettings {
+    /// Cluster short name or ARN.
+    pub cluster: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    /// Pulls the image and fetches the `secrets` at task start.
+    pub execution_role_arn: String,
+    /// The role the app's code runs as.
+    pub task_role_arn: Option<String>,
+    /// Lets ECS create and remove the load balancer, target groups, security groups and
+    /// scaling policies it manages for the service.
+    pub infrastructure_role_arn: String,
+}
+
+/// The backend a service is created on, with that backend's own settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum HostSettings {
+    #[serde(rename = "apprunner")]
+    AppRunner(AppRunnerSettings),
+    #[serde(rename = "ecs-express")]
+    EcsExpress(EcsExpressSettings),
+}
+
+impl HostSettings {
+    pub fn backend(&self) -> ServiceBackend {
+        match self {
+            Self::AppRunner(_) => ServiceBackend::AppRunner,
+            Self::EcsExpress(_) => ServiceBackend::EcsExpress,
+        }
+    }
+
+    /// Where a service with these settings is found by name.
+    pub fn location(&self) -> ServiceLocation {
+        match self {
+            Self::AppRunner(_) => ServiceLocation::AppRunner,
+            Self::EcsExpress(ecs) => ServiceLocation::EcsExpress { cluster: ecs.cluster.clone() },
+        }
+    }
+}
+
+/// Where to look a service up by name: App Runner names are unique per account and region,
+/// ECS names per cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServiceLocation {
+    AppRunner,
+    EcsExpress { cluster: String },
+}
+
+/// Everything needed to create the staging service, on either backend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceSpec {
     pub name: String,
+    /// In the backend's units: App Runner `0.25 vCPU`… (or `256`…), ECS CPU units `256`….
     pub cpu: String,
+    /// App Runner `0.5 GB`… (or `512`…), ECS MiB `512`….
     pub memory: String,
     pub port: u16,
-    pub source: ServiceSource,
-    pub build: CodeBuild,
+    pub source: ReleaseSource,
     /// HTTP health check path (the app's health endpoint).
     pub health_check_path: String,
-    pub auto_deployments: bool,
-    pub vpc_connector_arn: String,
-    pub instance_role_arn: String,
     /// Plain-text variables.
     pub environment: BTreeMap<String, String>,
-    /// Variables resolved from Parameter Store at deployment: name → parameter ARN.
+    /// Variables resolved from Parameter Store at deployment: name → parameter ARN (App Runner
+    /// `RuntimeEnvironmentSecrets`, ECS `secrets[].valueFrom`).
     pub secrets: BTreeMap<String, String>,
+    pub host: HostSettings,
+}
+
+/// A service's state, in one vocabulary for both backends (App Runner's words, which the state
+/// machines match); the host's own word is [`ServiceInfo::host_status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ServiceStatus {
+    /// Being created, deployed or deleted (ECS: a deployment in flight, or `DRAINING`).
+    OperationInProgress,
+    /// Serving its last successful deployment.
+    Running,
+    /// Its first deployment failed: nothing serves.
+    CreateFailed,
+    /// Deleted (ECS: `INACTIVE`).
+    Deleted,
+    DeleteFailed,
+    Paused,
+}
+
+impl ServiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OperationInProgress => "OPERATION_IN_PROGRESS",
+            Self::Running => "RUNNING",
+            Self::CreateFailed => "CREATE_FAILED",
+            Self::Deleted => "DELETED",
+            Self::DeleteFailed => "DELETE_FAILED",
+            Self::Paused => "PAUSED",
+        }
+    }
+
+    /// App Runner's `ServiceStatus`, which this vocabulary is.
+    pub fn from_app_runner(status: &str) -> Option<Self> {
+        [Self::OperationInProgress, Self::Running, Self::CreateFailed, Self::Deleted, Self::DeleteFailed, Self::Paused]
+            .into_iter()
+            .find(|s| s.as_str() == status)
+    }
+
+    /// An ECS Express service's status (`ACTIVE`, `DRAINING`, `INACTIVE`) with its newest
+    /// deployment's status, and whether any deployment of it ever succeeded. `None` for a word
+    /// ECS does not use.
+    pub fn from_ecs(service_status: &str, newest_deployment: Option<OperationStatus>, ever_succeeded: bool) -> Option<Self> {
+        Some(match service_status {
+            "INACTIVE" => Self::Deleted,
+            "DRAINING" => Self::OperationInProgress,
+            "ACTIVE" => match newest_deployment {
+                // ECS lists the first deployment shortly after the create answers.
+                None => Self::OperationInProgress,
+                Some(op) if !op.ended() => Self::OperationInProgress,
+                Some(OperationStatus::Succeeded | OperationStatus::RollbackSucceeded) => Self::Running,
+                Some(_) if ever_succeeded => Self::Running,
+                Some(_) => Self::CreateFailed,
+            },
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceInfo {
     pub arn: String,
     pub name: String,
-    /// Host name without scheme, e.g. `abc123.us-east-1.awsapprunner.com`.
+    pub backend: ServiceBackend,
+    /// Host name without scheme, e.g. `abc123.us-east-1.awsapprunner.com` (ECS: the public
+    /// ingress path's endpoint).
     pub url: String,
-    /// `OPERATION_IN_PROGRESS`, `RUNNING`, `CREATE_FAILED`, `DELETED`, `DELETE_FAILED`, `PAUSED`.
-    pub status: String,
+    pub status: ServiceStatus,
+    /// The host's own status: App Runner's, or ECS's `ACTIVE`, `DRAINING`, `INACTIVE`.
+    pub host_status: String,
     /// The code repository, for a service built from source.
     pub source: Option<ServiceSource>,
-    /// The configured image (`ImageIdentifier`), for a service deployed from a container image.
+    /// The configured image (App Runner `ImageIdentifier`, ECS the primary container's image),
+    /// for a service deployed from a container image.
     pub image_identifier: Option<String>,
+    /// The role the app runs as: App Runner's instance role, ECS's task role.
     pub instance_role_arn: Option<String>,
     pub vpc_connector_arn: Option<String>,
+    /// An ECS Express service's cluster, network and roles, from its newest configuration.
+    pub ecs: Option<EcsExpressSettings>,
     pub secrets: BTreeMap<String, String>,
     pub tags: Tags,
 }
 
+/// How an operation (App Runner) or a service deployment (ECS) stands, in App Runner's words,
+/// which the state machines match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OperationStatus {
+    Pending,
+    InProgress,
+    Succeeded,
+    Failed,
+    /// The host is rolling a failed deployment back to the previous one.
+    RollbackInProgress,
+    /// The failed deployment was rolled back: the previous one serves.
+    RollbackSucceeded,
+    RollbackFailed,
+}
+
+impl OperationStatus {
+    const ALL: [Self; 7] = [
+        Self::Pending,
+        Self::InProgress,
+        Self::Succeeded,
+        Self::Failed,
+        Self::RollbackInProgress,
+        Self::RollbackSucceeded,
+        Self::RollbackFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::InProgress => "IN_PROGRESS",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+            Self::RollbackInProgress => "ROLLBACK_IN_PROGRESS",
+            Self::RollbackSucceeded => "ROLLBACK_SUCCEEDED",
+            Self::RollbackFailed => "ROLLBACK_FAILED",
+        }
+    }
+
+    /// Whether nothing more will happen to the operation.
+    pub fn ended(self) -> bool {
+        !matches!(self, Self::Pending | Self::InProgress | Self::RollbackInProgress)
+    }
+
+    /// App Runner's `OperationStatus`, which this vocabulary is.
+    pub fn from_app_runner(status: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == status)
+    }
+
+    /// An ECS service deployment's status. A deployment ECS stopped (its circuit breaker, with
+    /// nothing to roll back to) failed; `ROLLBACK_*` is a failed deployment ECS rolls back.
+    pub fn from_ecs_deployment(status: &str) -> Option<Self> {
+        Some(match status {
+            "PENDING" => Self::Pending,
+            // STOP_REQUESTED ends STOPPED.
+            "IN_PROGRESS" | "STOP_REQUESTED" => Self::InProgress,
+            "SUCCESSFUL" => Self::Succeeded,
+            "STOPPED" => Self::Failed,
+            "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" => Self::RollbackInProgress,
+            "ROLLBACK_SUCCESSFUL" => Self::RollbackSucceeded,
+            "ROLLBACK_FAILED" => Self::RollbackFailed,
+            _ => return None,
+        })
+    }
+}
+
+/// A status vocabulary prints, and compares with the state machines' strings, as its words.
+macro_rules! spelled_as_words {
+    ($($status:ty),*) => {$(
+        impl fmt::Display for $status {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $status {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    )*};
+}
+
+spelled_as_words!(ServiceStatus, OperationStatus);
+
+/// An App Runner operation or an ECS service deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceOperation {
     pub id: String,
-    /// `CREATE_SERVICE`, `UPDATE_SERVICE`, `START_DEPLOYMENT`, `DELETE_SERVICE`, …
+    /// App Runner `CREATE_SERVICE`, `UPDATE_SERVICE`, `START_DEPLOYMENT`, `DELETE_SERVICE`, …;
+    /// ECS `SERVICE_DEPLOYMENT`, or `DELETE_SERVICE` for the draining of a deleted service.
     pub kind: String,
-    /// `PENDING`, `IN_PROGRESS`, `SUCCEEDED`, `FAILED`, `ROLLBACK_IN_PROGRESS`,
-    /// `ROLLBACK_SUCCEEDED`, `ROLLBACK_FAILED`.
-    pub status: String,
+    pub status: OperationStatus,
+    /// The host's own word, e.g. ECS's `ROLLBACK_SUCCESSFUL`.
+    pub host_status: String,
 }
 
-/// The hosting backend, App Runner's shape. App Runner, the one implementation (besides the
-/// simulated account's), is closed to new customers; ECS Express Mode, which replaces it, is not
-/// implemented yet.
+/// The operation id of an ECS Express deletion: ECS has no delete operation, the service drains
+/// (`DRAINING`) until it is `INACTIVE`.
+pub const ECS_DELETE_OPERATION: &str = "DELETE_SERVICE";
+
+/// The hosting backend, App Runner or ECS Express Mode: each call goes to the backend the ARN
+/// (or the spec, or the location) names.
+///
+/// Operation ids are opaque. ECS has no operation objects: a create's id is the new service's
+/// ARN (its first deployment), an update's is the service revision it deploys, a delete's is
+/// [`ECS_DELETE_OPERATION`]. ECS lists a deployment shortly after the call that starts it;
+/// until then the operation is `PENDING`.
 pub trait ServiceHost {
-    fn find_service(&self, name: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send;
+    /// The live service of that name (App Runner: not `DELETED`; ECS: in the cluster).
+    fn find_service(&self, name: &str, location: &ServiceLocation) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send;
     /// `Ok(None)` when the ARN names no service.
     fn describe_service(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send;
     /// Starts creation; answers at once with the service (and its URL) and the operation id.
     fn create_service(&self, spec: &ServiceSpec, tags: &Tags) -> impl Future<Output = CloudResult<(ServiceInfo, String)>> + Send;
     /// Replaces the Parameter Store references; starts a deployment; returns its operation id.
     fn update_service_secrets(&self, arn: &str, secrets: &BTreeMap<String, String>) -> impl Future<Output = CloudResult<String>> + Send;
+    /// `Ok(None)` when the service or the operation does not exist.
     fn describe_operation(&self, arn: &str, operation_id: &str) -> impl Future<Output = CloudResult<Option<ServiceOperation>>> + Send;
     fn delete_service(&self, arn: &str) -> impl Future<Output = CloudResult<String>> + Send;
-    /// StartDeployment: deploys the branch's latest commit (code) or pulls the configured image
-    /// again; returns the operation id. A failed deployment is rolled back by the host itself.
+    /// StartDeployment (App Runner only): deploys the branch's latest commit (code) or pulls the
+    /// configured image again; returns the operation id. A failed deployment is rolled back by
+    /// the host itself.
     fn start_deployment(&self, arn: &str) -> impl Future<Output = CloudResult<String>> + Send;
-    /// UpdateService with another `ImageIdentifier` (image-based services only); starts a
-    /// deployment and returns its operation id. App Runner has no "redeploy a previous
-    /// deployment" call: this is how an image-based service goes back to an earlier release.
+    /// Deploys another image (image-based services only), keeping everything else; returns the
+    /// operation id. Neither host has "redeploy a previous deployment": this is how a service
+    /// goes back to an earlier release.
     fn update_service_image(&self, arn: &str, image_identifier: &str) -> impl Future<Output = CloudResult<String>> + Send;
-    /// Resolves a VPC connector name (or ARN) to its ARN.
+    /// Resolves an App Runner VPC connector name (or ARN) to its ARN.
     fn find_vpc_connector(&self, name_or_arn: &str) -> impl Future<Output = CloudResult<Option<String>>> + Send;
+}
+
+// ---------------------------------------------------------------- container images (ECR)
+
+/// An image as its registry describes it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerImage {
+    /// `<registry>/<repository>`.
+    pub repository_uri: String,
+    /// `sha256:<64 hex digits>`.
+    pub digest: String,
+    /// Every tag on the image now (a tag can move to another image later).
+    pub tags: Vec<String>,
+    pub pushed_at: Option<DateTime<Utc>>,
+}
+
+impl ContainerImage {
+    /// `<repository uri>@<digest>`: the form every step after the plan uses.
+    pub fn pinned(&self) -> String {
+        format!("{}@{}", self.repository_uri, self.digest)
+    }
+}
+
+/// Reads a container registry (ECR `DescribeImages`): never pushes, tags or deletes.
+pub trait ContainerImages {
+    /// The image a tag or digest names now. `Ok(None)` when the repository has no such image;
+    /// a repository that does not exist is a `NotFound` error (`RepositoryNotFoundException`).
+    fn resolve_image(&self, image: &ImageName) -> impl Future<Output = CloudResult<Option<ContainerImage>>> + Send;
 }
 
 // ---------------------------------------------------------------- EventBridge Scheduler
@@ -395,4 +698,91 @@ pub trait DatabaseProbe {
         target: &DbTarget,
         query: &crate::checks::db::DbQuery,
     ) -> impl Future<Output = Result<Vec<Vec<serde_json::Value>>, ProbeError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn arns_name_their_backend() {
+        assert_eq!(ServiceBackend::of_arn("arn:aws:apprunner:us-east-1:123456789012:service/web/abc"), Some(ServiceBackend::AppRunner));
+        assert_eq!(ServiceBackend::of_arn("arn:aws-cn:ecs:cn-north-1:123456789012:service/c/web"), Some(ServiceBackend::EcsExpress));
+        assert_eq!(ServiceBackend::of_arn("arn:aws:rds:us-east-1:123456789012:db:web"), None);
+        assert_eq!(ServiceBackend::of_arn("ecs:service"), None);
+        assert_eq!(serde_json::to_value(ServiceBackend::EcsExpress).unwrap(), json!(ServiceBackend::EcsExpress.name()));
+    }
+
+    #[test]
+    fn ecs_deployments_map_to_operation_statuses_and_a_rollback_is_a_failure() {
+        for (ecs, status, ended) in [
+            ("PENDING", OperationStatus::Pending, false),
+            ("IN_PROGRESS", OperationStatus::InProgress, false),
+            ("STOP_REQUESTED", OperationStatus::InProgress, false),
+            ("SUCCESSFUL", OperationStatus::Succeeded, true),
+            ("STOPPED", OperationStatus::Failed, true),
+            ("ROLLBACK_REQUESTED", OperationStatus::RollbackInProgress, false),
+            ("ROLLBACK_IN_PROGRESS", OperationStatus::RollbackInProgress, false),
+            ("ROLLBACK_SUCCESSFUL", OperationStatus::RollbackSucceeded, true),
+            ("ROLLBACK_FAILED", OperationStatus::RollbackFailed, true),
+        ] {
+            assert_eq!(OperationStatus::from_ecs_deployment(ecs), Some(status), "{ecs}");
+            assert_eq!(status.ended(), ended, "{ecs}");
+            assert_eq!(OperationStatus::from_app_runner(status.as_str()), Some(status));
+        }
+        assert_eq!(OperationStatus::from_ecs_deployment("SUCCEEDED"), None, "App Runner's word is not ECS's");
+        assert_eq!(serde_json::to_value(OperationStatus::RollbackSucceeded).unwrap(), json!("ROLLBACK_SUCCEEDED"));
+        assert!(OperationStatus::RollbackSucceeded == "ROLLBACK_SUCCEEDED");
+    }
+
+    #[test]
+    fn an_ecs_service_status_reads_its_newest_deployment() {
+        use OperationStatus::*;
+        use ServiceStatus::*;
+        for (ecs, newest, ever_succeeded, status) in [
+            ("ACTIVE", None, false, OperationInProgress),
+            ("ACTIVE", Some(InProgress), true, OperationInProgress),
+            ("ACTIVE", Some(RollbackInProgress), true, OperationInProgress),
+            ("ACTIVE", Some(Succeeded), true, Running),
+            ("ACTIVE", Some(RollbackSucceeded), true, Running),
+            ("ACTIVE", Some(Failed), false, CreateFailed),
+            ("ACTIVE", Some(Failed), true, Running),
+            ("DRAINING", Some(Succeeded), true, OperationInProgress),
+            ("INACTIVE", Some(Succeeded), true, Deleted),
+        ] {
+            assert_eq!(ServiceStatus::from_ecs(ecs, newest, ever_succeeded), Some(status), "{ecs} {newest:?}");
+        }
+        assert_eq!(ServiceStatus::from_ecs("RUNNING", None, false), None);
+        assert_eq!(ServiceStatus::from_app_runner("DELETE_FAILED"), Some(DeleteFailed));
+        assert_eq!(Running.to_string(), "RUNNING");
+    }
+
+    #[test]
+    fn a_spec_serializes_its_release_and_backend_by_name() {
+        let spec = ServiceSpec {
+            name: "web".into(),
+            cpu: "1024".into(),
+            memory: "2048".into(),
+            port: 8000,
+            source: ReleaseSource::Image(ImageRelease { image: "registry/web@sha256:abc".into(), access_role_arn: None }),
+            health_check_path: "/health".into(),
+            environment: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            host: HostSettings::EcsExpress(EcsExpressSettings {
+                cluster: "c".into(),
+                subnets: vec!["subnet-1".into()],
+                security_groups: vec!["sg-1".into()],
+                execution_role_arn: "arn:aws:iam::1:role/x".into(),
+                task_role_arn: None,
+                infrastructure_role_arn: "arn:aws:iam::1:role/i".into(),
+            }),
+        };
+        let value = serde_json::to_value(&spec).unwrap();
+        assert_eq!(value["source"], json!({"image": {"image": "registry/web@sha256:abc", "access_role_arn": null}}));
+        assert_eq!(value["host"]["ecs-express"]["cluster"], json!("c"));
+        assert_eq!(serde_json::from_value::<ServiceSpec>(value).unwrap(), spec);
+        assert_eq!(spec.host.location(), ServiceLocation::EcsExpress { cluster: "c".into() });
+        assert_eq!(spec.host.backend(), ServiceBackend::EcsExpress);
+    }
 }

@@ -6,9 +6,10 @@
 //! * [`promotion`]: the promotion document and the names a promotion and its rollback use.
 //! * [`naming`], [`tags`], [`guard`]: naming rules, ownership tags, and the guards: staging's
 //!   refuses writes to production, production's admits only the promotion's own resources.
-//! * [`cloud`]: the narrow capability traits (RDS, SSM, the service host, Scheduler, Step
-//!   Functions executions, HTTP, database probe, clock) that the SDK adapters and the simulated
-//!   account implement.
+//! * [`cloud`]: the narrow capability traits (RDS, SSM, the service host on App Runner or ECS
+//!   Express Mode, container images, Scheduler, Step Functions executions, HTTP, database
+//!   probe, clock) that the SDK adapters and the simulated account implement.
+//! * [`image`]: ECR image names, by tag or pinned by digest.
 //! * [`steps`]: one module per runbook step, each an async handler generic over those traits.
 //! * [`phase`]: what each AWS status means for a wait loop (the state machines test only that).
 //! * [`checks`]: the database and HTTP validation checklists, as data.
@@ -18,6 +19,7 @@ pub mod cloud;
 pub mod database_url;
 pub mod error;
 pub mod guard;
+pub mod image;
 pub mod naming;
 pub mod phase;
 pub mod plan;

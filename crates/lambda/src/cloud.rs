@@ -10,10 +10,11 @@ use lambda_runtime::Error;
 use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_core::checks::db::DbQuery;
 use rehearsal_core::cloud::{
-    Clock, CloudResult, DatabaseProbe, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions, HttpClient, HttpError, HttpRequest,
-    HttpResponse, OneTimeSchedule, Parameter, ParameterKind, ParameterStore, PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler,
-    ServiceHost, ServiceInfo, ServiceOperation, ServiceSpec, WebhookEndpoint,
+    Clock, CloudResult, ContainerImage, ContainerImages, DatabaseProbe, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions,
+    HttpClient, HttpError, HttpRequest, HttpResponse, OneTimeSchedule, Parameter, ParameterKind, ParameterStore, PaymentWebhooks,
+    ProbeError, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, WebhookEndpoint,
 };
+use rehearsal_core::image::ImageName;
 use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, Secret};
 use rehearsal_probes::{PostgresProbe, ReqwestClient, StripeClient, TlsMode};
@@ -185,8 +186,8 @@ impl<H, P, S> ParameterStore for LambdaCloud<H, P, S> {
 }
 
 impl<H, P, S> ServiceHost for LambdaCloud<H, P, S> {
-    fn find_service(&self, name: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send {
-        self.aws.find_service(name)
+    fn find_service(&self, name: &str, location: &ServiceLocation) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send {
+        self.aws.find_service(name, location)
     }
 
     fn describe_service(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send {
@@ -219,6 +220,12 @@ impl<H, P, S> ServiceHost for LambdaCloud<H, P, S> {
 
     fn find_vpc_connector(&self, name_or_arn: &str) -> impl Future<Output = CloudResult<Option<String>>> + Send {
         self.aws.find_vpc_connector(name_or_arn)
+    }
+}
+
+impl<H, P, S> ContainerImages for LambdaCloud<H, P, S> {
+    fn resolve_image(&self, image: &ImageName) -> impl Future<Output = CloudResult<Option<ContainerImage>>> + Send {
+        self.aws.resolve_image(image)
     }
 }
 

@@ -112,19 +112,27 @@ impl SimAccount {
         existing(&world, now).into_iter().map(|r| r.resource).collect()
     }
 
-    /// The environment the running deployment of the (not deleted) service `name` sees: plain
-    /// variables plus Parameter Store references as resolved when that deployment started.
+    /// The environment the running deployment of the (not deleted) App Runner service `name`
+    /// sees: plain variables plus Parameter Store references as resolved when that deployment
+    /// started.
     pub fn service_environment(&self, service_name: &str) -> Option<BTreeMap<String, String>> {
         let (world, now) = self.world();
         let service = &world.services[world.service_named(service_name, now)?];
         service.running(now)?.environment()
     }
 
-    /// The image of the service's configured deployment, for an image-based service.
+    /// The image of the App Runner service's configured deployment, for an image-based service.
     pub fn service_image(&self, service_name: &str) -> Option<String> {
         let (world, now) = self.world();
         let service = &world.services[world.service_named(service_name, now)?];
         service.configured(now)?.image.clone()
+    }
+
+    /// The environment the tasks taking all the traffic of the live ECS Express service `name`
+    /// in `cluster` see (secrets as fetched when they started).
+    pub fn express_service_environment(&self, cluster: &str, service_name: &str) -> Option<BTreeMap<String, String>> {
+        let (world, now) = self.world();
+        world.ecs.services[world.express_named(cluster, service_name, now)?].serving(now).cloned()
     }
 
     /// Table name → row count of an instance's database (whatever its status).
@@ -171,6 +179,13 @@ fn existing(world: &World, now: DateTime<Utc>) -> Vec<Listed> {
     for s in world.services.iter().filter(|s| !s.deleted(now)) {
         out.push(entry("service", &s.name, s.status(now), &s.tags, &s.origin));
     }
+    for s in &world.ecs.services {
+        if let Some(state) = s.load_balancer_state(now) {
+            out.push(entry("ecs-service", &s.name, s.status(now), &s.tags, &s.origin));
+            // ECS created it for the service and removes it with the service.
+            out.push(entry("load-balancer", &s.load_balancer, state, &s.tags, &s.origin));
+        }
+    }
     for (id, w) in &world.webhooks {
         out.push(entry("stripe-webhook", id, w.mode, &w.endpoint.metadata, &w.origin));
     }
@@ -191,7 +206,7 @@ fn schedule_run(world: &World, id: &str) -> Option<String> {
 /// An AWS API action, for the ledger, IAM messages and faults.
 #[derive(Clone, Copy)]
 pub(crate) struct Api {
-    /// IAM prefix and ledger service name: `rds`, `ssm`, `apprunner`, `scheduler`.
+    /// IAM prefix and ledger service name: `rds`, `ssm`, `apprunner`, `ecs`, `ecr`, `scheduler`.
     pub service: &'static str,
     pub action: &'static str,
 }

@@ -123,19 +123,22 @@ impl World {
     fn serve(&mut self, ctx: &Ctx, http: &HttpRequest) -> Result<HttpResponse, HttpError> {
         let url = url::Url::parse(&http.url).map_err(|e| HttpError::Other(format!("invalid URL {:?}: {e}", http.url)))?;
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let index = self
-            .services
-            .iter()
-            .position(|s| s.url == host && !s.deleted(ctx.now))
-            .ok_or_else(|| HttpError::Connect(format!("dns error: failed to lookup address information for {host}")))?;
-        if url.scheme() != "https" {
-            return Err(HttpError::Connect(format!("{host}:80: connection refused (App Runner serves HTTPS only)")));
+        // An App Runner service, else an ECS Express service's load balancer.
+        let served = match self.services.iter().position(|s| s.url == host && !s.deleted(ctx.now)) {
+            Some(index) => {
+                let service = &self.services[index];
+                let running = service.running(ctx.now).and_then(|d| d.environment());
+                Some(running.map(|env| (service.name.clone(), env)).ok_or_else(|| service.status(ctx.now).to_string()))
+            }
+            None => self.express_serving(&host, ctx.now),
         }
-        let service = &self.services[index];
-        let Some(environment) = service.running(ctx.now).and_then(|d| d.environment()) else {
-            return Err(HttpError::Connect(format!("{host}:443: connection refused (service is {})", service.status(ctx.now))));
-        };
-        let request = Request { service: service.name.clone(), environment, request: http };
+        .ok_or_else(|| HttpError::Connect(format!("dns error: failed to lookup address information for {host}")))?;
+        if url.scheme() != "https" {
+            return Err(HttpError::Connect(format!("{host}:80: connection refused (the service is served over HTTPS only)")));
+        }
+        let (service, environment) =
+            served.map_err(|status| HttpError::Connect(format!("{host}:443: connection refused (service is {status})")))?;
+        let request = Request { service, environment, request: http };
         if !request.environment.get("ALLOWED_HOSTS").is_some_and(|allowed| host_allowed(allowed, &host)) {
             return Ok(HttpResponse { status: 400, body: "<h1>Bad Request (400)</h1>".into() });
         }

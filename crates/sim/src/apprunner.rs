@@ -1,12 +1,15 @@
 //! App Runner: services, their operations and deployments. A deployment fetches its Parameter
 //! Store references when it starts; its container runs Django's migrations when it ends.
 
-use crate::account::{Api, SimCloud};
-use crate::seed::{ACCOUNT_ID, APP_RUNNER_DOMAIN, PRODUCTION_IMAGE, PRODUCTION_SERVICE, REGION, VPC_CONNECTOR_ARN};
+use crate::account::Api;
+use crate::seed::{ACCOUNT_ID, APP_RUNNER_DOMAIN, PRODUCTION_SERVICE, REGION, VPC_CONNECTOR_ARN};
 use crate::ssm::referenced_parameter;
 use crate::world::{ends, Ctx, Origin, Outcome, World};
 use chrono::{DateTime, Utc};
-use rehearsal_core::cloud::{CloudResult, ServiceHost, ServiceInfo, ServiceOperation, ServiceSource, ServiceSpec};
+use rehearsal_core::cloud::{
+    AppRunnerSettings, CloudResult, OperationStatus, ReleaseSource, ServiceBackend, ServiceInfo, ServiceOperation, ServiceSource,
+    ServiceSpec, ServiceStatus,
+};
 use rehearsal_core::naming::service_name_problem;
 use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, CloudErrorKind};
@@ -87,7 +90,8 @@ pub(crate) struct Service {
     pub arn: String,
     pub name: String,
     pub url: String,
-    pub source: ServiceSource,
+    /// The code repository; `None` for a service created from an image.
+    pub source: Option<ServiceSource>,
     pub instance_role_arn: String,
     pub vpc_connector_arn: String,
     pub tags: Tags,
@@ -145,7 +149,7 @@ impl Service {
 const CPU: [&str; 10] = ["0.25 vCPU", "0.5 vCPU", "1 vCPU", "2 vCPU", "4 vCPU", "256", "512", "1024", "2048", "4096"];
 const MEMORY: [&str; 9] = ["0.5 GB", "1 GB", "2 GB", "3 GB", "4 GB", "6 GB", "8 GB", "10 GB", "12 GB"];
 
-fn api(action: &'static str) -> Api {
+pub(crate) fn api(action: &'static str) -> Api {
     Api { service: "apprunner", action }
 }
 
@@ -184,27 +188,42 @@ fn check_references(environment: &BTreeMap<String, String>, secrets: &BTreeMap<S
     Ok(())
 }
 
-fn check_tags(tags: &Tags) -> CloudResult<()> {
+/// AWS's tag rules (App Runner and ECS alike), refused with the service's own error.
+pub(crate) fn check_tags(tags: &Tags, error: fn(String) -> CloudError) -> CloudResult<()> {
     if tags.len() > 50 || tags.keys().any(|k| k.to_ascii_lowercase().starts_with("aws:")) {
-        return Err(invalid_request("Tags: at most 50, and no key may start with aws:".into()));
+        return Err(error("Tags: at most 50, and no key may start with aws:".into()));
     }
     Ok(())
 }
 
-fn describe(service: &Service, now: DateTime<Utc>) -> ServiceInfo {
+pub(crate) fn describe(service: &Service, now: DateTime<Utc>) -> ServiceInfo {
     let image = service.configured(now).and_then(|d| d.image.clone());
+    let host_status = service.status(now);
     ServiceInfo {
         arn: service.arn.clone(),
         name: service.name.clone(),
+        backend: ServiceBackend::AppRunner,
         url: service.url.clone(),
-        status: service.status(now).to_string(),
+        status: ServiceStatus::from_app_runner(host_status).expect("the simulated App Runner answers App Runner's statuses"),
+        host_status: host_status.to_string(),
         // A service has either a code or an image repository.
-        source: image.is_none().then(|| service.source.clone()),
+        source: if image.is_none() { service.source.clone() } else { None },
         image_identifier: image,
         instance_role_arn: Some(service.instance_role_arn.clone()),
         vpc_connector_arn: Some(service.vpc_connector_arn.clone()),
+        ecs: None,
         secrets: service.configured(now).map(|d| d.secrets.clone()).unwrap_or_default(),
         tags: service.tags.clone(),
+    }
+}
+
+pub(crate) fn operation(op: &Operation, now: DateTime<Utc>) -> ServiceOperation {
+    let status = op.status(now);
+    ServiceOperation {
+        id: op.id.clone(),
+        kind: op.kind.name().to_string(),
+        status: OperationStatus::from_app_runner(status).expect("the simulated App Runner answers App Runner's statuses"),
+        host_status: status.to_string(),
     }
 }
 
@@ -255,11 +274,11 @@ impl World {
             arn: format!("arn:aws:apprunner:{REGION}:{ACCOUNT_ID}:service/{name}/{}", self.ids.hex(32)),
             name: name.to_string(),
             url: format!("{}.{APP_RUNNER_DOMAIN}", self.ids.alphanumeric(10)),
-            source: ServiceSource {
+            source: Some(ServiceSource {
                 repository_url: "https://github.com/platform-team/prototype".into(),
                 branch: "experiment".into(),
                 connection_arn: crate::seed::CONNECTION_ARN.into(),
-            },
+            }),
             instance_role_arn: format!("arn:aws:iam::{ACCOUNT_ID}:role/prototype-apprunner"),
             vpc_connector_arn: VPC_CONNECTOR_ARN.to_string(),
             tags: Tags::from([("Owner".to_string(), "platform-team".to_string())]),
@@ -270,7 +289,13 @@ impl World {
         self.foreign(ctx, "service", name);
     }
 
-    fn create_service(&mut self, ctx: &Ctx, spec: &ServiceSpec, tags: &Tags) -> CloudResult<(ServiceInfo, String)> {
+    pub(crate) fn create_service(
+        &mut self,
+        ctx: &Ctx,
+        spec: &ServiceSpec,
+        settings: &AppRunnerSettings,
+        tags: &Tags,
+    ) -> CloudResult<(ServiceInfo, String)> {
         if let Some(problem) = service_name_problem(&spec.name) {
             return Err(invalid_request(format!("ServiceName {:?} {problem}", spec.name)));
         }
@@ -290,26 +315,44 @@ impl World {
         if spec.port == 0 {
             return Err(invalid_request("Port must be 1 to 65535".into()));
         }
-        if !self.vpc_connectors.values().any(|arn| *arn == spec.vpc_connector_arn) {
-            return Err(invalid_request(format!("VPC connector {} does not exist", spec.vpc_connector_arn)));
+        if !self.vpc_connectors.values().any(|arn| *arn == settings.vpc_connector_arn) {
+            return Err(invalid_request(format!("VPC connector {} does not exist", settings.vpc_connector_arn)));
         }
-        if !self.connections.contains(&spec.source.connection_arn) {
-            return Err(invalid_request(format!("Connection {} does not exist", spec.source.connection_arn)));
-        }
-        if !spec.instance_role_arn.starts_with(&format!("arn:aws:iam::{ACCOUNT_ID}:role/")) {
-            return Err(invalid_request(format!("InstanceRoleArn {} is not a role of this account", spec.instance_role_arn)));
+        let role_of_account = |role: &str| role.starts_with(&format!("arn:aws:iam::{ACCOUNT_ID}:role/"));
+        let (source, image) = match &spec.source {
+            ReleaseSource::Code { repository, .. } => {
+                if !self.connections.contains(&repository.connection_arn) {
+                    return Err(invalid_request(format!("Connection {} does not exist", repository.connection_arn)));
+                }
+                (Some(repository.clone()), None)
+            }
+            ReleaseSource::Image(release) => match &release.access_role_arn {
+                Some(role) if role_of_account(role) => (None, Some(release.image.clone())),
+                Some(role) => return Err(invalid_request(format!("AccessRoleArn {role} is not a role of this account"))),
+                None => {
+                    return Err(invalid_request("AuthenticationConfiguration.AccessRoleArn is required for a private ECR image".into()))
+                }
+            },
+        };
+        if !role_of_account(&settings.instance_role_arn) {
+            return Err(invalid_request(format!("InstanceRoleArn {} is not a role of this account", settings.instance_role_arn)));
         }
         check_references(&spec.environment, &spec.secrets)?;
-        check_tags(tags)?;
+        check_tags(tags, invalid_request)?;
 
         let outcome = self.outcome(ctx, "CreateService", true);
+        // What the deployment fetches when it starts: the image (if any), then the references.
+        let resolved = match image.as_deref().map(|i| self.pull_image(i)) {
+            Some(Err(why)) => Err(why),
+            _ => resolve_secrets(self, &spec.secrets),
+        };
         let deployment = Deployment {
             environment: spec.environment.clone(),
             secrets: spec.secrets.clone(),
-            resolved: resolve_secrets(self, &spec.secrets),
-            image: None,
-            // The branch's head: the release being rehearsed.
-            runs_release: true,
+            resolved,
+            // The branch's head, or the image: the release being rehearsed.
+            runs_release: image.as_deref().is_none_or(|i| self.image_runs_release(i)),
+            image,
         };
         let op = self.new_operation(OpKind::Create, ends(ctx.now, self.config.service_create, outcome), outcome, Some(deployment));
         let operation_id = op.id.clone();
@@ -317,9 +360,9 @@ impl World {
             arn: format!("arn:aws:apprunner:{REGION}:{ACCOUNT_ID}:service/{}/{}", spec.name, self.ids.hex(32)),
             name: spec.name.clone(),
             url: format!("{}.{APP_RUNNER_DOMAIN}", self.ids.alphanumeric(10)),
-            source: spec.source.clone(),
-            instance_role_arn: spec.instance_role_arn.clone(),
-            vpc_connector_arn: spec.vpc_connector_arn.clone(),
+            source,
+            instance_role_arn: settings.instance_role_arn.clone(),
+            vpc_connector_arn: settings.vpc_connector_arn.clone(),
             tags: tags.clone(),
             origin: Origin::Created,
             operations: vec![op],
@@ -363,28 +406,30 @@ impl World {
         Ok(id)
     }
 
-    fn update_service_secrets(&mut self, ctx: &Ctx, arn: &str, secrets: &BTreeMap<String, String>) -> CloudResult<String> {
+    pub(crate) fn update_service_secrets(&mut self, ctx: &Ctx, arn: &str, secrets: &BTreeMap<String, String>) -> CloudResult<String> {
         self.redeploy(ctx, arn, "UpdateService", OpKind::Update, |d| {
             check_references(&d.environment, secrets)?;
             Ok(Deployment { secrets: secrets.clone(), ..d })
         })
     }
 
-    /// Code: the branch's head, which is the release. Image: the configured image pulled again.
-    fn start_deployment(&mut self, ctx: &Ctx, arn: &str) -> CloudResult<String> {
-        self.redeploy(ctx, arn, "StartDeployment", OpKind::Deploy, |d| {
-            Ok(Deployment { runs_release: d.image.as_deref().is_none_or(|image| image != PRODUCTION_IMAGE), ..d })
-        })
+    /// Code: the branch's head, which is the release. Image: the configured image pulled again
+    /// (a tag may have moved).
+    pub(crate) fn start_deployment(&mut self, ctx: &Ctx, arn: &str) -> CloudResult<String> {
+        let configured = self.service_by_arn(arn).and_then(|s| self.services[s].configured(ctx.now)?.image.clone());
+        let runs_release = configured.as_deref().is_none_or(|image| self.image_runs_release(image));
+        self.redeploy(ctx, arn, "StartDeployment", OpKind::Deploy, |d| Ok(Deployment { runs_release, ..d }))
     }
 
-    fn update_service_image(&mut self, ctx: &Ctx, arn: &str, image: &str) -> CloudResult<String> {
+    pub(crate) fn update_service_image(&mut self, ctx: &Ctx, arn: &str, image: &str) -> CloudResult<String> {
+        let runs_release = self.image_runs_release(image);
         self.redeploy(ctx, arn, "UpdateService", OpKind::Update, |d| match d.image {
             None => Err(invalid_request(format!("{arn} is built from source code; it has no ImageRepository to update"))),
-            Some(_) => Ok(Deployment { image: Some(image.to_string()), runs_release: image != PRODUCTION_IMAGE, ..d }),
+            Some(_) => Ok(Deployment { image: Some(image.to_string()), runs_release, ..d }),
         })
     }
 
-    fn delete_service(&mut self, ctx: &Ctx, arn: &str) -> CloudResult<String> {
+    pub(crate) fn delete_service(&mut self, ctx: &Ctx, arn: &str) -> CloudResult<String> {
         if self.is_production_service(arn) {
             self.production_write(ctx, format!("service {PRODUCTION_SERVICE}"), "DeleteService");
         }
@@ -410,52 +455,5 @@ impl World {
         self.services[index].operations.push(op);
         self.deleted(ctx, "service", &name);
         Ok(id)
-    }
-}
-
-impl ServiceHost for SimCloud {
-    async fn find_service(&self, name: &str) -> CloudResult<Option<ServiceInfo>> {
-        self.aws(api("ListServices"), |w, ctx| Ok(w.service_named(name, ctx.now).map(|s| describe(&w.services[s], ctx.now))))
-    }
-
-    async fn describe_service(&self, arn: &str) -> CloudResult<Option<ServiceInfo>> {
-        self.aws(api("DescribeService"), |w, ctx| Ok(w.service_by_arn(arn).map(|s| describe(&w.services[s], ctx.now))))
-    }
-
-    async fn create_service(&self, spec: &ServiceSpec, tags: &Tags) -> CloudResult<(ServiceInfo, String)> {
-        self.aws(api("CreateService"), |w, ctx| w.create_service(ctx, spec, tags))
-    }
-
-    async fn update_service_secrets(&self, arn: &str, secrets: &BTreeMap<String, String>) -> CloudResult<String> {
-        self.aws(api("UpdateService"), |w, ctx| w.update_service_secrets(ctx, arn, secrets))
-    }
-
-    async fn describe_operation(&self, arn: &str, operation_id: &str) -> CloudResult<Option<ServiceOperation>> {
-        self.aws(api("ListOperations"), |w, ctx| {
-            let Some(service) = w.service_by_arn(arn).map(|s| &w.services[s]) else { return Ok(None) };
-            Ok(service.operations.iter().find(|op| op.id == operation_id).map(|op| ServiceOperation {
-                id: op.id.clone(),
-                kind: op.kind.name().to_string(),
-                status: op.status(ctx.now).to_string(),
-            }))
-        })
-    }
-
-    async fn delete_service(&self, arn: &str) -> CloudResult<String> {
-        self.aws(api("DeleteService"), |w, ctx| w.delete_service(ctx, arn))
-    }
-
-    async fn start_deployment(&self, arn: &str) -> CloudResult<String> {
-        self.aws(api("StartDeployment"), |w, ctx| w.start_deployment(ctx, arn))
-    }
-
-    async fn update_service_image(&self, arn: &str, image_identifier: &str) -> CloudResult<String> {
-        self.aws(api("UpdateService"), |w, ctx| w.update_service_image(ctx, arn, image_identifier))
-    }
-
-    async fn find_vpc_connector(&self, name_or_arn: &str) -> CloudResult<Option<String>> {
-        self.aws(api("ListVpcConnectors"), |w, _| {
-            Ok(w.vpc_connectors.iter().find(|(name, arn)| *name == name_or_arn || *arn == name_or_arn).map(|(_, arn)| arn.clone()))
-        })
     }
 }

@@ -23,6 +23,21 @@ pub struct SimConfig {
     pub rename: Duration,
     /// `StopDBInstance`: `stopping` → `stopped`.
     pub stop: Duration,
+    /// `CreateExpressGatewayService`: the load balancer, target groups and security groups ECS
+    /// provisions before the first tasks start (the first deployment is `PENDING` meanwhile).
+    pub express_provision: Duration,
+    /// An ECS deployment's new tasks: pulling the image and starting (migrations run then)
+    /// until they pass their health checks.
+    pub express_tasks: Duration,
+    /// Canary: how long 5% of the traffic goes to the new tasks before all of it does (not for a
+    /// service's first deployment, which has no old tasks).
+    pub express_canary_bake: Duration,
+    /// After all traffic shifted, before the old tasks stop and the deployment is `SUCCESSFUL`.
+    pub express_bake: Duration,
+    /// A failed deployment's rollback: `ROLLBACK_IN_PROGRESS` → `ROLLBACK_SUCCESSFUL`.
+    pub express_rollback: Duration,
+    /// `DeleteExpressGatewayService`: `DRAINING` (ECS removes what it provisioned) → `INACTIVE`.
+    pub express_drain: Duration,
 }
 
 impl Default for SimConfig {
@@ -38,6 +53,12 @@ impl Default for SimConfig {
             snapshot_delete: minutes(1),
             rename: minutes(3),
             stop: minutes(4),
+            express_provision: minutes(4),
+            express_tasks: minutes(2),
+            express_canary_bake: minutes(3),
+            express_bake: minutes(3),
+            express_rollback: minutes(2),
+            express_drain: minutes(5),
         }
     }
 }

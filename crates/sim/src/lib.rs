@@ -1,6 +1,7 @@
 //! A simulated AWS account for rehearsals: the runbook's production stack (RDS, Parameter
-//! Store, App Runner, the app and its database) in us-east-1, account 123456789012, that
-//! behaves like the real services over virtual time and fails like them.
+//! Store, App Runner, the app and its database) in us-east-1, account 123456789012, with ECS
+//! Express Mode and the app's ECR repository, that behaves like the real services over virtual
+//! time and fails like them.
 //!
 //! * [`SimAccount`] holds the account; [`SimAccount::session`] gives one step a [`SimCloud`]
 //!   handle implementing every capability trait of `rehearsal_core::cloud`. Every call is
@@ -19,7 +20,10 @@ mod app;
 mod apprunner;
 mod config;
 mod database;
+mod ecr;
+mod ecs;
 mod fault;
+mod host;
 mod ids;
 mod ledger;
 mod probe;

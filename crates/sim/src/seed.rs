@@ -52,6 +52,36 @@ pub const ALERT_TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:rehearsal-
 pub const PRODUCTION_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tableicty-backend:release-41";
 pub const RELEASE_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tableicty-backend:release-42";
 
+/// The app's ECR repository: `release-41` (what production runs), `release-42` (the
+/// multi-tenancy release, also tagged `latest`). [`SimAccount::push_image`](crate::SimAccount::push_image)
+/// moves a tag to a new build.
+pub const ECR_REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+pub const ECR_REPOSITORY: &str = "tableicty-backend";
+pub const PRODUCTION_IMAGE_TAG: &str = "release-41";
+pub const RELEASE_IMAGE_TAG: &str = "release-42";
+pub const PRODUCTION_IMAGE_DIGEST: &str = "sha256:5d1e8a0c3f7b2946e1a8c0d5f3b7e2a9c4d6f8b0a1e3c5d7f9b2a4c6e8d0f1a3";
+pub const RELEASE_IMAGE_DIGEST: &str = "sha256:9a3c5e7f1b2d4f6a8c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d1f3a5c7e9b0d2f4a";
+/// The role App Runner pulls the private images with.
+pub const ECR_ACCESS_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/service-role/AppRunnerECRAccessRole";
+
+/// ECS Express Mode: the cluster, the VPC's private subnets and the app's security group.
+pub const ECS_CLUSTER: &str = "tableicty";
+pub const ECS_SUBNETS: [&str; 2] = ["subnet-0c1d2e3f4a5b60711", "subnet-0c1d2e3f4a5b60722"];
+pub const APP_SECURITY_GROUP: &str = "sg-0f1e2d3c4b5a69788";
+/// Lets ECS manage the load balancer and the rest of an Express service.
+pub const ECS_INFRASTRUCTURE_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/ecsInfrastructureRoleForExpressServices";
+/// Production's execution role (reads the production path) and task role.
+pub const PRODUCTION_EXECUTION_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tableicty-ecs-execution";
+pub const PRODUCTION_TASK_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tableicty-ecs-task";
+/// The staging service's own roles, which the SAM template creates: the execution role reads
+/// only the staging path, never production's.
+pub const STAGING_EXECUTION_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/rehearsal-staging-execution";
+pub const STAGING_TASK_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/rehearsal-staging-task";
+pub const STAGING_PARAMETER_PATH: &str = "/tableicty/staging/";
+/// For [`SimAccount::deploy_production_on_ecs_express`](crate::SimAccount::deploy_production_on_ecs_express).
+pub const PRODUCTION_EXPRESS_SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/tableicty/tableicty-backend";
+pub const PRODUCTION_EXPRESS_URL: &str = "tableicty-backend-7c3a91fe.ecs.us-east-1.on.aws";
+
 const DB_PASSWORD: &str = "Vq7rT2mXc9LwP4sK8nZe";
 const TEST_ADMIN_PASSWORD: &str = "Rehearse-Tq4!mW8zLp2";
 
@@ -111,6 +141,9 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
         }
     }
 
+    crate::ecr::seed(world, start);
+    crate::ecs::seed(world);
+
     let secrets: BTreeMap<String, String> = production
         .iter()
         .map(|(key, _, _)| (key.to_string(), crate::ssm::parameter_arn(&format!("{PRODUCTION_PARAMETER_PATH}{key}"))))
@@ -128,11 +161,11 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
         arn: PRODUCTION_SERVICE_ARN.to_string(),
         name: PRODUCTION_SERVICE.to_string(),
         url: PRODUCTION_SERVICE_URL.to_string(),
-        source: ServiceSource {
+        source: Some(ServiceSource {
             repository_url: REPOSITORY_URL.to_string(),
             branch: "main".to_string(),
             connection_arn: CONNECTION_ARN.to_string(),
-        },
+        }),
         instance_role_arn: INSTANCE_ROLE_ARN.to_string(),
         vpc_connector_arn: VPC_CONNECTOR_ARN.to_string(),
         tags: production_tags(),

@@ -66,6 +66,8 @@ pub(crate) struct World {
     pub executions: BTreeMap<String, rehearsal_core::cloud::ExecutionInfo>,
     /// SNS topic ARNs.
     pub topics: BTreeSet<String>,
+    pub ecs: crate::ecs::EcsState,
+    pub ecr: crate::ecr::EcrState,
     pub faults: Vec<Fault>,
     /// Throttled calls so far, per step.
     pub throttled: BTreeMap<String, u32>,
@@ -97,6 +99,8 @@ impl World {
             webhooks: BTreeMap::new(),
             executions: BTreeMap::new(),
             topics: BTreeSet::new(),
+            ecs: Default::default(),
+            ecr: Default::default(),
             faults: Vec::new(),
             throttled: BTreeMap::new(),
             conflicts_planted: BTreeSet::new(),
@@ -181,11 +185,12 @@ impl World {
                 && op.deployment.clone().is_some_and(|d| d.environment().is_some_and(|env| self.migrate(&env, d.runs_release, at).is_ok()));
             self.services[s].operations[o].succeeded = Some(succeeded);
         }
+        self.settle_express_deployments(now);
     }
 
     /// Every release's start command runs `migrate`, so it needs the database; only the
     /// multi-tenancy release (`release`) has migrations to apply.
-    fn migrate(&mut self, env: &BTreeMap<String, String>, release: bool, at: DateTime<Utc>) -> Result<(), ConnectError> {
+    pub(crate) fn migrate(&mut self, env: &BTreeMap<String, String>, release: bool, at: DateTime<Utc>) -> Result<(), ConnectError> {
         let target = env
             .get("DATABASE_URL")
             .and_then(|url| Connection::parse(url).ok())

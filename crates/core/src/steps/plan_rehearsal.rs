@@ -3,7 +3,10 @@
 //! machine fails without a rollback, because nothing was created yet.
 
 use super::required_parameter;
-use crate::cloud::{CodeBuild, ParameterStore, Rds, ServiceHost, ServiceSource, ServiceSpec};
+use crate::cloud::{
+    AppRunnerSettings, CodeBuild, HostSettings, ParameterStore, Rds, ReleaseSource, ServiceHost, ServiceLocation, ServiceSource,
+    ServiceSpec,
+};
 use crate::error::CloudResultExt;
 use crate::naming::{default_run_id, parameter_name, production_snapshot_id};
 use crate::plan::{
@@ -43,7 +46,7 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
         None => return Err(StepError::ProductionNotReady(format!("production database {} does not exist", run.production.db_instance_id))),
     };
     let production_service = cloud
-        .find_service(&run.production.service_name)
+        .find_service(&run.production.service_name, &ServiceLocation::AppRunner)
         .await
         .op("ListServices")?
         .ok_or_else(|| StepError::ProductionNotReady(format!("production service {} does not exist", run.production.service_name)))?;
@@ -125,18 +128,19 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
             cpu: run.service.cpu.clone(),
             memory: run.service.memory.clone(),
             port: run.service.port,
-            source,
-            build: CodeBuild {
-                runtime: run.service.runtime.clone(),
-                build_command: run.service.build_command.clone(),
-                start_command: run.service.start_command.clone(),
+            source: ReleaseSource::Code {
+                repository: source,
+                build: CodeBuild {
+                    runtime: run.service.runtime.clone(),
+                    build_command: run.service.build_command.clone(),
+                    start_command: run.service.start_command.clone(),
+                },
+                auto_deployments: run.service.auto_deployments,
             },
             health_check_path: run.validation.health_path.clone(),
-            auto_deployments: run.service.auto_deployments,
-            vpc_connector_arn,
-            instance_role_arn,
             environment,
             secrets: BTreeMap::new(),
+            host: HostSettings::AppRunner(AppRunnerSettings { vpc_connector_arn, instance_role_arn }),
         },
         validation: run.validation.clone(),
         ttl_hours: run.ttl_hours,

@@ -6,7 +6,7 @@
 use super::plan_rehearsal::{plan_rehearsal, PlanInput};
 use super::staging_service::ServiceState;
 use super::{Deadline, PromotionOnly};
-use crate::cloud::{Clock, Executions, ParameterKind, ParameterStore, Rds, ServiceHost};
+use crate::cloud::{Clock, Executions, ParameterKind, ParameterStore, Rds, ServiceHost, ServiceLocation};
 use crate::error::CloudResultExt;
 use crate::guard::ProductionGuard;
 use crate::phase::{Phase, APP_RUNNER_SERVICE, EXECUTION};
@@ -81,7 +81,7 @@ pub async fn check_staging_run<C: Executions + Rds + ParameterStore + ServiceHos
         )));
     }
     let production = cloud
-        .find_service(&plan.production.service_name)
+        .find_service(&plan.production.service_name, &ServiceLocation::AppRunner)
         .await
         .op("ListServices")?
         .ok_or_else(|| StepError::ProductionNotReady(format!("production service {} does not exist", plan.production.service_name)))?;
@@ -156,7 +156,7 @@ pub async fn record_production_source<C: ServiceHost + Clock + Sync>(
 ) -> Result<ProductionSource, StepError> {
     let production = &input.promotion.plan.production;
     let service = cloud
-        .find_service(&production.service_name)
+        .find_service(&production.service_name, &ServiceLocation::AppRunner)
         .await
         .op("ListServices")?
         .ok_or_else(|| StepError::ProductionNotReady(format!("production service {} does not exist", production.service_name)))?;
@@ -166,7 +166,7 @@ pub async fn record_production_source<C: ServiceHost + Clock + Sync>(
             service.name, service.arn, production.service_arn
         )));
     }
-    if APP_RUNNER_SERVICE.of(&service.status) != Phase::Ready {
+    if APP_RUNNER_SERVICE.of(service.status.as_str()) != Phase::Ready {
         return Err(StepError::ProductionNotReady(format!("production service {} is {}, not RUNNING", service.name, service.status)));
     }
     Ok(ProductionSource {

@@ -141,9 +141,9 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
 
     // The service first: it holds connections to the database and reads the parameters.
     let service = plan.service.name.clone();
-    let fate = match cloud.find_service(&service).await.op("ListServices")? {
+    let fate = match cloud.find_service(&service, &plan.service.host.location()).await.op("ListServices")? {
         None => Ok(Fate::Absent),
-        Some(s) if APP_RUNNER_SERVICE.of(&s.status) == Phase::Gone => Ok(Fate::Absent),
+        Some(s) if APP_RUNNER_SERVICE.of(s.status.as_str()) == Phase::Gone => Ok(Fate::Absent),
         Some(s) => match guard.service_write(&s.arn) {
             Err(e) => Err(e),
             // Settling operations answer InvalidState: a later attempt deletes it.

@@ -73,8 +73,9 @@ fn operation_status_of(service_status: &str) -> &'static str {
 }
 
 fn state(info: ServiceInfo, operation_id: Option<String>, operation_status: String, reused: bool, wait: Deadline) -> ServiceState {
-    let phase = phase::deployment(&info.status, &operation_status);
-    ServiceState { arn: info.arn, name: info.name, url: info.url, status: info.status, operation_id, operation_status, phase, reused, wait }
+    let status = info.status.to_string();
+    let phase = phase::deployment(&status, &operation_status);
+    ServiceState { arn: info.arn, name: info.name, url: info.url, status, operation_id, operation_status, phase, reused, wait }
 }
 
 pub async fn create_staging_service<C: ServiceHost + Clock + Sync>(
@@ -84,14 +85,15 @@ pub async fn create_staging_service<C: ServiceHost + Clock + Sync>(
     let plan = &input.plan;
     StagingGuard::new(plan).service_write(&plan.service.name)?;
     let wait = Deadline::start(cloud.now(), plan.timeouts.service_minutes);
-    let existing = match cloud.find_service(&plan.service.name).await.op("ListServices")? {
+    let location = plan.service.host.location();
+    let existing = match cloud.find_service(&plan.service.name, &location).await.op("ListServices")? {
         Some(existing) => existing,
         None => {
             let spec = crate::cloud::ServiceSpec { secrets: input.secrets.clone(), ..plan.service.clone() };
             match cloud.create_service(&spec, &plan.tags.to_tags()).await {
                 Ok((info, operation_id)) => return Ok(state(info, Some(operation_id), "IN_PROGRESS".into(), false, wait)),
                 Err(e) if e.is(CloudErrorKind::AlreadyExists) => cloud
-                    .find_service(&plan.service.name)
+                    .find_service(&plan.service.name, &location)
                     .await
                     .op("ListServices")?
                     .ok_or_else(|| StepError::from_cloud("CreateService", e))?,
@@ -100,7 +102,7 @@ pub async fn create_staging_service<C: ServiceHost + Clock + Sync>(
         }
     };
     adopt_or_refuse(&plan.tags, &format!("service {}", existing.name), &existing.tags)?;
-    let operation_status = operation_status_of(&existing.status).to_string();
+    let operation_status = operation_status_of(existing.status.as_str()).to_string();
     Ok(state(existing, None, operation_status, true, wait))
 }
 
@@ -114,7 +116,7 @@ pub async fn check_staging_service<C: ServiceHost + Clock + Sync>(cloud: &C, inp
         Some(id) => cloud.describe_operation(&previous.arn, id).await.op("ListOperations")?,
         None => None,
     };
-    let operation_status = operation.map_or_else(|| operation_status_of(&info.status).to_string(), |op| op.status);
+    let operation_status = operation.map_or_else(|| operation_status_of(info.status.as_str()).to_string(), |op| op.status.to_string());
     Ok(state(info, previous.operation_id, operation_status, previous.reused, wait))
 }
 

@@ -5,7 +5,7 @@ use crate::stand_in::StripeStandIn;
 use chrono::{TimeZone, Utc};
 use rehearsal_core::cloud::{
     CloudResult, DbInstance, DbSnapshot, OneTimeSchedule, Parameter, ParameterKind, ParameterStore, PaymentWebhooks, Rds, RestoreRequest,
-    Scheduler, ServiceHost, ServiceInfo, ServiceOperation, ServiceSpec, WebhookEndpoint,
+    Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, WebhookEndpoint,
 };
 use rehearsal_core::plan::{STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET};
 use rehearsal_core::steps::plan_rehearsal::{plan_rehearsal, PlanInput};
@@ -92,8 +92,8 @@ impl Rds for TestCloud {
 }
 
 impl ServiceHost for TestCloud {
-    async fn find_service(&self, name: &str) -> CloudResult<Option<ServiceInfo>> {
-        self.sim.find_service(name).await
+    async fn find_service(&self, name: &str, location: &ServiceLocation) -> CloudResult<Option<ServiceInfo>> {
+        self.sim.find_service(name, location).await
     }
     async fn describe_service(&self, arn: &str) -> CloudResult<Option<ServiceInfo>> {
         self.sim.describe_service(arn).await

@@ -1,7 +1,10 @@
 //! The runbook's steps 1–4 through the traits, and small helpers.
 
 use chrono::{DateTime, TimeZone, Utc};
-use rehearsal_core::cloud::{CodeBuild, ParameterKind, ParameterStore, Rds, RestoreRequest, ServiceHost, ServiceSource, ServiceSpec};
+use rehearsal_core::cloud::{
+    AppRunnerSettings, CodeBuild, HostSettings, ParameterKind, ParameterStore, Rds, ReleaseSource, RestoreRequest, ServiceHost,
+    ServiceSource, ServiceSpec,
+};
 use rehearsal_core::tags::{RunTags, Tags};
 use rehearsal_core::Secret;
 use rehearsal_sim::seed::*;
@@ -56,16 +59,24 @@ pub fn spec(secrets: BTreeMap<String, String>) -> ServiceSpec {
         cpu: "0.25 vCPU".into(),
         memory: "0.5 GB".into(),
         port: 8000,
-        source: ServiceSource { repository_url: REPOSITORY_URL.into(), branch: "main".into(), connection_arn: CONNECTION_ARN.into() },
-        build: CodeBuild {
-            runtime: "PYTHON_311".into(),
-            build_command: "pip install -r requirements.txt".into(),
-            start_command: "./start.sh".into(),
+        source: ReleaseSource::Code {
+            repository: ServiceSource {
+                repository_url: REPOSITORY_URL.into(),
+                branch: "main".into(),
+                connection_arn: CONNECTION_ARN.into(),
+            },
+            build: CodeBuild {
+                runtime: "PYTHON_311".into(),
+                build_command: "pip install -r requirements.txt".into(),
+                start_command: "./start.sh".into(),
+            },
+            auto_deployments: false,
         },
         health_check_path: "/api/v1/health/".into(),
-        auto_deployments: false,
-        vpc_connector_arn: VPC_CONNECTOR_ARN.into(),
-        instance_role_arn: INSTANCE_ROLE_ARN.into(),
+        host: HostSettings::AppRunner(AppRunnerSettings {
+            vpc_connector_arn: VPC_CONNECTOR_ARN.into(),
+            instance_role_arn: INSTANCE_ROLE_ARN.into(),
+        }),
         environment: BTreeMap::from([
             ("IS_PRODUCTION".into(), "False".into()),
             ("DEBUG".into(), "False".into()),

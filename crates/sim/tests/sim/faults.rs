@@ -3,7 +3,9 @@
 use crate::common::*;
 use rehearsal_core::checks::db::{backfill_checks, migration_checks, run_checks};
 use rehearsal_core::checks::http::run_checklist;
-use rehearsal_core::cloud::{Clock, DbTarget, OneTimeSchedule, ParameterKind, ParameterStore, Rds, Scheduler, ServiceHost};
+use rehearsal_core::cloud::{
+    Clock, DbTarget, OneTimeSchedule, ParameterKind, ParameterStore, Rds, Scheduler, ServiceHost, ServiceLocation::AppRunner,
+};
 use rehearsal_core::run::ValidationInput;
 use rehearsal_core::tags::{Ownership, RunTags};
 use rehearsal_core::{CloudErrorKind, Secret};
@@ -194,7 +196,7 @@ async fn already_exists_plants_a_foreign_resource_that_is_never_the_runs() {
 
     let e = account.session("create_staging_service").create_service(&spec(Default::default()), &tags()).await.unwrap_err();
     assert_eq!((e.kind, e.code.as_str()), (CloudErrorKind::AlreadyExists, "InvalidRequestException"));
-    let service = rds.find_service(STAGING_SERVICE).await.unwrap().unwrap();
+    let service = rds.find_service(STAGING_SERVICE, &AppRunner).await.unwrap().unwrap();
     assert_eq!((run.ownership(&service.tags), service.status.as_str()), (Ownership::Foreign, "RUNNING"));
 
     let scheduler = account.session("schedule_staging_teardown");

@@ -1,7 +1,9 @@
 //! Lifecycles over virtual time, and the errors real AWS answers along the way.
 
 use crate::common::*;
-use rehearsal_core::cloud::{Clock, OneTimeSchedule, ParameterKind, ParameterStore, Rds, Scheduler, ServiceHost};
+use rehearsal_core::cloud::{
+    Clock, OneTimeSchedule, ParameterKind, ParameterStore, Rds, Scheduler, ServiceHost, ServiceLocation::AppRunner,
+};
 use rehearsal_core::{CloudErrorKind, Secret};
 use rehearsal_sim::seed::*;
 use std::collections::BTreeMap;
@@ -125,7 +127,7 @@ async fn a_service_is_created_updated_and_deleted_through_operations() {
     assert!(account.service_environment(STAGING_SERVICE).is_none(), "nothing runs before the first deployment ends");
 
     minutes(6).await;
-    assert_eq!(apprunner.find_service(STAGING_SERVICE).await.unwrap().unwrap().status, "RUNNING");
+    assert_eq!(apprunner.find_service(STAGING_SERVICE, &AppRunner).await.unwrap().unwrap().status, "RUNNING");
     assert_eq!(apprunner.describe_operation(&info.arn, &operation).await.unwrap().unwrap().status, "SUCCEEDED");
     assert_eq!(apprunner.describe_operation(&info.arn, "nope").await.unwrap(), None);
 
@@ -140,7 +142,7 @@ async fn a_service_is_created_updated_and_deleted_through_operations() {
     minutes(2).await;
     assert_eq!(apprunner.describe_service(&info.arn).await.unwrap().unwrap().status, "DELETED");
     assert_eq!(apprunner.describe_operation(&info.arn, &delete).await.unwrap().unwrap().status, "SUCCEEDED");
-    assert_eq!(apprunner.find_service(STAGING_SERVICE).await.unwrap(), None);
+    assert_eq!(apprunner.find_service(STAGING_SERVICE, &AppRunner).await.unwrap(), None);
     assert_eq!(code(apprunner.delete_service(&info.arn).await), (CloudErrorKind::NotFound, "ResourceNotFoundException".into()));
     assert_eq!(apprunner.describe_service("arn:aws:apprunner:us-east-1:123456789012:service/x/y").await.unwrap(), None);
 }

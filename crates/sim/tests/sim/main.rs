@@ -2,7 +2,9 @@
 
 mod app;
 mod common;
+mod ecs;
 mod faults;
+mod images;
 mod lifecycles;
 mod production;
 mod promotion;

@@ -1,7 +1,7 @@
 //! The seeded production stack, writes to it, and what a run leaves behind.
 
 use crate::common::*;
-use rehearsal_core::cloud::{ParameterKind, ParameterStore, Rds, ServiceHost};
+use rehearsal_core::cloud::{ParameterKind, ParameterStore, Rds, ServiceHost, ServiceLocation::AppRunner};
 use rehearsal_core::Secret;
 use rehearsal_sim::seed::*;
 use std::collections::BTreeMap;
@@ -44,7 +44,7 @@ async fn production_is_seeded_as_the_runbook_describes() {
         assert!(p.value.expose().starts_with(prefix) && !p.value.expose().is_empty(), "{name}");
     }
 
-    let service = s.find_service(PRODUCTION_SERVICE).await.unwrap().unwrap();
+    let service = s.find_service(PRODUCTION_SERVICE, &AppRunner).await.unwrap().unwrap();
     assert_eq!((service.arn.as_str(), service.status.as_str()), (PRODUCTION_SERVICE_ARN, "RUNNING"));
     assert_eq!(service.url, PRODUCTION_SERVICE_URL);
     let source = service.source.unwrap();

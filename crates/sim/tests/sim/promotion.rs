@@ -4,7 +4,7 @@
 
 use crate::common::{account, minutes, snapshot_and_restore, tags, STAGING_DB, STAGING_ENDPOINT};
 use rehearsal_core::checks::db::DbQuery;
-use rehearsal_core::cloud::{DatabaseProbe, DbTarget, ExecutionInfo, Executions, ProbeError, Rds, ServiceHost};
+use rehearsal_core::cloud::{DatabaseProbe, DbTarget, ExecutionInfo, Executions, ProbeError, Rds, ServiceHost, ServiceLocation::AppRunner};
 use rehearsal_core::CloudErrorKind;
 use rehearsal_sim::seed::{ALERT_TOPIC_ARN, PRODUCTION_DB, PRODUCTION_IMAGE, PRODUCTION_SERVICE, PRODUCTION_SERVICE_ARN, RELEASE_IMAGE};
 use rehearsal_sim::{Fault, FaultKind};
@@ -60,7 +60,7 @@ async fn start_deployment_runs_the_release_and_a_failed_one_is_rolled_back_by_ap
     let account = account();
     let s = account.session("start_production_deployment");
     let op = s.start_deployment(PRODUCTION_SERVICE_ARN).await.unwrap();
-    assert_eq!(s.find_service(PRODUCTION_SERVICE).await.unwrap().unwrap().status, "OPERATION_IN_PROGRESS");
+    assert_eq!(s.find_service(PRODUCTION_SERVICE, &AppRunner).await.unwrap().unwrap().status, "OPERATION_IN_PROGRESS");
     assert_eq!(s.start_deployment(PRODUCTION_SERVICE_ARN).await.unwrap_err().kind, CloudErrorKind::InvalidState);
     minutes(4).await;
     assert_eq!(s.describe_operation(PRODUCTION_SERVICE_ARN, &op).await.unwrap().unwrap().status, "SUCCEEDED");
@@ -72,7 +72,7 @@ async fn start_deployment_runs_the_release_and_a_failed_one_is_rolled_back_by_ap
     let op = s.start_deployment(PRODUCTION_SERVICE_ARN).await.unwrap();
     minutes(4).await;
     assert_eq!(s.describe_operation(PRODUCTION_SERVICE_ARN, &op).await.unwrap().unwrap().status, "ROLLBACK_SUCCEEDED");
-    assert_eq!(s.find_service(PRODUCTION_SERVICE).await.unwrap().unwrap().status, "RUNNING");
+    assert_eq!(s.find_service(PRODUCTION_SERVICE, &AppRunner).await.unwrap().unwrap().status, "RUNNING");
     assert!(account.service_environment(PRODUCTION_SERVICE).is_some(), "the previous deployment still serves");
 }
 
@@ -82,7 +82,7 @@ async fn an_image_based_service_is_updated_to_another_image_and_back() {
     let s = account.session("deploy");
     assert_eq!(s.update_service_image(PRODUCTION_SERVICE_ARN, RELEASE_IMAGE).await.unwrap_err().code, "InvalidRequestException");
     account.deploy_production_from_image();
-    let info = s.find_service(PRODUCTION_SERVICE).await.unwrap().unwrap();
+    let info = s.find_service(PRODUCTION_SERVICE, &AppRunner).await.unwrap().unwrap();
     assert_eq!((info.image_identifier.as_deref(), info.source), (Some(PRODUCTION_IMAGE), None));
     s.update_service_image(PRODUCTION_SERVICE_ARN, RELEASE_IMAGE).await.unwrap();
     minutes(4).await;
