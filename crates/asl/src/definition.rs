@@ -163,32 +163,60 @@ impl State {
         }
     }
 
-    /// Every state this one can move to, for the target and reachability checks.
-    fn targets(&self) -> Vec<&str> {
-        fn next(t: &Transition) -> Option<&str> {
+    /// Every way out of this state, in definition order: Next (or End), the Choice rules and
+    /// Default, then the catchers. Succeed and Fail have none.
+    pub(crate) fn exits(&self) -> Vec<Exit<'_>> {
+        fn next(t: &Transition) -> Exit<'_> {
             match t {
-                Transition::Next(next) => Some(next.as_str()),
-                Transition::End => None,
+                Transition::Next(next) => Exit::Next(next),
+                Transition::End => Exit::End,
             }
         }
         let mut out = Vec::new();
         match &self.body {
-            Body::Pass { transition, .. } | Body::Wait { transition, .. } => out.extend(next(transition)),
+            Body::Pass { transition, .. } | Body::Wait { transition, .. } => out.push(next(transition)),
             Body::Task(task) => {
-                out.extend(next(&task.transition));
-                out.extend(task.handling.catch.iter().map(|c| c.next.as_str()));
+                out.push(next(&task.transition));
+                out.extend(task.handling.catch.iter().map(Exit::Catch));
             }
             Body::Parallel(parallel) => {
-                out.extend(next(&parallel.transition));
-                out.extend(parallel.handling.catch.iter().map(|c| c.next.as_str()));
+                out.push(next(&parallel.transition));
+                out.extend(parallel.handling.catch.iter().map(Exit::Catch));
             }
             Body::Choice { choices, default } => {
-                out.extend(choices.iter().map(|c| c.next.as_str()));
-                out.extend(default.as_deref());
+                out.extend(choices.iter().map(Exit::Rule));
+                out.extend(default.as_deref().map(Exit::Default));
             }
             Body::Succeed | Body::Fail { .. } => {}
         }
         out
+    }
+
+    /// Every state this one can move to, for the target and reachability checks.
+    fn targets(&self) -> Vec<&str> {
+        self.exits().into_iter().filter_map(|exit| exit.target()).collect()
+    }
+}
+
+/// One way out of a state.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Exit<'a> {
+    Next(&'a str),
+    /// `"End": true`: the machine (or the Parallel branch) ends here, successfully.
+    End,
+    Rule(&'a ChoiceRule),
+    Default(&'a str),
+    Catch(&'a Catcher),
+}
+
+impl<'a> Exit<'a> {
+    pub(crate) fn target(self) -> Option<&'a str> {
+        match self {
+            Exit::Next(to) | Exit::Default(to) => Some(to),
+            Exit::Rule(rule) => Some(&rule.next),
+            Exit::Catch(catcher) => Some(&catcher.next),
+            Exit::End => None,
+        }
     }
 }
 
