@@ -9,6 +9,7 @@ use std::time::Duration;
 use rehearsal_asl::{critical_path, eta, flowchart, Definition, Event, ExpectedDurations, RecordingObserver, RunOptions, Span};
 use rehearsal_cli::invoker::StepInvoker;
 use rehearsal_cli::promote::substitutions;
+use rehearsal_core::durations::TypicalDurations;
 use rehearsal_core::steps::Step;
 use rehearsal_sim::SimConfig;
 use rehearsal_tests::{new_account, runtime, start_time};
@@ -216,4 +217,33 @@ fn the_eta_stays_on_the_run_s_finish_at_every_event() {
         checked += 1;
     }
     assert!(checked > 100, "{checked}");
+}
+
+#[test]
+fn the_aws_durations_table_names_the_definitions_states_and_estimates_each_definition() {
+    let table = TypicalDurations::aws();
+    let definitions: Vec<Definition> = DEFINITIONS.iter().map(|(_, text)| parse(text)).collect();
+    let kinds: Vec<(String, &str)> = definitions.iter().flat_map(Definition::state_kinds).collect();
+    let of_kind = |kind: &str| kinds.iter().filter(|(_, k)| *k == kind).map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    // Every wait loop of the definitions has its figure, and nothing else does.
+    let mut waits = of_kind("Wait");
+    waits.sort();
+    assert_eq!(table.waits.keys().cloned().collect::<Vec<_>>(), waits);
+    let tasks = of_kind("Task");
+    for name in table.tasks.keys() {
+        assert!(tasks.contains(name), "{name} is not a Task state of the definitions");
+    }
+    let durations = ExpectedDurations {
+        tasks: table.task_durations(),
+        default_task: table.default_task(),
+        waits: table.wait_durations(),
+        choices: BTreeMap::new(),
+    };
+    for ((file, _), definition) in DEFINITIONS.iter().zip(&definitions) {
+        let estimate = critical_path(definition, &durations).unwrap();
+        assert!(estimate.finish > Duration::from_secs(60), "{file}: {estimate:?}");
+    }
+    // The staging run in AWS: the runbook's snapshot and restore, the service's build and redeploy.
+    let staging = critical_path(&definitions[0], &durations).unwrap().finish;
+    assert!((Duration::from_secs(40 * 60)..Duration::from_secs(50 * 60)).contains(&staging), "{staging:?}");
 }

@@ -242,9 +242,14 @@ impl Definition {
 
     /// Every state name, Parallel branch states included (each after its Parallel state).
     pub fn state_names(&self) -> Vec<String> {
-        fn walk(machine: &Machine, out: &mut Vec<String>) {
+        self.state_kinds().into_iter().map(|(name, _)| name).collect()
+    }
+
+    /// Every state name with its type (`Task`, `Wait`, ...), in the order of [`Self::state_names`].
+    pub fn state_kinds(&self) -> Vec<(String, &'static str)> {
+        fn walk(machine: &Machine, out: &mut Vec<(String, &'static str)>) {
             for state in machine.states.values() {
-                out.push(state.name.clone());
+                out.push((state.name.clone(), state.kind()));
                 if let Body::Parallel(parallel) = &state.body {
                     parallel.branches.iter().for_each(|b| walk(b, out));
                 }
@@ -832,6 +837,7 @@ mod tests {
         .unwrap();
         assert_eq!(def.comment(), Some("rehearsal"));
         assert_eq!(def.state_names(), ["A", "B", "C", "D", "E", "P", "P1", "P2", "S"]);
+        assert_eq!(def.state_kinds()[3], ("D".to_string(), "Wait"));
     }
 
     #[test]

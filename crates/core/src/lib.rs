@@ -12,10 +12,14 @@
 //! * [`steps`]: one module per runbook step, each an async handler generic over those traits.
 //! * [`phase`]: what each AWS status means for a wait loop (the state machines test only that).
 //! * [`checks`]: the database and HTTP validation checklists, as data.
+//! * [`cost`], [`durations`]: what a staging environment costs and how long things take in
+//!   AWS, from the dated, sourced tables in `estimates/`, compiled in.
 
 pub mod checks;
 pub mod cloud;
+pub mod cost;
 pub mod database_url;
+pub mod durations;
 pub mod error;
 pub mod guard;
 pub mod naming;
