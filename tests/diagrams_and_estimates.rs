@@ -1,7 +1,8 @@
 //! The library views of the real definitions: the Mermaid flowchart holds every state and every
-//! transition of `statemachine/*.asl.json`, and the critical path of `staging.asl.json` with the
+//! transition of `statemachine/*.asl.json`; the critical path of `staging.asl.json` with the
 //! simulated account's durations is what a run on that account takes, state by state, with an
-//! ETA that stays on the same finish all along the run.
+//! ETA that stays on the same finish all along the run; the AWS-typical durations cover every
+//! wait loop; and a local run's Markdown report holds its timeline, resources, checks and cost.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,10 +10,12 @@ use std::time::Duration;
 use rehearsal_asl::{critical_path, eta, flowchart, Definition, Event, ExpectedDurations, RecordingObserver, RunOptions, Span};
 use rehearsal_cli::invoker::StepInvoker;
 use rehearsal_cli::promote::substitutions;
+use rehearsal_core::cost::{estimate, Backend, RunUsage, StagingEnvironment};
 use rehearsal_core::durations::TypicalDurations;
+use rehearsal_core::markdown_report::{render, Outcome, RunReport, StateTiming};
 use rehearsal_core::steps::Step;
 use rehearsal_sim::SimConfig;
-use rehearsal_tests::{new_account, runtime, start_time};
+use rehearsal_tests::{new_account, run_pipeline, runtime, start_time};
 use serde_json::{json, Value};
 
 const DEFINITIONS: [(&str, &str); 3] = [
@@ -246,4 +249,88 @@ fn the_aws_durations_table_names_the_definitions_states_and_estimates_each_defin
     // The staging run in AWS: the runbook's snapshot and restore, the service's build and redeploy.
     let staging = critical_path(&definitions[0], &durations).unwrap().finish;
     assert!((Duration::from_secs(40 * 60)..Duration::from_secs(50 * 60)).contains(&staging), "{staging:?}");
+}
+
+/// The CLI's JSON report of a local run, field by field as the Markdown report takes it.
+fn markdown_input(report: &rehearsal_cli::local::Report) -> RunReport {
+    use rehearsal_cli::local::RunStatus;
+    let output = report.output.as_ref();
+    let writes = report.production_writes.as_array().into_iter().flatten();
+    RunReport {
+        run_id: report.run_id.clone(),
+        execution_name: report.execution_name.clone(),
+        outcome: match report.status {
+            RunStatus::Succeeded => Outcome::Succeeded,
+            RunStatus::RolledBack => Outcome::RolledBack,
+            RunStatus::Failed => Outcome::Failed,
+        },
+        error: report.error.clone(),
+        cause: report.cause.clone(),
+        started_at: report.started_at,
+        seconds: report.virtual_seconds,
+        ran_on: "the simulated account, virtual clock".into(),
+        states: report
+            .states
+            .iter()
+            .map(|s| StateTiming { name: s.name.clone(), path: s.path.clone(), kind: s.kind.clone(), start: s.start, end: s.end })
+            .collect(),
+        checks: report.checks.iter().map(|c| serde_json::from_value(c.clone()).unwrap()).collect(),
+        resources_created: serde_json::from_value(report.resources_created.clone()).unwrap(),
+        resources_deleted: serde_json::from_value(report.resources_deleted.clone()).unwrap(),
+        leftovers: report.leftovers.clone(),
+        production_writes: writes.map(|w| format!("{} ({} by {})", w["resource"], w["operation"], w["step"])).collect(),
+        staging_url: output.and_then(|o| o["staging_url"].as_str()).map(str::to_string),
+        teardown_at: output.and_then(|o| serde_json::from_value(o["teardown"]["at"].clone()).ok()),
+        cost: None,
+        next_steps: Vec::new(),
+    }
+}
+
+/// With `REHEARSAL_SAMPLE_REPORT_MD=FILE` the report is also written to FILE, for
+/// `scripts/check-mermaid FILE` to render its Gantt chart with a real Mermaid.
+#[test]
+fn a_local_run_s_markdown_report_holds_its_timeline_resources_checks_and_cost() {
+    // The account is made inside the runtime, whose paused clock it keeps time by.
+    let report = runtime().block_on(async { run_pipeline(&new_account(), json!({}), &[]).await }).unwrap();
+    let mut input = markdown_input(&report);
+    let usage = critical_path(&parse(DEFINITIONS[0].1), &simulated_durations()).unwrap();
+    input.cost = Some(
+        estimate(&StagingEnvironment {
+            region: "us-east-1".into(),
+            db_instance_class: "db.t3.micro".into(),
+            db_storage_gb: 20.0,
+            db_storage_type: "gp2".into(),
+            snapshot_gb: 20.0,
+            backend: Backend::AppRunner { vcpu: 0.25, memory_gb: 0.5, active_share: 1.0 },
+            standard_parameters: input.resources_created.iter().filter(|r| r.kind == "parameter").count() as u32,
+            advanced_parameters: 0,
+            ttl_hours: 24.0,
+            run: RunUsage {
+                state_transitions: usage.state_entries,
+                lambda_invocations: usage.task_entries,
+                lambda_gb_seconds: usage.task_entries as f64 * 0.125 * 2.0,
+                schedule_invocations: 1,
+            },
+        })
+        .unwrap(),
+    );
+    let text = render(&input);
+    assert!(text.starts_with("# Rehearsal tableicty-20261124: succeeded\n"), "{text}");
+    assert!(text.contains("| Took | 32 min 0 s |"), "{text}");
+    // One Gantt row per state the run entered, each branch of both Parallels its own section.
+    let gantt = &text[text.find("\ngantt\n").unwrap()..];
+    let gantt = &gantt[..gantt.find("\n```\n").unwrap()];
+    let distinct: std::collections::BTreeSet<(&str, &str)> = report.states.iter().map(|s| (s.path.as_str(), s.name.as_str())).collect();
+    assert_eq!(gantt.lines().filter(|l| l.contains(" :")).count(), distinct.len(), "{gantt}");
+    assert_eq!(gantt.lines().filter(|l| l.starts_with("  section ")).count(), 6, "{gantt}");
+    assert!(gantt.contains("  WaitForSnapshot ×10 :done, "), "{gantt}");
+    for check in &input.checks {
+        assert!(text.contains(&format!("| ✅ | {} |", check.name.replace('_', "\\_"))), "{} missing", check.name);
+    }
+    assert!(text.contains(&format!("### Created ({})", input.resources_created.len())), "{text}");
+    assert!(text.contains("`tableicty-staging-db`") && text.contains("Production was only read."), "{text}");
+    assert!(text.contains("## Cost\n\nAn estimate, not a quote or a bill: USD on-demand list prices for us-east-1"), "{text}");
+    if let Ok(path) = std::env::var("REHEARSAL_SAMPLE_REPORT_MD") {
+        std::fs::write(path, &text).unwrap();
+    }
 }

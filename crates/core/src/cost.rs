@@ -109,7 +109,7 @@ pub struct RunUsage {
     pub schedule_invocations: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CostEstimate {
     pub region: String,
     pub currency: String,
@@ -128,7 +128,7 @@ pub struct CostEstimate {
     pub note: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CostLine {
     pub item: String,
     /// What is billed, readable: `1 instance`, `20 GB`, `75 transitions`.

@@ -14,6 +14,7 @@
 //! * [`checks`]: the database and HTTP validation checklists, as data.
 //! * [`cost`], [`durations`]: what a staging environment costs and how long things take in
 //!   AWS, from the dated, sourced tables in `estimates/`, compiled in.
+//! * [`markdown_report`]: a run's report as Markdown, with its timeline as a Mermaid Gantt chart.
 
 pub mod checks;
 pub mod cloud;
@@ -22,6 +23,7 @@ pub mod database_url;
 pub mod durations;
 pub mod error;
 pub mod guard;
+pub mod markdown_report;
 pub mod naming;
 pub mod phase;
 pub mod plan;
