@@ -235,51 +235,56 @@ pub fn estimate_with(table: &PriceTable, env: &StagingEnvironment) -> Result<Cos
             );
         }
     }
-    lines.hourly(
-        "Parameter Store standard parameters".into(),
-        format!("{}", env.standard_parameters),
-        &prices.parameter_store_standard_parameter_month,
-        "parameter-month",
-        f64::from(env.standard_parameters) / month,
-    );
-    if env.advanced_parameters > 0 {
-        lines.hourly(
-            "Parameter Store advanced parameters".into(),
-            format!("{}", env.advanced_parameters),
-            &prices.parameter_store_advanced_parameter_month,
-            "parameter-month",
-            f64::from(env.advanced_parameters) / month,
-        );
+    let tiers = [
+        ("standard", env.standard_parameters, &prices.parameter_store_standard_parameter_month),
+        ("advanced", env.advanced_parameters, &prices.parameter_store_advanced_parameter_month),
+    ];
+    for (tier, count, price) in tiers {
+        // The run writes standard parameters; an advanced line only when there are some.
+        if tier == "standard" || count > 0 {
+            lines.hourly(
+                format!("Parameter Store {tier} parameters"),
+                count.to_string(),
+                price,
+                "parameter-month",
+                f64::from(count) / month,
+            );
+        }
     }
     let run = &env.run;
-    lines.once(
-        "Step Functions state transitions".into(),
-        format!("{}", run.state_transitions),
-        &prices.step_functions_1k_transitions,
-        "1,000 transitions",
-        run.state_transitions as f64 / 1000.0,
-    );
-    lines.once(
-        "Lambda requests".into(),
-        format!("{}", run.lambda_invocations),
-        &prices.lambda_1m_requests,
-        "1M requests",
-        run.lambda_invocations as f64 / 1e6,
-    );
-    lines.once(
-        "Lambda compute (Arm)".into(),
-        format!("{} GB-s", number(run.lambda_gb_seconds)),
-        &prices.lambda_arm_gb_second,
-        "GB-second",
-        run.lambda_gb_seconds,
-    );
-    lines.once(
-        "EventBridge Scheduler (the teardown)".into(),
-        format!("{}", run.schedule_invocations),
-        &prices.scheduler_1m_invocations,
-        "1M invocations",
-        run.schedule_invocations as f64 / 1e6,
-    );
+    let per_run = [
+        (
+            "Step Functions state transitions",
+            run.state_transitions.to_string(),
+            &prices.step_functions_1k_transitions,
+            "1,000 transitions",
+            run.state_transitions as f64 / 1000.0,
+        ),
+        (
+            "Lambda requests",
+            run.lambda_invocations.to_string(),
+            &prices.lambda_1m_requests,
+            "1M requests",
+            run.lambda_invocations as f64 / 1e6,
+        ),
+        (
+            "Lambda compute (Arm)",
+            format!("{} GB-s", number(run.lambda_gb_seconds)),
+            &prices.lambda_arm_gb_second,
+            "GB-second",
+            run.lambda_gb_seconds,
+        ),
+        (
+            "EventBridge Scheduler (the teardown)",
+            run.schedule_invocations.to_string(),
+            &prices.scheduler_1m_invocations,
+            "1M invocations",
+            run.schedule_invocations as f64 / 1e6,
+        ),
+    ];
+    for (item, quantity, price, unit, units) in per_run {
+        lines.once(item.into(), quantity, price, unit, units);
+    }
     let per_hour: f64 = lines.0.iter().filter_map(|l| l.per_hour).sum();
     let per_run: f64 = lines.0.iter().filter_map(|l| l.per_run).sum();
     let unknown: Vec<String> = lines.0.iter().filter(|l| l.unit_price.is_none()).map(|l| l.item.clone()).collect();
@@ -308,29 +313,33 @@ pub fn estimate_with(table: &PriceTable, env: &StagingEnvironment) -> Result<Cos
 #[derive(Default)]
 struct Lines(Vec<CostLine>);
 
+/// When a line is billed.
+#[derive(Clone, Copy, PartialEq)]
+enum Billed {
+    /// While the environment exists: `units` of the price per hour.
+    Hourly,
+    /// Once per run: `units` of the price.
+    PerRun,
+}
+
 impl Lines {
-    /// A line billed while the environment exists: `units` of `price` per hour.
     fn hourly(&mut self, item: String, quantity: String, price: &Price, unit: &str, units: f64) {
-        self.0.push(CostLine {
-            item,
-            quantity,
-            unit_price: price.usd,
-            unit: unit.into(),
-            per_hour: price.usd.map(|p| p * units),
-            per_run: None,
-            source: price.found.clone(),
-        });
+        self.push(Billed::Hourly, item, quantity, price, unit, units);
     }
 
-    /// A line billed once per run: `units` of `price`.
     fn once(&mut self, item: String, quantity: String, price: &Price, unit: &str, units: f64) {
+        self.push(Billed::PerRun, item, quantity, price, unit, units);
+    }
+
+    fn push(&mut self, billed: Billed, item: String, quantity: String, price: &Price, unit: &str, units: f64) {
+        let amount = price.usd.map(|p| p * units);
         self.0.push(CostLine {
             item,
             quantity,
             unit_price: price.usd,
             unit: unit.into(),
-            per_hour: None,
-            per_run: price.usd.map(|p| p * units),
+            per_hour: amount.filter(|_| billed == Billed::Hourly),
+            per_run: amount.filter(|_| billed == Billed::PerRun),
             source: price.found.clone(),
         });
     }
