@@ -128,6 +128,12 @@ impl ChoiceRule {
     pub(crate) fn matches(&self, scope: &Scope) -> Result<bool, String> {
         self.rule.eval(scope)
     }
+
+    /// The rule in a short readable form for diagrams: `$.db.phase == 'ready'`,
+    /// `$.a > 3 and not ($.b is null)`.
+    pub(crate) fn describe(&self) -> String {
+        self.rule.describe()
+    }
 }
 
 fn parse_rule(map: &Map<String, Value>, top: bool) -> Result<Rule, String> {
@@ -286,6 +292,52 @@ impl Rule {
                 Ok(test(*op, &value, &operand))
             }
         }
+    }
+}
+
+impl Rule {
+    fn describe(&self) -> String {
+        // And/Or inside a compound is parenthesized; a test and `not (...)` need nothing more.
+        let nested = |rule: &Rule| match rule {
+            Rule::Test { .. } | Rule::Not(_) => rule.describe(),
+            _ => format!("({})", rule.describe()),
+        };
+        match self {
+            Rule::And(rules) => rules.iter().map(nested).collect::<Vec<_>>().join(" and "),
+            Rule::Or(rules) => rules.iter().map(nested).collect::<Vec<_>>().join(" or "),
+            Rule::Not(rule) => format!("not ({})", rule.describe()),
+            Rule::Test { variable, op, operand } => describe_test(variable.text(), *op, operand),
+        }
+    }
+}
+
+fn describe_test(variable: &str, op: Op, operand: &Operand) -> String {
+    let operand_text = match operand {
+        Operand::Path(path) => path.text().to_string(),
+        Operand::Value(Value::String(s)) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        Operand::Value(v) => v.to_string(),
+    };
+    let yes = operand == &Operand::Value(Value::Bool(true));
+    let is = |what: &str| format!("{variable} is {}{what}", if yes { "" } else { "not " });
+    match op {
+        Op::Compare(_, cmp) => {
+            let symbol = match cmp {
+                Cmp::Equals => "==",
+                Cmp::LessThan => "<",
+                Cmp::GreaterThan => ">",
+                Cmp::LessThanEquals => "<=",
+                Cmp::GreaterThanEquals => ">=",
+            };
+            format!("{variable} {symbol} {operand_text}")
+        }
+        Op::Matches => format!("{variable} matches {operand_text}"),
+        Op::IsPresent if yes => format!("{variable} is present"),
+        Op::IsPresent => format!("{variable} is absent"),
+        Op::IsNull => is("null"),
+        Op::IsNumeric => is("numeric"),
+        Op::IsString => is("a string"),
+        Op::IsBoolean => is("a boolean"),
+        Op::IsTimestamp => is("a timestamp"),
     }
 }
 
@@ -468,5 +520,24 @@ mod tests {
         assert!(bad(json!({"And": [{"Variable": "$.a", "IsNull": true, "Next": "X"}], "Next": "N"})));
         assert!(bad(json!({"Not": {"Variable": "$.a", "IsNull": true}, "Variable": "$.a", "Next": "N"})));
         assert!(bad(json!({"Variable": "$.a", "Frobnicate": 1, "Next": "N"})));
+    }
+
+    #[test]
+    fn rules_read_back_in_a_short_form() {
+        let describe = |rule: Value| ChoiceRule::parse(&rule).unwrap().describe();
+        assert_eq!(describe(json!({"Variable": "$.s.phase", "StringEquals": "ready", "Next": "N"})), "$.s.phase == 'ready'");
+        assert_eq!(describe(json!({"Variable": "$.s", "StringEquals": "it's", "Next": "N"})), r"$.s == 'it\'s'");
+        assert_eq!(describe(json!({"Variable": "$.n", "NumericGreaterThanEquals": 60, "Next": "N"})), "$.n >= 60");
+        assert_eq!(describe(json!({"Variable": "$.a", "NumericLessThanPath": "$.b", "Next": "N"})), "$.a < $.b");
+        assert_eq!(describe(json!({"Variable": "$.t", "BooleanEquals": true, "Next": "N"})), "$.t == true");
+        assert_eq!(describe(json!({"Variable": "$.x", "StringMatches": "log-*", "Next": "N"})), "$.x matches 'log-*'");
+        assert_eq!(describe(json!({"Variable": "$.x", "IsPresent": false, "Next": "N"})), "$.x is absent");
+        assert_eq!(describe(json!({"Variable": "$.x", "IsNull": false, "Next": "N"})), "$.x is not null");
+        assert_eq!(describe(json!({"Variable": "$.x", "IsTimestamp": true, "Next": "N"})), "$.x is a timestamp");
+        let compound = json!({"Or": [
+            {"Variable": "$.p", "StringEquals": "failed"},
+            {"And": [{"Variable": "$.p", "StringEquals": "gone"}, {"Not": {"Variable": "$.q", "IsNull": true}}]}
+        ], "Next": "N"});
+        assert_eq!(describe(compound), "$.p == 'failed' or ($.p == 'gone' and not ($.q is null))");
     }
 }

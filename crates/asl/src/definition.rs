@@ -163,32 +163,60 @@ impl State {
         }
     }
 
-    /// Every state this one can move to, for the target and reachability checks.
-    fn targets(&self) -> Vec<&str> {
-        fn next(t: &Transition) -> Option<&str> {
+    /// Every way out of this state, in definition order: Next (or End), the Choice rules and
+    /// Default, then the catchers. Succeed and Fail have none.
+    pub(crate) fn exits(&self) -> Vec<Exit<'_>> {
+        fn next(t: &Transition) -> Exit<'_> {
             match t {
-                Transition::Next(next) => Some(next.as_str()),
-                Transition::End => None,
+                Transition::Next(next) => Exit::Next(next),
+                Transition::End => Exit::End,
             }
         }
         let mut out = Vec::new();
         match &self.body {
-            Body::Pass { transition, .. } | Body::Wait { transition, .. } => out.extend(next(transition)),
+            Body::Pass { transition, .. } | Body::Wait { transition, .. } => out.push(next(transition)),
             Body::Task(task) => {
-                out.extend(next(&task.transition));
-                out.extend(task.handling.catch.iter().map(|c| c.next.as_str()));
+                out.push(next(&task.transition));
+                out.extend(task.handling.catch.iter().map(Exit::Catch));
             }
             Body::Parallel(parallel) => {
-                out.extend(next(&parallel.transition));
-                out.extend(parallel.handling.catch.iter().map(|c| c.next.as_str()));
+                out.push(next(&parallel.transition));
+                out.extend(parallel.handling.catch.iter().map(Exit::Catch));
             }
             Body::Choice { choices, default } => {
-                out.extend(choices.iter().map(|c| c.next.as_str()));
-                out.extend(default.as_deref());
+                out.extend(choices.iter().map(Exit::Rule));
+                out.extend(default.as_deref().map(Exit::Default));
             }
             Body::Succeed | Body::Fail { .. } => {}
         }
         out
+    }
+
+    /// Every state this one can move to, for the target and reachability checks.
+    fn targets(&self) -> Vec<&str> {
+        self.exits().into_iter().filter_map(|exit| exit.target()).collect()
+    }
+}
+
+/// One way out of a state.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Exit<'a> {
+    Next(&'a str),
+    /// `"End": true`: the machine (or the Parallel branch) ends here, successfully.
+    End,
+    Rule(&'a ChoiceRule),
+    Default(&'a str),
+    Catch(&'a Catcher),
+}
+
+impl<'a> Exit<'a> {
+    pub(crate) fn target(self) -> Option<&'a str> {
+        match self {
+            Exit::Next(to) | Exit::Default(to) => Some(to),
+            Exit::Rule(rule) => Some(&rule.next),
+            Exit::Catch(catcher) => Some(&catcher.next),
+            Exit::End => None,
+        }
     }
 }
 
@@ -214,9 +242,14 @@ impl Definition {
 
     /// Every state name, Parallel branch states included (each after its Parallel state).
     pub fn state_names(&self) -> Vec<String> {
-        fn walk(machine: &Machine, out: &mut Vec<String>) {
+        self.state_kinds().into_iter().map(|(name, _)| name).collect()
+    }
+
+    /// Every state name with its type (`Task`, `Wait`, ...), in the order of [`Self::state_names`].
+    pub fn state_kinds(&self) -> Vec<(String, &'static str)> {
+        fn walk(machine: &Machine, out: &mut Vec<(String, &'static str)>) {
             for state in machine.states.values() {
-                out.push(state.name.clone());
+                out.push((state.name.clone(), state.kind()));
                 if let Body::Parallel(parallel) = &state.body {
                     parallel.branches.iter().for_each(|b| walk(b, out));
                 }
@@ -804,6 +837,7 @@ mod tests {
         .unwrap();
         assert_eq!(def.comment(), Some("rehearsal"));
         assert_eq!(def.state_names(), ["A", "B", "C", "D", "E", "P", "P1", "P2", "S"]);
+        assert_eq!(def.state_kinds()[3], ("D".to_string(), "Wait"));
     }
 
     #[test]

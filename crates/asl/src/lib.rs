@@ -19,10 +19,16 @@
 //!
 //! Every wait, retry delay and timeout sleeps on `tokio::time`: under a paused current-thread
 //! runtime (tokio's `test-util`, `start_paused(true)`) a 45-minute execution takes milliseconds.
+//!
+//! Views of a parsed definition that do not run it: [`flowchart`] draws it as a Mermaid
+//! flowchart; [`critical_path`] and [`eta`] estimate how long it takes, before and while it
+//! runs, from a table of [`ExpectedDurations`].
 
 mod choice;
 mod definition;
+mod diagram;
 mod error;
+mod estimate;
 mod events;
 mod intrinsic;
 mod path;
@@ -32,7 +38,9 @@ mod substitute;
 mod template;
 
 pub use definition::Definition;
+pub use diagram::flowchart;
 pub use error::AslError;
+pub use estimate::{critical_path, eta, Estimate, EstimateError, ExpectedDurations, PathStep, Span};
 pub use events::{Event, Observer, RecordingObserver};
 pub use runner::{run, Execution, Outcome, RunOptions, TaskCall, TaskFailure, TaskInvoker, SNS_PUBLISH};
 pub use scripted::ScriptedInvoker;

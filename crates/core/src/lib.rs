@@ -13,13 +13,19 @@
 //! * [`steps`]: one module per runbook step, each an async handler generic over those traits.
 //! * [`phase`]: what each AWS status means for a wait loop (the state machines test only that).
 //! * [`checks`]: the database and HTTP validation checklists, as data.
+//! * [`cost`], [`durations`]: what a staging environment costs and how long things take in
+//!   AWS, from the dated, sourced tables in `estimates/`, compiled in.
+//! * [`markdown_report`]: a run's report as Markdown, with its timeline as a Mermaid Gantt chart.
 
 pub mod checks;
 pub mod cloud;
+pub mod cost;
 pub mod database_url;
+pub mod durations;
 pub mod error;
 pub mod guard;
 pub mod image;
+pub mod markdown_report;
 pub mod naming;
 pub mod phase;
 pub mod plan;
