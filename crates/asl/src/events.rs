@@ -18,6 +18,12 @@ pub enum Event {
     ExecutionStarted {
         input: Value,
     },
+    /// A redrive starts (AWS's `ExecutionRedriven`); `redrive_count` counts from 1.
+    ExecutionRedriven {
+        redrive_count: u32,
+        #[serde(rename = "at_seconds", serialize_with = "seconds")]
+        at: Duration,
+    },
     StateEntered {
         path: String,
         name: String,
