@@ -58,14 +58,14 @@ fn stopped_in(execution: &Execution) -> &str {
 }
 
 fn entered(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::StateEntered { path, name, .. } if path.is_empty() => Some(name.clone()),
-            Event::StateEntered { path, name, .. } => Some(format!("{path}/{name}")),
-            _ => None,
-        })
-        .collect()
+    events.iter().filter_map(Event::entered_state).collect()
+}
+
+/// A run whose validation fails and whose rollback then cannot reach AWS at all.
+async fn with_a_failing_rollback(account: &SimAccount, definition: &Definition) -> Execution {
+    inject(account, "validate_staging=failed-check");
+    inject(account, "rollback_staging=unavailable");
+    start(account, definition, &StepInvoker::new(|step: Step| account.session(step.name()))).await.0
 }
 
 #[test]
@@ -76,10 +76,8 @@ fn a_redrive_after_the_rollback_gave_up_reenters_the_fail_state_and_touches_noth
     // is what removes staging.
     runtime().block_on(async {
         let account = new_account();
-        inject(&account, "validate_staging=failed-check");
-        inject(&account, "rollback_staging=unavailable");
         let definition = staging();
-        let (first, _) = start(&account, &definition, &StepInvoker::new(|step: Step| account.session(step.name()))).await;
+        let first = with_a_failing_rollback(&account, &definition).await;
         let (error, cause) = failure(&first);
         assert_eq!(error, "RollbackFailedError");
         assert_eq!(stopped_in(&first), "RollbackGaveUp");
@@ -168,10 +166,8 @@ fn a_rollback_failing_in_its_task_is_continued_by_a_redrive_to_a_clean_end() {
     // retries reset and the original failure in its input, and the run ends rolled back.
     runtime().block_on(async {
         let account = new_account();
-        inject(&account, "validate_staging=failed-check");
-        inject(&account, "rollback_staging=unavailable");
         let definition = staging_failing_in_the_rollback_task();
-        let (first, _) = start(&account, &definition, &StepInvoker::new(|step: Step| account.session(step.name()))).await;
+        let first = with_a_failing_rollback(&account, &definition).await;
         assert_eq!(failure(&first).0, "TransientError");
         assert_eq!(stopped_in(&first), "RollbackStaging");
         let input = &first.record.stopped_in.as_ref().unwrap().input;

@@ -10,6 +10,9 @@ use rehearsal_asl::{
     ScriptedInvoker,
 };
 use serde_json::{json, Value};
+use support::scheduled_at;
+
+mod support;
 
 const A: &str = "arn:aws:lambda:eu-west-1:123456789012:function:a";
 const B: &str = "arn:aws:lambda:eu-west-1:123456789012:function:b";
@@ -71,24 +74,7 @@ fn output(ran: &Ran) -> &Value {
 }
 
 fn entered(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::StateEntered { path, name, .. } if path.is_empty() => Some(name.clone()),
-            Event::StateEntered { path, name, .. } => Some(format!("{path}/{name}")),
-            _ => None,
-        })
-        .collect()
-}
-
-fn seconds(events: &[Event], state: &str) -> Vec<f64> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::TaskScheduled { name, at, .. } if name == state => Some(at.as_secs_f64()),
-            _ => None,
-        })
-        .collect()
+    events.iter().filter_map(Event::entered_state).collect()
 }
 
 /// Prepare (Pass), then a Task retried twice on `Busy` that reports its retry count and the
@@ -125,7 +111,7 @@ async fn a_failed_task_is_rerun_with_its_input_and_its_retries_reset() {
     let stopped = record.stopped_in.as_ref().unwrap();
     assert_eq!((stopped.state.as_str(), &stopped.input), ("Work", &json!({"run": "r-1", "prepare": {"prepared": true}})));
     // 1 + 2 retries after 10 and 20 s.
-    assert_eq!(seconds(&first.events, "Work"), [0.0, 10.0, 30.0]);
+    assert_eq!(scheduled_at(&first.events, "Work"), [0.0, 10.0, 30.0]);
     assert_eq!(record.stop_time, start() + chrono::Duration::seconds(30));
 
     // Two hours later, still busy: the redrive gets its two retries again and fails again.
@@ -133,7 +119,7 @@ async fn a_failed_task_is_rerun_with_its_input_and_its_retries_reset() {
     let second = redrive_at(&def, record, json!({B: [busy, busy, busy]}), at).await.unwrap();
     assert_eq!(failure(&second), ("Busy", "try later"));
     assert_eq!(entered(&second.events), ["Work"], "Prepare succeeded and is not rerun");
-    assert_eq!(seconds(&second.events, "Work"), [7200.0, 7210.0, 7230.0], "the same delays: the retry count started at 0");
+    assert_eq!(scheduled_at(&second.events, "Work"), [7200.0, 7210.0, 7230.0], "the same delays: the retry count started at 0");
     let calls = second.invoker.calls();
     assert_eq!(
         calls.iter().map(|c| (c.attempt, c.input["retry"].clone())).collect::<Vec<_>>(),
@@ -210,7 +196,7 @@ async fn a_parallel_reruns_only_its_failed_and_aborted_branches() {
     assert_eq!(entered(&again.events), ["Fan", "Fan/1/Hold", "Fan/2/Flaky", "Fan/1/Slow", "Done"]);
     assert!(again.invoker.calls().iter().all(|c| c.resource != A), "the succeeded branch ran again");
     // The aborted Wait waits its 100 seconds again.
-    assert_eq!(seconds(&again.events, "Slow"), [3600.0 + 100.0]);
+    assert_eq!(scheduled_at(&again.events, "Slow"), [3600.0 + 100.0]);
 }
 
 #[tokio::test(start_paused = true)]
