@@ -3,7 +3,7 @@
 //! binary for the integration tests of its own package only.)
 
 use rehearsal_asl::{AslError, RunOptions};
-use rehearsal_cli::asl_run::{run_paused, AslRun, AslRunResult, ExecutionStatus};
+use rehearsal_cli::asl_run::{redrive_paused, run_paused, AslRun, AslRunResult, ExecutionStatus};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -100,6 +100,29 @@ fn a_failed_execution_prints_error_and_cause_and_no_output() {
     let result = asl_run(fan_out(), json!({}), failing, &[("FetchArn", FETCH), ("StoreArn", STORE)]).unwrap();
     assert_eq!((result.status, result.error.as_deref(), result.cause.as_deref()), (ExecutionStatus::Failed, Some("Busy"), Some("3")));
     assert_eq!(result.states, ["Gather", "Gather/0/Fetch", "Gather/1/Label"]);
+}
+
+#[test]
+fn a_redrive_reruns_the_failed_branch_only_and_goes_on() {
+    let substitutions = [("FetchArn", FETCH), ("StoreArn", STORE)];
+    let busy = json!({"error": "Busy", "cause": "try later"});
+    let failed = asl_run(fan_out(), json!({"run": 7}), json!({FETCH: [busy, busy, busy]}), &substitutions).unwrap();
+    assert_eq!(failed.status, ExecutionStatus::Failed);
+
+    // The redrive's script answers the redrive; the input is the execution's.
+    let request = AslRun {
+        definition: fan_out().to_string(),
+        input: json!({"ignored": true}),
+        tasks: json!({FETCH: [busy, {"result": {"count": 5}}], STORE: [{"result": "kept"}]}),
+        substitutions: substitutions.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    };
+    let redriven = redrive_paused(&request, &failed.record).unwrap();
+    assert_eq!(redriven.states, ["Gather", "Gather/0/Fetch", "Settle", "Enough", "Store"], "Label succeeded and is kept");
+    assert_eq!(redriven.output, Some(json!({"count": 5, "label": "label", "stored": "kept"})));
+    assert_eq!(redriven.record.redrive_count, 1);
+
+    let e = redrive_paused(&request, &redriven.record).unwrap_err();
+    assert_eq!(e.to_string(), "execution 'local-execution' cannot be redriven: Execution is SUCCEEDED and cannot be redriven.");
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value};
+use sha2::Digest;
 
 use crate::choice::{parse_timestamp, ChoiceRule};
 use crate::intrinsic::{is_intrinsic, Call};
@@ -26,6 +27,8 @@ pub struct Definition {
     comment: Option<String>,
     pub(crate) timeout_seconds: Option<u64>,
     pub(crate) machine: Machine,
+    /// SHA-256 of the text, in hex: what a redrive checks it runs the execution's definition.
+    pub(crate) digest: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -237,7 +240,8 @@ impl Definition {
         let timeout_seconds = top.integer("TimeoutSeconds", 1, MAX_SECONDS)?;
         let mut names = BTreeSet::new();
         let machine = parse_machine(&top, &mut names)?;
-        Ok(Definition { comment, timeout_seconds, machine })
+        let digest = sha2::Sha256::digest(json_text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Definition { comment, timeout_seconds, machine, digest })
     }
 
     /// Every state name, Parallel branch states included (each after its Parallel state).

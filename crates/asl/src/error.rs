@@ -23,6 +23,12 @@ pub enum AslError {
     UnknownSubstitution { name: String },
     #[error("the execution history exceeded {limit} events (at state '{state}'); AWS fails such an execution")]
     HistoryLimit { limit: usize, state: String },
+    /// RedriveExecution's ExecutionNotRedrivable, with the reason DescribeExecution gives.
+    #[error("execution '{execution}' cannot be redriven: {reason}")]
+    NotRedrivable { execution: String, reason: String },
+    /// An execution record that cannot come from this definition (edited, or from another one).
+    #[error("the execution record does not fit the definition: {message}")]
+    Record { message: String },
     #[error("invalid task script: {message}")]
     Script { message: String },
 }

@@ -18,6 +18,12 @@ pub enum Event {
     ExecutionStarted {
         input: Value,
     },
+    /// A redrive starts (AWS's `ExecutionRedriven`); `redrive_count` counts from 1.
+    ExecutionRedriven {
+        redrive_count: u32,
+        #[serde(rename = "at_seconds", serialize_with = "seconds")]
+        at: Duration,
+    },
     StateEntered {
         path: String,
         name: String,
@@ -99,6 +105,16 @@ pub enum Event {
 }
 
 impl Event {
+    /// The state a StateEntered event enters, after its branch path when it runs in one
+    /// (`Prepare/0/Snapshot` for branch 0 of Parallel `Prepare`).
+    pub fn entered_state(&self) -> Option<String> {
+        match self {
+            Event::StateEntered { path, name, .. } if path.is_empty() => Some(name.clone()),
+            Event::StateEntered { path, name, .. } => Some(format!("{path}/{name}")),
+            _ => None,
+        }
+    }
+
     /// How many entries AWS writes to the execution history for this event: a task attempt is
     /// scheduled and started; retries, catches and wait starts are not events of their own.
     pub(crate) fn history_weight(&self) -> usize {
@@ -159,6 +175,20 @@ mod tests {
             serde_json::to_value(&event).unwrap(),
             json!({"type": "StateEntered", "path": "Prepare/1", "name": "Probe", "kind": "Task", "at_seconds": 2.5, "input": {"a": 1}})
         );
+    }
+
+    #[test]
+    fn entered_states_carry_their_branch_path() {
+        let entered = |path: &str| Event::StateEntered {
+            path: path.into(),
+            name: "Probe".into(),
+            kind: "Task".into(),
+            at: Duration::ZERO,
+            input: json!({}),
+        };
+        assert_eq!(entered("").entered_state().as_deref(), Some("Probe"));
+        assert_eq!(entered("Prepare/1").entered_state().as_deref(), Some("Prepare/1/Probe"));
+        assert_eq!(Event::ExecutionStarted { input: json!({}) }.entered_state(), None);
     }
 
     #[test]

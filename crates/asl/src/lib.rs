@@ -17,6 +17,10 @@
 //! Credentials, JitterStrategy FULL, JSONPath filters/functions/slice steps, `$$.Task.Token`
 //! outside a callback task, and the rest of the `$$.Task`/`$$.Map` context.
 //!
+//! Every execution ends with an [`ExecutionRecord`]; [`redrive()`] continues an unsuccessful one
+//! from where it stopped, with AWS's RedriveExecution rules (the [`redrive`](mod@redrive) module
+//! lists them with their sources).
+//!
 //! Every wait, retry delay and timeout sleeps on `tokio::time`: under a paused current-thread
 //! runtime (tokio's `test-util`, `start_paused(true)`) a 45-minute execution takes milliseconds.
 //!
@@ -32,6 +36,7 @@ mod estimate;
 mod events;
 mod intrinsic;
 mod path;
+pub mod redrive;
 mod runner;
 mod scripted;
 mod substitute;
@@ -42,6 +47,7 @@ pub use diagram::flowchart;
 pub use error::AslError;
 pub use estimate::{critical_path, eta, Estimate, EstimateError, ExpectedDurations, PathStep, Span};
 pub use events::{Event, Observer, RecordingObserver};
-pub use runner::{run, Execution, Outcome, RunOptions, TaskCall, TaskFailure, TaskInvoker, SNS_PUBLISH};
+pub use redrive::{Branch, ExecutionRecord, ExecutionStatus, Position};
+pub use runner::{redrive, run, Execution, Outcome, RunOptions, TaskCall, TaskFailure, TaskInvoker, SNS_PUBLISH};
 pub use scripted::ScriptedInvoker;
 pub use substitute::substitute;

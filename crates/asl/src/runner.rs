@@ -1,7 +1,8 @@
 //! Executes a definition the way AWS Step Functions does, on a virtual clock: every wait, retry
 //! delay and timeout is a `tokio::time` sleep, so under a paused runtime hours pass in milliseconds.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +23,7 @@ use crate::definition::{
 use crate::events::{Event, Observer};
 use crate::intrinsic::uuid_text;
 use crate::path::{JsonPath, Scope};
+use crate::redrive::{Branch, ExecutionRecord, ExecutionStatus, Position};
 use crate::{AslError, Definition};
 
 /// The Resource (and the invoker's resource name) of the SNS Publish integration.
@@ -92,10 +94,13 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Execution {
     pub outcome: Outcome,
-    /// Virtual time from start to finish.
+    /// Virtual time from the execution's start to its end (for a redrive: its StartTime to the
+    /// redrive's end).
     pub elapsed: Duration,
-    /// Entries AWS would have written to the execution history.
+    /// Entries AWS would have written to the execution history (a redrive's included).
     pub history_events: usize,
+    /// What a [`redrive`] of this execution needs.
+    pub record: ExecutionRecord,
 }
 
 /// Runs `def` to completion. `Err` is only for problems of the runner itself (the history cap);
@@ -107,30 +112,61 @@ pub async fn run(
     observer: &dyn Observer,
     options: &RunOptions,
 ) -> Result<Execution, AslError> {
-    let runner = Runner::new(tasks, observer, options, &input);
+    let identity = Identity {
+        execution_name: &options.execution_name,
+        state_machine_name: &options.state_machine_name,
+        input: &input,
+        start_time: options.start_time,
+        redrive: None,
+    };
+    let runner = Runner::new(tasks, observer, identity, 0, options.max_history_events);
     runner.record(Event::ExecutionStarted { input: input.clone() }, "")?;
-    let body = runner.run_machine(&def.machine, "", input);
-    let flow = match def.timeout_seconds {
-        Some(seconds) => tokio::time::timeout(Duration::from_secs(seconds), body).await.unwrap_or_else(|_| {
-            Err(Halt::Failed(Failure {
-                error: "States.Timeout".into(),
-                cause: format!("The execution ran longer than the state machine's TimeoutSeconds ({seconds} s)"),
-            }))
-        }),
-        None => body.await,
+    runner.execute(def, Entry::Start(input.clone())).await
+}
+
+/// Redrives the unsuccessful execution `record` describes, as `RedriveExecution` does, starting
+/// at `redrive_time` (on the virtual clock, as [`run`] does): its unsuccessful states run again
+/// with the input they had, their retry counts reset, and the redrive's events are appended to
+/// its history (see the [`redrive`](mod@crate::redrive) module for the rules and their sources).
+/// `Err` is [`AslError::NotRedrivable`] (with AWS's reason) before anything runs, or a problem of
+/// the runner itself, as for [`run`].
+pub async fn redrive(
+    def: &Definition,
+    record: &ExecutionRecord,
+    tasks: &dyn TaskInvoker,
+    observer: &dyn Observer,
+    redrive_time: DateTime<Utc>,
+) -> Result<Execution, AslError> {
+    record.check_redrivable(def, redrive_time)?;
+    let Some(position) = &record.stopped_in else {
+        return Err(AslError::Record { message: "it does not say where the execution stopped".into() });
     };
-    let outcome = match flow {
-        Ok(output) => {
-            runner.record(Event::ExecutionSucceeded { output: output.clone(), at: runner.elapsed() }, "")?;
-            Outcome::Succeeded { output }
-        }
-        Err(Halt::Failed(Failure { error, cause })) => {
-            runner.record(Event::ExecutionFailed { error: error.clone(), cause: cause.clone(), at: runner.elapsed() }, "")?;
-            Outcome::Failed { error, cause }
-        }
-        Err(Halt::Abort(e)) => return Err(e),
+    let redrive_count = record.redrive_count + 1;
+    let identity = Identity {
+        execution_name: &record.execution_name,
+        state_machine_name: &record.state_machine_name,
+        input: &record.input,
+        start_time: record.start_time,
+        redrive: Some((redrive_count, redrive_time)),
     };
-    Ok(Execution { outcome, elapsed: runner.elapsed(), history_events: runner.history.get() })
+    let runner = Runner::new(tasks, observer, identity, record.history_events, record.history_limit);
+    runner.record(Event::ExecutionRedriven { redrive_count, at: runner.elapsed() }, "")?;
+    runner.execute(def, Entry::Resume(position)).await
+}
+
+/// Who the execution is, and whether this run of it is a redrive (its count and start).
+struct Identity<'a> {
+    execution_name: &'a str,
+    state_machine_name: &'a str,
+    input: &'a Value,
+    start_time: DateTime<Utc>,
+    redrive: Option<(u32, DateTime<Utc>)>,
+}
+
+/// Where a machine starts: its StartAt with an input, or where a redriven execution stopped.
+enum Entry<'s> {
+    Start(Value),
+    Resume(&'s Position),
 }
 
 struct Failure {
@@ -208,46 +244,148 @@ fn retry_delay(retrier: &Retrier, previous: u64) -> Duration {
 struct Runner<'r> {
     tasks: &'r dyn TaskInvoker,
     observer: &'r dyn Observer,
-    options: &'r RunOptions,
+    identity: Identity<'r>,
+    /// Virtual time from the execution's start to this run's (a redrive's) start.
+    offset: Duration,
     clock: Instant,
     history: Cell<usize>,
+    history_limit: usize,
     invocations: Cell<u64>,
     execution: Value,
     state_machine: Value,
+    /// What request ids and task tokens derive from: the execution, and the redrive if any.
+    seed: String,
+    /// Per machine path, the state it is in and that state's raw input: where a redrive resumes.
+    positions: RefCell<BTreeMap<String, (String, Value)>>,
+    /// Per Parallel branch path, the output of a branch that succeeded in its state's attempt.
+    branch_outputs: RefCell<BTreeMap<String, Value>>,
 }
 
 impl<'r> Runner<'r> {
-    fn new(tasks: &'r dyn TaskInvoker, observer: &'r dyn Observer, options: &'r RunOptions, input: &Value) -> Self {
-        let given = options.state_machine_name.as_str();
+    fn new(tasks: &'r dyn TaskInvoker, observer: &'r dyn Observer, identity: Identity<'r>, history: usize, history_limit: usize) -> Self {
+        let given = identity.state_machine_name;
         let (machine_id, machine_name) = match given.split_once(":stateMachine:") {
             Some((_, name)) if given.starts_with("arn:") => (given.to_string(), name.to_string()),
             _ => (format!("arn:aws:states:us-east-1:123456789012:stateMachine:{given}"), given.to_string()),
         };
-        let execution_id = format!("{}:{}", machine_id.replacen(":stateMachine:", ":execution:", 1), options.execution_name);
+        let execution_id = format!("{}:{}", machine_id.replacen(":stateMachine:", ":execution:", 1), identity.execution_name);
+        // The Id as JSON writes it: what the request ids and tokens have always derived from.
+        let id_seed = Value::from(execution_id.as_str()).to_string();
+        let mut execution = json!({
+            "Id": execution_id,
+            "Input": identity.input,
+            "Name": identity.execution_name,
+            "StartTime": iso_millis(identity.start_time),
+            "RedriveCount": 0,
+        });
+        let (offset, seed) = match identity.redrive {
+            None => (Duration::ZERO, id_seed),
+            Some((count, at)) => {
+                execution["RedriveCount"] = json!(count);
+                execution["RedriveTime"] = json!(iso_millis(at));
+                ((at - identity.start_time).to_std().unwrap_or(Duration::ZERO), format!("{id_seed}|redrive-{count}"))
+            }
+        };
         Runner {
             tasks,
             observer,
-            options,
+            identity,
+            offset,
             clock: Instant::now(),
-            history: Cell::new(0),
+            history: Cell::new(history),
+            history_limit,
             invocations: Cell::new(0),
-            execution: json!({
-                "Id": execution_id,
-                "Input": input,
-                "Name": options.execution_name,
-                "StartTime": iso_millis(options.start_time),
-                "RedriveCount": 0,
-            }),
+            execution,
             state_machine: json!({"Id": machine_id, "Name": machine_name}),
+            seed,
+            positions: RefCell::default(),
+            branch_outputs: RefCell::default(),
         }
     }
 
     fn elapsed(&self) -> Duration {
-        self.clock.elapsed()
+        self.offset + self.clock.elapsed()
     }
 
     fn now(&self) -> DateTime<Utc> {
-        self.options.start_time + chrono::Duration::from_std(self.elapsed()).unwrap_or(chrono::Duration::MAX)
+        at_offset(self.identity.start_time, self.elapsed())
+    }
+
+    /// Runs the top-level machine under the state machine's TimeoutSeconds (counted from this
+    /// run's start: a redrive resets it) and records how the execution ended.
+    async fn execute(&self, def: &Definition, entry: Entry<'_>) -> Result<Execution, AslError> {
+        let body = self.run_machine(&def.machine, "", entry);
+        let (flow, status) = match def.timeout_seconds {
+            Some(seconds) => match tokio::time::timeout(Duration::from_secs(seconds), body).await {
+                Ok(flow) => (flow, ExecutionStatus::Failed),
+                Err(_) => {
+                    let cause = format!("The execution ran longer than the state machine's TimeoutSeconds ({seconds} s)");
+                    (Err(Halt::Failed(Failure { error: "States.Timeout".into(), cause })), ExecutionStatus::TimedOut)
+                }
+            },
+            None => (body.await, ExecutionStatus::Failed),
+        };
+        let (outcome, status) = match flow {
+            Ok(output) => {
+                self.record(Event::ExecutionSucceeded { output: output.clone(), at: self.elapsed() }, "")?;
+                (Outcome::Succeeded { output }, ExecutionStatus::Succeeded)
+            }
+            Err(Halt::Failed(Failure { error, cause })) => {
+                self.record(Event::ExecutionFailed { error: error.clone(), cause: cause.clone(), at: self.elapsed() }, "")?;
+                (Outcome::Failed { error, cause }, status)
+            }
+            Err(Halt::Abort(e)) => return Err(e),
+        };
+        let stopped_in = match &outcome {
+            Outcome::Succeeded { .. } => None,
+            // States.DataLimitExceeded reruns a Parallel whole, so no branch is kept.
+            Outcome::Failed { error, .. } => self.stopped_in(&def.machine, "", error != "States.DataLimitExceeded"),
+        };
+        let record = ExecutionRecord {
+            execution_name: self.identity.execution_name.to_string(),
+            state_machine_name: self.identity.state_machine_name.to_string(),
+            definition_digest: def.digest.clone(),
+            input: self.identity.input.clone(),
+            start_time: self.identity.start_time,
+            stop_time: self.now(),
+            status,
+            redrive_count: self.identity.redrive.map_or(0, |(count, _)| count),
+            redrive_time: self.identity.redrive.map(|(_, at)| at),
+            history_events: self.history.get(),
+            history_limit: self.history_limit,
+            stopped_in,
+        };
+        Ok(Execution { outcome, elapsed: self.elapsed(), history_events: self.history.get(), record })
+    }
+
+    /// The state the machine at `path` stopped in, with its Parallel branches as they were.
+    fn stopped_in(&self, machine: &Machine, path: &str, keep_branches: bool) -> Option<Position> {
+        let (name, input) = self.positions.borrow().get(path).cloned()?;
+        let branches = match &machine.states[&name].body {
+            Body::Parallel(parallel) if keep_branches => Some(
+                parallel
+                    .branches
+                    .iter()
+                    .enumerate()
+                    .map(|(i, branch)| {
+                        let branch_path = format!("{}/{i}", branch_base(path, &name));
+                        if let Some(output) = self.branch_outputs.borrow().get(&branch_path) {
+                            return Branch::Succeeded { output: output.clone() };
+                        }
+                        self.stopped_in(branch, &branch_path, keep_branches).map_or(Branch::NotStarted, Branch::Unsuccessful)
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        Some(Position { state: name, input, branches })
+    }
+
+    /// Forgets what earlier attempts of the Parallel state at `base` left in its branches.
+    fn forget_branches(&self, base: &str) {
+        let prefix = format!("{base}/");
+        self.positions.borrow_mut().retain(|path, _| !path.starts_with(&prefix));
+        self.branch_outputs.borrow_mut().retain(|path, _| !path.starts_with(&prefix));
     }
 
     /// Counts history entries against the cap AWS enforces, then reports the event.
@@ -259,15 +397,15 @@ impl<'r> Runner<'r> {
 
     fn count(&self, entries: usize, state: &str) -> Result<(), AslError> {
         let total = self.history.get() + entries;
-        if total > self.options.max_history_events {
-            return Err(AslError::HistoryLimit { limit: self.options.max_history_events, state: state.to_string() });
+        if total > self.history_limit {
+            return Err(AslError::HistoryLimit { limit: self.history_limit, state: state.to_string() });
         }
         self.history.set(total);
         Ok(())
     }
 
     fn context(&self, entered: &Entered, retry_count: u32) -> Value {
-        let entered_time = self.options.start_time + chrono::Duration::from_std(entered.at).unwrap_or(chrono::Duration::MAX);
+        let entered_time = at_offset(self.identity.start_time, entered.at);
         json!({
             "Execution": self.execution.clone(),
             "StateMachine": self.state_machine.clone(),
@@ -302,12 +440,15 @@ impl<'r> Runner<'r> {
         Ok(output)
     }
 
-    fn run_machine<'s>(&'s self, machine: &'s Machine, path: &'s str, input: Value) -> LocalBoxFuture<'s, Flow<Value>> {
+    fn run_machine<'s>(&'s self, machine: &'s Machine, path: &'s str, entry: Entry<'s>) -> LocalBoxFuture<'s, Flow<Value>> {
         async move {
-            let mut name = machine.start_at.as_str();
-            let mut input = input;
+            let (mut name, mut input, mut branches) = match entry {
+                Entry::Start(input) => (machine.start_at.as_str(), input, None),
+                Entry::Resume(position) => (position.state.as_str(), position.input.clone(), position.branches.as_deref()),
+            };
             loop {
-                match self.run_state(&machine.states[name], path, input).await? {
+                // Only the state a redrive resumes in has branches to resume.
+                match self.run_state(&machine.states[name], path, input, branches.take()).await? {
                     Step::Next(next, output) => {
                         name = next;
                         input = output;
@@ -319,11 +460,13 @@ impl<'r> Runner<'r> {
         .boxed_local()
     }
 
-    async fn run_state<'s>(&'s self, state: &'s State, path: &'s str, raw: Value) -> Flow<Step<'s>> {
+    /// Runs one state; `branches` resumes a Parallel state's branches as a redrive found them.
+    async fn run_state<'s>(&'s self, state: &'s State, path: &'s str, raw: Value, branches: Option<&'s [Branch]>) -> Flow<Step<'s>> {
         let at = self.elapsed();
         let entered_event =
             Event::StateEntered { path: path.into(), name: state.name.clone(), kind: state.kind().into(), at, input: raw.clone() };
         let event_id = self.record(entered_event, &state.name)?;
+        self.positions.borrow_mut().insert(path.to_string(), (state.name.clone(), raw.clone()));
         let entered = Entered { state, path, at, event_id };
         let (output, transition): (Value, Option<&Transition>) = match &state.body {
             Body::Pass { parameters, result, result_path, transition } => {
@@ -339,14 +482,16 @@ impl<'r> Runner<'r> {
                 let result = result.clone().unwrap_or(built);
                 (self.output_path(&entered, apply_result_path(result_path, &raw, result)?)?, Some(transition))
             }
-            Body::Task(task) => match self.with_retries(&entered, Work::Task(task), &task.handling, &raw).await? {
+            Body::Task(task) => match self.with_retries(&entered, Work::Task(task), &task.handling, &raw, None).await? {
                 Handled::Done(output) => (self.output_path(&entered, output)?, Some(&task.transition)),
                 Handled::Caught(next, output) => return Ok(Step::Next(next, output)),
             },
-            Body::Parallel(parallel) => match self.with_retries(&entered, Work::Parallel(parallel), &parallel.handling, &raw).await? {
-                Handled::Done(output) => (self.output_path(&entered, output)?, Some(&parallel.transition)),
-                Handled::Caught(next, output) => return Ok(Step::Next(next, output)),
-            },
+            Body::Parallel(parallel) => {
+                match self.with_retries(&entered, Work::Parallel(parallel), &parallel.handling, &raw, branches).await? {
+                    Handled::Done(output) => (self.output_path(&entered, output)?, Some(&parallel.transition)),
+                    Handled::Caught(next, output) => return Ok(Step::Next(next, output)),
+                }
+            }
             Body::Choice { choices, default } => {
                 let effective = self.input_path(&entered, &raw)?;
                 let context = self.context(&entered, 0);
@@ -434,15 +579,23 @@ impl<'r> Runner<'r> {
 
     /// Runs attempts of a Task or Parallel state, applying its retriers and catchers as AWS does:
     /// the first retrier whose ErrorEquals matches decides (each keeps its own count); once it is
-    /// exhausted, or none matches, the first matching catcher takes over.
-    async fn with_retries<'s>(&'s self, entered: &Entered<'s>, work: Work<'s>, handling: &'s Handling, raw: &Value) -> Flow<Handled<'s>> {
+    /// exhausted, or none matches, the first matching catcher takes over. The counts start at 0,
+    /// on a redrive too. `branches` resumes a Parallel's first attempt as a redrive found it.
+    async fn with_retries<'s>(
+        &'s self,
+        entered: &Entered<'s>,
+        work: Work<'s>,
+        handling: &'s Handling,
+        raw: &Value,
+        mut branches: Option<&'s [Branch]>,
+    ) -> Flow<Handled<'s>> {
         let effective = self.input_path(entered, raw)?;
         let mut counts = vec![0u64; handling.retry.len()];
         let mut retries = 0u32;
         loop {
             let attempt = match work {
                 Work::Task(task) => self.task_attempt(entered, task, raw, &effective, retries).await,
-                Work::Parallel(parallel) => self.parallel_attempt(entered, parallel, raw, &effective, retries).await,
+                Work::Parallel(parallel) => self.parallel_attempt(entered, parallel, raw, &effective, retries, branches.take()).await,
             };
             let failure = match attempt {
                 Ok(output) => return Ok(Handled::Done(output)),
@@ -573,7 +726,7 @@ impl<'r> Runner<'r> {
 
     /// An opaque token per execution, state and attempt (repeatable, like the request ids).
     fn task_token(&self, entered: &Entered, attempt: u32) -> String {
-        let seed = format!("task-token|{}|{}|{}|{attempt}", self.execution["Id"], entered.path, entered.state.name);
+        let seed = format!("task-token|{}|{}|{}|{attempt}", self.seed, entered.path, entered.state.name);
         base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(seed.as_bytes()))
     }
 
@@ -582,7 +735,7 @@ impl<'r> Runner<'r> {
     fn lambda_response(&self, entered: &Entered, attempt: u32, payload: Value) -> Value {
         let call = self.invocations.get() + 1;
         self.invocations.set(call);
-        let seed = format!("{}|{}|{}|{attempt}|{call}", self.execution["Id"], entered.path, entered.state.name);
+        let seed = format!("{}|{}|{}|{attempt}|{call}", self.seed, entered.path, entered.state.name);
         let digest = sha2::Sha256::digest(seed.as_bytes());
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[..16]);
@@ -610,30 +763,54 @@ impl<'r> Runner<'r> {
         })
     }
 
-    async fn parallel_attempt(
-        &self,
-        entered: &Entered<'_>,
-        parallel: &Parallel,
+    async fn parallel_attempt<'s>(
+        &'s self,
+        entered: &Entered<'s>,
+        parallel: &'s Parallel,
         raw: &Value,
         effective: &Value,
         retries: u32,
+        resumed: Option<&'s [Branch]>,
     ) -> Flow<Value> {
         let name = &entered.state.name;
         let context = self.context(entered, retries);
         let input = self.parameters(entered, &parallel.handling, effective, &context)?;
         // ParallelStateStarted, then ParallelStateSucceeded or ParallelStateFailed.
         self.count(1, name)?;
-        let base = if entered.path.is_empty() { name.clone() } else { format!("{}/{name}", entered.path) };
+        let base = branch_base(entered.path, name);
+        self.forget_branches(&base);
         let branches = parallel.branches.iter().enumerate().map(|(i, branch)| {
             let path = format!("{base}/{i}");
             let input = input.clone();
-            async move { self.run_machine(branch, &path, input).await }
+            async move {
+                let output = match resumed.map(|branches| &branches[i]) {
+                    // A redrive keeps what a branch produced and reruns only the others.
+                    Some(Branch::Succeeded { output }) => output.clone(),
+                    Some(Branch::Unsuccessful(position)) => self.run_machine(branch, &path, Entry::Resume(position)).await?,
+                    Some(Branch::NotStarted) | None => self.run_machine(branch, &path, Entry::Start(input)).await?,
+                };
+                self.branch_outputs.borrow_mut().insert(path, output.clone());
+                Flow::Ok(output)
+            }
         });
         // The first branch to fail ends the join, dropping (cancelling) the others mid-flight.
         let outputs = try_join_all(branches).await;
         self.count(1, name)?;
         self.finish(entered, &parallel.handling, raw, Value::Array(outputs?), &context)
     }
+}
+
+/// The path prefix of the branches of Parallel state `name` in the machine at `path`.
+fn branch_base(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}/{name}")
+    }
+}
+
+fn at_offset(start: DateTime<Utc>, elapsed: Duration) -> DateTime<Utc> {
+    start + chrono::Duration::from_std(elapsed).unwrap_or(chrono::Duration::MAX)
 }
 
 #[derive(Clone, Copy)]

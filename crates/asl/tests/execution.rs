@@ -6,6 +6,9 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use rehearsal_asl::{run, AslError, Definition, Event, Execution, Outcome, RecordingObserver, RunOptions, ScriptedInvoker};
 use serde_json::{json, Value};
+use support::scheduled_at;
+
+mod support;
 
 const FN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:probe";
 
@@ -51,17 +54,6 @@ fn failure(ran: &Ran) -> (&str, &str) {
         Outcome::Failed { error, cause } => (error, cause),
         other => panic!("expected failure, got {other:?}"),
     }
-}
-
-/// Virtual seconds at which each attempt of `state`'s task was scheduled.
-fn scheduled_at(events: &[Event], state: &str) -> Vec<f64> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::TaskScheduled { name, at, .. } if name == state => Some(at.as_secs_f64()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn entered(events: &[Event]) -> Vec<(String, String)> {

@@ -77,6 +77,7 @@ impl<W: Write> Observer for ProgressObserver<W> {
             }
             Event::ExecutionSucceeded { at, .. } => self.print(at, "succeeded".to_string()),
             Event::ExecutionFailed { at, error, .. } => self.print(at, format!("failed: {error}")),
+            Event::ExecutionRedriven { at, redrive_count } => self.print(at, format!("redriven (redrive {redrive_count})")),
             Event::ExecutionStarted { .. }
             | Event::TaskScheduled { .. }
             | Event::TaskSucceeded { .. }
@@ -126,6 +127,7 @@ mod tests {
                 next: "Rollback".into(),
             },
             Event::ExecutionFailed { error: "CheckFailedError".into(), cause: "health".into(), at: at(3725) },
+            Event::ExecutionRedriven { redrive_count: 1, at: at(7200) },
         ] {
             observer.on_event(&event);
         }
@@ -141,6 +143,7 @@ mod tests {
                 "+00:00:01    Snapshot: ThrottledError — retry 2 in 2.0 s\n",
                 "+00:01:01  Validate: caught CheckFailedError → Rollback\n",
                 "+01:02:05  failed: CheckFailedError\n",
+                "+02:00:00  redriven (redrive 1)\n",
             ]
             .concat()
         );

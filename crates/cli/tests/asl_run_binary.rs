@@ -79,3 +79,45 @@ fn refusals_exit_2_with_the_runners_message() {
     assert_eq!(out.status.code(), Some(2), "clap's usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not KEY=VALUE"));
 }
+
+#[test]
+fn record_then_redrive_continues_the_failed_execution() {
+    let def = file(
+        "binary-redrive-def.json",
+        &json!({"StartAt": "Work", "States": {
+            "Work": {"Type": "Task", "Resource": FN, "ResultPath": "$.work", "Next": "Done"},
+            "Done": {"Type": "Pass", "End": true}
+        }}),
+    );
+    let record = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("binary-redrive-record.json");
+    let failing = file("binary-redrive-fail.json", &json!({FN: [{"error": "Nope", "cause": "down"}]}));
+    let input = file("binary-redrive-input.json", &json!({"question": 1}));
+    let args = |tasks: &PathBuf, more: &[&str]| {
+        let mut args = vec!["asl", "run", def.to_str().unwrap(), "--tasks", tasks.to_str().unwrap(), "--record", record.to_str().unwrap()];
+        args.extend_from_slice(more);
+        rehearsal(&args)
+    };
+    let out = args(&failing, &["--input", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let kept: Value = serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    assert_eq!((&kept["status"], &kept["stopped_in"]["state"]), (&json!("FAILED"), &json!("Work")));
+
+    let ok = file("binary-redrive-ok.json", &json!({FN: [{"result": 42}]}));
+    let redrive_from = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("binary-redrive-from.json");
+    std::fs::copy(&record, &redrive_from).unwrap();
+    let out = args(&ok, &["--redrive", redrive_from.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, json!({"states": ["Work", "Done"], "status": "SUCCEEDED", "output": {"question": 1, "work": 42}}));
+
+    // The succeeded execution's record is not redrivable; a redrive keeps its input.
+    let out = args(&ok, &["--redrive", record.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: execution 'local-execution' cannot be redriven: Execution is SUCCEEDED and cannot be redriven."
+    );
+    let out = args(&ok, &["--redrive", record.to_str().unwrap(), "--input", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "clap's usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}

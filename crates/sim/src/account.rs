@@ -60,6 +60,12 @@ impl SimAccount {
         self.world().0.faults.push(fault);
     }
 
+    /// Removes every fault of `step`, as an operator who fixed its cause would: its next calls
+    /// are answered normally.
+    pub fn clear_faults(&self, step: &str) {
+        self.world().0.faults.retain(|f| f.step != step);
+    }
+
     /// Records an execution the local runner ran (DescribeExecution then answers it).
     pub fn record_execution(&self, execution: ExecutionInfo) {
         self.world().0.executions.insert(execution.arn.clone(), execution);

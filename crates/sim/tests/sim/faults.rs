@@ -57,6 +57,20 @@ async fn unavailable_answers_503_forever_and_fatal_is_access_denied() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn clearing_a_steps_faults_answers_its_next_calls_and_keeps_the_others() {
+    let account = account();
+    inject(&account, "write_staging_parameters=unavailable");
+    inject(&account, "write_staging_parameters=fatal");
+    inject(&account, "snapshot_production_database=fatal");
+    let ssm = account.session("write_staging_parameters");
+    assert!(ssm.put_parameter("/tableicty/staging/X", &Secret::new("x"), ParameterKind::String, false).await.is_err());
+    account.clear_faults("write_staging_parameters");
+    ssm.put_parameter("/tableicty/staging/X", &Secret::new("x"), ParameterKind::String, false).await.unwrap();
+    let e = account.session("snapshot_production_database").create_snapshot(PRODUCTION_DB, SNAPSHOT, &tags()).await.unwrap_err();
+    assert_eq!(e.kind, CloudErrorKind::AccessDenied, "another step's fault stays");
+}
+
+#[tokio::test(start_paused = true)]
 async fn failed_state_ends_what_the_step_starts_in_its_failed_state() {
     let account = account();
     inject(&account, "snapshot_production_database=failed-state");
