@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rehearsal_asl::{critical_path, eta, flowchart, Definition, Event, ExpectedDurations, RecordingObserver, RunOptions, Span};
+use rehearsal_cli::follow_up::substitutions;
 use rehearsal_cli::invoker::StepInvoker;
-use rehearsal_cli::promote::substitutions;
 use rehearsal_core::cost::{estimate, Backend, RunUsage, StagingEnvironment};
 use rehearsal_core::durations::TypicalDurations;
 use rehearsal_core::markdown_report::{render, Outcome, RunReport, StateTiming};
@@ -252,10 +252,11 @@ fn the_aws_durations_table_names_the_definitions_states_and_estimates_each_defin
 }
 
 /// The CLI's JSON report of a local run, field by field as the Markdown report takes it.
-fn markdown_input(report: &rehearsal_cli::local::Report) -> RunReport {
-    use rehearsal_cli::local::RunStatus;
+fn markdown_input(report: &rehearsal_cli::report::RunReport) -> RunReport {
+    use rehearsal_cli::report::RunStatus;
     let output = report.output.as_ref();
-    let writes = report.production_writes.as_array().into_iter().flatten();
+    let ledger = report.ledger().expect("a local run's ledger");
+    let writes = ledger.production_writes.as_array().into_iter().flatten();
     RunReport {
         run_id: report.run_id.clone(),
         execution_name: report.execution_name.clone(),
@@ -267,7 +268,7 @@ fn markdown_input(report: &rehearsal_cli::local::Report) -> RunReport {
         error: report.error.clone(),
         cause: report.cause.clone(),
         started_at: report.started_at,
-        seconds: report.virtual_seconds,
+        seconds: report.seconds,
         ran_on: "the simulated account, virtual clock".into(),
         states: report
             .states
@@ -275,9 +276,9 @@ fn markdown_input(report: &rehearsal_cli::local::Report) -> RunReport {
             .map(|s| StateTiming { name: s.name.clone(), path: s.path.clone(), kind: s.kind.clone(), start: s.start, end: s.end })
             .collect(),
         checks: report.checks.iter().map(|c| serde_json::from_value(c.clone()).unwrap()).collect(),
-        resources_created: serde_json::from_value(report.resources_created.clone()).unwrap(),
-        resources_deleted: serde_json::from_value(report.resources_deleted.clone()).unwrap(),
-        leftovers: report.leftovers.clone(),
+        resources_created: serde_json::from_value(ledger.resources_created.clone()).unwrap(),
+        resources_deleted: serde_json::from_value(ledger.resources_deleted.clone()).unwrap(),
+        leftovers: ledger.leftovers.clone(),
         production_writes: writes.map(|w| format!("{} ({} by {})", w["resource"], w["operation"], w["step"])).collect(),
         staging_url: output.and_then(|o| o["staging_url"].as_str()).map(str::to_string),
         teardown_at: output.and_then(|o| serde_json::from_value(o["teardown"]["at"].clone()).ok()),
