@@ -422,8 +422,8 @@ fn happy_path_matches_until_moto_reads_through_a_wrapped_parallel_result() {
         (Step::RegisterStripeWebhook, vec![ok(json!({"webhook_id": "we_123", "arns": {"STRIPE_WEBHOOK_SECRET": "arn:aws:ssm:us-east-1:123456789012:parameter/tableicty/staging/STRIPE_WEBHOOK_SECRET"}}))]),
         (Step::PublishFrontendUrl, vec![ok(service("RUNNING", "SUCCEEDED", false))]),
         (Step::VerifyStagingMigrations, vec![ok(checks("tenant tables exist"))]),
-        (Step::TriggerDataBackfill, vec![ok(json!({"response": {"status": 200, "tenants": 1}}))]),
-        (Step::VerifyDataBackfill, vec![ok(checks("default tenant exists"))]),
+        (Step::TriggerStagingBackfill, vec![ok(json!({"response": {"status": 200, "tenants": 1}}))]),
+        (Step::VerifyStagingBackfill, vec![ok(checks("default tenant exists"))]),
         (Step::ValidateStaging, vec![ok(checks("health endpoint returns 200"))]),
         // Used by moto only: its execution ends in the rollback (see below).
         (Step::RollbackStaging, vec![ok(rollback(true, 1))]),

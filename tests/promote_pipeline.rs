@@ -149,11 +149,11 @@ fn a_failure_at_each_promote_step_leaves_production_as_it_was() {
         ("start_production_deployment=fatal", Expect::Unchanged("FatalError")),
         ("start_production_deployment=failed-state", Expect::RolledBack("DeploymentFailedError")),
         ("start_production_deployment=never-ready", Expect::RolledBack("DeploymentTimedOutError")),
-        ("check_staging_service=fatal", Expect::RolledBack("FatalError")),
-        ("verify_staging_migrations=failed-check", Expect::RolledBack("CheckFailedError")),
+        ("check_production_service=fatal", Expect::RolledBack("FatalError")),
+        ("verify_production_migrations=failed-check", Expect::RolledBack("CheckFailedError")),
         ("trigger_production_backfill=fatal", Expect::RolledBack("FatalError")),
-        ("verify_data_backfill=failed-check", Expect::RolledBack("CheckFailedError")),
-        ("validate_staging=failed-check", Expect::RolledBack("CheckFailedError")),
+        ("verify_production_backfill=failed-check", Expect::RolledBack("CheckFailedError")),
+        ("validate_production=failed-check", Expect::RolledBack("CheckFailedError")),
     ];
     let mut problems = Vec::new();
     runtime().block_on(async {
@@ -223,7 +223,7 @@ fn an_image_based_production_goes_back_to_the_image_it_ran() {
         let refused = promote(&account, without_image, &[], ApprovalAnswer::Never).await;
         assert!(refused.cause.as_deref().unwrap_or_default().contains("release_image"), "{:?}", refused.cause);
 
-        let report = promote(&account, input.clone(), &["validate_staging=failed-check"], ApprovalAnswer::Never).await;
+        let report = promote(&account, input.clone(), &["validate_production=failed-check"], ApprovalAnswer::Never).await;
         assert_eq!(report.error.as_deref(), Some("CheckFailedError"), "{:?}", report.cause);
         assert_eq!(account.service_image(PRODUCTION_SERVICE).as_deref(), Some(PRODUCTION_IMAGE));
         assert!(report.cause.as_deref().unwrap().contains("back to the image it ran before"), "{:?}", report.cause);

@@ -1,6 +1,7 @@
 //! The deployment agrees with the code: the SAM template (infra/template.yaml) has a function
 //! for every step, all built once from the one bootstrap under functions/, every `${…}` of every statemachine/*.asl.json
-//! is substituted (Lambda ARNs by those functions, which the machine may invoke), and the API's
+//! is substituted (Lambda ARNs by those functions, which the machine may invoke), only the
+//! functions the template's header lists under PRODUCTION WRITE may write production, and the API's
 //! routes are the same in the handler, in infra/openapi.yaml and in the template's HTTP API.
 
 use rehearsal_api::{Config, Route, IDEMPOTENCY_KEY, PLAN_STATE};
@@ -229,9 +230,127 @@ fn the_staging_machine_plans_first_as_the_api_reads_it() {
 fn only_the_database_checks_run_in_the_vpc() {
     let template = yaml("infra/template.yaml");
     let in_vpc = functions_setting(&template, "VpcConfig");
-    let checks: BTreeSet<&str> =
-        [Step::VerifyStagingMigrations, Step::VerifyDataBackfill].iter().map(|s| s.arn_key().trim_end_matches("Arn")).collect();
-    assert_eq!(in_vpc, checks);
+    let checks =
+        [Step::VerifyStagingMigrations, Step::VerifyProductionMigrations, Step::VerifyStagingBackfill, Step::VerifyProductionBackfill];
+    assert_eq!(in_vpc, checks.iter().map(|s| function_id(*s)).collect());
+}
+
+fn function_id(step: Step) -> &'static str {
+    step.arn_key().strip_suffix("Arn").expect("arn keys end in Arn")
+}
+
+/// What a policy statement allows: (action, resource as written: the `!Sub` string, `${X}` for
+/// `!Ref X`, `${X.Y}` for `!GetAtt X.Y`). `!If` statements count with both branches.
+fn allowed(id: &str, function: &Value) -> Vec<(String, String)> {
+    fn resource(value: &Value) -> String {
+        match tagged(value) {
+            Some((tag, inner)) if tag == "Sub" || tag == "Ref" || tag == "GetAtt" => {
+                let text = inner.as_str().unwrap_or_else(|| panic!("!{tag} of a non-string: {inner:?}"));
+                if tag == "Sub" {
+                    text.to_string()
+                } else {
+                    format!("${{{text}}}")
+                }
+            }
+            _ => value.as_str().map(str::to_string).unwrap_or_else(|| panic!("no rule for the resource {value:?}")),
+        }
+    }
+    fn strings(value: &Value) -> Vec<&Value> {
+        value.as_sequence().map_or_else(|| vec![value], |s| s.iter().collect())
+    }
+    let mut statements = Vec::new();
+    for policy in function["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        let list = policy.get("Statement").and_then(Value::as_sequence);
+        for statement in list.unwrap_or_else(|| panic!("{id}: a policy that is not a Statement list: {policy:?}")) {
+            match tagged(statement) {
+                Some((tag, branches)) if tag == "If" => {
+                    statements.extend(branches.as_sequence().unwrap()[1..].iter().filter(|b| b.get("Action").is_some()))
+                }
+                _ => statements.push(statement),
+            }
+        }
+    }
+    let mut allowed = Vec::new();
+    for statement in statements {
+        assert_eq!(statement["Effect"], "Allow", "{id}: only Allow statements");
+        for action in strings(&statement["Action"]) {
+            for arn in strings(&statement["Resource"]) {
+                allowed.push((action.as_str().expect("an action").to_string(), resource(arn)));
+            }
+        }
+    }
+    allowed
+}
+
+/// An ARN of production: its database (with the restored copy that replaces it and the damaged
+/// one kept aside, both named after it), its parameter path, its service.
+fn is_production(arn: &str) -> bool {
+    ["${ProductionDbInstanceId}", "${ProductionParameterPath}", "${ProductionServiceName}"].iter().any(|p| arn.contains(p))
+}
+
+fn is_staging(arn: &str) -> bool {
+    ["${StagingDbInstanceId}", "${StagingParameterPath}", "${StagingServiceName}"].iter().any(|p| arn.contains(p))
+}
+
+/// An action that leaves the resource it names as it was. CreateDBSnapshot names the instance
+/// it copies (runbook step 1 backs production up); the snapshot is a new resource.
+fn only_reads(action: &str) -> bool {
+    let (_, operation) = action.split_once(':').expect("service:Operation");
+    ["Describe", "Get", "List"].iter().any(|p| operation.starts_with(p)) || action == "rds:CreateDBSnapshot"
+}
+
+/// The functions the template's header lists under `PRODUCTION WRITE:`, one a line.
+fn listed_production_writers(text: &str) -> BTreeSet<String> {
+    let lines = text.lines().skip_while(|l| !(l.starts_with('#') && l.trim_end().ends_with("PRODUCTION WRITE:"))).skip(1);
+    let listed: BTreeSet<String> = lines
+        .map_while(|l| l.strip_prefix("#       "))
+        .map(|l| l.split_whitespace().next().unwrap_or_default().to_string())
+        .take_while(|name| name.ends_with("Function"))
+        .collect();
+    assert!(!listed.is_empty(), "the template's header lists no function under PRODUCTION WRITE:");
+    listed
+}
+
+#[test]
+fn only_the_functions_the_header_lists_may_write_production() {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    let template = yaml("infra/template.yaml");
+    let listed = listed_production_writers(&text);
+    let mut writers = BTreeSet::new();
+    for (id, function) in of_type(&template, "AWS::Serverless::Function") {
+        let writes: Vec<_> = allowed(id, function).into_iter().filter(|(action, arn)| is_production(arn) && !only_reads(action)).collect();
+        let description = function["Properties"]["Description"].as_str().unwrap_or_default();
+        assert_eq!(description.contains("PRODUCTION WRITE"), !writes.is_empty(), "{id}: its Description against its writes {writes:?}");
+        if !writes.is_empty() {
+            writers.insert(id.to_string());
+        }
+    }
+    assert_eq!(writers, listed, "the functions whose policies write production against the header's PRODUCTION WRITE list");
+}
+
+#[test]
+fn a_production_step_touches_no_staging_resource_and_a_staging_check_reads_nothing_of_production() {
+    let template = yaml("infra/template.yaml");
+    for step in Step::ALL {
+        let id = function_id(*step);
+        let arns: BTreeSet<String> = allowed(id, &template["Resources"][id]).into_iter().map(|(_, arn)| arn).collect();
+        if step.name().contains("production") {
+            assert!(!arns.iter().any(|a| is_staging(a)), "{id} names a staging resource: {arns:?}");
+        }
+        if step.name().contains("staging") && !step.mutates() {
+            assert!(!arns.iter().any(|a| is_production(a)), "{id} names a production resource: {arns:?}");
+        }
+    }
+}
+
+#[test]
+fn the_promote_machine_calls_no_function_named_for_staging() {
+    let text = std::fs::read_to_string(root().join("statemachine/promote.asl.json")).unwrap();
+    let functions: Vec<String> = placeholders(&text).into_iter().filter(|p| p.ends_with("FunctionArn")).collect();
+    assert!(functions.len() > 10, "{functions:?}");
+    let staging: Vec<&String> = functions.iter().filter(|f| f.contains("Staging")).collect();
+    assert!(staging.is_empty(), "promote.asl.json runs on production and calls {staging:?}");
+    assert!(!text.contains("\"environment\""), "the step, not the input, says which environment a check reads");
 }
 
 #[test]

@@ -73,12 +73,11 @@ pub struct StagingDbPlan {
     pub publicly_accessible: bool,
 }
 
-/// Which side of the plan a shared step works on: the staging copy, or production during a
-/// promotion (runbook step 8: "the same checklist" against production).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+/// Which side of the plan a shared handler works on: the staging copy, or production during a
+/// promotion (runbook step 8: "the same checklist" against production). The step says which
+/// (`verify_staging_migrations`, `verify_production_migrations`), never the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
-    #[default]
     Staging,
     Production,
 }

@@ -1,5 +1,5 @@
 //! Runbook step 8, "Promote to Production", and its Rollback Plan. The promotion document names
-//! the staging run that passed; [`Promotion`] is what `check_staging_run` makes of it once that
+//! the staging run that passed; [`Promotion`] is what `verify_rehearsal_passed` makes of it once that
 //! run is proven to have passed: the staging plan (re-derived from the execution itself, never
 //! taken from the caller), and every production name the promotion and its rollback use.
 

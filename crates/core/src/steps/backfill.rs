@@ -1,13 +1,14 @@
 //! Runbook step 6, option A: a one-time endpoint backfills existing rows to the default tenant.
 //! The run creates a one-time token as a SecureString the app reads when called (the app finds
 //! it through the BACKFILL_TOKEN_PARAMETER variable), calls the endpoint, and deletes the token
-//! whatever happened. The endpoint is idempotent, so a retry is safe. SQL then proves it.
-//! A promotion runs the very same backfill on production (runbook step 8.3); only where the
-//! token is written, and under which guard, differs.
+//! whatever happened. The endpoint is idempotent, so a retry is safe. SQL then proves it
+//! (`verify_staging_backfill`). A promotion runs the very same backfill on production (runbook
+//! step 8.3, `trigger_production_backfill`, `verify_production_backfill`); only where the token is
+//! written, under which guard, and whose DATABASE_URL the proof reads, differ.
 
-use super::migrations::{check_database_contents, CheckReport, DatabaseCheckInput};
+use super::migrations::{check_database_contents, CheckReport};
 use super::staging_parameters::kind_of;
-use super::write_owned_parameter;
+use super::{write_owned_parameter, PlanOnly};
 use crate::checks::db::backfill_checks;
 use crate::checks::http::{request, BACKFILL_TOKEN_HEADER};
 use crate::cloud::{DatabaseProbe, HttpClient, HttpError, ParameterStore};
@@ -54,7 +55,7 @@ fn unavailable(code: &str, message: String) -> StepError {
     StepError::Transient { operation: "backfill endpoint".into(), source: CloudError::new(CloudErrorKind::Unavailable, code, message) }
 }
 
-pub async fn trigger_data_backfill<C: ParameterStore + HttpClient + Sync>(
+pub async fn trigger_staging_backfill<C: ParameterStore + HttpClient + Sync>(
     cloud: &C,
     input: BackfillInput,
 ) -> Result<BackfillResult, StepError> {
@@ -115,9 +116,10 @@ fn truncate(body: &str) -> String {
     body.chars().take(300).collect()
 }
 
-pub async fn verify_data_backfill<C: ParameterStore + DatabaseProbe + Sync>(
+pub async fn verify_backfill<C: ParameterStore + DatabaseProbe + Sync>(
     cloud: &C,
-    input: DatabaseCheckInput,
+    environment: Environment,
+    input: PlanOnly,
 ) -> Result<CheckReport, StepError> {
-    check_database_contents(cloud, &input, &backfill_checks()).await
+    check_database_contents(cloud, environment, &input, &backfill_checks()).await
 }

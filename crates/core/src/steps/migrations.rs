@@ -1,8 +1,10 @@
-//! Runbook step 5: the deployment ran the multi-tenancy migrations on the staging database (and,
-//! during a promotion, on production's). The credentials come from that environment's
-//! DATABASE_URL parameter, never from the run input.
+//! Runbook step 5: the deployment ran the multi-tenancy migrations on the staging database
+//! (`verify_staging_migrations`) and, during a promotion, on production's
+//! (`verify_production_migrations`). The step names the environment; the credentials come from
+//! that environment's DATABASE_URL parameter, never from the input.
 
 use super::required_parameter;
+use super::PlanOnly;
 use crate::checks::db::{migration_checks, run_checks, DbCheck};
 use crate::checks::{require_all, CheckResult};
 use crate::cloud::{DatabaseProbe, DbTarget, ParameterStore};
@@ -17,15 +19,6 @@ pub struct CheckReport {
     pub checks: Vec<CheckResult>,
 }
 
-/// Input of the SQL checks; the staging state machine sends only the plan.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseCheckInput {
-    pub plan: RunPlan,
-    #[serde(default)]
-    pub environment: Environment,
-}
-
 /// Where `environment`'s database answers, from its DATABASE_URL SecureString.
 async fn database_target<C: ParameterStore + Sync>(cloud: &C, plan: &RunPlan, environment: Environment) -> Result<DbTarget, StepError> {
     let url = required_parameter(cloud, &plan.parameter(environment, DATABASE_URL)).await?;
@@ -35,16 +28,18 @@ async fn database_target<C: ParameterStore + Sync>(cloud: &C, plan: &RunPlan, en
 /// Runs SQL checks against `environment`'s database; all must hold.
 pub(crate) async fn check_database_contents<C: ParameterStore + DatabaseProbe + Sync>(
     cloud: &C,
-    input: &DatabaseCheckInput,
+    environment: Environment,
+    input: &PlanOnly,
     checks: &[DbCheck],
 ) -> Result<CheckReport, StepError> {
-    let target = database_target(cloud, &input.plan, input.environment).await?;
+    let target = database_target(cloud, &input.plan, environment).await?;
     Ok(CheckReport { checks: require_all(run_checks(cloud, &target, checks).await?)? })
 }
 
-pub async fn verify_staging_migrations<C: ParameterStore + DatabaseProbe + Sync>(
+pub async fn verify_migrations<C: ParameterStore + DatabaseProbe + Sync>(
     cloud: &C,
-    input: DatabaseCheckInput,
+    environment: Environment,
+    input: PlanOnly,
 ) -> Result<CheckReport, StepError> {
-    check_database_contents(cloud, &input, &migration_checks()).await
+    check_database_contents(cloud, environment, &input, &migration_checks()).await
 }

@@ -45,8 +45,10 @@ impl<T: Clock + Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks
 
 macro_rules! steps {
     ($($variant:ident => $name:literal, $key:literal;)*) => {
-        /// The steps, each one Lambda. `name` is the function's and the module's name; `arn_key`
-        /// is the `${…}` substitution the state machines use for its ARN.
+        /// The steps, each one Lambda with its own role. `name` is its function's `Handler:`;
+        /// `arn_key` is the `${…}` substitution the state machines use for its ARN. A check
+        /// that staging and production both need is two steps with one handler, named for the
+        /// environment they touch, so that each gets a role reading only that environment.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Step { $($variant),* }
 
@@ -78,19 +80,24 @@ steps! {
     RegisterStripeWebhook => "register_stripe_webhook", "RegisterStripeWebhookFunctionArn";
     PublishFrontendUrl => "publish_frontend_url", "PublishFrontendUrlFunctionArn";
     VerifyStagingMigrations => "verify_staging_migrations", "VerifyStagingMigrationsFunctionArn";
-    TriggerDataBackfill => "trigger_data_backfill", "TriggerDataBackfillFunctionArn";
-    VerifyDataBackfill => "verify_data_backfill", "VerifyDataBackfillFunctionArn";
+    TriggerStagingBackfill => "trigger_staging_backfill", "TriggerStagingBackfillFunctionArn";
+    VerifyStagingBackfill => "verify_staging_backfill", "VerifyStagingBackfillFunctionArn";
     ValidateStaging => "validate_staging", "ValidateStagingFunctionArn";
     RollbackStaging => "rollback_staging", "RollbackStagingFunctionArn";
-    CheckStagingRun => "check_staging_run", "CheckStagingRunFunctionArn";
+    VerifyRehearsalPassed => "verify_rehearsal_passed", "VerifyRehearsalPassedFunctionArn";
     RequestApproval => "request_approval", "RequestApprovalFunctionArn";
     CloseApproval => "close_approval", "CloseApprovalFunctionArn";
     SnapshotProductionBeforeDeploy => "snapshot_production_before_deploy", "SnapshotProductionBeforeDeployFunctionArn";
     RecordProductionSource => "record_production_source", "RecordProductionSourceFunctionArn";
     StartProductionDeployment => "start_production_deployment", "StartProductionDeploymentFunctionArn";
+    CheckProductionService => "check_production_service", "CheckProductionServiceFunctionArn";
+    VerifyProductionMigrations => "verify_production_migrations", "VerifyProductionMigrationsFunctionArn";
     TriggerProductionBackfill => "trigger_production_backfill", "TriggerProductionBackfillFunctionArn";
+    VerifyProductionBackfill => "verify_production_backfill", "VerifyProductionBackfillFunctionArn";
+    ValidateProduction => "validate_production", "ValidateProductionFunctionArn";
     ScheduleTeardownAfterPromotion => "schedule_teardown_after_promotion", "ScheduleTeardownAfterPromotionFunctionArn";
     RestoreProductionDatabase => "restore_production_database", "RestoreProductionDatabaseFunctionArn";
+    CheckRestoredProductionDatabase => "check_restored_production_database", "CheckRestoredProductionDatabaseFunctionArn";
     SwapProductionDatabase => "swap_production_database", "SwapProductionDatabaseFunctionArn";
     RollBackProductionCode => "roll_back_production_code", "RollBackProductionCodeFunctionArn";
     TeardownStaging => "teardown_staging", "TeardownStagingFunctionArn";
@@ -106,39 +113,49 @@ impl Step {
         !matches!(
             self,
             Step::PlanRehearsal
-                | Step::CheckStagingRun
+                | Step::VerifyRehearsalPassed
                 | Step::RecordProductionSource
                 | Step::CheckProductionSnapshot
                 | Step::CheckStagingDatabase
+                | Step::CheckRestoredProductionDatabase
                 | Step::CheckStagingService
+                | Step::CheckProductionService
                 | Step::VerifyStagingMigrations
-                | Step::VerifyDataBackfill
+                | Step::VerifyProductionMigrations
+                | Step::VerifyStagingBackfill
+                | Step::VerifyProductionBackfill
                 | Step::ValidateStaging
+                | Step::ValidateProduction
         )
     }
 }
 
 /// The JSON boundary: decodes the step's input, runs its handler, encodes its output.
 pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Value, StepError> {
+    use crate::plan::Environment::{Production, Staging};
     match step {
         Step::PlanRehearsal => call(input, |i| plan_rehearsal::plan_rehearsal(cloud, i)).await,
         Step::SnapshotProductionDatabase => call(input, |i| production_snapshot::snapshot_production_database(cloud, i)).await,
         Step::CheckProductionSnapshot => call(input, |i| production_snapshot::check_production_snapshot(cloud, i)).await,
         Step::RestoreStagingDatabase => call(input, |i| staging_database::restore_staging_database(cloud, i)).await,
-        Step::CheckStagingDatabase => call(input, |i| staging_database::check_staging_database(cloud, i)).await,
+        Step::CheckStagingDatabase | Step::CheckRestoredProductionDatabase => {
+            call(input, |i| staging_database::check_database(cloud, i)).await
+        }
         Step::WriteStagingParameters => call(input, |i| staging_parameters::write_staging_parameters(cloud, i)).await,
         Step::WriteStagingDatabaseUrl => call(input, |i| staging_parameters::write_staging_database_url(cloud, i)).await,
         Step::ScheduleStagingTeardown => call(input, |i| teardown_schedule::schedule_staging_teardown(cloud, i)).await,
         Step::CreateStagingService => call(input, |i| staging_service::create_staging_service(cloud, i)).await,
-        Step::CheckStagingService => call(input, |i| staging_service::check_staging_service(cloud, i)).await,
+        Step::CheckStagingService | Step::CheckProductionService => call(input, |i| staging_service::check_service(cloud, i)).await,
         Step::RegisterStripeWebhook => call(input, |i| stripe_webhook::register_stripe_webhook(cloud, i)).await,
         Step::PublishFrontendUrl => call(input, |i| staging_service::publish_frontend_url(cloud, i)).await,
-        Step::VerifyStagingMigrations => call(input, |i| migrations::verify_staging_migrations(cloud, i)).await,
-        Step::TriggerDataBackfill => call(input, |i| backfill::trigger_data_backfill(cloud, i)).await,
-        Step::VerifyDataBackfill => call(input, |i| backfill::verify_data_backfill(cloud, i)).await,
-        Step::ValidateStaging => call(input, |i| validation::validate_staging(cloud, i)).await,
+        Step::VerifyStagingMigrations => call(input, |i| migrations::verify_migrations(cloud, Staging, i)).await,
+        Step::VerifyProductionMigrations => call(input, |i| migrations::verify_migrations(cloud, Production, i)).await,
+        Step::TriggerStagingBackfill => call(input, |i| backfill::trigger_staging_backfill(cloud, i)).await,
+        Step::VerifyStagingBackfill => call(input, |i| backfill::verify_backfill(cloud, Staging, i)).await,
+        Step::VerifyProductionBackfill => call(input, |i| backfill::verify_backfill(cloud, Production, i)).await,
+        Step::ValidateStaging | Step::ValidateProduction => call(input, |i| validation::validate_service(cloud, i)).await,
         Step::RollbackStaging => call(input, |i| rollback::rollback_staging(cloud, i)).await,
-        Step::CheckStagingRun => call(input, |i| promote::check_staging_run(cloud, i)).await,
+        Step::VerifyRehearsalPassed => call(input, |i| promote::verify_rehearsal_passed(cloud, i)).await,
         Step::RequestApproval => call(input, |i| promote::request_approval(cloud, i)).await,
         Step::CloseApproval => call(input, |i| promote::close_approval(cloud, i)).await,
         Step::SnapshotProductionBeforeDeploy => call(input, |i| production_snapshot::snapshot_production_before_deploy(cloud, i)).await,

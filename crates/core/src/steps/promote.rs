@@ -19,7 +19,7 @@ use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CheckStagingRunInput {
+pub struct VerifyRehearsalInput {
     /// The promotion document, as sent.
     pub input: Value,
     /// `$$.Execution.StartTime` of the promotion: fixes its names across retries.
@@ -34,9 +34,9 @@ pub struct CheckStagingRunInput {
 /// execution, one that did not succeed, a run id that is not the execution's, a failed check in
 /// its output, and a run older than its time to live (staging is torn down by then and its
 /// validation is stale).
-pub async fn check_staging_run<C: Executions + Rds + ParameterStore + ServiceHost + Clock + Sync>(
+pub async fn verify_rehearsal_passed<C: Executions + Rds + ParameterStore + ServiceHost + Clock + Sync>(
     cloud: &C,
-    input: CheckStagingRunInput,
+    input: VerifyRehearsalInput,
 ) -> Result<Promotion, StepError> {
     let document = PromoteInput::from_json(input.input)?;
     let arn = &document.staging_execution_arn;

@@ -74,7 +74,9 @@ pub async fn restore_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: R
     Ok(state(existing, true, wait))
 }
 
-pub async fn check_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: CheckDatabaseInput) -> Result<DatabaseState, StepError> {
+/// Reads an instance's status, once: staging's (`check_staging_database`) and, during a production
+/// rollback, the restored copy's (`check_restored_production_database`).
+pub async fn check_database<C: Rds + Clock + Sync>(cloud: &C, input: CheckDatabaseInput) -> Result<DatabaseState, StepError> {
     let previous = input.database;
     let wait = Deadline::check(previous.wait.deadline, cloud.now());
     Ok(match cloud.describe_instance(&previous.instance_id).await.op("DescribeDBInstances")? {

@@ -106,7 +106,9 @@ pub async fn create_staging_service<C: ServiceHost + Clock + Sync>(
     Ok(state(existing, None, operation_status, true, wait))
 }
 
-pub async fn check_staging_service<C: ServiceHost + Clock + Sync>(cloud: &C, input: ServiceInput) -> Result<ServiceState, StepError> {
+/// Reads a service and the operation being waited for, once: staging's (`check_staging_service`)
+/// and, during a promotion, production's deployment and code rollback (`check_production_service`).
+pub async fn check_service<C: ServiceHost + Clock + Sync>(cloud: &C, input: ServiceInput) -> Result<ServiceState, StepError> {
     let previous = input.service;
     let wait = Deadline::check(previous.wait.deadline, cloud.now());
     let Some(info) = cloud.describe_service(&previous.arn).await.op("DescribeService")? else {

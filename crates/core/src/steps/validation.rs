@@ -1,6 +1,8 @@
-//! Runbook step 7: the validation checklist against the running staging service: health, login
-//! with the test admin (JWTs), token refresh, billing ("Unlimited" for -1) and tenant
-//! registration with a throwaway, recognisable tenant name.
+//! Runbook step 7: the validation checklist against the running staging service
+//! (`validate_staging`), and runbook step 8.4: the same checklist against production after its
+//! deployment (`validate_production`): health, login with the test admin (JWTs), token refresh,
+//! billing ("Unlimited" for -1) and tenant registration with a throwaway, recognisable tenant
+//! name. Both read only the test admin's password; the URL comes from the state.
 
 use super::migrations::CheckReport;
 use super::required_parameter;
@@ -18,7 +20,7 @@ pub struct ValidateInput {
     pub service_url: String,
 }
 
-pub async fn validate_staging<C: ParameterStore + HttpClient + Clock + Sync>(
+pub async fn validate_service<C: ParameterStore + HttpClient + Clock + Sync>(
     cloud: &C,
     input: ValidateInput,
 ) -> Result<CheckReport, StepError> {

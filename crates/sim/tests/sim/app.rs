@@ -66,7 +66,7 @@ async fn the_checklists_fail_before_the_deployment_and_pass_after_deploy_and_bac
     let not_backfilled = run_checks(&probe, &target(&db_password), &backfill_checks()).await.unwrap();
     assert_eq!(failures(&not_backfilled).len(), 4, "{not_backfilled:?}");
 
-    let trigger = account.session("trigger_data_backfill");
+    let trigger = account.session("trigger_staging_backfill");
     assert_eq!(
         backfill(&trigger, &base, Some(BACKFILL_TOKEN)).await,
         (200, json!({"tenants_created": 1, "plans_created": 3, "rows_assigned": 15}))
@@ -93,10 +93,10 @@ async fn the_checklists_fail_before_the_deployment_and_pass_after_deploy_and_bac
 async fn the_backfill_token_is_read_from_parameter_store_at_request_time() {
     let account = account();
     let staged = stage(&account).await;
-    let trigger = account.session("trigger_data_backfill");
+    let trigger = account.session("trigger_staging_backfill");
     assert_eq!(backfill(&trigger, &staged.url, None).await.0, 403);
     assert_eq!(backfill(&trigger, &staged.url, Some("guess")).await.0, 403);
-    let ssm = account.session("trigger_data_backfill");
+    let ssm = account.session("trigger_staging_backfill");
     ssm.put_parameter("/tableicty/staging/BACKFILL_TOKEN", &Secret::new("rotated"), ParameterKind::SecureString, true).await.unwrap();
     assert_eq!(backfill(&trigger, &staged.url, Some(BACKFILL_TOKEN)).await.0, 403, "the old token no longer matches");
     assert_eq!(backfill(&trigger, &staged.url, Some("rotated")).await.0, 200);

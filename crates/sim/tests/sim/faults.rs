@@ -242,9 +242,9 @@ async fn already_exists_plants_a_foreign_resource_that_is_never_the_runs() {
 async fn failed_check_makes_one_step_see_a_broken_deployment() {
     let account = account();
     inject(&account, "validate_staging=failed-check");
-    inject(&account, "trigger_data_backfill=failed-check");
+    inject(&account, "trigger_staging_backfill=failed-check");
     let staged = stage(&account).await;
-    let trigger = account.session("trigger_data_backfill");
+    let trigger = account.session("trigger_staging_backfill");
     let mut req =
         rehearsal_core::checks::http::request("POST", format!("{}{}", staged.url, ValidationInput::default().backfill_path), None, None);
     req.headers.push((rehearsal_core::checks::http::BACKFILL_TOKEN_HEADER.into(), Secret::new(BACKFILL_TOKEN)));
@@ -259,7 +259,7 @@ async fn failed_check_makes_one_step_see_a_broken_deployment() {
         password: Secret::new(url.password().unwrap()),
     };
     let checks: Vec<_> = migration_checks().into_iter().chain(backfill_checks()).collect();
-    let healthy = account.session("verify_data_backfill");
+    let healthy = account.session("verify_staging_backfill");
     assert!(run_checks(&healthy, &target, &checks).await.unwrap().iter().all(|r| r.passed));
     let broken = account.session("validate_staging");
     let results = run_checks(&broken, &target, &checks).await.unwrap();

@@ -96,7 +96,7 @@ async fn an_image_based_service_is_updated_to_another_image_and_back() {
 #[tokio::test(start_paused = true)]
 async fn executions_are_described_as_recorded_and_alerts_reach_the_topic() {
     let account = account();
-    let s = account.session("check_staging_run");
+    let s = account.session("verify_rehearsal_passed");
     let arn = "arn:aws:states:us-east-1:123456789012:execution:rehearsal-staging:run-1";
     assert_eq!(s.describe_execution(arn).await.unwrap(), None);
     let execution = ExecutionInfo {
