@@ -132,8 +132,8 @@ fn functions_setting<'a>(template: &'a Value, property: &str) -> BTreeSet<&'a st
     of_type(template, "AWS::Serverless::Function").filter(|(_, f)| f["Properties"].get(property).is_some()).map(|(id, _)| id).collect()
 }
 
-/// The functions share checkov's skips (they share Metadata); these are the facts the skips of
-/// CKV_AWS_173 (environment encryption) and CKV_AWS_117 (VPC) rest on, held here for every function.
+/// checkov skips CKV_AWS_173 (environment encryption) and CKV_AWS_117 (VPC) for every function
+/// (infra/checkov.yaml); these are the facts those skips rest on, held here for every function.
 #[test]
 fn only_the_api_function_has_an_environment() {
     let template = yaml("infra/template.yaml");

@@ -22,7 +22,7 @@ use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_core::checks::db::DbQuery;
 use rehearsal_core::cloud::{DatabaseProbe, DbTarget, HttpClient, HttpError, HttpRequest, HttpResponse, ProbeError};
 use rehearsal_core::Secret;
-use rehearsal_lambda::LambdaCloud;
+use rehearsal_lambda::LiveCloud;
 use rehearsal_probes::{PostgresProbe, ReqwestClient, TlsMode};
 use serde_json::Value;
 use std::future::Future;
@@ -145,7 +145,7 @@ pub struct WireOptions {
 
 /// Every capability a step may use, over the wire: the Lambdas' own composite, with the probes'
 /// host overrides.
-pub type WireCloud = LambdaCloud<OverriddenHttp, OverriddenPostgres>;
+pub type WireCloud = LiveCloud<OverriddenHttp, OverriddenPostgres>;
 
 /// Region and credentials from the environment, as the SDK reads them anywhere; the HTTP and
 /// Stripe clients as the Lambdas build them.
@@ -155,9 +155,9 @@ pub async fn connect(options: &WireOptions) -> Result<WireCloud, RunError> {
     if let Some(url) = &options.apprunner_endpoint_url {
         aws.apprunner = AwsCloud::new(&load_config(Some(url)).await).apprunner;
     }
-    let http = LambdaCloud::app_http().map_err(|e| RunError::Setup(format!("the HTTP client: {e}")))?;
-    let stripe = LambdaCloud::stripe(options.stripe_api_url.as_deref()).map_err(|e| RunError::Setup(format!("the Stripe client: {e}")))?;
-    Ok(LambdaCloud {
+    let http = LiveCloud::app_http().map_err(|e| RunError::Setup(format!("the HTTP client: {e}")))?;
+    let stripe = LiveCloud::stripe(options.stripe_api_url.as_deref()).map_err(|e| RunError::Setup(format!("the Stripe client: {e}")))?;
+    Ok(LiveCloud {
         aws,
         http: OverriddenHttp::new(http, options.http_overrides.clone()),
         postgres: OverriddenPostgres::new(PostgresProbe::new(options.db_tls), options.db_overrides.clone()),

@@ -1,6 +1,6 @@
-//! [`LambdaCloud`]: the AWS SDK adapters, Stripe and the two network probes behind every
-//! capability trait a step may use, by delegation: what the step Lambdas call, and what
-//! `rehearsal run --endpoint-url` calls over the wire. A method added to a trait in
+//! [`LiveCloud`]: the real account and network (the AWS SDK adapters, Stripe and the two network
+//! probes) behind every capability trait a step may use, by delegation: what the step Lambdas
+//! call, and what `rehearsal run --endpoint-url` calls over the wire. A method added to a trait in
 //! `rehearsal_core::cloud` gets its one-line delegation here.
 //!
 //! In a Lambda the HTTP clients are [`Lazy`]: building one loads the system's root certificates,
@@ -38,7 +38,7 @@ const STRIPE_TIMEOUT: Duration = Duration::from_secs(20);
 /// probes are parameters so a local run over the wire can route them (`rehearsal run
 /// --endpoint-url`) while sharing this one delegation.
 #[derive(Debug, Clone)]
-pub struct LambdaCloud<H = ReqwestClient, P = PostgresProbe, S = StripeClient> {
+pub struct LiveCloud<H = ReqwestClient, P = PostgresProbe, S = StripeClient> {
     pub aws: AwsCloud,
     pub http: H,
     pub postgres: P,
@@ -46,7 +46,7 @@ pub struct LambdaCloud<H = ReqwestClient, P = PostgresProbe, S = StripeClient> {
 }
 
 /// What a Lambda function runs with.
-pub type FunctionCloud = LambdaCloud<Lazy<ReqwestClient, HttpError>, PostgresProbe, Lazy<StripeClient, CloudError>>;
+pub type FunctionCloud = LiveCloud<Lazy<ReqwestClient, HttpError>, PostgresProbe, Lazy<StripeClient, CloudError>>;
 
 impl FunctionCloud {
     /// Region and credentials from the Lambda environment; SQL over TLS verified against the RDS
@@ -113,13 +113,13 @@ impl PaymentWebhooks for Lazy<StripeClient, CloudError> {
     }
 }
 
-impl<H, P, S> Clock for LambdaCloud<H, P, S> {
+impl<H, P, S> Clock for LiveCloud<H, P, S> {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.aws.now()
     }
 }
 
-impl<H, P, S> Rds for LambdaCloud<H, P, S> {
+impl<H, P, S> Rds for LiveCloud<H, P, S> {
     fn describe_instance(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbInstance>>> + Send {
         self.aws.describe_instance(id)
     }
@@ -157,7 +157,7 @@ impl<H, P, S> Rds for LambdaCloud<H, P, S> {
     }
 }
 
-impl<H, P, S> ParameterStore for LambdaCloud<H, P, S> {
+impl<H, P, S> ParameterStore for LiveCloud<H, P, S> {
     fn get_parameter(&self, name: &str) -> impl Future<Output = CloudResult<Option<Parameter>>> + Send {
         self.aws.get_parameter(name)
     }
@@ -185,7 +185,7 @@ impl<H, P, S> ParameterStore for LambdaCloud<H, P, S> {
     }
 }
 
-impl<H, P, S> ServiceHost for LambdaCloud<H, P, S> {
+impl<H, P, S> ServiceHost for LiveCloud<H, P, S> {
     fn find_service(&self, name: &str, location: &ServiceLocation) -> impl Future<Output = CloudResult<Option<ServiceInfo>>> + Send {
         self.aws.find_service(name, location)
     }
@@ -223,13 +223,13 @@ impl<H, P, S> ServiceHost for LambdaCloud<H, P, S> {
     }
 }
 
-impl<H, P, S> ContainerImages for LambdaCloud<H, P, S> {
+impl<H, P, S> ContainerImages for LiveCloud<H, P, S> {
     fn resolve_image(&self, image: &ImageName) -> impl Future<Output = CloudResult<Option<ContainerImage>>> + Send {
         self.aws.resolve_image(image)
     }
 }
 
-impl<H, P, S> Scheduler for LambdaCloud<H, P, S> {
+impl<H, P, S> Scheduler for LiveCloud<H, P, S> {
     fn create_schedule(&self, schedule: &OneTimeSchedule) -> impl Future<Output = CloudResult<()>> + Send {
         self.aws.create_schedule(schedule)
     }
@@ -243,13 +243,13 @@ impl<H, P, S> Scheduler for LambdaCloud<H, P, S> {
     }
 }
 
-impl<H, P, S> Executions for LambdaCloud<H, P, S> {
+impl<H, P, S> Executions for LiveCloud<H, P, S> {
     fn describe_execution(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ExecutionInfo>>> + Send {
         self.aws.describe_execution(arn)
     }
 }
 
-impl<H, P, S: PaymentWebhooks> PaymentWebhooks for LambdaCloud<H, P, S> {
+impl<H, P, S: PaymentWebhooks> PaymentWebhooks for LiveCloud<H, P, S> {
     fn list_webhooks(&self, api_key: &Secret) -> impl Future<Output = CloudResult<Vec<WebhookEndpoint>>> + Send {
         self.stripe.list_webhooks(api_key)
     }
@@ -269,13 +269,13 @@ impl<H, P, S: PaymentWebhooks> PaymentWebhooks for LambdaCloud<H, P, S> {
     }
 }
 
-impl<H: HttpClient, P, S> HttpClient for LambdaCloud<H, P, S> {
+impl<H: HttpClient, P, S> HttpClient for LiveCloud<H, P, S> {
     fn send(&self, request: HttpRequest) -> impl Future<Output = Result<HttpResponse, HttpError>> + Send {
         self.http.send(request)
     }
 }
 
-impl<H, P: DatabaseProbe, S> DatabaseProbe for LambdaCloud<H, P, S> {
+impl<H, P: DatabaseProbe, S> DatabaseProbe for LiveCloud<H, P, S> {
     fn query(&self, target: &DbTarget, query: &DbQuery) -> impl Future<Output = Result<Vec<Vec<Value>>, ProbeError>> + Send {
         self.postgres.query(target, query)
     }

@@ -14,7 +14,7 @@ mod cloud;
 mod function;
 mod logging;
 
-pub use cloud::{FunctionCloud, LambdaCloud, Lazy};
+pub use cloud::{FunctionCloud, Lazy, LiveCloud};
 pub use function::{run, Function, InitError, HANDLER_VARIABLE};
 pub use lambda_runtime::{Context, Diagnostic, Error, LambdaEvent};
 pub use logging::log_subscriber;

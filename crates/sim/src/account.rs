@@ -2,7 +2,7 @@
 
 use crate::config::SimConfig;
 use crate::fault::{Fault, FaultKind};
-use crate::ledger::{CallRecord, ExistingResource, Ledger};
+use crate::ledger::{Call, ExistingResource, Ledger, Recorded};
 use crate::rds::Phase;
 use crate::seed::{ACCOUNT_ID, PRODUCTION_IMAGE, PRODUCTION_SERVICE};
 use crate::world::{run_of, Ctx, Origin, World};
@@ -226,11 +226,10 @@ impl SimCloud {
     pub(crate) fn aws<T>(&self, api: Api, call: impl FnOnce(&mut World, &Ctx) -> CloudResult<T>) -> CloudResult<T> {
         let (mut world, now) = self.account.world();
         let ctx = Ctx { step: &self.step, now };
-        world.ledger.calls.push(CallRecord {
+        world.ledger.calls.push(Recorded {
             step: ctx.step.to_string(),
-            service: api.service.into(),
-            operation: api.action.into(),
             at: now,
+            what: Call { service: api.service.into(), operation: api.action.into() },
         });
         gate(&mut world, &ctx, api)?;
         call(&mut world, &ctx)
@@ -240,7 +239,7 @@ impl SimCloud {
     pub(crate) fn direct<T>(&self, service: &str, operation: String, call: impl FnOnce(&mut World, &Ctx) -> T) -> T {
         let (mut world, now) = self.account.world();
         let ctx = Ctx { step: &self.step, now };
-        world.ledger.calls.push(CallRecord { step: ctx.step.to_string(), service: service.into(), operation, at: now });
+        world.ledger.calls.push(Recorded { step: ctx.step.to_string(), at: now, what: Call { service: service.into(), operation } });
         call(&mut world, &ctx)
     }
 }

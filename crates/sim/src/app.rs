@@ -6,7 +6,7 @@ use crate::account::SimCloud;
 use crate::database::{password_hash, Database};
 use crate::fault::FaultKind;
 use crate::ids::fnv1a;
-use crate::ledger::CallRecord;
+use crate::ledger::{Call, Recorded};
 use crate::probe::Connection;
 use crate::world::{Ctx, World};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -249,11 +249,10 @@ impl World {
         let expected = match request.environment.get(BACKFILL_TOKEN_PARAMETER_VARIABLE) {
             Some(name) => {
                 let at = ctx.now;
-                self.ledger.calls.push(CallRecord {
+                self.ledger.calls.push(Recorded {
                     step: format!("app:{}", request.service),
-                    service: "ssm".into(),
-                    operation: "GetParameter".into(),
                     at,
+                    what: Call { service: "ssm".into(), operation: "GetParameter".into() },
                 });
                 self.parameters.get(name).map(|p| p.value.clone())
             }

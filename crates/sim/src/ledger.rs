@@ -33,33 +33,48 @@ pub struct Notification {
     pub at: DateTime<Utc>,
 }
 
+/// One ledger entry: what happened, and which step did it when. Serialised flat
+/// (`{"step", "at", …what}`); reads of `what`'s fields go through `Deref`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CallRecord {
+pub struct Recorded<T> {
     pub step: String,
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub what: T,
+}
+
+impl<T> std::ops::Deref for Recorded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.what
+    }
+}
+
+pub type CallRecord = Recorded<Call>;
+pub type ResourceRecord = Recorded<Resource>;
+pub type WriteRecord = Recorded<Write>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Call {
     /// `rds`, `ssm`, `apprunner`, `scheduler`, `http`, `postgres`.
     pub service: String,
     /// The API action (`CreateDBSnapshot`), `METHOD /path` for HTTP, the query kind for SQL.
     pub operation: String,
-    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ResourceRecord {
+pub struct Resource {
     /// `db-instance`, `db-snapshot`, `parameter`, `service`, `schedule`.
     pub kind: String,
     /// Identifier, parameter name, service name, or `group/name` for a schedule.
     pub id: String,
-    pub step: String,
-    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WriteRecord {
+pub struct Write {
     /// `<kind> <id>`, e.g. `parameter /tableicty/production/FRONTEND_URL`.
     pub resource: String,
     pub operation: String,
-    pub step: String,
-    pub at: DateTime<Utc>,
 }
 
 /// A resource that exists now, as `existing_resources` lists it.

@@ -40,5 +40,5 @@ pub use app::BACKFILL_TOKEN_PARAMETER_VARIABLE;
 pub use config::SimConfig;
 pub use database::{DEFAULT_TENANT_SLUG, TENANT_SCOPED_TABLES, TENANT_TABLES};
 pub use fault::{Fault, FaultKind, ParseFaultError};
-pub use ledger::{CallRecord, ExistingResource, Ledger, Notification, ResourceRecord, WriteRecord};
+pub use ledger::{Call, CallRecord, ExistingResource, Ledger, Notification, Recorded, Resource, ResourceRecord, Write, WriteRecord};
 pub use ssm::parameter_arn;

@@ -8,7 +8,7 @@ use crate::apprunner::Service;
 use crate::config::SimConfig;
 use crate::fault::{Fault, FaultKind};
 use crate::ids::IdSource;
-use crate::ledger::{Ledger, ResourceRecord, WriteRecord};
+use crate::ledger::{Ledger, Recorded, Resource, ResourceRecord, Write};
 use crate::probe::{ConnectError, Connection};
 use crate::rds::{Instance, Snapshot};
 use crate::scheduler::Schedule;
@@ -141,7 +141,7 @@ impl World {
     }
 
     fn record(ctx: &Ctx, kind: &str, id: &str) -> ResourceRecord {
-        ResourceRecord { kind: kind.to_string(), id: id.to_string(), step: ctx.step.to_string(), at: ctx.now }
+        Recorded { step: ctx.step.to_string(), at: ctx.now, what: Resource { kind: kind.to_string(), id: id.to_string() } }
     }
 
     pub fn created(&mut self, ctx: &Ctx, kind: &str, id: &str) {
@@ -157,11 +157,10 @@ impl World {
     }
 
     pub fn production_write(&mut self, ctx: &Ctx, resource: String, operation: &str) {
-        self.ledger.production_writes.push(WriteRecord {
-            resource,
-            operation: operation.to_string(),
+        self.ledger.production_writes.push(Recorded {
             step: ctx.step.to_string(),
             at: ctx.now,
+            what: Write { resource, operation: operation.to_string() },
         });
     }
 

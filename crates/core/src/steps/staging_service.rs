@@ -3,7 +3,8 @@
 //! once CreateService answers, so FRONTEND_URL is written afterwards and a second deployment
 //! makes the running app see it.
 //!
-//! The host is behind [`ServiceHost`]: App Runner today, another backend tomorrow.
+//! The host is behind [`ServiceHost`]; crates/aws implements it over App Runner (and ECS Express
+//! Mode's calls), crates/sim over its simulated App Runner and ECS.
 
 use super::staging_parameters::kind_of;
 use super::{adopt_or_refuse, write_owned_parameter, Deadline};
@@ -50,7 +51,7 @@ pub struct CreateServiceInput {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServiceInput {
+pub struct CheckServiceInput {
     pub plan: RunPlan,
     pub service: ServiceState,
 }
@@ -108,7 +109,7 @@ pub async fn create_staging_service<C: ServiceHost + Clock + Sync>(
 
 /// Reads a service and the operation being waited for, once: staging's (`check_staging_service`)
 /// and, during a promotion, production's deployment and code rollback (`check_production_service`).
-pub async fn check_service<C: ServiceHost + Clock + Sync>(cloud: &C, input: ServiceInput) -> Result<ServiceState, StepError> {
+pub async fn check_service<C: ServiceHost + Clock + Sync>(cloud: &C, input: CheckServiceInput) -> Result<ServiceState, StepError> {
     let previous = input.service;
     let wait = Deadline::check(previous.wait.deadline, cloud.now());
     let Some(info) = cloud.describe_service(&previous.arn).await.op("DescribeService")? else {
