@@ -335,3 +335,20 @@ fn a_local_run_s_markdown_report_holds_its_timeline_resources_checks_and_cost() 
         std::fs::write(path, &text).unwrap();
     }
 }
+
+/// The README shows each definition's flowchart as `rehearsal asl diagram FILE --markdown`
+/// prints it (scripts/test renders every Mermaid block of the README with a real Mermaid).
+#[test]
+fn the_readme_shows_each_definition_s_current_diagram() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    for (file, text) in DEFINITIONS {
+        let chart = rehearsal_cli::asl_diagram::diagram(text, &BTreeMap::new(), true).unwrap();
+        let heading = format!("### `statemachine/{file}.asl.json`\n\n");
+        let at = readme.find(&heading).unwrap_or_else(|| panic!("README.md has no heading {heading:?}"));
+        assert!(
+            readme[at + heading.len()..].starts_with(&chart),
+            "README.md's diagram of {file}.asl.json is out of date: put there what \
+             `cargo run -p rehearsal-cli -- asl diagram statemachine/{file}.asl.json --markdown` prints"
+        );
+    }
+}

@@ -14,23 +14,10 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 
-#[derive(clap::Subcommand)]
-pub enum AslCommand {
-    /// Run any ASL definition in the local runner with scripted Task results, on a virtual clock,
-    /// and print `{"states": [...], "status": ..., "output" | "error", "cause"}` as JSON. Exit
-    /// status: 0 succeeded, 1 the execution failed, 2 the definition, script or input was refused
-    /// (or the execution to redrive is not redrivable).
-    Run(AslRunCommand),
-}
-
-impl AslCommand {
-    pub fn run(self) -> Result<Exit, CliError> {
-        match self {
-            AslCommand::Run(command) => command.run(),
-        }
-    }
-}
-
+/// Runs any ASL definition in the local runner with scripted Task results, on a virtual clock,
+/// and prints `{"states": [...], "status": ..., "output" | "error", "cause"}` as JSON. Exit
+/// status: 0 succeeded, 1 the execution failed, 2 the definition, script or input was refused
+/// (or the execution to redrive is not redrivable).
 #[derive(clap::Args)]
 pub struct AslRunCommand {
     /// The ASL (JSONPath) definition file.

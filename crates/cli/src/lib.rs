@@ -5,9 +5,12 @@
 //!   ([`execution`]) with the step handlers as its tasks ([`invoker`]); the progress display
 //!   ([`progress`]) and the report and its summary ([`report`]).
 //! * [`remote`]: `rehearsal remote …`, the deployed state machines through the API's handler.
-//! * [`asl_run`]: `rehearsal asl run`, any definition with scripted tasks.
+//! * [`asl`]: `rehearsal asl …`: [`asl_run`], any definition with scripted tasks; [`asl_diagram`],
+//!   its Mermaid flowchart.
 //! * [`exit`]: the documented exit statuses and the errors that map to them.
 
+pub mod asl;
+pub mod asl_diagram;
 pub mod asl_run;
 pub mod execution;
 pub mod exit;

@@ -1,8 +1,8 @@
 //! `rehearsal`: parses the command line and runs the subcommand; each lives in its own module of
-//! the library (`rehearsal_cli::run`, `remote`, `asl_run`) and answers an [`Exit`] or an error.
+//! the library (`rehearsal_cli::run`, `remote`, `asl`) and answers an [`Exit`] or an error.
 
 use clap::{Parser, Subcommand};
-use rehearsal_cli::asl_run::AslCommand;
+use rehearsal_cli::asl::AslCommand;
 use rehearsal_cli::exit::Exit;
 use rehearsal_cli::remote::RemoteCommand;
 use rehearsal_cli::run::RunCommand;
