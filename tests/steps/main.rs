@@ -7,8 +7,12 @@
 //! field, and production left unwritten. The end-to-end tests run the same steps through the
 //! definitions.
 
+
+mod backfill;
 mod common;
+mod migrations;
 mod production_snapshot;
 mod staging_parameters;
 mod stripe_webhook;
 mod teardown_schedule;
+mod validation;
