@@ -11,8 +11,11 @@
 mod backfill;
 mod common;
 mod migrations;
+mod production_rollback;
 mod production_snapshot;
+mod rollback;
 mod staging_parameters;
 mod stripe_webhook;
+mod teardown;
 mod teardown_schedule;
 mod validation;
