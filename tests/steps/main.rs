@@ -7,14 +7,17 @@
 //! field, and production left unwritten. The end-to-end tests run the same steps through the
 //! definitions.
 
-
 mod backfill;
 mod common;
 mod migrations;
+mod plan_rehearsal;
 mod production_rollback;
 mod production_snapshot;
+mod promote;
 mod rollback;
+mod staging_database;
 mod staging_parameters;
+mod staging_service;
 mod stripe_webhook;
 mod teardown;
 mod teardown_schedule;

@@ -56,7 +56,7 @@ async fn a_snapshot_created_in_the_race_by_someone_else_is_refused() {
     run.inject(SNAPSHOT, FaultKind::AlreadyExists);
     assert_not_owned(run.call(SNAPSHOT, run.with_plan(json!({}))).await, &run.plan.snapshot_id);
     assert!(run.created_by(SNAPSHOT).is_empty());
-    assert_eq!(run.foreign_ids(), [run.plan.snapshot_id.clone()]);
+    assert_eq!(run.foreign_ids(), [run.plan.snapshot_id.as_str()]);
     assert!(run.account.ledger().deleted.is_empty(), "the race's winner is left alone");
 }
 
