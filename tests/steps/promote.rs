@@ -1,7 +1,7 @@
 //! `verify_rehearsal_passed`, `request_approval`, `close_approval`, `record_production_source`,
 //! `start_production_deployment`.
 
-use crate::common::{invalid_field, phase, Run};
+use crate::common::{assert_malformed, invalid_field, phase, Run};
 use rehearsal_cli::follow_up::staging_state_machine_arn;
 use rehearsal_core::cloud::ParameterStore;
 use rehearsal_core::phase::Phase;
@@ -48,6 +48,9 @@ async fn the_approval_token_is_kept_as_a_tagged_secure_string_until_closed() {
         let stored = run.existing("parameter", &name).unwrap();
         assert_eq!((stored.status.as_str(), owner.ownership(&stored.tags)), ("SecureString", Ownership::ThisRun));
     }
+    let calls = run.calls_of(Step::RequestApproval).len();
+    assert_malformed(run.call(Step::RequestApproval, json!({"promotion": promotion})).await, "task_token");
+    assert_eq!(run.calls_of(Step::RequestApproval).len(), calls, "refused before any call");
     let closed = run.ok(Step::CloseApproval, json!({"promotion": promotion})).await;
     assert!(run.existing("parameter", closed["parameter"].as_str().unwrap()).is_none());
     run.ok(Step::CloseApproval, json!({"promotion": promotion})).await;

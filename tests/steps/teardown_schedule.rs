@@ -43,6 +43,7 @@ async fn a_fresh_run_schedules_its_teardown_at_the_end_of_its_time_to_live() {
     let input: Value = serde_json::from_str(&schedule.input).unwrap();
     assert_eq!(input["plan"], json!(run.plan), "the teardown receives the plan");
     assert_eq!(run.created_by(SCHEDULE), [schedule_id(&run)]);
+    assert_eq!(run.production_writes(), Vec::<String>::new());
 }
 
 #[tokio::test(start_paused = true)]
