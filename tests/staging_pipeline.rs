@@ -283,3 +283,29 @@ fn the_state_machine_refuses_bad_input_too() {
         assert!(account.ledger().calls.is_empty());
     });
 }
+
+#[test]
+fn the_checks_and_the_backfill_token_go_only_to_the_url_the_service_api_reports() {
+    runtime().block_on(async {
+        let account = new_account();
+        let report = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.cause);
+        let cloud = account.session("test");
+        let plan = rehearsal_core::steps::invoke(
+            &cloud,
+            Step::PlanRehearsal,
+            json!({"input": {}, "execution_start": rehearsal_tests::start_time()}),
+        )
+        .await
+        .unwrap();
+        let forged = json!({"plan": plan, "service_url": "collector.attacker.example"});
+        for step in [Step::TriggerStagingBackfill, Step::ValidateStaging] {
+            let before = account.ledger().calls.len();
+            let error = rehearsal_core::steps::invoke(&account.session(step.name()), step, forged.clone()).await.unwrap_err();
+            assert!(matches!(&error, rehearsal_core::StepError::InvalidInput { field, .. } if field == "service_url"), "{step:?}: {error}");
+            // Nothing was written (no backfill token) and nothing was read but the service's description.
+            let calls: Vec<String> = account.ledger().calls[before..].iter().map(|c| format!("{}:{}", c.service, c.operation)).collect();
+            assert!(calls.iter().all(|c| c.starts_with("apprunner:")), "{step:?}: {calls:?}");
+        }
+    });
+}

@@ -239,6 +239,32 @@ fn function_id(step: Step) -> &'static str {
     step.arn_key().strip_suffix("Arn").expect("arn keys end in Arn")
 }
 
+fn strings(value: &Value) -> Vec<&Value> {
+    value.as_sequence().map_or_else(|| vec![value], |s| s.iter().collect())
+}
+
+/// The statements of a function's (or state machine's) `Policies` (`!If` statements with both branches).
+fn statements<'a>(id: &str, function: &'a Value) -> Vec<&'a Value> {
+    let mut statements = Vec::new();
+    for policy in function["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        // A state machine's SAM policy templates (LambdaInvokePolicy, SNSPublishMessagePolicy) have no
+        // statements here; a function must spell out every statement.
+        if function["Type"] == "AWS::Serverless::StateMachine" && policy.get("Statement").is_none() {
+            continue;
+        }
+        let list = policy.get("Statement").and_then(Value::as_sequence);
+        for statement in list.unwrap_or_else(|| panic!("{id}: a policy that is not a Statement list: {policy:?}")) {
+            match tagged(statement) {
+                Some((tag, branches)) if tag == "If" => {
+                    statements.extend(branches.as_sequence().unwrap()[1..].iter().filter(|b| b.get("Action").is_some()))
+                }
+                _ => statements.push(statement),
+            }
+        }
+    }
+    statements
+}
+
 /// What a policy statement allows: (action, resource as written: the `!Sub` string, `${X}` for
 /// `!Ref X`, `${X.Y}` for `!GetAtt X.Y`). `!If` statements count with both branches.
 fn allowed(id: &str, function: &Value) -> Vec<(String, String)> {
@@ -255,23 +281,8 @@ fn allowed(id: &str, function: &Value) -> Vec<(String, String)> {
             _ => value.as_str().map(str::to_string).unwrap_or_else(|| panic!("no rule for the resource {value:?}")),
         }
     }
-    fn strings(value: &Value) -> Vec<&Value> {
-        value.as_sequence().map_or_else(|| vec![value], |s| s.iter().collect())
-    }
-    let mut statements = Vec::new();
-    for policy in function["Properties"]["Policies"].as_sequence().into_iter().flatten() {
-        let list = policy.get("Statement").and_then(Value::as_sequence);
-        for statement in list.unwrap_or_else(|| panic!("{id}: a policy that is not a Statement list: {policy:?}")) {
-            match tagged(statement) {
-                Some((tag, branches)) if tag == "If" => {
-                    statements.extend(branches.as_sequence().unwrap()[1..].iter().filter(|b| b.get("Action").is_some()))
-                }
-                _ => statements.push(statement),
-            }
-        }
-    }
     let mut allowed = Vec::new();
-    for statement in statements {
+    for statement in statements(id, function) {
         assert_eq!(statement["Effect"], "Allow", "{id}: only Allow statements");
         for action in strings(&statement["Action"]) {
             for arn in strings(&statement["Resource"]) {
@@ -361,6 +372,84 @@ fn the_api_function_is_given_the_machines_it_starts() {
     assert_eq!(names, BTreeSet::from([Config::STAGING, Config::TEARDOWN]));
     assert_eq!(intrinsic(&variables[Config::STAGING]), "!Ref StagingStateMachine");
     assert_eq!(intrinsic(&variables[Config::TEARDOWN]), "!Ref TeardownStateMachine");
+}
+
+/// The ids of the functions and state machines, each with what its policies allow.
+fn every_policy(template: &Value) -> Vec<(&str, Vec<(String, String)>)> {
+    of_type(template, "AWS::Serverless::Function")
+        .map(|(id, f)| (id, allowed(id, f)))
+        .chain(of_type(template, "AWS::Serverless::StateMachine").map(|(id, m)| (id, state_machine_allowed(id, m))))
+        .collect()
+}
+
+/// A state machine's statements (its SAM policy templates name functions and the topic only).
+fn state_machine_allowed(id: &str, machine: &Value) -> Vec<(String, String)> {
+    let mut found = allowed(id, machine);
+    for policy in machine["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        if let Some(invoke) = policy.get("LambdaInvokePolicy") {
+            found.push(("lambda:InvokeFunction".into(), intrinsic(&invoke["FunctionName"])));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_pass_role_names_the_service_it_passes_to() {
+    let template = yaml("infra/template.yaml");
+    let mut passes = 0;
+    for (id, function) in of_type(&template, "AWS::Serverless::Function") {
+        for statement in statements(id, function) {
+            if !strings(&statement["Action"]).iter().any(|a| a.as_str() == Some("iam:PassRole")) {
+                continue;
+            }
+            passes += 1;
+            let service = statement["Condition"]["StringEquals"]["iam:PassedToService"].as_str();
+            assert!(
+                service.is_some_and(|s| s.ends_with(".amazonaws.com")),
+                "{id}: iam:PassRole without iam:PassedToService: {statement:?}"
+            );
+            assert_eq!(strings(&statement["Action"]).len(), 1, "{id}: the condition would also bind the other actions");
+        }
+    }
+    assert!(passes >= 5, "{passes} PassRole statements found");
+}
+
+#[test]
+fn only_the_state_machines_invoke_the_step_functions() {
+    let template = yaml("infra/template.yaml");
+    for (id, allowed) in every_policy(&template) {
+        let invokes: Vec<&(String, String)> = allowed.iter().filter(|(action, _)| action.starts_with("lambda:")).collect();
+        let machine = template["Resources"][id]["Type"] == "AWS::Serverless::StateMachine";
+        assert!(machine || invokes.is_empty(), "{id} may invoke {invokes:?}");
+    }
+}
+
+#[test]
+fn reads_of_parameters_name_what_each_step_uses() {
+    let template = yaml("infra/template.yaml");
+    let reads = |id: &str| -> BTreeSet<String> {
+        allowed(id, &template["Resources"][id]).into_iter().filter(|(a, _)| a == "ssm:GetParameter").map(|(_, arn)| arn).collect()
+    };
+    let parameter = |path: &str| format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{path}");
+    for (id, arns) in every_policy(&template) {
+        for (action, arn) in arns {
+            let wildcard = arn.ends_with("Path}*") && !arn.contains("${StagingParameterPath}");
+            assert!(!(action.starts_with("ssm:Get") && wildcard), "{id} reads a whole path other than staging's: {arn}");
+        }
+    }
+    // Existence checks describe; only the Stripe test keys are read, to refuse live ones.
+    let stripe: BTreeSet<String> =
+        ["STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY"].iter().map(|k| parameter(&format!("${{RehearsalParameterPath}}{k}"))).collect();
+    assert_eq!(reads("PlanRehearsalFunction"), stripe);
+    assert_eq!(reads("VerifyRehearsalPassedFunction"), stripe);
+    // The writer reads what it copies (and its own staging path, where the ARN is read back).
+    let production = reads("WriteStagingParametersFunction").into_iter().filter(|a| is_production(a)).collect::<BTreeSet<_>>();
+    let copied = ["SECRET_KEY", "PGCRYPTO_KEY"].iter().map(|k| parameter(&format!("${{ProductionParameterPath}}{k}"))).collect();
+    assert_eq!(production, copied);
+    // The checklists read the test admin's password and nothing else.
+    for id in ["ValidateStagingFunction", "ValidateProductionFunction"] {
+        assert_eq!(reads(id), BTreeSet::from([parameter("${TestAdminPasswordParameter}")]), "{id}");
+    }
 }
 
 /// (method, path) of every route, as the handler answers them.

@@ -102,9 +102,22 @@ pub struct Parameter {
     pub version: u64,
 }
 
+/// What DescribeParameters tells of a parameter: never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterInfo {
+    pub name: String,
+    pub kind: ParameterKind,
+    pub version: u64,
+    /// `LastModifiedUser`: the IAM principal ARN that wrote the current version.
+    pub last_modified_user: Option<String>,
+}
+
 pub trait ParameterStore {
     /// Reads with decryption; `Ok(None)` when absent.
     fn get_parameter(&self, name: &str) -> impl Future<Output = CloudResult<Option<Parameter>>> + Send;
+    /// Whether it exists and who wrote it, without reading (or decrypting) the value
+    /// (DescribeParameters, filtered on the exact name); `Ok(None)` when absent.
+    fn describe_parameter(&self, name: &str) -> impl Future<Output = CloudResult<Option<ParameterInfo>>> + Send;
     /// Creates or overwrites; returns the stored parameter's ARN.
     fn put_parameter(
         &self,

@@ -4,7 +4,7 @@ use crate::config::SimConfig;
 use crate::fault::{Fault, FaultKind};
 use crate::ledger::{CallRecord, ExistingResource, Ledger};
 use crate::rds::Phase;
-use crate::seed::{ACCOUNT_ID, PRODUCTION_IMAGE, PRODUCTION_SERVICE};
+use crate::seed::{PRODUCTION_IMAGE, PRODUCTION_SERVICE};
 use crate::world::{run_of, Ctx, Origin, World};
 use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{Clock, CloudResult, ExecutionInfo, Executions};
@@ -254,9 +254,9 @@ fn gate(world: &mut World, ctx: &Ctx, api: Api) -> CloudResult<()> {
             CloudErrorKind::AccessDenied,
             "AccessDeniedException",
             format!(
-                "User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/rehearsal-{step}/{step} is not authorized to perform: {service}:{operation} \
+                "User: {principal} is not authorized to perform: {service}:{operation} \
                  because no identity-based policy allows the {service}:{operation} action",
-                step = ctx.step,
+                principal = crate::ssm::session_principal(ctx.step),
                 service = api.service
             ),
         ));

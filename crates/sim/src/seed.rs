@@ -6,7 +6,7 @@ use crate::app::BACKFILL_TOKEN_PARAMETER_VARIABLE;
 use crate::apprunner::{Deployment, OpKind, Operation, Service};
 use crate::database::Database;
 use crate::rds::{Instance, Lifecycle};
-use crate::ssm::Param;
+use crate::ssm::{session_principal, Param};
 use crate::world::{Origin, World};
 use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{ParameterKind, ServiceSource};
@@ -136,7 +136,14 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
     ];
     for (path, entries) in [(PRODUCTION_PARAMETER_PATH, &production[..]), (STRIPE_TEST_PARAMETER_PATH, &rehearsal[..])] {
         for (key, value, kind) in entries {
-            let param = Param { kind: *kind, value: value.to_string(), version: 1, tags: Tags::new(), origin: Origin::Seed };
+            let param = Param {
+                kind: *kind,
+                value: value.to_string(),
+                version: 1,
+                tags: Tags::new(),
+                origin: Origin::Seed,
+                writer: session_principal("seed"),
+            };
             world.parameters.insert(format!("{path}{key}"), param);
         }
     }

@@ -23,7 +23,7 @@ use crate::cloud::{
 };
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
-use crate::plan::RunPlan;
+use crate::plan::{Environment, RunPlan};
 use crate::secret::Secret;
 use crate::tags::{Ownership, RunTags, Tags};
 use crate::{CloudErrorKind, StepError};
@@ -153,7 +153,8 @@ pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Val
         Step::TriggerStagingBackfill => call(input, |i| backfill::trigger_staging_backfill(cloud, i)).await,
         Step::VerifyStagingBackfill => call(input, |i| backfill::verify_backfill(cloud, Staging, i)).await,
         Step::VerifyProductionBackfill => call(input, |i| backfill::verify_backfill(cloud, Production, i)).await,
-        Step::ValidateStaging | Step::ValidateProduction => call(input, |i| validation::validate_service(cloud, i)).await,
+        Step::ValidateStaging => call(input, |i| validation::validate_service(cloud, Staging, i)).await,
+        Step::ValidateProduction => call(input, |i| validation::validate_service(cloud, Production, i)).await,
         Step::RollbackStaging => call(input, |i| rollback::rollback_staging(cloud, i)).await,
         Step::VerifyRehearsalPassed => call(input, |i| promote::verify_rehearsal_passed(cloud, i)).await,
         Step::RequestApproval => call(input, |i| promote::request_approval(cloud, i)).await,
@@ -221,7 +222,8 @@ pub(crate) async fn write_owned_parameter<C: ParameterStore + Sync>(
 ) -> Result<String, StepError> {
     let name = plan.staging_parameter(key);
     StagingGuard::new(plan).parameter_write(&name)?;
-    let exists = cloud.get_parameter(&name).await.op("GetParameter")?.is_some();
+    // Whether it exists, without reading its value.
+    let exists = cloud.describe_parameter(&name).await.op("DescribeParameters")?.is_some();
     if exists {
         adopt_or_refuse(&plan.tags, &name, &cloud.parameter_tags(&name).await.op("ListTagsForResource")?)?;
     }
@@ -238,6 +240,39 @@ pub(crate) async fn write_owned_parameter<C: ParameterStore + Sync>(
         cloud.add_parameter_tags(&name, &plan.tags.to_tags()).await.op("AddTagsToResource")?;
     }
     Ok(arn)
+}
+
+/// The host name the service API reports for `environment`'s service, which must be the one the
+/// state carried: the HTTP checks (with the test admin's password) and the backfill token go only
+/// to the service this run checks, never to a URL a forged input names (review L3).
+pub(crate) async fn reported_service_url<C: ServiceHost + Sync>(
+    cloud: &C,
+    plan: &RunPlan,
+    environment: Environment,
+    given: &str,
+) -> Result<String, StepError> {
+    let (described, name) = match environment {
+        Environment::Staging => {
+            (cloud.find_service(&plan.service.name, &plan.service.host.location()).await.op("ListServices")?, &plan.service.name)
+        }
+        Environment::Production => {
+            (cloud.describe_service(&plan.production.service_arn).await.op("DescribeService")?, &plan.production.service_name)
+        }
+    };
+    let service = described.ok_or_else(|| StepError::CheckFailed(format!("service {name} does not exist")))?;
+    if !service.url.eq_ignore_ascii_case(given) {
+        return Err(StepError::invalid("service_url", format!("{given:?} is not the URL service {name} reports ({})", service.url)));
+    }
+    Ok(service.url)
+}
+
+/// Fails, naming it, when a parameter the run depends on is absent; reads neither its value nor
+/// decrypts it (DescribeParameters).
+pub(crate) async fn parameter_exists<C: ParameterStore + Sync>(cloud: &C, name: &str) -> Result<(), StepError> {
+    match cloud.describe_parameter(name).await.op("DescribeParameters")? {
+        Some(_) => Ok(()),
+        None => Err(StepError::ProductionNotReady(format!("parameter {name} does not exist"))),
+    }
 }
 
 /// Reads a parameter the run depends on; absent is a precondition failure naming it.

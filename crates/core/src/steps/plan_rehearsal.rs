@@ -2,7 +2,7 @@
 //! every name, tag and setting the other steps use. Failing here costs nothing: the state
 //! machine fails without a rollback, because nothing was created yet.
 
-use super::required_parameter;
+use super::{parameter_exists, required_parameter};
 use crate::cloud::{
     AppRunnerSettings, CodeBuild, HostSettings, ParameterStore, Rds, ReleaseSource, ServiceHost, ServiceLocation, ServiceSource,
     ServiceSpec,
@@ -51,8 +51,10 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
         .op("ListServices")?
         .ok_or_else(|| StepError::ProductionNotReady(format!("production service {} does not exist", run.production.service_name)))?;
 
+    // Production's values are only checked for, never read here: write_staging_parameters
+    // reads the ones it copies.
     for key in COPIED_FROM_PRODUCTION.iter().chain([DATABASE_URL].iter()) {
-        required_parameter(cloud, &parameter_name(&run.production.parameter_path, key)).await?;
+        parameter_exists(cloud, &parameter_name(&run.production.parameter_path, key)).await?;
     }
     for key in STRIPE_KEYS {
         let name = parameter_name(&run.stripe.test_parameter_path, key);
@@ -64,7 +66,7 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
             ));
         }
     }
-    required_parameter(cloud, &run.validation.test_admin_password_parameter).await?;
+    parameter_exists(cloud, &run.validation.test_admin_password_parameter).await?;
 
     let vpc_connector_arn = cloud
         .find_vpc_connector(&run.service.vpc_connector)

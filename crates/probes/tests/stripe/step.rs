@@ -4,8 +4,8 @@
 use crate::stand_in::StripeStandIn;
 use chrono::{TimeZone, Utc};
 use rehearsal_core::cloud::{
-    CloudResult, DbInstance, DbSnapshot, OneTimeSchedule, Parameter, ParameterKind, ParameterStore, PaymentWebhooks, Rds, RestoreRequest,
-    Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, WebhookEndpoint,
+    CloudResult, DbInstance, DbSnapshot, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore, PaymentWebhooks, Rds,
+    RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, WebhookEndpoint,
 };
 use rehearsal_core::plan::{STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET};
 use rehearsal_core::steps::plan_rehearsal::{plan_rehearsal, PlanInput};
@@ -32,6 +32,9 @@ struct TestCloud {
 impl ParameterStore for TestCloud {
     async fn get_parameter(&self, name: &str) -> CloudResult<Option<Parameter>> {
         self.sim.get_parameter(name).await
+    }
+    async fn describe_parameter(&self, name: &str) -> CloudResult<Option<ParameterInfo>> {
+        self.sim.describe_parameter(name).await
     }
     async fn put_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, overwrite: bool) -> CloudResult<String> {
         self.sim.put_parameter(name, value, kind, overwrite).await
