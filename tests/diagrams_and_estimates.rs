@@ -25,7 +25,7 @@ const DEFINITIONS: [(&str, &str); 3] = [
 ];
 
 fn parse(text: &str) -> Definition {
-    Definition::parse(&rehearsal_asl::substitute(text, &substitutions()).unwrap()).unwrap()
+    Definition::parse(&rehearsal_asl::substitute(text, &substitutions(&Default::default())).unwrap()).unwrap()
 }
 
 /// Every line the flowchart must hold for `states` (of the machine, or of a Parallel branch),

@@ -181,6 +181,8 @@ fn every_substitution_of_every_state_machine_is_provided() {
                 _ => match key {
                     "AlertTopicArn" => "!Ref AlertTopic".to_string(),
                     "SchedulerRoleArn" => "!GetAtt SchedulerRole.Arn".to_string(),
+                    // Stack parameters the promote machine hands its steps, as they are.
+                    "AllowApprovalSkip" | "Approvers" => format!("!Ref {key}"),
                     other => panic!("{id}: no rule for the substitution {other}; add it here and in the template"),
                 },
             };
@@ -369,9 +371,11 @@ fn the_api_function_is_given_the_machines_it_starts() {
     let template = yaml("infra/template.yaml");
     let variables = &template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"];
     let names: BTreeSet<&str> = variables.as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
-    assert_eq!(names, BTreeSet::from([Config::STAGING, Config::TEARDOWN]));
+    assert_eq!(names, BTreeSet::from([Config::STAGING, Config::PROMOTE, Config::TEARDOWN, Config::APPROVERS]));
     assert_eq!(intrinsic(&variables[Config::STAGING]), "!Ref StagingStateMachine");
+    assert_eq!(intrinsic(&variables[Config::PROMOTE]), "!Ref PromoteStateMachine");
     assert_eq!(intrinsic(&variables[Config::TEARDOWN]), "!Ref TeardownStateMachine");
+    assert_eq!(intrinsic(&variables[Config::APPROVERS]), "!Ref Approvers");
 }
 
 /// The ids of the functions and state machines, each with what its policies allow.
@@ -412,6 +416,32 @@ fn every_pass_role_names_the_service_it_passes_to() {
         }
     }
     assert!(passes >= 5, "{passes} PassRole statements found");
+}
+
+#[test]
+fn no_task_token_can_approve_and_only_the_api_writes_decisions() {
+    let template = yaml("infra/template.yaml");
+    for file in ["staging", "promote", "teardown"] {
+        let text = std::fs::read_to_string(root().join(format!("statemachine/{file}.asl.json"))).unwrap();
+        assert!(!text.contains("waitForTaskToken") && !text.contains("$$.Task.Token"), "{file}.asl.json waits on a task token");
+    }
+    let mut decision_writers = BTreeSet::new();
+    for (id, allowed) in every_policy(&template) {
+        for (action, arn) in allowed {
+            assert!(!action.starts_with("states:SendTask") && action != "states:*" && action != "*", "{id}: {action}");
+            let (service, operation) = action.split_once(':').unwrap();
+            // A resource that covers the approvals path: the path itself, or any wildcard above it.
+            let covers_approvals = arn.contains("/rehearsal/approvals/") || arn == "*" || arn.ends_with(":parameter/*");
+            if service == "ssm" && covers_approvals && !only_reads(&action) {
+                decision_writers.insert((id.to_string(), operation.to_string()));
+            }
+        }
+    }
+    let expected = BTreeSet::from([
+        ("ApiFunction".to_string(), "PutParameter".to_string()),
+        ("CloseApprovalFunction".to_string(), "DeleteParameter".to_string()),
+    ]);
+    assert_eq!(decision_writers, expected, "who may change /rehearsal/approvals/");
 }
 
 #[test]

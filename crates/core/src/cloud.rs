@@ -599,8 +599,8 @@ pub trait Executions {
     fn describe_execution(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ExecutionInfo>>> + Send;
 }
 
-/// Starts executions, follows them and answers the task tokens they wait on: what the API and
-/// `rehearsal remote` do with the deployed state machines.
+/// Starts executions and follows them: what the API and `rehearsal remote` do with the deployed
+/// state machines.
 pub trait StateMachines: Executions + Sync {
     /// Standard workflows: the same name and input while the execution runs answers it again;
     /// otherwise a taken name is `AlreadyExists`.
@@ -612,8 +612,8 @@ pub trait StateMachines: Executions + Sync {
     ) -> impl Future<Output = CloudResult<StartedExecution>> + Send;
     /// Every event, oldest first.
     fn execution_history(&self, execution_arn: &str) -> impl Future<Output = CloudResult<Vec<HistoryEvent>>> + Send;
-    fn send_task_success(&self, task_token: &str, output: &str) -> impl Future<Output = CloudResult<()>> + Send;
-    fn send_task_failure(&self, task_token: &str, error: &str, cause: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    /// The ARNs of the machine's executions that are running (ListExecutions, every page).
+    fn running_executions(&self, state_machine_arn: &str) -> impl Future<Output = CloudResult<Vec<String>>> + Send;
 }
 
 // ---------------------------------------------------------------- Stripe webhook endpoints

@@ -85,7 +85,7 @@ steps! {
     ValidateStaging => "validate_staging", "ValidateStagingFunctionArn";
     RollbackStaging => "rollback_staging", "RollbackStagingFunctionArn";
     VerifyRehearsalPassed => "verify_rehearsal_passed", "VerifyRehearsalPassedFunctionArn";
-    RequestApproval => "request_approval", "RequestApprovalFunctionArn";
+    CheckApproval => "check_approval", "CheckApprovalFunctionArn";
     CloseApproval => "close_approval", "CloseApprovalFunctionArn";
     SnapshotProductionBeforeDeploy => "snapshot_production_before_deploy", "SnapshotProductionBeforeDeployFunctionArn";
     RecordProductionSource => "record_production_source", "RecordProductionSourceFunctionArn";
@@ -114,6 +114,7 @@ impl Step {
             self,
             Step::PlanRehearsal
                 | Step::VerifyRehearsalPassed
+                | Step::CheckApproval
                 | Step::RecordProductionSource
                 | Step::CheckProductionSnapshot
                 | Step::CheckStagingDatabase
@@ -157,7 +158,7 @@ pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Val
         Step::ValidateProduction => call(input, |i| validation::validate_service(cloud, Production, i)).await,
         Step::RollbackStaging => call(input, |i| rollback::rollback_staging(cloud, i)).await,
         Step::VerifyRehearsalPassed => call(input, |i| promote::verify_rehearsal_passed(cloud, i)).await,
-        Step::RequestApproval => call(input, |i| promote::request_approval(cloud, i)).await,
+        Step::CheckApproval => call(input, |i| promote::check_approval(cloud, i)).await,
         Step::CloseApproval => call(input, |i| promote::close_approval(cloud, i)).await,
         Step::SnapshotProductionBeforeDeploy => call(input, |i| production_snapshot::snapshot_production_before_deploy(cloud, i)).await,
         Step::RecordProductionSource => call(input, |i| promote::record_production_source(cloud, i)).await,
