@@ -212,11 +212,8 @@ fn an_image_based_production_goes_back_to_the_image_it_ran() {
     runtime().block_on(async {
         let account = new_account();
         account.deploy_production_from_image();
-        let source = json!({"service": {
-            "repository_url": "https://github.com/tableicty/tableicty-backend",
-            "connection_arn": rehearsal_sim::seed::CONNECTION_ARN,
-        }});
-        let (staging, status) = stage(&account, source, &[]).await;
+        // Production names no repository: staging builds the stack's (StagingRepositoryUrl).
+        let (staging, status) = stage(&account, json!({}), &[]).await;
         assert_eq!(status, RunStatus::Succeeded);
         let input = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip", "release_image": RELEASE_IMAGE});
         let without_image = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip"});

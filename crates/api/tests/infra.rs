@@ -181,6 +181,14 @@ fn every_substitution_of_every_state_machine_is_provided() {
                 _ => match key {
                     "AlertTopicArn" => "!Ref AlertTopic".to_string(),
                     "SchedulerRoleArn" => "!GetAtt SchedulerRole.Arn".to_string(),
+                    "StagingInstanceRoleArn" => "!GetAtt StagingInstanceRole.Arn".to_string(),
+                    // The stack's staging settings are its parameters of the same name.
+                    "StagingVpcConnector"
+                    | "StagingRepositoryUrl"
+                    | "StagingConnectionArn"
+                    | "StagingRuntime"
+                    | "StagingBuildCommand"
+                    | "StagingStartCommand" => format!("!Ref {key}"),
                     other => panic!("{id}: no rule for the substitution {other}; add it here and in the template"),
                 },
             };
