@@ -15,7 +15,7 @@ use rehearsal_core::durations::TypicalDurations;
 use rehearsal_core::markdown_report::{render, Outcome, RunReport, StateTiming};
 use rehearsal_core::steps::Step;
 use rehearsal_sim::SimConfig;
-use rehearsal_tests::{new_account, run_pipeline, runtime, start_time};
+use rehearsal_tests::{new_account, run_pipeline, runtime, start_time, RUN_ID};
 use serde_json::{json, Value};
 
 const DEFINITIONS: [(&str, &str); 3] = [
@@ -109,6 +109,7 @@ fn simulated_durations() -> ExpectedDurations {
     let waits = [
         ("WaitForSnapshot", sim.snapshot),
         ("WaitForDatabase", sim.restore),
+        ("WaitForPasswordReset", sim.password_reset),
         ("WaitForService", sim.service_create),
         ("WaitForRedeploy", sim.deployment),
     ];
@@ -155,8 +156,8 @@ fn the_critical_path_is_what_a_run_on_the_simulated_account_takes() {
     let (definition, events, elapsed) = run_staging_on_the_sim();
     let durations = simulated_durations();
     let estimate = critical_path(&definition, &durations).unwrap();
-    // The README's figure: snapshot, restore, service and redeploy back to back.
-    assert_eq!(estimate.finish, Duration::from_secs(32 * 60));
+    // The README's figure: snapshot, restore, password reset, service and redeploy back to back.
+    assert_eq!(estimate.finish, Duration::from_secs(34 * 60));
     assert_eq!(estimate.finish, elapsed, "the run took {elapsed:?}");
 
     // Each state on the critical path starts, ends and repeats as it did in the run.
@@ -183,6 +184,11 @@ fn the_critical_path_is_what_a_run_on_the_simulated_account_takes() {
             "WaitForDatabase",
             "CheckStagingDatabase",
             "WriteStagingDatabaseUrl",
+            "ResetStagingDatabasePassword",
+            "IsPasswordReset",
+            "WaitForPasswordReset",
+            "CheckPasswordReset",
+            "StagingDatabaseReady",
             "CreateStagingService",
             "IsServiceRunning",
             "WaitForService",
@@ -316,8 +322,8 @@ fn a_local_run_s_markdown_report_holds_its_timeline_resources_checks_and_cost() 
         .unwrap(),
     );
     let text = render(&input);
-    assert!(text.starts_with("# Rehearsal tableicty-20261124: succeeded\n"), "{text}");
-    assert!(text.contains("| Took | 32 min 0 s |"), "{text}");
+    assert!(text.starts_with(&format!("# Rehearsal {RUN_ID}: succeeded\n")), "{text}");
+    assert!(text.contains("| Took | 34 min 0 s |"), "{text}");
     // One Gantt row per state the run entered, each branch of both Parallels its own section.
     let gantt = &text[text.find("\ngantt\n").unwrap()..];
     let gantt = &gantt[..gantt.find("\n```\n").unwrap()];

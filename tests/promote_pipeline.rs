@@ -3,7 +3,7 @@
 //! simulated account, calling the step handlers on a virtual clock.
 
 use rehearsal_cli::follow_up::{
-    ApprovalAnswer, MachineReport, StackSettings, EXECUTION_NAME as PROMOTE_EXECUTION, LOCAL_APPROVER, LOCAL_REQUESTER,
+    ApprovalAnswer, ApprovalSettings, MachineReport, EXECUTION_NAME as PROMOTE_EXECUTION, LOCAL_APPROVER, LOCAL_REQUESTER,
 };
 use rehearsal_cli::report::RunStatus;
 use rehearsal_core::checks::http::request;
@@ -159,7 +159,8 @@ fn an_approval_cannot_be_skipped_without_the_stack_parameter_nor_given_by_its_re
         assert!(report.cause.as_deref().unwrap().contains("cannot approve it"), "{:?}", report.cause);
 
         // An approver outside the stack's list is refused too.
-        let listed = StackSettings { approvers: vec!["arn:aws:iam::123456789012:user/release-manager".into()], ..StackSettings::default() };
+        let listed =
+            ApprovalSettings { approvers: vec!["arn:aws:iam::123456789012:user/release-manager".into()], ..ApprovalSettings::default() };
         let report = promote_on(&account, listed, promotion(&staging), &[], ApprovalAnswer::Approve).await;
         assert!(report.cause.as_deref().unwrap().contains("not one of the stack's approvers"), "{:?}", report.cause);
         assert_eq!(report.production_writes, json!([]));
@@ -248,11 +249,8 @@ fn an_image_based_production_goes_back_to_the_image_it_ran() {
     runtime().block_on(async {
         let account = new_account();
         account.deploy_production_from_image();
-        let source = json!({"service": {
-            "repository_url": "https://github.com/tableicty/tableicty-backend",
-            "connection_arn": rehearsal_sim::seed::CONNECTION_ARN,
-        }});
-        let (staging, status) = stage(&account, source, &[]).await;
+        // Production names no repository: staging builds the stack's (StagingRepositoryUrl).
+        let (staging, status) = stage(&account, json!({}), &[]).await;
         assert_eq!(status, RunStatus::Succeeded);
         let input = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip", "release_image": RELEASE_IMAGE});
         let without_image = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip"});

@@ -3,7 +3,7 @@
 
 use crate::{start_time, RUN_ID};
 use rehearsal_cli::follow_up::LOCAL_REQUESTER;
-use rehearsal_cli::follow_up::{run_execution_on, run_staging_recorded, ApprovalAnswer, LocalExecution, MachineReport, StackSettings};
+use rehearsal_cli::follow_up::{run_execution_on, run_staging_recorded, ApprovalAnswer, ApprovalSettings, LocalExecution, MachineReport};
 use rehearsal_cli::follow_up::{PROMOTE_DEFINITION, TEARDOWN_DEFINITION};
 use rehearsal_cli::local::LocalRun;
 use rehearsal_cli::report::RunStatus;
@@ -43,7 +43,7 @@ async fn execute(
     input: Value,
     faults: &[&str],
     approval: ApprovalAnswer,
-    stack: StackSettings,
+    stack: ApprovalSettings,
 ) -> MachineReport {
     let execution = LocalExecution {
         definition,
@@ -58,13 +58,13 @@ async fn execute(
 
 /// `promote.asl.json` on a stack with the template's defaults (no skipping the approval).
 pub async fn promote(account: &SimAccount, input: Value, faults: &[&str], approval: ApprovalAnswer) -> MachineReport {
-    execute(account, PROMOTE_DEFINITION, input, faults, approval, StackSettings::default()).await
+    execute(account, PROMOTE_DEFINITION, input, faults, approval, ApprovalSettings::default()).await
 }
 
 /// `promote.asl.json` on a stack with these settings (`AllowApprovalSkip`, `Approvers`).
 pub async fn promote_on(
     account: &SimAccount,
-    stack: StackSettings,
+    stack: ApprovalSettings,
     input: Value,
     faults: &[&str],
     approval: ApprovalAnswer,
@@ -73,12 +73,12 @@ pub async fn promote_on(
 }
 
 /// A stack that lets a document skip the approval (`AllowApprovalSkip=true`).
-pub fn skipping_allowed() -> StackSettings {
-    StackSettings { allow_approval_skip: true, ..StackSettings::default() }
+pub fn skipping_allowed() -> ApprovalSettings {
+    ApprovalSettings { allow_approval_skip: true, ..ApprovalSettings::default() }
 }
 
 pub async fn teardown(account: &SimAccount, input: Value) -> MachineReport {
-    execute(account, TEARDOWN_DEFINITION, input, &[], ApprovalAnswer::Never, StackSettings::default()).await
+    execute(account, TEARDOWN_DEFINITION, input, &[], ApprovalAnswer::Never, ApprovalSettings::default()).await
 }
 
 /// What the run's teardown schedule would send to the teardown state machine.

@@ -183,6 +183,14 @@ fn every_substitution_of_every_state_machine_is_provided() {
                     "SchedulerRoleArn" => "!GetAtt SchedulerRole.Arn".to_string(),
                     // Stack parameters the promote machine hands its steps, as they are.
                     "AllowApprovalSkip" | "Approvers" => format!("!Ref {key}"),
+                    "StagingInstanceRoleArn" => "!GetAtt StagingInstanceRole.Arn".to_string(),
+                    // The stack's staging settings are its parameters of the same name.
+                    "StagingVpcConnector"
+                    | "StagingRepositoryUrl"
+                    | "StagingConnectionArn"
+                    | "StagingRuntime"
+                    | "StagingBuildCommand"
+                    | "StagingStartCommand" => format!("!Ref {key}"),
                     other => panic!("{id}: no rule for the substitution {other}; add it here and in the template"),
                 },
             };
@@ -533,4 +541,46 @@ fn the_templates_http_api_routes_are_the_handlers() {
         routed.insert((method.to_string(), path.to_string()));
     }
     assert_eq!(routed, handler_routes());
+}
+
+#[test]
+fn staging_runs_as_the_stacks_staging_role_which_reads_only_the_staging_path() {
+    let template = yaml("infra/template.yaml");
+    assert!(template["Parameters"].get("ServiceInstanceRoleArn").is_none(), "no parameter hands staging production's role");
+    let role = &template["Resources"]["StagingInstanceRole"];
+    let trust = &role["Properties"]["AssumeRolePolicyDocument"]["Statement"];
+    assert_eq!(trust.as_sequence().map(Vec::len), Some(1));
+    assert_eq!(trust[0]["Principal"]["Service"], "tasks.apprunner.amazonaws.com");
+    for policy in role["Properties"]["Policies"].as_sequence().expect("the role's policies") {
+        for statement in policy["PolicyDocument"]["Statement"].as_sequence().expect("statements") {
+            let actions: Vec<&str> = statement["Action"].as_sequence().unwrap().iter().filter_map(Value::as_str).collect();
+            assert!(actions.iter().all(|a| ["ssm:GetParameter", "ssm:GetParameters"].contains(a)), "{actions:?}");
+            let resource = intrinsic(&statement["Resource"]);
+            assert!(resource.contains("parameter${StagingParameterPath}*") && !is_production(&resource), "{resource}");
+        }
+    }
+    // CreateStagingService may pass that role, and only to App Runner.
+    let create = &template["Resources"]["CreateStagingServiceFunction"];
+    let statements = create["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
+    let passes: Vec<&Value> =
+        statements.iter().filter(|s| s["Action"].as_sequence().is_some_and(|a| a.iter().any(|x| x == "iam:PassRole"))).collect();
+    assert_eq!(passes.len(), 1);
+    assert_eq!(intrinsic(&passes[0]["Resource"]), "!GetAtt StagingInstanceRole.Arn");
+    assert_eq!(passes[0]["Condition"]["StringEquals"]["iam:PassedToService"], "tasks.apprunner.amazonaws.com");
+}
+
+#[test]
+fn snapshots_are_created_tagged_and_deleted_only_under_the_tools_names() {
+    let template = yaml("infra/template.yaml");
+    for (id, function) in of_type(&template, "AWS::Serverless::Function") {
+        for (action, arn) in allowed(id, function) {
+            if arn.contains(":snapshot:") && action != "rds:DescribeDBSnapshots" {
+                // `rehearsal-<run id>` and the predeploy backup, or staging's final snapshot.
+                assert!(
+                    arn.ends_with(":snapshot:rehearsal-*") || arn.ends_with(":snapshot:${StagingDbInstanceId}-final-*"),
+                    "{id}: {action} on {arn}"
+                );
+            }
+        }
+    }
 }

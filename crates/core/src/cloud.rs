@@ -41,6 +41,12 @@ pub struct DbInstance {
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,
     pub publicly_accessible: bool,
+    /// `MasterUsername`: the only login ModifyDBInstance can give a new password.
+    pub master_username: String,
+    /// A new master password waits to be applied (`PendingModifiedValues.MasterUserPassword`).
+    pub master_password_pending: bool,
+    /// `InstanceCreateTime`; RDS shows none while the instance is still being created.
+    pub created_at: Option<DateTime<Utc>>,
     pub tags: Tags,
 }
 
@@ -51,6 +57,8 @@ pub struct DbSnapshot {
     pub source_instance_id: String,
     /// `creating`, `available`, `failed`, …
     pub status: String,
+    /// `SnapshotCreateTime`: when the snapshot was taken.
+    pub created_at: Option<DateTime<Utc>>,
     pub tags: Tags,
 }
 
@@ -80,6 +88,10 @@ pub trait Rds {
     fn rename_instance(&self, id: &str, new_id: &str) -> impl Future<Output = CloudResult<DbInstance>> + Send;
     /// StopDBInstance: `stopping`, then `stopped` (RDS starts it again by itself after 7 days).
     fn stop_instance(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    /// ModifyDBInstance `MasterUserPassword` with ApplyImmediately: the instance is
+    /// `resetting-master-credentials` (or still `available`, the change pending) until the new
+    /// password is in effect; the old one works until then.
+    fn reset_master_password(&self, id: &str, password: &Secret) -> impl Future<Output = CloudResult<DbInstance>> + Send;
     /// AddTagsToResource on an instance, by its ARN; existing keys are overwritten.
     fn tag_instance(&self, arn: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send;
 }
@@ -353,6 +365,10 @@ pub struct ServiceInfo {
     pub host_status: String,
     /// The code repository, for a service built from source.
     pub source: Option<ServiceSource>,
+    /// How it is built and started, when that is configured through the API (App Runner's
+    /// `CodeConfigurationValues` with configuration source `API`); `None` for a service that
+    /// reads its repository's `apprunner.yaml`, or runs an image.
+    pub build: Option<CodeBuild>,
     /// The configured image (App Runner `ImageIdentifier`, ECS the primary container's image),
     /// for a service deployed from a container image.
     pub image_identifier: Option<String>,

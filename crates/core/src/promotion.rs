@@ -3,7 +3,7 @@
 //! run is proven to have passed: the staging plan (re-derived from the execution itself, never
 //! taken from the caller), and every production name the promotion and its rollback use.
 
-use crate::naming::rds_identifier_problem;
+use crate::naming::{rds_identifier_problem, SNAPSHOT_PREFIX};
 use crate::plan::RunPlan;
 use crate::run::parse_document;
 use crate::tags::RunTags;
@@ -143,7 +143,8 @@ impl Promotion {
         let production_db = plan.production.db_instance_id.clone();
         let stamp = started_at.format("%Y%m%d%H%M");
         let stem = production_db.strip_suffix("-db").unwrap_or(&production_db);
-        let snapshot_id = format!("{stem}-predeploy-{stamp}");
+        // A name only this tool makes (the prefix its IAM policies scope snapshots to).
+        let snapshot_id = format!("{SNAPSHOT_PREFIX}{stem}-predeploy-{stamp}");
         let restored_db_id = format!("{production_db}-restored-{stamp}");
         let damaged_db_id = format!("{production_db}-damaged-{stamp}");
         for id in [&snapshot_id, &restored_db_id, &damaged_db_id] {

@@ -153,6 +153,10 @@ impl<H, P, S> Rds for LambdaCloud<H, P, S> {
         self.aws.stop_instance(id)
     }
 
+    fn reset_master_password(&self, id: &str, password: &Secret) -> impl Future<Output = CloudResult<DbInstance>> + Send {
+        self.aws.reset_master_password(id, password)
+    }
+
     fn tag_instance(&self, arn: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send {
         self.aws.tag_instance(arn, tags)
     }

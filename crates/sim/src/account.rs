@@ -82,6 +82,12 @@ impl SimAccount {
         }
     }
 
+    /// Puts a snapshot of instance `source` named `id` with `tags`, taken at `created_at`, as
+    /// someone with RDS rights could by hand (a forged run tag included).
+    pub fn plant_snapshot(&self, id: &str, source: &str, tags: Tags, created_at: DateTime<Utc>) -> Result<(), String> {
+        self.world().0.plant_snapshot(id, source, tags, created_at)
+    }
+
     pub fn session(&self, step: &str) -> SimCloud {
         SimCloud { account: self.clone(), step: Arc::from(step) }
     }

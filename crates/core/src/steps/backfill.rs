@@ -47,9 +47,7 @@ pub struct BackfillResult {
 }
 
 fn one_time_token() -> Result<Secret, StepError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| StepError::MalformedInput(format!("no randomness for the backfill token: {e}")))?;
-    Ok(Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    Secret::random_hex(32).map_err(|e| StepError::MalformedInput(format!("no randomness for the backfill token: {e}")))
 }
 
 fn unavailable(code: &str, message: String) -> StepError {

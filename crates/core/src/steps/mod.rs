@@ -72,6 +72,7 @@ steps! {
     CheckProductionSnapshot => "check_production_snapshot", "CheckProductionSnapshotFunctionArn";
     RestoreStagingDatabase => "restore_staging_database", "RestoreStagingDatabaseFunctionArn";
     CheckStagingDatabase => "check_staging_database", "CheckStagingDatabaseFunctionArn";
+    ResetStagingDatabasePassword => "reset_staging_database_password", "ResetStagingDatabasePasswordFunctionArn";
     WriteStagingParameters => "write_staging_parameters", "WriteStagingParametersFunctionArn";
     WriteStagingDatabaseUrl => "write_staging_database_url", "WriteStagingDatabaseUrlFunctionArn";
     ScheduleStagingTeardown => "schedule_staging_teardown", "ScheduleStagingTeardownFunctionArn";
@@ -142,6 +143,7 @@ pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Val
         Step::CheckStagingDatabase | Step::CheckRestoredProductionDatabase => {
             call(input, |i| staging_database::check_database(cloud, i)).await
         }
+        Step::ResetStagingDatabasePassword => call(input, |i| staging_database::reset_staging_database_password(cloud, i)).await,
         Step::WriteStagingParameters => call(input, |i| staging_parameters::write_staging_parameters(cloud, i)).await,
         Step::WriteStagingDatabaseUrl => call(input, |i| staging_parameters::write_staging_database_url(cloud, i)).await,
         Step::ScheduleStagingTeardown => call(input, |i| teardown_schedule::schedule_staging_teardown(cloud, i)).await,
@@ -210,6 +212,31 @@ pub(crate) fn adopt_or_refuse(owner: &RunTags, resource: &str, tags: &Tags) -> R
         }),
         Ownership::Foreign => Err(StepError::ResourceNotOwned { resource: resource.to_string(), detail: RunTags::describe_owner(tags) }),
     }
+}
+
+/// Whether a resource was created before the run's execution started: such a resource is never
+/// the run's, whatever its tags say (anyone allowed to tag can forge those). RDS shows no
+/// creation time for an instance still being created, which so cannot predate the run.
+pub(crate) fn predates(created_at: Option<DateTime<Utc>>, started_at: DateTime<Utc>) -> bool {
+    created_at.is_some_and(|created| created < started_at)
+}
+
+/// [`adopt_or_refuse`] for a resource whose creation time is known (RDS instances and
+/// snapshots): one created before the execution started is refused even with this run's tags.
+pub(crate) fn adopt_if_made_by_run(
+    owner: &RunTags,
+    started_at: DateTime<Utc>,
+    resource: &str,
+    tags: &Tags,
+    created_at: Option<DateTime<Utc>>,
+) -> Result<(), StepError> {
+    if predates(created_at, started_at) {
+        return Err(StepError::ResourceNotOwned {
+            resource: resource.to_string(),
+            detail: format!("created at {}, before this run's execution started at {started_at}", created_at.unwrap_or_default()),
+        });
+    }
+    adopt_or_refuse(owner, resource, tags)
 }
 
 /// Writes a staging parameter this run owns: creates it tagged, or overwrites one this run

@@ -3,7 +3,7 @@
 //! backfill, the checks and the teardown reuse the staging steps' code; what writes production
 //! holds a [`ProductionGuard`].
 
-use super::plan_rehearsal::{plan_rehearsal, PlanInput};
+use super::plan_rehearsal::{plan_rehearsal, PlanInput, StackSettings};
 use super::staging_service::ServiceState;
 use super::{Deadline, PromotionOnly};
 use crate::cloud::{Clock, Executions, ParameterStore, Rds, ServiceHost, ServiceLocation};
@@ -30,6 +30,8 @@ pub struct VerifyRehearsalInput {
     pub execution_name: String,
     /// `${AllowApprovalSkip}`, the stack parameter: `"true"` lets a document skip the approval.
     pub allow_approval_skip: String,
+    /// The stack's settings, as the staging machine passes them to its plan.
+    pub stack: StackSettings,
 }
 
 /// Proves the named staging run passed, from its execution (the source of truth: it succeeded
@@ -87,7 +89,17 @@ pub async fn verify_rehearsal_passed<C: Executions + Rds + ParameterStore + Serv
         return Err(StepError::CheckFailed(format!("the staging run {arn} reports failed checks: {}", failed.join(", "))));
     }
     let run_document = execution.input.as_deref().and_then(|i| serde_json::from_str(i).ok()).unwrap_or_else(|| serde_json::json!({}));
-    let plan = plan_rehearsal(cloud, PlanInput { input: run_document, execution_start: execution.start }).await?;
+    let plan = plan_rehearsal(
+        cloud,
+        PlanInput {
+            input: run_document,
+            // DescribeExecution names it; the ARN ends with it too.
+            execution_name: execution.name.clone().unwrap_or_else(|| arn.rsplit(':').next().unwrap_or_default().to_string()),
+            execution_start: execution.start,
+            stack: input.stack,
+        },
+    )
+    .await?;
     let fresh_until = plan.started_at + chrono::Duration::hours(i64::from(plan.ttl_hours));
     if cloud.now() > fresh_until {
         return Err(StepError::CheckFailed(format!(
