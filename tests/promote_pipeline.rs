@@ -10,7 +10,8 @@ use rehearsal_core::checks::http::request;
 use rehearsal_core::cloud::{HttpClient, ParameterStore, Rds, Scheduler};
 use rehearsal_core::naming::teardown_schedule_name;
 use rehearsal_core::plan::SCHEDULE_GROUP;
-use rehearsal_core::promotion::{approval_parameter, RETAIN_UNTIL_KEY};
+use rehearsal_core::promotion::{approval_parameter, ApprovalDecision, Promotion, Verdict, RETAIN_UNTIL_KEY};
+use rehearsal_core::steps::{invoke, Step};
 use rehearsal_sim::seed::{PRODUCTION_DB, PRODUCTION_IMAGE, PRODUCTION_SERVICE, PRODUCTION_SERVICE_URL, RELEASE_IMAGE};
 use rehearsal_sim::SimAccount;
 use rehearsal_tests::promotion::{alert_subjects, promote, promote_on, promotion, skipping_allowed, stage, staged};
@@ -264,5 +265,46 @@ fn an_image_based_production_goes_back_to_the_image_it_ran() {
         assert!(report.cause.as_deref().unwrap().contains("back to the image it ran before"), "{:?}", report.cause);
         assert!(!production_migrated(&account));
         assert_eq!(production_health(&account).await, 200);
+    });
+}
+
+#[test]
+fn check_approval_refuses_a_decision_the_requester_wrote_whoever_it_names() {
+    runtime().block_on(async {
+        let account = new_account();
+        let staging = staged(&account).await;
+        // The requester is a session of the account, so the parameter's LastModifiedUser is theirs.
+        let requester = rehearsal_sim::session_principal("developer");
+        let document = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "requested_by": requester});
+        let verify = json!({
+            "input": document,
+            "execution_start": account.now(),
+            "execution_name": "promote-7",
+            "staging_state_machine_arn": rehearsal_cli::follow_up::staging_state_machine_arn(),
+            "allow_approval_skip": "false",
+            "stack": rehearsal_sim::seed::stack_settings(),
+        });
+        let verified = invoke(&account.session("verify_rehearsal_passed"), Step::VerifyRehearsalPassed, verify).await.unwrap();
+        let promotion: Promotion = serde_json::from_value(verified).unwrap();
+        let checker = account.session("check_approval");
+        let check = || invoke(&checker, Step::CheckApproval, json!({"promotion": promotion, "approvers": ""}));
+        assert_eq!(check().await.unwrap()["phase"], "in_progress");
+
+        let forged = ApprovalDecision {
+            verdict: Verdict::Approved,
+            by: LOCAL_APPROVER.into(),
+            requested_by: requester.clone(),
+            promotion_started_at: promotion.started_at,
+            decided_at: account.now(),
+            comment: None,
+        };
+        forged.write(&account.session("developer"), "promote-7").await.unwrap();
+        let refused = check().await.unwrap_err().to_string();
+        assert!(refused.contains(&format!("written by the requester {requester}")), "{refused}");
+
+        // The same decision written by the API's session counts.
+        forged.write(&account.session("api"), "promote-7").await.unwrap();
+        let approved = check().await.unwrap();
+        assert_eq!((approved["phase"].as_str(), approved["by"].as_str()), (Some("ready"), Some(LOCAL_APPROVER)));
     });
 }
