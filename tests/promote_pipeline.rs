@@ -282,7 +282,7 @@ fn check_approval_refuses_a_decision_the_requester_wrote_whoever_it_names() {
             "execution_name": "promote-7",
             "staging_state_machine_arn": rehearsal_cli::follow_up::staging_state_machine_arn(),
             "allow_approval_skip": "false",
-            "stack": rehearsal_sim::seed::stack_settings(),
+            "stack": rehearsal_tests::stack_settings(),
         });
         let verified = invoke(&account.session("verify_rehearsal_passed"), Step::VerifyRehearsalPassed, verify).await.unwrap();
         let promotion: Promotion = serde_json::from_value(verified).unwrap();

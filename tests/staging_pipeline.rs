@@ -3,7 +3,7 @@
 
 use rehearsal_cli::execution::RunError;
 use rehearsal_cli::report::{AccountRecord, RunReport, RunStatus, StateSummary};
-use rehearsal_core::cloud::{ParameterStore, Rds, ServiceHost, ServiceLocation};
+use rehearsal_core::cloud::{ParameterKind, ParameterStore, Rds, ServiceHost, ServiceLocation};
 use rehearsal_core::plan::staging_parameter_keys;
 use rehearsal_core::steps::Step;
 use rehearsal_core::tags::RunTags;
@@ -153,6 +153,28 @@ fn a_forged_backup_older_than_the_execution_is_neither_adopted_nor_deleted() {
         assert!(account.session("test").describe_snapshot(BACKUP_SNAPSHOT).await.unwrap().is_some(), "the forged backup was deleted");
         let deleted = ledger(&report).resources_deleted.to_string();
         assert!(!deleted.contains(BACKUP_SNAPSHOT), "{deleted}");
+    });
+}
+
+#[test]
+fn a_database_url_that_does_not_log_in_as_the_master_user_is_refused_before_the_service_exists() {
+    runtime().block_on(async {
+        let account = new_account();
+        // Production's app logs in as another role: only the master's password can be reset, so
+        // staging would keep production's password for it.
+        let session = account.session("operator");
+        let url = session.get_parameter("/tableicty/production/DATABASE_URL").await.unwrap().unwrap().value;
+        let other = url.expose().replacen(&format!("//{}:", seed::DB_MASTER_USER), "//tableicty_app:", 1);
+        assert_ne!(other, url.expose());
+        session
+            .put_parameter("/tableicty/production/DATABASE_URL", &rehearsal_core::Secret::new(other), ParameterKind::SecureString, true)
+            .await
+            .unwrap();
+        let report = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::RolledBack);
+        assert_eq!(report.error.as_deref(), Some("ProductionNotReadyError"), "{:?}", report.cause);
+        assert!(report.cause.as_deref().unwrap().contains("not as the master user"), "{:?}", report.cause);
+        assert!(!states_entered(&report).contains(&"CreateStagingService".to_string()));
     });
 }
 
@@ -380,7 +402,7 @@ fn the_checks_and_the_backfill_token_go_only_to_the_url_the_service_api_reports(
         let plan = rehearsal_core::steps::invoke(
             &cloud,
             Step::PlanRehearsal,
-            json!({"input": {}, "execution_name": "staging", "execution_start": rehearsal_tests::start_time(), "stack": rehearsal_sim::seed::stack_settings()}),
+            json!({"input": {}, "execution_name": "staging", "execution_start": rehearsal_tests::start_time(), "stack": rehearsal_tests::stack_settings()}),
         )
         .await
         .unwrap();

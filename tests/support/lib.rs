@@ -5,6 +5,8 @@
 pub mod http;
 pub use rehearsal_moto as moto;
 pub mod promotion;
+/// The stack settings of the simulated deployment, for tests that call the plan step directly.
+pub use rehearsal_sim::seed::stack_settings;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rehearsal_cli::execution::RunError;

@@ -205,7 +205,12 @@ impl Drop for Function {
 /// A plan as plan_rehearsal makes it (on the simulated account: the plan is all it is needed for).
 fn plan() -> Value {
     let account = rehearsal_tests::new_account();
-    let input = json!({"input": {}, "execution_name": "staging", "execution_start": rehearsal_tests::start_time(), "stack": rehearsal_sim::seed::stack_settings()});
+    let input = json!({
+        "input": {},
+        "execution_name": "staging",
+        "execution_start": rehearsal_tests::start_time(),
+        "stack": rehearsal_tests::stack_settings(),
+    });
     rehearsal_tests::runtime().block_on(invoke(&account.session("plan_rehearsal"), Step::PlanRehearsal, input)).unwrap()
 }
 
