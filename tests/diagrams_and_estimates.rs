@@ -14,7 +14,7 @@ use rehearsal_cli::invoker::StepInvoker;
 use rehearsal_core::durations::TypicalDurations;
 use rehearsal_core::steps::Step;
 use rehearsal_sim::SimConfig;
-use rehearsal_tests::{new_account, run_pipeline, runtime, start_time};
+use rehearsal_tests::{new_account, run_pipeline, runtime, stack_settings, start_time, RUN_ID};
 use serde_json::{json, Value};
 
 const DEFINITIONS: [(&str, &str); 3] = [
@@ -24,7 +24,7 @@ const DEFINITIONS: [(&str, &str); 3] = [
 ];
 
 fn parse(text: &str) -> Definition {
-    Definition::parse(&rehearsal_asl::substitute(text, &substitutions()).unwrap()).unwrap()
+    Definition::parse(&rehearsal_asl::substitute(text, &substitutions(&Default::default())).unwrap()).unwrap()
 }
 
 /// Every line the flowchart must hold for `states` (of the machine, or of a Parallel branch),
@@ -108,6 +108,7 @@ fn simulated_durations() -> ExpectedDurations {
     let waits = [
         ("WaitForSnapshot", sim.snapshot),
         ("WaitForDatabase", sim.restore),
+        ("WaitForPasswordReset", sim.password_reset),
         ("WaitForService", sim.service_create),
         ("WaitForRedeploy", sim.deployment),
     ];
@@ -154,8 +155,8 @@ fn the_critical_path_is_what_a_run_on_the_simulated_account_takes() {
     let (definition, events, elapsed) = run_staging_on_the_sim();
     let durations = simulated_durations();
     let estimate = critical_path(&definition, &durations).unwrap();
-    // The README's figure: snapshot, restore, service and redeploy back to back.
-    assert_eq!(estimate.finish, Duration::from_secs(32 * 60));
+    // The README's figure: snapshot, restore, password reset, service and redeploy back to back.
+    assert_eq!(estimate.finish, Duration::from_secs(34 * 60));
     assert_eq!(estimate.finish, elapsed, "the run took {elapsed:?}");
 
     // Each state on the critical path starts, ends and repeats as it did in the run.
@@ -182,6 +183,11 @@ fn the_critical_path_is_what_a_run_on_the_simulated_account_takes() {
             "WaitForDatabase",
             "CheckStagingDatabase",
             "WriteStagingDatabaseUrl",
+            "ResetStagingDatabasePassword",
+            "IsPasswordReset",
+            "WaitForPasswordReset",
+            "CheckPasswordReset",
+            "StagingDatabaseReady",
             "CreateStagingService",
             "IsServiceRunning",
             "WaitForService",
@@ -258,7 +264,8 @@ fn a_local_run_s_markdown_report_holds_its_timeline_resources_checks_and_cost() 
         let account = new_account();
         let report = run_pipeline(&account, json!({}), &[]).await.unwrap();
         // As `rehearsal run --local --report-md` prices it: the plan's environment, the run's usage.
-        let planned = rehearsal_cli::plan::plan(&account.session("report"), json!({}), start_time()).await.unwrap();
+        let planned =
+            rehearsal_cli::plan::plan(&account.session("report"), json!({}), "staging", start_time(), &stack_settings()).await.unwrap();
         let cost = planned.cost_of(report.usage()).unwrap();
         (report, cost)
     });
@@ -266,8 +273,8 @@ fn a_local_run_s_markdown_report_holds_its_timeline_resources_checks_and_cost() 
     let ledger = report.ledger().unwrap();
     let created = ledger.resources_created.as_array().unwrap();
     let text = report.markdown(Some(cost));
-    assert!(text.starts_with("# Rehearsal tableicty-20261124: succeeded\n"), "{text}");
-    assert!(text.contains("| Took | 32 min 0 s |"), "{text}");
+    assert!(text.starts_with(&format!("# Rehearsal {RUN_ID}: succeeded\n")), "{text}");
+    assert!(text.contains("| Took | 34 min 0 s |"), "{text}");
     // One Gantt row per state the run entered, each branch of both Parallels its own section.
     let gantt = &text[text.find("\ngantt\n").unwrap()..];
     let gantt = &gantt[..gantt.find("\n```\n").unwrap()];
@@ -295,8 +302,8 @@ fn the_readme_shows_each_definition_s_current_diagram() {
         let at = readme.find(&heading).unwrap_or_else(|| panic!("README.md has no heading {heading:?}"));
         assert!(
             readme[at + heading.len()..].starts_with(&chart),
-            "README.md's diagram of {file}.asl.json is out of date: put there what \
-             `cargo run -p rehearsal-cli -- asl diagram statemachine/{file}.asl.json --markdown` prints"
+            "README.md's diagram of {file}.asl.json is out of date: run scripts/draw-state-machines (it puts there what \
+             `cargo run -p rehearsal-cli -- asl diagram statemachine/{file}.asl.json --markdown` prints)"
         );
     }
 }
@@ -307,7 +314,8 @@ fn the_readme_shows_each_definition_s_current_diagram() {
 fn a_plan_only_reads_and_says_what_a_run_creates_takes_and_costs() {
     runtime().block_on(async {
         let account = new_account();
-        let planned = rehearsal_cli::plan::plan(&account.session("plan"), json!({}), start_time()).await.unwrap();
+        let planned =
+            rehearsal_cli::plan::plan(&account.session("plan"), json!({}), "staging", start_time(), &stack_settings()).await.unwrap();
         let ledger = account.ledger();
         assert!(ledger.created.is_empty() && ledger.deleted.is_empty() && ledger.production_writes.is_empty(), "{ledger:?}");
         assert!(!ledger.calls.is_empty());
@@ -331,7 +339,10 @@ fn a_plan_only_reads_and_says_what_a_run_creates_takes_and_costs() {
         assert!(text.contains("tableicty-staging-db") && text.contains("per hour") && text.contains("per day"), "{text}");
 
         let refused = new_account();
-        let error = rehearsal_cli::plan::plan(&refused.session("plan"), json!({"ttl_hours": 0}), start_time()).await.unwrap_err();
+        let error =
+            rehearsal_cli::plan::plan(&refused.session("plan"), json!({"ttl_hours": 0}), "staging", start_time(), &stack_settings())
+                .await
+                .unwrap_err();
         assert!(error.to_string().contains("field `ttl_hours`"), "{error}");
         assert!(refused.ledger().calls.is_empty());
     });

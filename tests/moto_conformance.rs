@@ -324,7 +324,7 @@ fn lambda_error(error_type: &str, message: &str) -> Value {
 const DEADLINE: &str = "2026-11-24T10:00:00Z";
 
 fn plan() -> Value {
-    json!({"run_id": "tableicty-20261124", "app": "tableicty"})
+    json!({"run_id": "tableicty-20261124", "app": "tableicty", "secret_key": {"source": "copy", "exposes": "production's SECRET_KEY"}})
 }
 
 /// A check's answer, with the phase the Choices test computed as the step computes it.
@@ -403,6 +403,7 @@ fn prepare(snapshot_replies: Vec<Value>, slow_siblings: bool) -> Vec<(Step, Vec<
     if !slow_siblings {
         replies.push((Step::RestoreStagingDatabase, vec![ok(database("available", false))]));
         replies.push((Step::WriteStagingDatabaseUrl, vec![ok(arns(&["DATABASE_URL"]))]));
+        replies.push((Step::ResetStagingDatabasePassword, vec![ok(database("available", false))]));
     }
     replies
 }
@@ -535,8 +536,10 @@ fn every_wait_loop_of_the_build_then_a_failed_service_and_a_second_rollback_pass
         (Step::SnapshotProductionDatabase, vec![ok(snapshot("creating", false))]),
         (Step::CheckProductionSnapshot, vec![ok(snapshot("available", false))]),
         (Step::RestoreStagingDatabase, vec![ok(database("creating", false))]),
-        (Step::CheckStagingDatabase, vec![ok(database("available", false))]),
+        // The restore's loop, then the password reset's.
+        (Step::CheckStagingDatabase, vec![ok(database("available", false)), ok(database("available", false))]),
         (Step::WriteStagingDatabaseUrl, vec![ok(arns(&["DATABASE_URL"]))]),
+        (Step::ResetStagingDatabasePassword, vec![ok(database("resetting-master-credentials", false))]),
         (Step::WriteStagingParameters, vec![ok(arns(&["SECRET_KEY"]))]),
         (Step::ScheduleStagingTeardown, vec![ok(teardown())]),
         (Step::CreateStagingService, vec![ok(service("OPERATION_IN_PROGRESS", "IN_PROGRESS", false))]),
@@ -547,7 +550,13 @@ fn every_wait_loop_of_the_build_then_a_failed_service_and_a_second_rollback_pass
     run.assert_conforms();
     assert_eq!(run.local.error.as_deref(), Some("ServiceFailedError"));
     assert_eq!(run.local.cause.as_deref(), Some("service tableicty-staging-backend ended CREATE_FAILED (operation FAILED)"));
-    for wait in ["PrepareStaging/0/WaitForSnapshot", "PrepareStaging/0/WaitForDatabase", "WaitForService", "WaitBeforeRollingBackAgain"] {
+    for wait in [
+        "PrepareStaging/0/WaitForSnapshot",
+        "PrepareStaging/0/WaitForDatabase",
+        "PrepareStaging/0/WaitForPasswordReset",
+        "WaitForService",
+        "WaitBeforeRollingBackAgain",
+    ] {
         assert!(run.local.states.contains(&wait.to_string()), "{wait} not in {:?}", run.local.states);
     }
 }

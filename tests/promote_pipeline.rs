@@ -2,16 +2,19 @@
 //! `statemachine/promote.asl.json` run by the local runner after a staging run on the same
 //! simulated account, calling the step handlers on a virtual clock.
 
-use rehearsal_cli::follow_up::{ApprovalAnswer, MachineReport};
+use rehearsal_cli::follow_up::{
+    ApprovalAnswer, ApprovalSettings, MachineReport, EXECUTION_NAME as PROMOTE_EXECUTION, LOCAL_APPROVER, LOCAL_REQUESTER,
+};
 use rehearsal_cli::report::RunStatus;
 use rehearsal_core::checks::http::request;
 use rehearsal_core::cloud::{HttpClient, ParameterStore, Rds, Scheduler};
 use rehearsal_core::naming::teardown_schedule_name;
 use rehearsal_core::plan::SCHEDULE_GROUP;
-use rehearsal_core::promotion::{approval_parameter, RETAIN_UNTIL_KEY};
+use rehearsal_core::promotion::{approval_parameter, ApprovalDecision, Promotion, Verdict, RETAIN_UNTIL_KEY};
+use rehearsal_core::steps::{invoke, Step};
 use rehearsal_sim::seed::{PRODUCTION_DB, PRODUCTION_IMAGE, PRODUCTION_SERVICE, PRODUCTION_SERVICE_URL, RELEASE_IMAGE};
 use rehearsal_sim::SimAccount;
-use rehearsal_tests::promotion::{alert_subjects, promote, promotion, stage, staged};
+use rehearsal_tests::promotion::{alert_subjects, promote, promote_on, promotion, skipping_allowed, stage, staged};
 use rehearsal_tests::{new_account, runtime, RUN_ID};
 use serde_json::{json, Value};
 
@@ -59,16 +62,16 @@ fn an_approved_promotion_deploys_backfills_checks_production_and_moves_the_teard
         assert!(production_migrated(&account));
         assert_eq!(account.null_count(PRODUCTION_DB, "core_issuer", "tenant_id"), Some(Ok(0)));
         assert_eq!(production_health(&account).await, 200);
-        assert!(report.entered("RequestApproval") && report.entered("CloseApproval"));
+        assert!(report.entered("CheckApproval") && report.entered("CloseApproval"));
         assert!(writers(&report).iter().all(|w| PRODUCTION_WRITERS.contains(&w.as_str())), "{:?}", report.production_writes);
         assert!(!writers(&report).is_empty());
 
-        // The pre-deployment backup exists; the approval token is gone again; staging is up until
+        // The pre-deployment backup exists; the decision is gone again; staging is up until
         // its teardown, which now fires an hour after the promotion.
         let snapshot = output["predeploy_snapshot_id"].as_str().unwrap();
         assert!(account.existing_resources().iter().any(|r| r.id == snapshot && r.status == "available"));
         let cloud = account.session("test");
-        assert_eq!(cloud.get_parameter(&approval_parameter(RUN_ID)).await.unwrap(), None);
+        assert_eq!(cloud.get_parameter(&approval_parameter(PROMOTE_EXECUTION)).await.unwrap(), None);
         staging_is_up(&account);
         let schedule = cloud.get_schedule(SCHEDULE_GROUP, &teardown_schedule_name(RUN_ID)).await.unwrap().unwrap();
         assert!(schedule.input.contains("\"reason\":\"promoted\""), "{}", schedule.input);
@@ -85,12 +88,14 @@ fn a_rejected_approval_changes_nothing() {
         let report = promote(&account, promotion(&staging), &[], ApprovalAnswer::Reject("not during the sale".into())).await;
         assert!(!report.succeeded);
         assert_eq!(report.error.as_deref(), Some("ApprovalRejected"));
-        assert_eq!(report.cause.as_deref(), Some("not during the sale"));
+        let cause = report.cause.as_deref().unwrap();
+        assert!(cause.contains(&format!("rejected by {LOCAL_APPROVER}")) && cause.contains("(untrusted text"), "{cause}");
+        assert!(cause.contains("\"not during the sale\""), "{cause}");
         assert_eq!(report.production_writes, json!([]));
         assert!(!report.entered("SnapshotProductionBeforeDeploy"));
         assert!(report.resources_created.as_array().unwrap().iter().all(|r| r["kind"] == "parameter"), "{}", report.resources_created);
         assert!(!production_migrated(&account));
-        assert_eq!(account.session("test").get_parameter(&approval_parameter(RUN_ID)).await.unwrap(), None);
+        assert_eq!(account.session("test").get_parameter(&approval_parameter(PROMOTE_EXECUTION)).await.unwrap(), None);
         staging_is_up(&account);
         assert_eq!(alert_subjects(&report), ["rehearsal: not promoted, production unchanged"]);
     });
@@ -122,13 +127,46 @@ fn only_a_passed_staging_run_of_the_named_run_id_is_promoted() {
         let account = new_account();
         let staging = staged(&account).await;
         let wrong = json!({"run_id": "tableicty-20261123", "staging_execution_arn": staging, "approval": "skip"});
-        let report = promote(&account, wrong, &[], ApprovalAnswer::Approve).await;
+        let report = promote_on(&account, skipping_allowed(), wrong, &[], ApprovalAnswer::Approve).await;
         assert_eq!(report.error.as_deref(), Some("InvalidInputError"));
         assert!(report.cause.as_deref().unwrap().contains("run_id"), "{:?}", report.cause);
         let unknown = promotion(&staging.replace(":staging", ":other"));
         assert_eq!(promote(&account, unknown, &[], ApprovalAnswer::Approve).await.error.as_deref(), Some("InvalidInputError"));
         assert!(!production_migrated(&account));
         assert_eq!(alert_subjects(&report), ["rehearsal: promotion refused, production unchanged"]);
+    });
+}
+
+#[test]
+fn an_approval_cannot_be_skipped_without_the_stack_parameter_nor_given_by_its_requester() {
+    runtime().block_on(async {
+        let account = new_account();
+        let staging = staged(&account).await;
+        let skip = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip"});
+        let report = promote(&account, skip, &[], ApprovalAnswer::Never).await;
+        assert_eq!(report.error.as_deref(), Some("InvalidInputError"));
+        let cause = report.cause.as_deref().unwrap();
+        assert!(cause.contains("field `approval`") && cause.contains("AllowApprovalSkip"), "{cause}");
+        assert!(!report.entered("CheckApproval"));
+
+        // No requester: nobody could tell its approver apart from it.
+        let anonymous = json!({"run_id": RUN_ID, "staging_execution_arn": staging});
+        let report = promote(&account, anonymous, &[], ApprovalAnswer::Approve).await;
+        assert!(report.cause.as_deref().unwrap().contains("field `requested_by`"), "{:?}", report.cause);
+
+        // The requester's own approval, however it got written, is refused by the check itself.
+        let report = promote(&account, promotion(&staging), &[], ApprovalAnswer::ApproveAs(LOCAL_REQUESTER.into())).await;
+        assert_eq!(report.error.as_deref(), Some("CheckFailedError"));
+        assert!(report.cause.as_deref().unwrap().contains("cannot approve it"), "{:?}", report.cause);
+
+        // An approver outside the stack's list is refused too.
+        let listed =
+            ApprovalSettings { approvers: vec!["arn:aws:iam::123456789012:user/release-manager".into()], ..ApprovalSettings::default() };
+        let report = promote_on(&account, listed, promotion(&staging), &[], ApprovalAnswer::Approve).await;
+        assert!(report.cause.as_deref().unwrap().contains("not one of the stack's approvers"), "{:?}", report.cause);
+        assert_eq!(report.production_writes, json!([]));
+        assert!(!production_migrated(&account));
+        assert_eq!(account.session("test").get_parameter(&approval_parameter(PROMOTE_EXECUTION)).await.unwrap(), None);
     });
 }
 
@@ -161,7 +199,7 @@ fn a_failure_at_each_promote_step_leaves_production_as_it_was() {
             let account = new_account();
             let staging = staged(&account).await;
             let input = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip"});
-            let report = promote(&account, input, &[fault], ApprovalAnswer::Never).await;
+            let report = promote_on(&account, skipping_allowed(), input, &[fault], ApprovalAnswer::Never).await;
             if let Err(problem) = check_failure(&account, &report, &expect).await {
                 problems.push(format!("{fault}: {problem}\n  error {:?}\n  cause {:?}", report.error, report.cause));
             }
@@ -212,22 +250,61 @@ fn an_image_based_production_goes_back_to_the_image_it_ran() {
     runtime().block_on(async {
         let account = new_account();
         account.deploy_production_from_image();
-        let source = json!({"service": {
-            "repository_url": "https://github.com/tableicty/tableicty-backend",
-            "connection_arn": rehearsal_sim::seed::CONNECTION_ARN,
-        }});
-        let (staging, status) = stage(&account, source, &[]).await;
+        // Production names no repository: staging builds the stack's (StagingRepositoryUrl).
+        let (staging, status) = stage(&account, json!({}), &[]).await;
         assert_eq!(status, RunStatus::Succeeded);
         let input = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip", "release_image": RELEASE_IMAGE});
         let without_image = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip"});
-        let refused = promote(&account, without_image, &[], ApprovalAnswer::Never).await;
+        let refused = promote_on(&account, skipping_allowed(), without_image, &[], ApprovalAnswer::Never).await;
         assert!(refused.cause.as_deref().unwrap_or_default().contains("release_image"), "{:?}", refused.cause);
 
-        let report = promote(&account, input.clone(), &["validate_production=failed-check"], ApprovalAnswer::Never).await;
+        let report =
+            promote_on(&account, skipping_allowed(), input.clone(), &["validate_production=failed-check"], ApprovalAnswer::Never).await;
         assert_eq!(report.error.as_deref(), Some("CheckFailedError"), "{:?}", report.cause);
         assert_eq!(account.service_image(PRODUCTION_SERVICE).as_deref(), Some(PRODUCTION_IMAGE));
         assert!(report.cause.as_deref().unwrap().contains("back to the image it ran before"), "{:?}", report.cause);
         assert!(!production_migrated(&account));
         assert_eq!(production_health(&account).await, 200);
+    });
+}
+
+#[test]
+fn check_approval_refuses_a_decision_the_requester_wrote_whoever_it_names() {
+    runtime().block_on(async {
+        let account = new_account();
+        let staging = staged(&account).await;
+        // The requester is a session of the account, so the parameter's LastModifiedUser is theirs.
+        let requester = rehearsal_sim::session_principal("developer");
+        let document = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "requested_by": requester});
+        let verify = json!({
+            "input": document,
+            "execution_start": account.now(),
+            "execution_name": "promote-7",
+            "staging_state_machine_arn": rehearsal_cli::follow_up::staging_state_machine_arn(),
+            "allow_approval_skip": "false",
+            "stack": rehearsal_tests::stack_settings(),
+        });
+        let verified = invoke(&account.session("verify_rehearsal_passed"), Step::VerifyRehearsalPassed, verify).await.unwrap();
+        let promotion: Promotion = serde_json::from_value(verified).unwrap();
+        let checker = account.session("check_approval");
+        let check = || invoke(&checker, Step::CheckApproval, json!({"promotion": promotion, "approvers": ""}));
+        assert_eq!(check().await.unwrap()["phase"], "in_progress");
+
+        let forged = ApprovalDecision {
+            verdict: Verdict::Approved,
+            by: LOCAL_APPROVER.into(),
+            requested_by: requester.clone(),
+            promotion_started_at: promotion.started_at,
+            decided_at: account.now(),
+            comment: None,
+        };
+        forged.write(&account.session("developer"), "promote-7").await.unwrap();
+        let refused = check().await.unwrap_err().to_string();
+        assert!(refused.contains(&format!("written by the requester {requester}")), "{refused}");
+
+        // The same decision written by the API's session counts.
+        forged.write(&account.session("api"), "promote-7").await.unwrap();
+        let approved = check().await.unwrap();
+        assert_eq!((approved["phase"].as_str(), approved["by"].as_str()), (Some("ready"), Some(LOCAL_APPROVER)));
     });
 }

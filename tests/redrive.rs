@@ -30,7 +30,7 @@ fn inject(account: &SimAccount, fault: &str) {
 
 /// The execution with the default run document, and its events.
 async fn start(account: &SimAccount, definition: &Definition, tasks: &dyn TaskInvoker) -> (Execution, Vec<Event>) {
-    let options = RunOptions { execution_name: "redrive-test".into(), start_time: start_time(), ..RunOptions::default() };
+    let options = RunOptions { execution_name: "staging".into(), start_time: start_time(), ..RunOptions::default() };
     assert_eq!(account.now(), start_time());
     let recorder = RecordingObserver::new();
     let execution = run(definition, json!({}), tasks, &recorder, &options).await.unwrap();

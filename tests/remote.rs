@@ -3,7 +3,8 @@
 
 use rehearsal_api::{Api, Config};
 use rehearsal_aws::{load_config, AwsCloud, StepFunctions};
-use rehearsal_cli::remote::{call, follow, RemoteAction};
+use rehearsal_cli::remote::{call, call_as, follow, RemoteAction};
+use rehearsal_core::promotion::Verdict;
 use rehearsal_tests::moto::{set_sdk_environment, MotoServer};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -34,10 +35,16 @@ async fn remote_commands_start_once_report_status_and_refuse_bad_input_before_an
         "Done": {"Type": "Pass", "End": true}}});
     let staging_arn = machine(&sfn, "staging", staging).await;
     let teardown_arn = machine(&sfn, "teardown", json!({"StartAt": "T", "States": {"T": {"Type": "Pass", "End": true}}})).await;
+    let promote_arn = machine(&sfn, "promote", json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}})).await;
     let api = Api::new(
         sfn.clone(),
         AwsCloud::new(&config),
-        Config { staging_state_machine_arn: staging_arn.clone(), teardown_state_machine_arn: teardown_arn },
+        Config {
+            staging_state_machine_arn: staging_arn.clone(),
+            promote_state_machine_arn: promote_arn,
+            teardown_state_machine_arn: teardown_arn,
+            approvers: Vec::new(),
+        },
     );
     let executions = || async { sfn.client.list_executions().state_machine_arn(&staging_arn).send().await.unwrap().executions().len() };
 
@@ -62,6 +69,9 @@ async fn remote_commands_start_once_report_status_and_refuse_bad_input_before_an
 
     let (missing, _) = call(&api, &RemoteAction::Status { id: "no-such-run".into() }).await;
     assert_eq!(missing, 404);
-    let (no_approval, body) = call(&api, &RemoteAction::Approve { id: "release-1".into(), comment: None }).await;
+    let approve = RemoteAction::Decide { id: "release-1".into(), verdict: Verdict::Approved, comment: None, promotion: None };
+    let (unidentified, body) = call(&api, &approve).await;
+    assert_eq!(unidentified, 403, "without the caller's identity nobody can be told from the requester: {body}");
+    let (no_approval, body) = call_as(&api, &approve, Some("arn:aws:iam::123456789012:user/approver")).await;
     assert_eq!(no_approval, 409, "{body}");
 }

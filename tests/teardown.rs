@@ -6,7 +6,7 @@ use rehearsal_core::tags::RunTags;
 use rehearsal_core::Secret;
 use rehearsal_sim::seed::{PRODUCTION_DB, PRODUCTION_SERVICE};
 use rehearsal_tests::promotion::{scheduled_teardown_input, staged, teardown};
-use rehearsal_tests::{new_account, runtime, RUN_ID};
+use rehearsal_tests::{new_account, runtime, BACKUP_SNAPSHOT, RUN_ID};
 use serde_json::json;
 
 fn ids(list: &serde_json::Value) -> Vec<String> {
@@ -58,9 +58,7 @@ fn teardown_deletes_exactly_the_runs_staging_resources_and_twice_is_fine() {
         let final_snapshot = output["final_snapshot"].as_str().expect("a final snapshot").to_string();
         assert_eq!(final_snapshot, format!("tableicty-staging-db-final-{RUN_ID}"));
         let after = account.existing_resources();
-        for id in
-            [final_snapshot.as_str(), "tableicty-production-backup-20261124", PRODUCTION_DB, PRODUCTION_SERVICE, "/tableicty/staging/NOTES"]
-        {
+        for id in [final_snapshot.as_str(), BACKUP_SNAPSHOT, PRODUCTION_DB, PRODUCTION_SERVICE, "/tableicty/staging/NOTES"] {
             assert!(after.iter().any(|r| r.id == id), "{id} is gone");
         }
         assert_eq!(report.production_writes, json!([]));

@@ -234,7 +234,7 @@ fn happy_path_over_the_wire_builds_staging_and_passes_every_check() {
     let left = stage.leftovers(&report.run_id);
     for kind in [
         "db tableicty-staging-db",
-        "snapshot tableicty-production-backup-",
+        "snapshot rehearsal-tableicty-",
         "parameter /tableicty/staging/DATABASE_URL",
         "schedule rehearsal-teardown-",
         "service tableicty-staging-backend",
@@ -270,7 +270,7 @@ fn happy_path_over_the_wire_builds_staging_and_passes_every_check() {
     assert_eq!(
         left,
         vec![
-            format!("snapshot {}", production_snapshot_id("tableicty-production-db", start.date_naive())),
+            format!("snapshot {}", production_snapshot_id(&report.run_id)),
             format!("snapshot {}", final_snapshot_id("tableicty-staging-db", &report.run_id)),
         ]
     );

@@ -64,16 +64,19 @@ async fn a_token_created_in_the_race_by_someone_else_is_refused() {
     assert!(run.created_by(TRIGGER).is_empty() && run.deleted_by(TRIGGER).is_empty());
 }
 
-/// A service that is gone does not answer: retryable, and the token is deleted all the same.
+/// A service that is gone has no URL the service API reports: the check fails naming it before
+/// any token exists.
 #[tokio::test(start_paused = true)]
-async fn a_service_that_vanished_is_unavailable_and_the_token_is_deleted() {
+async fn a_service_that_vanished_fails_the_step_before_a_token_exists() {
     let run = Run::planned().await;
     let input = deployed(&run).await;
     let service = run.operator().find_service(&run.plan.service.name, &ServiceLocation::AppRunner).await.unwrap().unwrap();
     run.operator().delete_service(&service.arn).await.unwrap();
     crate::common::minutes(10).await;
     let error = run.call(TRIGGER, input).await.unwrap_err();
-    assert_eq!(error.name(), "TransientError", "{error}");
+    assert_eq!(error.name(), "CheckFailedError", "{error}");
+    assert!(error.to_string().contains(&run.plan.service.name), "{error}");
+    assert!(run.created_by(TRIGGER).is_empty());
     assert!(run.existing("parameter", &run.plan.staging_parameter(BACKFILL_TOKEN)).is_none());
 }
 

@@ -3,6 +3,7 @@
 //! Lambda would be (in a session named after the step, so its faults apply and the ledger names
 //! it), and the earlier steps' results made by invoking those steps, never written by hand.
 
+use rehearsal_cli::follow_up::LOCAL_REQUESTER;
 use rehearsal_core::cloud::Clock;
 use rehearsal_core::phase::Phase;
 use rehearsal_core::plan::RunPlan;
@@ -11,7 +12,7 @@ use rehearsal_core::steps::{invoke, Step};
 use rehearsal_core::tags::{Ownership, RunTags, Tags};
 use rehearsal_core::StepError;
 use rehearsal_sim::{ExistingResource, Fault, FaultKind, SimAccount, SimCloud};
-use rehearsal_tests::{new_account, run_document, start_time};
+use rehearsal_tests::{new_account, run_document, stack_settings, start_time};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -19,6 +20,16 @@ use std::time::Duration;
 const POLL: Duration = Duration::from_secs(60);
 /// More polls than any simulated resource needs to settle (the slowest, a restore, takes ~12).
 const MAX_POLLS: usize = 120;
+
+/// What the staging machine passes `plan_rehearsal` for `document`: the execution named
+/// `staging` started at [`start_time`] (so the run id is [`rehearsal_tests::RUN_ID`]) on the
+/// simulated stack.
+pub fn plan_input(document: Value) -> Value {
+    json!({"input": document, "execution_name": "staging", "execution_start": start_time(), "stack": stack_settings()})
+}
+
+/// The name of the promote execution [`Run::promotion`] stands for.
+pub const PROMOTE_EXECUTION: &str = "promote";
 
 /// One rehearsal on its own simulated account, planned but with nothing created yet.
 pub struct Run {
@@ -33,8 +44,9 @@ impl Run {
 
     /// The run planned on `account` (where, say, a staging run already passed).
     pub async fn planned_on(account: SimAccount) -> Run {
-        let input = json!({"input": run_document(), "execution_start": start_time()});
-        let plan = invoke(&account.session(Step::PlanRehearsal.name()), Step::PlanRehearsal, input).await.expect("the run document plans");
+        let plan = invoke(&account.session(Step::PlanRehearsal.name()), Step::PlanRehearsal, plan_input(run_document()))
+            .await
+            .expect("the run document plans");
         Run { account, plan: serde_json::from_value(plan).expect("plan_rehearsal answers a plan") }
     }
 
@@ -154,13 +166,17 @@ impl Run {
         self.wait_for(Step::CheckStagingDatabase, "database", database).await
     }
 
-    /// Runbook step 3 on an available staging database: every parameter the service references,
+    /// Runbook step 3 on an available staging database, whose password then becomes the one of
+    /// its DATABASE_URL: every parameter the service references,
     /// variable → ARN, as the staging definition merges them.
     pub async fn parameters_written(&self) -> Value {
         let database = self.database_available().await;
         let mut secrets = self.ok(Step::WriteStagingParameters, self.with_plan(json!({}))).await["arns"].clone();
         let url = self.ok(Step::WriteStagingDatabaseUrl, self.with_plan(json!({"endpoint": database["endpoint"]}))).await;
         secrets.as_object_mut().unwrap().extend(url["arns"].as_object().unwrap().clone());
+        // The copy gets the URL's new password, as the staging machine does next.
+        let reset = self.ok(Step::ResetStagingDatabasePassword, self.with_plan(json!({"database": database}))).await;
+        assert_eq!(phase(&self.wait_for(Step::CheckStagingDatabase, "database", reset).await), Phase::Ready);
         secrets
     }
 
@@ -180,9 +196,11 @@ impl Run {
         let document = PromoteInput {
             run_id: self.plan.run_id.clone(),
             staging_execution_arn: "arn:aws:states:us-east-1:123456789012:execution:rehearsal-staging:staging".into(),
+            requested_by: Some(LOCAL_REQUESTER.into()),
             ..PromoteInput::default()
         };
-        json!(Promotion::new(self.plan.clone(), &document, self.account.session("promotion").now()).expect("a valid promotion"))
+        let started = self.account.session("promotion").now();
+        json!(Promotion::new(self.plan.clone(), &document, started, PROMOTE_EXECUTION).expect("a valid promotion"))
     }
 }
 

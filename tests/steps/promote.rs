@@ -1,20 +1,29 @@
-//! `verify_rehearsal_passed`, `request_approval`, `close_approval`, `record_production_source`,
+//! `verify_rehearsal_passed`, `check_approval`, `close_approval`, `record_production_source`,
 //! `start_production_deployment`.
 
-use crate::common::{assert_malformed, invalid_field, phase, Run};
+use crate::common::{assert_malformed, invalid_field, phase, Run, PROMOTE_EXECUTION};
 use rehearsal_cli::follow_up::staging_state_machine_arn;
-use rehearsal_core::cloud::ParameterStore;
+use rehearsal_cli::follow_up::{LOCAL_APPROVER, LOCAL_REQUESTER};
+use rehearsal_core::cloud::{Clock, ParameterStore};
 use rehearsal_core::phase::Phase;
+use rehearsal_core::promotion::{ApprovalDecision, Promotion, Verdict};
 use rehearsal_core::steps::Step;
-use rehearsal_core::tags::{Ownership, RunTags};
-use rehearsal_tests::new_account;
+
 use rehearsal_tests::promotion::{promotion, staged};
+use rehearsal_tests::{new_account, stack_settings};
 use serde_json::{json, Value};
 
 const VERIFY: Step = Step::VerifyRehearsalPassed;
 
 fn verify_input(run: &Run, document: Value, state_machine: &str) -> Value {
-    json!({"input": document, "execution_start": run.account.now(), "staging_state_machine_arn": state_machine})
+    json!({
+        "input": document,
+        "execution_start": run.account.now(),
+        "staging_state_machine_arn": state_machine,
+        "execution_name": "promote",
+        "allow_approval_skip": "false",
+        "stack": stack_settings(),
+    })
 }
 
 /// The promotion's plan is re-derived from the staging execution itself: the same plan this
@@ -36,24 +45,40 @@ async fn a_passed_staging_run_is_promoted_with_its_own_plan_and_nothing_else_is(
     assert!(run.production_writes().is_empty());
 }
 
+/// `check_approval` reads the decision the API writes: pending without one, refused when the
+/// requester approved their own promotion, ready when someone else did; `close_approval`
+/// removes the decision, and again finds nothing to do.
 #[tokio::test(start_paused = true)]
-async fn the_approval_token_is_kept_as_a_tagged_secure_string_until_closed() {
+async fn an_approval_counts_only_from_someone_other_than_the_requester_and_is_then_closed() {
     let run = Run::planned().await;
     let promotion = run.promotion();
-    let owner: RunTags = serde_json::from_value(promotion["tags"].clone()).unwrap();
-    for token in ["token-of-attempt-1", "token-of-attempt-2"] {
-        let answer = run.ok(Step::RequestApproval, json!({"task_token": token, "promotion": promotion})).await;
-        let name = answer["parameter"].as_str().unwrap().to_string();
-        assert_eq!(run.operator().get_parameter(&name).await.unwrap().unwrap().value.expose(), token, "the latest token");
-        let stored = run.existing("parameter", &name).unwrap();
-        assert_eq!((stored.status.as_str(), owner.ownership(&stored.tags)), ("SecureString", Ownership::ThisRun));
-    }
-    let calls = run.calls_of(Step::RequestApproval).len();
-    assert_malformed(run.call(Step::RequestApproval, json!({"promotion": promotion})).await, "task_token");
-    assert_eq!(run.calls_of(Step::RequestApproval).len(), calls, "refused before any call");
+    let started: Promotion = serde_json::from_value(promotion.clone()).unwrap();
+    let check = || run.call(Step::CheckApproval, json!({"promotion": promotion, "approvers": ""}));
+    let pending = check().await.unwrap();
+    assert_eq!((phase(&pending), pending["status"].as_str()), (Phase::InProgress, Some("pending")));
+
+    let api = run.account.session("api");
+    let decide = |by: &str| ApprovalDecision {
+        verdict: Verdict::Approved,
+        by: by.into(),
+        requested_by: LOCAL_REQUESTER.into(),
+        promotion_started_at: started.started_at,
+        decided_at: api.now(),
+        comment: None,
+    };
+    decide(LOCAL_REQUESTER).write(&api, PROMOTE_EXECUTION).await.unwrap();
+    let refused = check().await.unwrap_err().to_string();
+    assert!(refused.contains("cannot approve it"), "{refused}");
+
+    decide(LOCAL_APPROVER).write(&api, PROMOTE_EXECUTION).await.unwrap();
+    let approved = check().await.unwrap();
+    assert_eq!((phase(&approved), approved["by"].as_str()), (Phase::Ready, Some(LOCAL_APPROVER)));
+    assert_malformed(run.call(Step::CheckApproval, json!({"promotion": promotion})).await, "approvers");
+
     let closed = run.ok(Step::CloseApproval, json!({"promotion": promotion})).await;
-    assert!(run.existing("parameter", closed["parameter"].as_str().unwrap()).is_none());
+    assert!(run.operator().get_parameter(closed["parameter"].as_str().unwrap()).await.unwrap().is_none());
     run.ok(Step::CloseApproval, json!({"promotion": promotion})).await;
+    assert!(run.production_writes().is_empty());
 }
 
 #[tokio::test(start_paused = true)]

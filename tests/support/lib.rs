@@ -5,6 +5,8 @@
 pub mod http;
 pub use rehearsal_moto as moto;
 pub mod promotion;
+/// The stack settings of the simulated deployment, for tests that call the plan step directly.
+pub use rehearsal_sim::seed::stack_settings;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rehearsal_cli::execution::RunError;
@@ -13,12 +15,15 @@ use rehearsal_cli::report::RunReport;
 use rehearsal_sim::{SimAccount, SimConfig};
 use serde_json::Value;
 
-/// A fixed start, so run ids and snapshot names are predictable: `tableicty-20261124`.
+/// A fixed start and execution name, so run ids and snapshot names are predictable: [`RUN_ID`].
 pub fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap()
 }
 
-pub const RUN_ID: &str = "tableicty-20261124";
+/// The run id of an execution named `staging` started at [`start_time`] (`naming::run_id`).
+pub const RUN_ID: &str = "tableicty-20261124090000-9ad76926";
+/// That run's production backup.
+pub const BACKUP_SNAPSHOT: &str = "rehearsal-tableicty-20261124090000-9ad76926";
 
 /// The run document the tests rehearse: `{}`, the runbook's defaults, as a console execution
 /// started without input sends it.
@@ -37,8 +42,12 @@ pub fn new_account() -> SimAccount {
 
 /// Runs the staging pipeline on `account` with the given run document and faults.
 pub async fn run_pipeline(account: &SimAccount, input: Value, faults: &[&str]) -> Result<RunReport, RunError> {
-    let run =
-        LocalRun { input, faults: faults.iter().map(|f| f.to_string()).collect(), start_time: start_time(), execution_name: "test".into() };
+    let run = LocalRun {
+        input,
+        faults: faults.iter().map(|f| f.to_string()).collect(),
+        start_time: start_time(),
+        execution_name: "staging".into(),
+    };
     run_on(account, run, std::io::sink()).await
 }
 

@@ -2,7 +2,8 @@
 //! keep it, then `promote.asl.json` or `teardown.asl.json` on the same account, later in virtual time.
 
 use crate::{start_time, RUN_ID};
-use rehearsal_cli::follow_up::{run_execution_on, run_staging_recorded, ApprovalAnswer, LocalExecution, MachineReport};
+use rehearsal_cli::follow_up::LOCAL_REQUESTER;
+use rehearsal_cli::follow_up::{run_execution_on, run_staging_recorded, ApprovalAnswer, ApprovalSettings, LocalExecution, MachineReport};
 use rehearsal_cli::follow_up::{PROMOTE_DEFINITION, TEARDOWN_DEFINITION};
 use rehearsal_cli::local::LocalRun;
 use rehearsal_cli::report::RunStatus;
@@ -31,22 +32,53 @@ pub async fn staged(account: &SimAccount) -> String {
     arn
 }
 
+/// A promotion of the run, requested (as the API records it) by `LOCAL_REQUESTER`.
 pub fn promotion(staging_execution_arn: &str) -> Value {
-    json!({"run_id": RUN_ID, "staging_execution_arn": staging_execution_arn})
+    json!({"run_id": RUN_ID, "staging_execution_arn": staging_execution_arn, "requested_by": LOCAL_REQUESTER})
 }
 
-async fn execute(account: &SimAccount, definition: &str, input: Value, faults: &[&str], approval: ApprovalAnswer) -> MachineReport {
-    let execution =
-        LocalExecution { definition, input, faults: faults.iter().map(|f| f.to_string()).collect(), start_time: account.now(), approval };
+async fn execute(
+    account: &SimAccount,
+    definition: &str,
+    input: Value,
+    faults: &[&str],
+    approval: ApprovalAnswer,
+    stack: ApprovalSettings,
+) -> MachineReport {
+    let execution = LocalExecution {
+        definition,
+        input,
+        faults: faults.iter().map(|f| f.to_string()).collect(),
+        start_time: account.now(),
+        approval,
+        stack,
+    };
     run_execution_on(account, execution, std::io::sink()).await.expect("the execution completes")
 }
 
+/// `promote.asl.json` on a stack with the template's defaults (no skipping the approval).
 pub async fn promote(account: &SimAccount, input: Value, faults: &[&str], approval: ApprovalAnswer) -> MachineReport {
-    execute(account, PROMOTE_DEFINITION, input, faults, approval).await
+    execute(account, PROMOTE_DEFINITION, input, faults, approval, ApprovalSettings::default()).await
+}
+
+/// `promote.asl.json` on a stack with these settings (`AllowApprovalSkip`, `Approvers`).
+pub async fn promote_on(
+    account: &SimAccount,
+    stack: ApprovalSettings,
+    input: Value,
+    faults: &[&str],
+    approval: ApprovalAnswer,
+) -> MachineReport {
+    execute(account, PROMOTE_DEFINITION, input, faults, approval, stack).await
+}
+
+/// A stack that lets a document skip the approval (`AllowApprovalSkip=true`).
+pub fn skipping_allowed() -> ApprovalSettings {
+    ApprovalSettings { allow_approval_skip: true, ..ApprovalSettings::default() }
 }
 
 pub async fn teardown(account: &SimAccount, input: Value) -> MachineReport {
-    execute(account, TEARDOWN_DEFINITION, input, &[], ApprovalAnswer::Never).await
+    execute(account, TEARDOWN_DEFINITION, input, &[], ApprovalAnswer::Never, ApprovalSettings::default()).await
 }
 
 /// What the run's teardown schedule would send to the teardown state machine.

@@ -1,5 +1,6 @@
-//! The request handler: routes, input validation (before any AWS call), idempotent starts, and
-//! answers built from DescribeExecution, GetExecutionHistory and the approval parameter.
+//! The request handler: routes, input validation (before any AWS call), idempotent starts,
+//! answers built from DescribeExecution, GetExecutionHistory and ListExecutions, and operators'
+//! decisions on promotions, written to their approval parameters.
 
 use crate::history::{self, OutputError};
 use crate::routes::{match_route, Matched, Route};
@@ -9,7 +10,7 @@ use lambda_http::http::{HeaderMap, HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use rehearsal_core::cloud::{ExecutionInfo, HistoryEvent, ParameterStore, StateMachines};
-use rehearsal_core::promotion::{approval_parameter, APPROVAL_REJECTED};
+use rehearsal_core::promotion::{bounded_comment, parse_approvers, same_principal, ApprovalDecision, PromoteInput, Verdict, MAX_COMMENT};
 use rehearsal_core::{CloudError, CloudErrorKind, RunInput, StepError};
 use serde_json::{json, Map, Value};
 
@@ -20,21 +21,27 @@ pub const PLAN_STATE: &str = "PlanRehearsal";
 /// The only environment the API tears down.
 pub const TEARDOWN_ENVIRONMENT: &str = "staging";
 const MAX_NAME: usize = 80;
-const MAX_COMMENT: usize = 1000;
-/// Step Functions' answers for a token nobody waits on any more (answered, timed out, or its
-/// execution ended).
-const STALE_TOKEN: [&str; 3] = ["InvalidToken", "TaskDoesNotExist", "TaskTimedOut"];
+/// The promote machine's states while it waits for a decision.
+const AWAITING_STATES: [&str; 3] = ["CheckApproval", "IsApproved", "WaitForApproval"];
+/// What a promotion body may set; `requested_by` is always the caller.
+const PROMOTE_FIELDS: [&str; 4] = ["approval", "release_image", "forensics_retention_days", "teardown_delay_minutes"];
 
-/// The state machines the API starts and reads, from the function's environment.
+/// The state machines the API starts and reads, and who may approve, from the function's
+/// environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub staging_state_machine_arn: String,
+    pub promote_state_machine_arn: String,
     pub teardown_state_machine_arn: String,
+    /// Principal ARNs that may approve a promotion; empty: anyone but its requester.
+    pub approvers: Vec<String>,
 }
 
 impl Config {
     pub const STAGING: &'static str = "STAGING_STATE_MACHINE_ARN";
+    pub const PROMOTE: &'static str = "PROMOTE_STATE_MACHINE_ARN";
     pub const TEARDOWN: &'static str = "TEARDOWN_STATE_MACHINE_ARN";
+    pub const APPROVERS: &'static str = "APPROVERS";
 
     pub fn from_env() -> Result<Self, String> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -47,7 +54,12 @@ impl Config {
             Some(other) => Err(format!("{name} is {other:?}, not a state machine ARN")),
             None => Err(format!("{name} is not set")),
         };
-        Ok(Self { staging_state_machine_arn: arn(Self::STAGING)?, teardown_state_machine_arn: arn(Self::TEARDOWN)? })
+        Ok(Self {
+            staging_state_machine_arn: arn(Self::STAGING)?,
+            promote_state_machine_arn: arn(Self::PROMOTE)?,
+            teardown_state_machine_arn: arn(Self::TEARDOWN)?,
+            approvers: parse_approvers(&lookup(Self::APPROVERS).unwrap_or_default()),
+        })
     }
 }
 
@@ -101,6 +113,10 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, message)
     }
 
+    fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
     /// An AWS call failed: worth retrying (with the same key) when throttled or unavailable.
     fn upstream(service: &str, operation: &str, error: CloudError) -> Self {
         let status = match error.kind {
@@ -116,6 +132,11 @@ impl ApiError {
             None => json!({ "error": self.message }),
         }
     }
+}
+
+/// Without the caller's IAM identity, neither a requester nor an approver can be recorded.
+fn unidentified() -> ApiError {
+    ApiError::forbidden("the caller's IAM identity is unknown (the request did not come through the API's IAM authorizer)")
 }
 
 fn sfn(operation: &str) -> impl FnOnce(CloudError) -> ApiError + '_ {
@@ -205,22 +226,47 @@ fn run_id_of(plan: &Value) -> Option<String> {
     plan.get("run_id").and_then(Value::as_str).map(str::to_string)
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Decision {
-    Approve,
-    Reject,
-}
-
-impl Decision {
-    fn word(self) -> &'static str {
-        match self {
-            Decision::Approve => "approved",
-            Decision::Reject => "rejected",
-        }
+fn verdict_word(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Approved => "approved",
+        Verdict::Rejected => "rejected",
     }
 }
 
-/// The API over Step Functions and Parameter Store (where a waiting approval's task token is).
+/// A running promotion of a staging run, as its execution shows it.
+struct RunningPromotion {
+    execution: ExecutionInfo,
+    name: String,
+    input: Value,
+    awaiting_approval: bool,
+}
+
+impl RunningPromotion {
+    fn requested_by(&self) -> Option<&str> {
+        self.input.get("requested_by").and_then(Value::as_str)
+    }
+
+    /// What `GET /runs/{id}` shows of it: who asked, and the image it would deploy (none: the
+    /// branch the staging run built).
+    fn summary(&self) -> Value {
+        json!({
+            "id": self.name,
+            "execution_arn": self.execution.arn,
+            "started_at": rfc3339(Some(self.execution.start)),
+            "requested_by": self.requested_by(),
+            "release_image": self.input.get("release_image"),
+            "awaiting_approval": self.awaiting_approval,
+        })
+    }
+}
+
+/// What the staging run built and validated, from its plan: the source (repository and branch,
+/// or image) and the build and start commands, which is what a promotion ships.
+fn ships(plan: &Value) -> Value {
+    plan.pointer("/service/source").cloned().unwrap_or(Value::Null)
+}
+
+/// The API over Step Functions and Parameter Store (where operators' decisions are written).
 pub struct Api<S, P> {
     state_machines: S,
     parameters: P,
@@ -273,8 +319,9 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
         match route {
             Route::StartRun => self.start_run(&key, request).await,
             Route::GetRun => self.get_run(&path_name("id", parameter)?).await,
-            Route::ApproveRun => self.decide(&path_name("id", parameter)?, request, Decision::Approve, caller).await,
-            Route::RejectRun => self.decide(&path_name("id", parameter)?, request, Decision::Reject, caller).await,
+            Route::PromoteRun => self.promote(&path_name("id", parameter)?, &key, request, caller).await,
+            Route::ApproveRun => self.decide(&path_name("id", parameter)?, request, Verdict::Approved, caller).await,
+            Route::RejectRun => self.decide(&path_name("id", parameter)?, request, Verdict::Rejected, caller).await,
             Route::TeardownEnvironment => self.teardown(parameter.unwrap_or_default(), &key, request, caller).await,
         }
     }
@@ -332,26 +379,35 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no run {id:?}")))
     }
 
-    /// The task token a promotion of `run_id` waits on, as `request_approval` stored it.
-    async fn approval_token(&self, run_id: &str) -> Result<Option<String>, ApiError> {
-        let parameter = approval_parameter(run_id);
-        match self.parameters.get_parameter(&parameter).await {
-            Ok(found) => Ok(found.map(|p| p.value.expose().to_string())),
-            Err(e) => Err(ApiError::upstream("Parameter Store", &format!("GetParameter {parameter}"), e)),
+    /// The running promotions of the staging execution `run_arn`.
+    async fn promotions_of(&self, run_arn: &str) -> Result<Vec<RunningPromotion>, ApiError> {
+        let running =
+            self.state_machines.running_executions(&self.config.promote_state_machine_arn).await.map_err(sfn("ListExecutions"))?;
+        let mut found = Vec::new();
+        for arn in running {
+            let Some(execution) = self.describe(&arn).await? else { continue };
+            let input = execution.input.as_deref().map(json_or_text).unwrap_or(Value::Null);
+            if execution.status != "RUNNING" || input.get("staging_execution_arn").and_then(Value::as_str) != Some(run_arn) {
+                continue;
+            }
+            let open = history::open_states(&self.history(&arn).await?);
+            let awaiting_approval = open.iter().any(|state| AWAITING_STATES.contains(&state.as_str()));
+            let name = execution.name.clone().unwrap_or_else(|| arn.rsplit(':').next().unwrap_or_default().to_string());
+            found.push(RunningPromotion { execution, name, input, awaiting_approval });
         }
+        Ok(found)
     }
 
     /// `GET /runs/{id}`: status, the states the run is in, its report (the output) or failure,
-    /// its plan's run id (what a promotion document names), and whether a promotion of it waits
-    /// for approval.
+    /// its plan's run id, what a promotion of it ships, and its running promotions (who asked,
+    /// which image, whether it waits for a decision).
     async fn get_run(&self, id: &str) -> Answer {
         let execution = self.run(id).await?;
         let events = self.history(&execution.arn).await?;
-        let run_id = plan_of(&events)?.as_ref().and_then(run_id_of);
-        let awaiting_approval = match &run_id {
-            Some(run_id) => self.approval_token(run_id).await?.is_some(),
-            None => false,
-        };
+        let plan = plan_of(&events)?;
+        let run_id = plan.as_ref().and_then(run_id_of);
+        let promotions = self.promotions_of(&execution.arn).await?;
+        let awaiting_approval = promotions.iter().any(|p| p.awaiting_approval);
         let running = execution.status == "RUNNING";
         let failure =
             execution.error.as_ref().map(|error| json!({ "error": error, "cause": execution.cause.as_deref().map(json_or_text) }));
@@ -366,6 +422,8 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
                 "stopped_at": rfc3339(execution.stop),
                 "current_states": if running { history::open_states(&events) } else { Vec::new() },
                 "last_state": history::last_state(&events),
+                "ships": plan.as_ref().map_or(Value::Null, ships),
+                "promotions": promotions.iter().map(RunningPromotion::summary).collect::<Vec<_>>(),
                 "awaiting_approval": awaiting_approval,
                 "report": execution.output.as_deref().map(json_or_text),
                 "failure": failure,
@@ -373,44 +431,88 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
         ))
     }
 
-    /// `POST /runs/{id}/approve|reject`: answers the approval a promotion of the run waits on.
-    async fn decide(&self, id: &str, request: &Request, decision: Decision, caller: Option<&str>) -> Answer {
-        let body = object_body(request.body(), &["comment"])?;
+    /// `POST /runs/{id}/promote`: starts the promote machine on the run, named after the key,
+    /// with the caller as `requested_by` (never taken from the body).
+    async fn promote(&self, id: &str, key: &str, request: &Request, caller: Option<&str>) -> Answer {
+        let body = object_body(request.body(), &PROMOTE_FIELDS)?;
+        let caller = caller.ok_or_else(unidentified)?;
+        let run = self.run(id).await?;
+        if run.status != "SUCCEEDED" {
+            return Err(ApiError::conflict(format!("run {id:?} is {}: only a run that passed can be promoted", run.status)));
+        }
+        let run_id = plan_of(&self.history(&run.arn).await?)?
+            .as_ref()
+            .and_then(run_id_of)
+            .ok_or_else(|| ApiError::conflict(format!("run {id:?} reports no plan")))?;
+        let mut document = body;
+        document.insert("run_id".into(), json!(run_id));
+        document.insert("staging_execution_arn".into(), json!(run.arn));
+        document.insert("requested_by".into(), json!(caller));
+        let document = Value::Object(document);
+        PromoteInput::from_json(document.clone()).map_err(invalid_document)?;
+        let (status, mut answer) = self.start_once(&self.config.promote_state_machine_arn, key, &document).await?;
+        answer["run"] = json!(id);
+        answer["requested_by"] = json!(caller);
+        Ok((status, answer))
+    }
+
+    /// `POST /runs/{id}/approve|reject`: writes the caller's decision on the promotion of the run
+    /// that waits for one (`promotion` names it when several do). An approval by the promotion's
+    /// requester, or by a principal not among the stack's approvers, is 403; the promote
+    /// machine's `check_approval` checks both again.
+    async fn decide(&self, id: &str, request: &Request, verdict: Verdict, caller: Option<&str>) -> Answer {
+        let body = object_body(request.body(), &["comment", "promotion"])?;
         let comment = match body.get("comment") {
             None | Some(Value::Null) => None,
-            Some(Value::String(c)) if c.chars().count() <= MAX_COMMENT => Some(c.clone()),
+            Some(Value::String(c)) if c.chars().count() <= MAX_COMMENT => Some(bounded_comment(c)),
             Some(_) => return Err(ApiError::bad("comment", format!("must be a string of at most {MAX_COMMENT} characters"))),
         };
-        let execution = self.run(id).await?;
-        let events = self.history(&execution.arn).await?;
-        let no_approval = || ApiError::conflict(format!("run {id:?} has no pending approval"));
-        let run_id = plan_of(&events)?.as_ref().and_then(run_id_of).ok_or_else(no_approval)?;
-        let token = self.approval_token(&run_id).await?.ok_or_else(no_approval)?;
-        let who = caller.unwrap_or("an unidentified caller");
-        let sent = match decision {
-            Decision::Approve => {
-                let output = json!({ "approved": true, "by": caller, "comment": comment });
-                self.state_machines.send_task_success(&token, &output.to_string()).await.map_err(|e| ("SendTaskSuccess", e))
-            }
-            Decision::Reject => {
-                let cause = match &comment {
-                    Some(comment) => format!("rejected by {who}: {comment}"),
-                    None => format!("rejected by {who}"),
-                };
-                self.state_machines.send_task_failure(&token, APPROVAL_REJECTED, &cause).await.map_err(|e| ("SendTaskFailure", e))
+        let named = match body.get("promotion") {
+            None => None,
+            Some(Value::String(p)) if is_name(p) => Some(p.clone()),
+            Some(_) => return Err(ApiError::bad("promotion", "must be the id POST /runs/{id}/promote answered")),
+        };
+        let caller = caller.ok_or_else(unidentified)?;
+        let run = self.run(id).await?;
+        let mut waiting: Vec<RunningPromotion> = self.promotions_of(&run.arn).await?.into_iter().filter(|p| p.awaiting_approval).collect();
+        if let Some(named) = &named {
+            waiting.retain(|p| &p.name == named);
+        }
+        let promotion = match waiting.len() {
+            0 => return Err(ApiError::conflict(format!("run {id:?} has no pending approval"))),
+            1 => waiting.remove(0),
+            _ => {
+                let names: Vec<&str> = waiting.iter().map(|p| p.name.as_str()).collect();
+                return Err(ApiError::field(
+                    StatusCode::CONFLICT,
+                    "promotion",
+                    format!("several promotions of run {id:?} wait: name one of {names:?}"),
+                ));
             }
         };
-        match sent {
-            Ok(()) => {
-                tracing::info!(run = id, run_id, decision = decision.word(), by = who, "approval answered");
-                Ok((StatusCode::OK, json!({ "id": id, "run_id": run_id, "decision": decision.word() })))
+        let requester = promotion.requested_by().unwrap_or_default().to_string();
+        if verdict == Verdict::Approved {
+            if same_principal(&requester, caller) {
+                return Err(ApiError::forbidden(format!(
+                    "{caller} requested promotion {:?} and cannot approve it: someone else must",
+                    promotion.name
+                )));
             }
-            Err((_, e)) if STALE_TOKEN.contains(&e.code.as_str()) => Err(ApiError::conflict(format!(
-                "run {id:?} has no pending approval: the last one was already answered or has expired ({})",
-                e.code
-            ))),
-            Err((operation, e)) => Err(sfn(operation)(e)),
+            if !self.config.approvers.is_empty() && !self.config.approvers.iter().any(|a| same_principal(a, caller)) {
+                return Err(ApiError::forbidden(format!("{caller} is not one of the stack's approvers (its Approvers parameter)")));
+            }
         }
+        let decision = ApprovalDecision {
+            verdict,
+            by: caller.to_string(),
+            requested_by: requester,
+            promotion_started_at: promotion.execution.start,
+            decided_at: Utc::now(),
+            comment,
+        };
+        decision.write(&self.parameters, &promotion.name).await.map_err(|e| ApiError::upstream("Parameter Store", "PutParameter", e))?;
+        tracing::info!(run = id, promotion = promotion.name, decision = verdict_word(verdict), by = caller, "decision written");
+        Ok((StatusCode::OK, json!({ "id": id, "promotion": promotion.name, "decision": verdict_word(verdict), "by": caller })))
     }
 
     /// `POST /environments/{env}/teardown`: starts the teardown machine on a finished run's plan,

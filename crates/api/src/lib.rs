@@ -6,17 +6,22 @@
 //!   staging execution, so a retried request starts nothing twice (409 when the key was used for
 //!   another document).
 //! * `GET /runs/{id}`: status, the states the run is in (from the execution history), its report
-//!   (the execution's output) or failure, its run id, and whether a promotion of it awaits approval.
-//! * `POST /runs/{id}/approve`, `/reject`: answers the approval a promotion of the run waits on.
-//!   The promote machine's `request_approval` step keeps the waiting task's token in the
-//!   SecureString [`approval_parameter`](rehearsal_core::promotion::approval_parameter)`(run id)`;
-//!   the API reads it and sends SendTaskSuccess, or SendTaskFailure with
-//!   [`APPROVAL_REJECTED`](rehearsal_core::promotion::APPROVAL_REJECTED). No parameter, or a token
-//!   nobody waits on any more, is a 409.
+//!   (the execution's output) or failure, its run id, what a promotion of it would ship (the
+//!   source the staging run built: repository and branch, or image, and its commands), and its
+//!   running promotions (who requested each, its release image, whether it awaits a decision).
+//! * `POST /runs/{id}/promote`: starts the promote machine on a run that passed; the
+//!   `Idempotency-Key` names the promotion, and `requested_by` is the caller's IAM principal
+//!   (API Gateway's `requestContext.authorizer.iam.userArn`), never the body's.
+//! * `POST /runs/{id}/approve`, `/reject`: writes the caller's decision, with the caller's
+//!   principal, to [`approval_parameter`](rehearsal_core::promotion::approval_parameter)`(promotion)`,
+//!   which the promote machine's `check_approval` step reads. An approval by the promotion's
+//!   requester, or by a principal outside the stack's `APPROVERS`, is a 403; no promotion
+//!   waiting is a 409. There is no task token to leak: the decision parameter is writable only by
+//!   the API's role, and `check_approval` checks again who gave and who wrote it.
 //! * `POST /environments/staging/teardown`: starts the teardown machine on a finished run's plan.
 //!
 //! [`Api`] is generic over [`StateMachines`](rehearsal_core::cloud::StateMachines) (start,
-//! describe, history, send-task-*) and [`ParameterStore`](rehearsal_core::cloud::ParameterStore),
+//! describe, history, list running) and [`ParameterStore`](rehearsal_core::cloud::ParameterStore),
 //! which `rehearsal-aws` implements over the SDK.
 
 mod api;

@@ -6,24 +6,26 @@
 pub enum Route {
     StartRun,
     GetRun,
+    PromoteRun,
     ApproveRun,
     RejectRun,
     TeardownEnvironment,
 }
 
 impl Route {
-    pub const ALL: [Route; 5] = [Route::StartRun, Route::GetRun, Route::ApproveRun, Route::RejectRun, Route::TeardownEnvironment];
+    pub const ALL: [Route; 6] =
+        [Route::StartRun, Route::GetRun, Route::PromoteRun, Route::ApproveRun, Route::RejectRun, Route::TeardownEnvironment];
 
     pub fn method(self) -> &'static str {
         match self {
             Route::GetRun => "GET",
-            Route::StartRun | Route::ApproveRun | Route::RejectRun | Route::TeardownEnvironment => "POST",
+            Route::StartRun | Route::PromoteRun | Route::ApproveRun | Route::RejectRun | Route::TeardownEnvironment => "POST",
         }
     }
 
     /// Routes that start an execution name it after the request's `Idempotency-Key` header.
     pub fn takes_idempotency_key(self) -> bool {
-        matches!(self, Route::StartRun | Route::TeardownEnvironment)
+        matches!(self, Route::StartRun | Route::PromoteRun | Route::TeardownEnvironment)
     }
 
     /// The path template, in OpenAPI's (and API Gateway's) `{name}` syntax.
@@ -31,6 +33,7 @@ impl Route {
         match self {
             Route::StartRun => "/runs",
             Route::GetRun => "/runs/{id}",
+            Route::PromoteRun => "/runs/{id}/promote",
             Route::ApproveRun => "/runs/{id}/approve",
             Route::RejectRun => "/runs/{id}/reject",
             Route::TeardownEnvironment => "/environments/{env}/teardown",
@@ -96,6 +99,7 @@ mod tests {
         assert_eq!(match_route("GET", "/runs/abc-1"), Matched::Route(Route::GetRun, Some("abc-1")));
         assert_eq!(match_route("GET", "/runs/abc-1/"), Matched::Route(Route::GetRun, Some("abc-1")));
         assert_eq!(match_route("post", "/runs/abc/approve"), Matched::Route(Route::ApproveRun, Some("abc")));
+        assert_eq!(match_route("POST", "/runs/abc/promote"), Matched::Route(Route::PromoteRun, Some("abc")));
         assert_eq!(match_route("POST", "/runs/abc/reject"), Matched::Route(Route::RejectRun, Some("abc")));
         assert_eq!(match_route("POST", "/environments/staging/teardown"), Matched::Route(Route::TeardownEnvironment, Some("staging")));
     }

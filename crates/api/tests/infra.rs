@@ -181,6 +181,16 @@ fn every_substitution_of_every_state_machine_is_provided() {
                 _ => match key {
                     "AlertTopicArn" => "!Ref AlertTopic".to_string(),
                     "SchedulerRoleArn" => "!GetAtt SchedulerRole.Arn".to_string(),
+                    // Stack parameters the promote machine hands its steps, as they are.
+                    "AllowApprovalSkip" | "Approvers" => format!("!Ref {key}"),
+                    "StagingInstanceRoleArn" => "!GetAtt StagingInstanceRole.Arn".to_string(),
+                    // The stack's staging settings are its parameters of the same name.
+                    "StagingVpcConnector"
+                    | "StagingRepositoryUrl"
+                    | "StagingConnectionArn"
+                    | "StagingRuntime"
+                    | "StagingBuildCommand"
+                    | "StagingStartCommand" => format!("!Ref {key}"),
                     other => panic!("{id}: no rule for the substitution {other}; add it here and in the template"),
                 },
             };
@@ -239,6 +249,32 @@ fn function_id(step: Step) -> &'static str {
     step.arn_key().strip_suffix("Arn").expect("arn keys end in Arn")
 }
 
+fn strings(value: &Value) -> Vec<&Value> {
+    value.as_sequence().map_or_else(|| vec![value], |s| s.iter().collect())
+}
+
+/// The statements of a function's (or state machine's) `Policies` (`!If` statements with both branches).
+fn statements<'a>(id: &str, function: &'a Value) -> Vec<&'a Value> {
+    let mut statements = Vec::new();
+    for policy in function["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        // A state machine's SAM policy templates (LambdaInvokePolicy, SNSPublishMessagePolicy) have no
+        // statements here; a function must spell out every statement.
+        if function["Type"] == "AWS::Serverless::StateMachine" && policy.get("Statement").is_none() {
+            continue;
+        }
+        let list = policy.get("Statement").and_then(Value::as_sequence);
+        for statement in list.unwrap_or_else(|| panic!("{id}: a policy that is not a Statement list: {policy:?}")) {
+            match tagged(statement) {
+                Some((tag, branches)) if tag == "If" => {
+                    statements.extend(branches.as_sequence().unwrap()[1..].iter().filter(|b| b.get("Action").is_some()))
+                }
+                _ => statements.push(statement),
+            }
+        }
+    }
+    statements
+}
+
 /// What a policy statement allows: (action, resource as written: the `!Sub` string, `${X}` for
 /// `!Ref X`, `${X.Y}` for `!GetAtt X.Y`). `!If` statements count with both branches.
 fn allowed(id: &str, function: &Value) -> Vec<(String, String)> {
@@ -255,23 +291,8 @@ fn allowed(id: &str, function: &Value) -> Vec<(String, String)> {
             _ => value.as_str().map(str::to_string).unwrap_or_else(|| panic!("no rule for the resource {value:?}")),
         }
     }
-    fn strings(value: &Value) -> Vec<&Value> {
-        value.as_sequence().map_or_else(|| vec![value], |s| s.iter().collect())
-    }
-    let mut statements = Vec::new();
-    for policy in function["Properties"]["Policies"].as_sequence().into_iter().flatten() {
-        let list = policy.get("Statement").and_then(Value::as_sequence);
-        for statement in list.unwrap_or_else(|| panic!("{id}: a policy that is not a Statement list: {policy:?}")) {
-            match tagged(statement) {
-                Some((tag, branches)) if tag == "If" => {
-                    statements.extend(branches.as_sequence().unwrap()[1..].iter().filter(|b| b.get("Action").is_some()))
-                }
-                _ => statements.push(statement),
-            }
-        }
-    }
     let mut allowed = Vec::new();
-    for statement in statements {
+    for statement in statements(id, function) {
         assert_eq!(statement["Effect"], "Allow", "{id}: only Allow statements");
         for action in strings(&statement["Action"]) {
             for arn in strings(&statement["Resource"]) {
@@ -358,9 +379,115 @@ fn the_api_function_is_given_the_machines_it_starts() {
     let template = yaml("infra/template.yaml");
     let variables = &template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"];
     let names: BTreeSet<&str> = variables.as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
-    assert_eq!(names, BTreeSet::from([Config::STAGING, Config::TEARDOWN]));
+    assert_eq!(names, BTreeSet::from([Config::STAGING, Config::PROMOTE, Config::TEARDOWN, Config::APPROVERS]));
     assert_eq!(intrinsic(&variables[Config::STAGING]), "!Ref StagingStateMachine");
+    assert_eq!(intrinsic(&variables[Config::PROMOTE]), "!Ref PromoteStateMachine");
     assert_eq!(intrinsic(&variables[Config::TEARDOWN]), "!Ref TeardownStateMachine");
+    assert_eq!(intrinsic(&variables[Config::APPROVERS]), "!Ref Approvers");
+}
+
+/// The ids of the functions and state machines, each with what its policies allow.
+fn every_policy(template: &Value) -> Vec<(&str, Vec<(String, String)>)> {
+    of_type(template, "AWS::Serverless::Function")
+        .map(|(id, f)| (id, allowed(id, f)))
+        .chain(of_type(template, "AWS::Serverless::StateMachine").map(|(id, m)| (id, state_machine_allowed(id, m))))
+        .collect()
+}
+
+/// A state machine's statements (its SAM policy templates name functions and the topic only).
+fn state_machine_allowed(id: &str, machine: &Value) -> Vec<(String, String)> {
+    let mut found = allowed(id, machine);
+    for policy in machine["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        if let Some(invoke) = policy.get("LambdaInvokePolicy") {
+            found.push(("lambda:InvokeFunction".into(), intrinsic(&invoke["FunctionName"])));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_pass_role_names_the_service_it_passes_to() {
+    let template = yaml("infra/template.yaml");
+    let mut passes = 0;
+    for (id, function) in of_type(&template, "AWS::Serverless::Function") {
+        for statement in statements(id, function) {
+            if !strings(&statement["Action"]).iter().any(|a| a.as_str() == Some("iam:PassRole")) {
+                continue;
+            }
+            passes += 1;
+            let service = statement["Condition"]["StringEquals"]["iam:PassedToService"].as_str();
+            assert!(
+                service.is_some_and(|s| s.ends_with(".amazonaws.com")),
+                "{id}: iam:PassRole without iam:PassedToService: {statement:?}"
+            );
+            assert_eq!(strings(&statement["Action"]).len(), 1, "{id}: the condition would also bind the other actions");
+        }
+    }
+    assert!(passes >= 5, "{passes} PassRole statements found");
+}
+
+#[test]
+fn no_task_token_can_approve_and_only_the_api_writes_decisions() {
+    let template = yaml("infra/template.yaml");
+    for file in ["staging", "promote", "teardown"] {
+        let text = std::fs::read_to_string(root().join(format!("statemachine/{file}.asl.json"))).unwrap();
+        assert!(!text.contains("waitForTaskToken") && !text.contains("$$.Task.Token"), "{file}.asl.json waits on a task token");
+    }
+    let mut decision_writers = BTreeSet::new();
+    for (id, allowed) in every_policy(&template) {
+        for (action, arn) in allowed {
+            assert!(!action.starts_with("states:SendTask") && action != "states:*" && action != "*", "{id}: {action}");
+            let (service, operation) = action.split_once(':').unwrap();
+            // A resource that covers the approvals path: the path itself, or any wildcard above it.
+            let covers_approvals = arn.contains("/rehearsal/approvals/") || arn == "*" || arn.ends_with(":parameter/*");
+            if service == "ssm" && covers_approvals && !only_reads(&action) {
+                decision_writers.insert((id.to_string(), operation.to_string()));
+            }
+        }
+    }
+    let expected = BTreeSet::from([
+        ("ApiFunction".to_string(), "PutParameter".to_string()),
+        ("CloseApprovalFunction".to_string(), "DeleteParameter".to_string()),
+    ]);
+    assert_eq!(decision_writers, expected, "who may change /rehearsal/approvals/");
+}
+
+#[test]
+fn only_the_state_machines_invoke_the_step_functions() {
+    let template = yaml("infra/template.yaml");
+    for (id, allowed) in every_policy(&template) {
+        let invokes: Vec<&(String, String)> = allowed.iter().filter(|(action, _)| action.starts_with("lambda:")).collect();
+        let machine = template["Resources"][id]["Type"] == "AWS::Serverless::StateMachine";
+        assert!(machine || invokes.is_empty(), "{id} may invoke {invokes:?}");
+    }
+}
+
+#[test]
+fn reads_of_parameters_name_what_each_step_uses() {
+    let template = yaml("infra/template.yaml");
+    let reads = |id: &str| -> BTreeSet<String> {
+        allowed(id, &template["Resources"][id]).into_iter().filter(|(a, _)| a == "ssm:GetParameter").map(|(_, arn)| arn).collect()
+    };
+    let parameter = |path: &str| format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{path}");
+    for (id, arns) in every_policy(&template) {
+        for (action, arn) in arns {
+            let wildcard = arn.ends_with("Path}*") && !arn.contains("${StagingParameterPath}");
+            assert!(!(action.starts_with("ssm:Get") && wildcard), "{id} reads a whole path other than staging's: {arn}");
+        }
+    }
+    // Existence checks describe; only the Stripe test keys are read, to refuse live ones.
+    let stripe: BTreeSet<String> =
+        ["STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY"].iter().map(|k| parameter(&format!("${{RehearsalParameterPath}}{k}"))).collect();
+    assert_eq!(reads("PlanRehearsalFunction"), stripe);
+    assert_eq!(reads("VerifyRehearsalPassedFunction"), stripe);
+    // The writer reads what it copies (and its own staging path, where the ARN is read back).
+    let production = reads("WriteStagingParametersFunction").into_iter().filter(|a| is_production(a)).collect::<BTreeSet<_>>();
+    let copied = ["SECRET_KEY", "PGCRYPTO_KEY"].iter().map(|k| parameter(&format!("${{ProductionParameterPath}}{k}"))).collect();
+    assert_eq!(production, copied);
+    // The checklists read the test admin's password and nothing else.
+    for id in ["ValidateStagingFunction", "ValidateProductionFunction"] {
+        assert_eq!(reads(id), BTreeSet::from([parameter("${TestAdminPasswordParameter}")]), "{id}");
+    }
 }
 
 /// (method, path) of every route, as the handler answers them.
@@ -414,4 +541,46 @@ fn the_templates_http_api_routes_are_the_handlers() {
         routed.insert((method.to_string(), path.to_string()));
     }
     assert_eq!(routed, handler_routes());
+}
+
+#[test]
+fn staging_runs_as_the_stacks_staging_role_which_reads_only_the_staging_path() {
+    let template = yaml("infra/template.yaml");
+    assert!(template["Parameters"].get("ServiceInstanceRoleArn").is_none(), "no parameter hands staging production's role");
+    let role = &template["Resources"]["StagingInstanceRole"];
+    let trust = &role["Properties"]["AssumeRolePolicyDocument"]["Statement"];
+    assert_eq!(trust.as_sequence().map(Vec::len), Some(1));
+    assert_eq!(trust[0]["Principal"]["Service"], "tasks.apprunner.amazonaws.com");
+    for policy in role["Properties"]["Policies"].as_sequence().expect("the role's policies") {
+        for statement in policy["PolicyDocument"]["Statement"].as_sequence().expect("statements") {
+            let actions: Vec<&str> = statement["Action"].as_sequence().unwrap().iter().filter_map(Value::as_str).collect();
+            assert!(actions.iter().all(|a| ["ssm:GetParameter", "ssm:GetParameters"].contains(a)), "{actions:?}");
+            let resource = intrinsic(&statement["Resource"]);
+            assert!(resource.contains("parameter${StagingParameterPath}*") && !is_production(&resource), "{resource}");
+        }
+    }
+    // CreateStagingService may pass that role, and only to App Runner.
+    let create = &template["Resources"]["CreateStagingServiceFunction"];
+    let statements = create["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
+    let passes: Vec<&Value> =
+        statements.iter().filter(|s| s["Action"].as_sequence().is_some_and(|a| a.iter().any(|x| x == "iam:PassRole"))).collect();
+    assert_eq!(passes.len(), 1);
+    assert_eq!(intrinsic(&passes[0]["Resource"]), "!GetAtt StagingInstanceRole.Arn");
+    assert_eq!(passes[0]["Condition"]["StringEquals"]["iam:PassedToService"], "tasks.apprunner.amazonaws.com");
+}
+
+#[test]
+fn snapshots_are_created_tagged_and_deleted_only_under_the_tools_names() {
+    let template = yaml("infra/template.yaml");
+    for (id, function) in of_type(&template, "AWS::Serverless::Function") {
+        for (action, arn) in allowed(id, function) {
+            if arn.contains(":snapshot:") && action != "rds:DescribeDBSnapshots" {
+                // `rehearsal-<run id>` and the predeploy backup, or staging's final snapshot.
+                assert!(
+                    arn.ends_with(":snapshot:rehearsal-*") || arn.ends_with(":snapshot:${StagingDbInstanceId}-final-*"),
+                    "{id}: {action} on {arn}"
+                );
+            }
+        }
+    }
 }

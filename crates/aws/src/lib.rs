@@ -39,6 +39,13 @@ pub async fn load_config(endpoint_url: Option<&str>) -> SdkConfig {
     loader.load().await
 }
 
+/// The IAM principal ARN the credentials of `config` act as (STS GetCallerIdentity): what API
+/// Gateway's IAM authorizer would report for a request they sign.
+pub async fn caller_arn(config: &SdkConfig) -> rehearsal_core::cloud::CloudResult<String> {
+    let out = aws_sdk_sts::Client::new(config).get_caller_identity().send().await.map_err(error::from_sdk)?;
+    out.arn().map(str::to_string).ok_or_else(|| error::unsupported("MissingInResponse", "GetCallerIdentity answered no ARN"))
+}
+
 /// The real AWS account. Clients are cheap to clone and meant to be built once per Lambda
 /// container; the fields are public so a caller can reach an operation no trait covers.
 #[derive(Debug, Clone)]

@@ -1,10 +1,12 @@
 //! RDS: snapshots of production, the staging instance restored from one, its deletion.
 
 use crate::error::{absent_if_not_found, from_sdk};
+use crate::sfn::to_chrono;
 use crate::AwsCloud;
 use aws_sdk_rds::types::{DbInstance as SdkInstance, DbSnapshot as SdkSnapshot, Tag};
 use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest};
 use rehearsal_core::tags::Tags;
+use rehearsal_core::Secret;
 
 fn to_sdk_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
@@ -30,6 +32,9 @@ fn instance(db: &SdkInstance) -> DbInstance {
         subnet_group: db.db_subnet_group().and_then(|g| g.db_subnet_group_name()).map(str::to_string),
         security_group_ids: db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).map(str::to_string).collect(),
         publicly_accessible: db.publicly_accessible().unwrap_or(false),
+        master_username: db.master_username().unwrap_or_default().to_string(),
+        master_password_pending: db.pending_modified_values().and_then(|p| p.master_user_password()).is_some(),
+        created_at: db.instance_create_time().and_then(to_chrono),
         tags: from_sdk_tags(db.tag_list()),
     }
 }
@@ -40,6 +45,7 @@ fn snapshot(s: &SdkSnapshot) -> DbSnapshot {
         arn: s.db_snapshot_arn().unwrap_or_default().to_string(),
         source_instance_id: s.db_instance_identifier().unwrap_or_default().to_string(),
         status: s.status().unwrap_or_default().to_string(),
+        created_at: s.snapshot_create_time().and_then(to_chrono),
         tags: from_sdk_tags(s.tag_list()),
     }
 }
@@ -117,6 +123,21 @@ impl Rds for AwsCloud {
             .modify_db_instance()
             .db_instance_identifier(id)
             .new_db_instance_identifier(new_id)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        out.db_instance().map(instance).ok_or_else(|| missing("ModifyDBInstance", id))
+    }
+
+    /// ModifyDBInstance MasterUserPassword with ApplyImmediately (RDS reports the change under
+    /// PendingModifiedValues until it is applied).
+    async fn reset_master_password(&self, id: &str, password: &Secret) -> CloudResult<DbInstance> {
+        let out = self
+            .rds
+            .modify_db_instance()
+            .db_instance_identifier(id)
+            .master_user_password(password.expose())
             .apply_immediately(true)
             .send()
             .await

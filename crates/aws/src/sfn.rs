@@ -1,14 +1,15 @@
 //! Step Functions: the one adapter behind [`Executions`] (a promotion reading the staging run)
-//! and [`StateMachines`] (the API and the CLI starting runs, following them and answering the
-//! task tokens their approval steps wait on).
+//! and [`StateMachines`] (the API and the CLI starting runs and promotions, and following them).
 
 use crate::error::{absent_if_not_found, from_sdk, unsupported};
 use aws_config::SdkConfig;
 use aws_sdk_sfn::primitives::DateTime as SdkDateTime;
+use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{CloudResult, ExecutionInfo, Executions, HistoryEvent, StartedExecution, StateExit, StateMachines};
 
-fn to_chrono(t: &SdkDateTime) -> Option<DateTime<Utc>> {
+/// Any SDK's timestamp (they all are aws-smithy-types' `DateTime`) in chrono.
+pub(crate) fn to_chrono(t: &SdkDateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
@@ -81,14 +82,25 @@ impl StateMachines for StepFunctions {
         Ok(self.sdk_history(execution_arn).await?.iter().map(history_event).collect())
     }
 
-    async fn send_task_success(&self, task_token: &str, output: &str) -> CloudResult<()> {
-        self.client.send_task_success().task_token(task_token).output(output).send().await.map_err(from_sdk)?;
-        Ok(())
-    }
-
-    async fn send_task_failure(&self, task_token: &str, error: &str, cause: &str) -> CloudResult<()> {
-        self.client.send_task_failure().task_token(task_token).error(error).cause(cause).send().await.map_err(from_sdk)?;
-        Ok(())
+    async fn running_executions(&self, state_machine_arn: &str) -> CloudResult<Vec<String>> {
+        let mut arns = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .client
+                .list_executions()
+                .state_machine_arn(state_machine_arn)
+                .status_filter(ExecutionStatus::Running)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(from_sdk)?;
+            arns.extend(out.executions().iter().map(|e| e.execution_arn().to_string()));
+            match out.next_token() {
+                Some(next) => token = Some(next.to_string()),
+                None => return Ok(arns),
+            }
+        }
     }
 }
 

@@ -1,10 +1,10 @@
-//! SSM Parameter Store: read with decryption, write, tag, delete. Values only ever travel inside
+//! SSM Parameter Store: read with decryption, describe (no value), write, tag, delete. Values only ever travel inside
 //! [`Secret`]; an error that quotes a value has it masked before it leaves this module.
 
 use crate::error::{absent_if_not_found, from_sdk, unsupported};
 use crate::AwsCloud;
-use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
-use rehearsal_core::cloud::{CloudResult, Parameter, ParameterKind, ParameterStore};
+use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
+use rehearsal_core::cloud::{CloudResult, Parameter, ParameterInfo, ParameterKind, ParameterStore};
 use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, Secret};
 
@@ -37,6 +37,30 @@ impl ParameterStore for AwsCloud {
             kind: kind_of(name, p.r#type())?,
             value: Secret::new(p.value().unwrap_or_default()),
             version: u64::try_from(p.version()).unwrap_or_default(),
+        }))
+    }
+
+    async fn describe_parameter(&self, name: &str) -> CloudResult<Option<ParameterInfo>> {
+        let filter =
+            ParameterStringFilter::builder().key("Name").option("Equals").values(name).build().map_err(crate::error::from_build)?;
+        // A filtered page may be empty and still carry a NextToken: follow it.
+        let mut token = None;
+        let p = loop {
+            let out =
+                self.ssm.describe_parameters().parameter_filters(filter.clone()).set_next_token(token).send().await.map_err(from_sdk)?;
+            if let Some(p) = out.parameters().iter().find(|p| p.name() == Some(name)) {
+                break p.clone();
+            }
+            match out.next_token() {
+                Some(next) => token = Some(next.to_string()),
+                None => return Ok(None),
+            }
+        };
+        Ok(Some(ParameterInfo {
+            name: name.to_string(),
+            kind: kind_of(name, p.r#type())?,
+            version: u64::try_from(p.version()).unwrap_or_default(),
+            last_modified_user: p.last_modified_user().map(str::to_string),
         }))
     }
 

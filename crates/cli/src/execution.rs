@@ -7,7 +7,7 @@ use crate::progress::ProgressObserver;
 use crate::report::StateSpan;
 use chrono::{DateTime, Utc};
 use rehearsal_asl::{Definition, Outcome, RunOptions, TaskInvoker};
-use rehearsal_core::naming::default_run_id;
+use rehearsal_core::naming::run_id;
 use rehearsal_core::{RunInput, StepError};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -45,9 +45,9 @@ pub(crate) fn checked_input(document: &Value) -> Result<RunInput, RunError> {
     Ok(input)
 }
 
-/// The run id the plan will choose, known here before any call.
-pub(crate) fn planned_run_id(input: &RunInput, start: DateTime<Utc>) -> String {
-    input.run_id.clone().unwrap_or_else(|| default_run_id(&input.app, input.run_date.unwrap_or(start.date_naive())))
+/// The run id the plan will derive from the execution, known here before any call.
+pub(crate) fn planned_run_id(input: &RunInput, execution_name: &str, start: DateTime<Utc>) -> String {
+    run_id(&input.app, execution_name, start)
 }
 
 /// `text` (a definition as deployed) with its `${…}` substitutions filled, parsed.

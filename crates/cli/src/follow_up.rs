@@ -2,24 +2,25 @@
 //! run by the local runner on the same simulated account a staging run used, on a virtual clock.
 //!
 //! The invoker plays what AWS and the API do around the step Lambdas: `sns:publish` goes to the
-//! account's topic, and a callback task's token is answered the way the API answers it: it reads
-//! `/rehearsal/approvals/<run id>` (where `request_approval` stored it), checks it is the token
-//! the task waits on, and approves or rejects as told.
+//! account's topic, and before the promotion first looks for its decision, the operator decides
+//! as told: the API's session writes the decision to `/rehearsal/approvals/<execution>/decision`
+//! as the API does, by [`LOCAL_APPROVER`] (someone other than [`LOCAL_REQUESTER`], who asked).
 
 use crate::execution::{definition, execute, RunError};
-use crate::invoker::{local_substitutions, StepInvoker, ACCOUNT, REGION};
+use crate::invoker::{function_arn, local_substitutions, StepInvoker, ACCOUNT, REGION};
 use crate::local::{inject_faults, run_on, LocalRun};
 use crate::report::{clock, count, summarize, RunReport, RunStatus, StateSpan, StateSummary};
 use chrono::{DateTime, Utc};
 use rehearsal_asl::{RunOptions, TaskCall, TaskFailure, TaskInvoker, SNS_PUBLISH};
-use rehearsal_core::cloud::{ExecutionInfo, ParameterStore, Scheduler};
+use rehearsal_core::cloud::{Clock, ExecutionInfo, Scheduler};
 use rehearsal_core::naming::teardown_schedule_name;
 use rehearsal_core::plan::SCHEDULE_GROUP;
-use rehearsal_core::promotion::{approval_parameter, APPROVAL_REJECTED};
+use rehearsal_core::promotion::{bounded_comment, ApprovalDecision, Promotion, Verdict};
 use rehearsal_core::steps::Step;
 use rehearsal_sim::{SimAccount, SimCloud};
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write;
@@ -33,11 +34,29 @@ pub fn staging_state_machine_arn() -> String {
     format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:rehearsal-staging")
 }
 
+/// The name of a promote or teardown execution run here (`$$.Execution.Name`).
+pub const EXECUTION_NAME: &str = "local-follow-up";
+
+/// Who asks for a local promotion (`--then promote`), as the API would record the caller.
+pub const LOCAL_REQUESTER: &str = "arn:aws:iam::123456789012:user/local-requester";
+/// Who approves it: someone else.
+pub const LOCAL_APPROVER: &str = "arn:aws:iam::123456789012:user/local-approver";
+
+/// The stack parameters the promote machine's approval reads (`AllowApprovalSkip`, `Approvers`); the
+/// default is the template's: no skipping, any approver but the requester.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApprovalSettings {
+    pub allow_approval_skip: bool,
+    pub approvers: Vec<String>,
+}
+
 /// `local_substitutions` plus what the promote and teardown definitions use besides.
-pub fn substitutions() -> BTreeMap<String, String> {
+pub fn substitutions(stack: &ApprovalSettings) -> BTreeMap<String, String> {
     let mut values = local_substitutions();
     values.insert("StagingStateMachineArn".into(), staging_state_machine_arn());
     values.insert("AlertTopicArn".into(), rehearsal_sim::seed::ALERT_TOPIC_ARN.into());
+    values.insert("AllowApprovalSkip".into(), stack.allow_approval_skip.to_string());
+    values.insert("Approvers".into(), stack.approvers.join(","));
     values
 }
 
@@ -68,15 +87,24 @@ impl Then {
         progress: W,
     ) -> Result<MachineReport, RunError> {
         let (definition, input) = match self {
-            Then::Promote => (PROMOTE_DEFINITION, json!({"run_id": staging.run_id, "staging_execution_arn": staging_arn})),
+            Then::Promote => (
+                PROMOTE_DEFINITION,
+                json!({"run_id": staging.run_id, "staging_execution_arn": staging_arn, "requested_by": LOCAL_REQUESTER}),
+            ),
             Then::Teardown => {
                 let schedule =
                     account.session("operator").get_schedule(SCHEDULE_GROUP, &teardown_schedule_name(&staging.run_id)).await.ok().flatten();
                 (TEARDOWN_DEFINITION, schedule.and_then(|s| serde_json::from_str(&s.input).ok()).unwrap_or_default())
             }
         };
-        let execution =
-            LocalExecution { definition, input, faults: Vec::new(), start_time: account.now(), approval: ApprovalAnswer::Approve };
+        let execution = LocalExecution {
+            definition,
+            input,
+            faults: Vec::new(),
+            start_time: account.now(),
+            approval: ApprovalAnswer::Approve,
+            stack: ApprovalSettings::default(),
+        };
         run_execution_on(account, execution, progress).await
     }
 }
@@ -84,17 +112,21 @@ impl Then {
 /// How the local operator answers an approval request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApprovalAnswer {
+    /// [`LOCAL_APPROVER`] approves.
     Approve,
+    /// This principal approves (the requester, say, to see it refused).
+    ApproveAs(String),
     Reject(String),
-    /// Nobody answers: the task times out.
+    /// Nobody answers: the wait expires.
     Never,
 }
 
-/// The step Lambdas, plus SNS and the approving operator.
+/// The step Lambdas, plus SNS and the deciding operator.
 struct LocalInvoker<'a, F> {
     steps: StepInvoker<F>,
     account: &'a SimAccount,
     approval: ApprovalAnswer,
+    decided: Cell<bool>,
 }
 
 impl<'a, F: Fn(Step) -> SimCloud> LocalInvoker<'a, F> {
@@ -107,20 +139,33 @@ impl<'a, F: Fn(Step) -> SimCloud> LocalInvoker<'a, F> {
         }
     }
 
-    /// What the API does with an approval: find the token by run id, answer it.
-    async fn answer(&self, call: &TaskCall, token: &str) -> Result<Value, TaskFailure> {
-        let run_id = call.input.pointer("/promotion/plan/run_id").and_then(Value::as_str).unwrap_or_default();
-        let name = approval_parameter(run_id);
-        let stored = self.account.session("api").get_parameter(&name).await.ok().flatten().map(|p| p.value.expose().to_string());
-        if stored.as_deref() != Some(token) {
-            // The API could not find this task's token: nobody can answer it.
-            return std::future::pending().await;
-        }
-        match &self.approval {
-            ApprovalAnswer::Approve => Ok(json!({ "approved_by": "local operator" })),
-            ApprovalAnswer::Reject(reason) => Err(TaskFailure { error: APPROVAL_REJECTED.into(), cause: reason.clone() }),
-            ApprovalAnswer::Never => std::future::pending().await,
-        }
+    /// What the API does with a decision: write it for the promotion `check_approval` looks at.
+    async fn decide(&self, call: &TaskCall) -> Result<(), TaskFailure> {
+        let (verdict, by, comment) = match &self.approval {
+            ApprovalAnswer::Approve => (Verdict::Approved, LOCAL_APPROVER, None),
+            ApprovalAnswer::ApproveAs(who) => (Verdict::Approved, who.as_str(), None),
+            ApprovalAnswer::Reject(reason) => (Verdict::Rejected, LOCAL_APPROVER, Some(bounded_comment(reason))),
+            ApprovalAnswer::Never => return Ok(()),
+        };
+        let promotion: Promotion = call
+            .input
+            .get("promotion")
+            .and_then(|p| serde_json::from_value(p.clone()).ok())
+            .ok_or_else(|| TaskFailure { error: "LocalOperator".into(), cause: "CheckApproval's input has no promotion".into() })?;
+        let api = self.account.session("api");
+        let decision = ApprovalDecision {
+            verdict,
+            by: by.to_string(),
+            requested_by: promotion.requested_by.clone().unwrap_or_default(),
+            promotion_started_at: promotion.started_at,
+            decided_at: api.now(),
+            comment,
+        };
+        decision
+            .write(&api, &promotion.execution_name)
+            .await
+            .map_err(|e| TaskFailure { error: format!("SSM.{}", e.code), cause: e.message })?;
+        Ok(())
     }
 }
 
@@ -130,12 +175,10 @@ impl<F: Fn(Step) -> SimCloud> TaskInvoker for LocalInvoker<'_, F> {
             if call.resource == SNS_PUBLISH {
                 return self.publish(&call.input);
             }
-            let token = call.task_token.clone();
-            let result = self.steps.invoke(call.clone()).await?;
-            match token {
-                Some(token) => self.answer(&call, &token).await,
-                None => Ok(result),
+            if call.resource == function_arn(Step::CheckApproval) && !self.decided.replace(true) {
+                self.decide(&call).await?;
             }
+            self.steps.invoke(call).await
         })
     }
 }
@@ -187,6 +230,7 @@ pub struct LocalExecution<'a> {
     pub faults: Vec<String>,
     pub start_time: DateTime<Utc>,
     pub approval: ApprovalAnswer,
+    pub stack: ApprovalSettings,
 }
 
 /// Runs a staging pipeline (`run_on`) and records its execution in the account, as Step
@@ -218,12 +262,16 @@ pub async fn run_execution_on<W: Write>(
     execution: LocalExecution<'_>,
     progress: W,
 ) -> Result<MachineReport, RunError> {
-    let definition = definition(execution.definition, &substitutions())?;
+    let definition = definition(execution.definition, &substitutions(&execution.stack))?;
     inject_faults(account, &execution.faults)?;
     let before = account.ledger();
-    let invoker =
-        LocalInvoker { steps: StepInvoker::new(|step: Step| account.session(step.name())), account, approval: execution.approval };
-    let options = RunOptions { start_time: execution.start_time, ..RunOptions::default() };
+    let invoker = LocalInvoker {
+        steps: StepInvoker::new(|step: Step| account.session(step.name())),
+        account,
+        approval: execution.approval,
+        decided: Cell::new(false),
+    };
+    let options = RunOptions { start_time: execution.start_time, execution_name: EXECUTION_NAME.into(), ..RunOptions::default() };
     let executed = execute(&definition, execution.input, &invoker, &options, progress).await?;
     let ledger = account.ledger();
     Ok(MachineReport {

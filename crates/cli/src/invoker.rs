@@ -22,6 +22,19 @@ pub fn local_substitutions() -> BTreeMap<String, String> {
     let mut values: BTreeMap<String, String> = Step::ALL.iter().map(|s| (s.arn_key().to_string(), function_arn(*s))).collect();
     values.insert("TeardownStateMachineArn".into(), format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:rehearsal-teardown"));
     values.insert("SchedulerRoleArn".into(), format!("arn:aws:iam::{ACCOUNT}:role/rehearsal-scheduler"));
+    // The stack's staging settings, as the simulated account's deployment has them.
+    let stack = rehearsal_sim::seed::stack_settings();
+    for (key, value) in [
+        ("StagingInstanceRoleArn", stack.staging_instance_role_arn),
+        ("StagingVpcConnector", stack.vpc_connector),
+        ("StagingRepositoryUrl", stack.repository_url),
+        ("StagingConnectionArn", stack.connection_arn),
+        ("StagingRuntime", stack.build.runtime),
+        ("StagingBuildCommand", stack.build.build_command),
+        ("StagingStartCommand", stack.build.start_command),
+    ] {
+        values.insert(key.to_string(), value);
+    }
     values
 }
 

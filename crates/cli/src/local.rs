@@ -51,7 +51,7 @@ pub async fn run_on<W: Write>(account: &SimAccount, run: LocalRun, progress: W) 
     let options = RunOptions { execution_name: run.execution_name.clone(), start_time: run.start_time, ..RunOptions::default() };
     let executed = execute(&definition, run.input, &invoker, &options, progress).await?;
 
-    let run_id = planned_run_id(&input, run.start_time);
+    let run_id = planned_run_id(&input, &run.execution_name, run.start_time);
     let ledger = account.ledger();
     let record = RunAccount::Simulated(Box::new(AccountRecord {
         resources_created: to_json(&ledger.created),

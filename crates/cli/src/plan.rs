@@ -6,8 +6,8 @@
 //! `tests/diagrams_and_estimates.rs` holds the simulated account's ledger to read calls only.
 
 use crate::exit::{CliError, Exit};
-use crate::follow_up::substitutions;
 use crate::input::read_json;
+use crate::invoker::local_substitutions;
 use crate::local::STAGING_DEFINITION;
 use chrono::{DateTime, Timelike, Utc};
 use rehearsal_asl::{critical_path, ExpectedDurations};
@@ -17,8 +17,10 @@ use rehearsal_core::durations::TypicalDurations;
 use rehearsal_core::error::CloudResultExt;
 use rehearsal_core::plan::RunPlan;
 use rehearsal_core::run::RunInput;
+use rehearsal_core::steps::plan_rehearsal::StackSettings;
 use rehearsal_core::steps::{invoke, Cloud, Step};
 use rehearsal_core::StepError;
+use rehearsal_sim::seed::stack_settings;
 use rehearsal_sim::{SimAccount, SimConfig};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -45,8 +47,11 @@ impl PlanCommand {
         let account = runtime.block_on(async { SimAccount::new(SimConfig::default(), start_time) });
         // Refused as a run refuses it: before the first call.
         crate::execution::checked_input(&document)?;
-        let planned =
-            runtime.block_on(plan(&account.session("plan"), document, start_time)).map_err(|error| CliError::Failed(error.to_string()))?;
+        // The execution a `rehearsal run --local` started now would be, on the simulated stack.
+        let execution_name = format!("local-{}", start_time.format("%Y%m%dT%H%M%S"));
+        let planned = runtime
+            .block_on(plan(&account.session("plan"), document, &execution_name, start_time, &stack_settings()))
+            .map_err(|error| CliError::Failed(error.to_string()))?;
         if self.json {
             let text = serde_json::to_string_pretty(&planned).map_err(|e| CliError::Failed(format!("the plan is not JSON: {e}")))?;
             println!("{text}");
@@ -88,11 +93,19 @@ fn resource(kind: &str, name: impl Into<String>, settings: impl Into<String>) ->
     PlannedResource { kind: kind.into(), name: name.into(), settings: settings.into() }
 }
 
-/// Plans a run of `document` started at `start_time` with `cloud`'s read calls only; a bad
-/// document is refused, naming the field, before the first.
-pub async fn plan<C: Cloud>(cloud: &C, document: Value, start_time: DateTime<Utc>) -> Result<StagingPlan, StepError> {
+/// Plans a run of `document` by the execution `execution_name` started at `start_time`, on a
+/// stack with `stack`'s settings, with `cloud`'s read calls only; a bad document is refused,
+/// naming the field, before the first.
+pub async fn plan<C: Cloud>(
+    cloud: &C,
+    document: Value,
+    execution_name: &str,
+    start_time: DateTime<Utc>,
+    stack: &StackSettings,
+) -> Result<StagingPlan, StepError> {
     RunInput::from_json(document.clone())?.validate()?;
-    let planned = invoke(cloud, Step::PlanRehearsal, json!({"input": document, "execution_start": start_time})).await?;
+    let input = json!({"input": document, "execution_name": execution_name, "execution_start": start_time, "stack": stack});
+    let planned = invoke(cloud, Step::PlanRehearsal, input).await?;
     let plan: RunPlan = serde_json::from_value(planned).map_err(|e| StepError::MalformedInput(format!("the plan: {e}")))?;
     let production_db = cloud
         .describe_instance(&plan.production.db_instance_id)
@@ -108,7 +121,7 @@ pub async fn plan<C: Cloud>(cloud: &C, document: Value, start_time: DateTime<Utc
         choices: Default::default(),
     };
     let definition =
-        crate::execution::definition(STAGING_DEFINITION, &substitutions()).map_err(|e| StepError::MalformedInput(e.to_string()))?;
+        crate::execution::definition(STAGING_DEFINITION, &local_substitutions()).map_err(|e| StepError::MalformedInput(e.to_string()))?;
     let path = critical_path(&definition, &expected).map_err(|e| StepError::MalformedInput(format!("the critical path: {e}")))?;
     let usage = RunUsage::of_execution(path.state_entries, path.task_entries, durations.default_task().as_secs_f64());
     let environment = StagingEnvironment::of_plan(&plan, &production_db, usage)

@@ -1,11 +1,16 @@
-//! `rehearsal remote …`: start, follow, approve and tear down runs in the AWS account, calling
-//! Step Functions and Parameter Store directly with the caller's credentials, through the very
-//! handler the API Lambda runs, so the CLI and the API validate and answer alike.
+//! `rehearsal remote …`: start, follow, promote, approve and tear down runs in the AWS account,
+//! calling Step Functions and Parameter Store directly with the caller's credentials, through the
+//! very handler the API Lambda runs, so the CLI and the API validate and answer alike. The caller
+//! is who STS GetCallerIdentity says the credentials are (what API Gateway's IAM authorizer
+//! would report): a promotion's requester, or its approver. Writing a decision needs
+//! ssm:PutParameter on /rehearsal/approvals/, which the stack grants only to the API's role; the
+//! promote machine refuses a decision written by the promotion's requester either way.
 
 use crate::exit::{CliError, Exit};
 use crate::input::read_json;
 use rehearsal_api::{answer, request, Api, Config};
 use rehearsal_core::cloud::{ParameterStore, StateMachines};
+use rehearsal_core::promotion::{parse_approvers, Verdict};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -20,9 +25,15 @@ pub struct RemoteCommand {
     /// The deployed staging state machine (stack output).
     #[arg(long, env = "STAGING_STATE_MACHINE_ARN")]
     staging_state_machine_arn: String,
+    /// The deployed promote state machine (stack output).
+    #[arg(long, env = "PROMOTE_STATE_MACHINE_ARN")]
+    promote_state_machine_arn: String,
     /// The deployed teardown state machine (stack output).
     #[arg(long, env = "TEARDOWN_STATE_MACHINE_ARN")]
     teardown_state_machine_arn: String,
+    /// The stack's `Approvers` parameter (comma-separated principal ARNs; empty: anyone but the requester).
+    #[arg(long, env = "APPROVERS", default_value = "")]
+    approvers: String,
     /// Another endpoint for Step Functions and Parameter Store (moto, LocalStack).
     #[arg(long, value_name = "URL")]
     endpoint_url: Option<String>,
@@ -48,17 +59,31 @@ enum RemoteSubcommand {
         #[arg(long)]
         follow: bool,
     },
+    /// Promote a run that passed (you are recorded as the requester; someone else approves).
+    Promote {
+        id: String,
+        #[arg(long)]
+        idempotency_key: String,
+        /// For an image-based production service: the release image to deploy.
+        #[arg(long)]
+        release_image: Option<String>,
+    },
     /// Approve the promotion waiting on a run.
     Approve {
         id: String,
         #[arg(long)]
         comment: Option<String>,
+        /// The promotion (its id in `promote`), when several wait.
+        #[arg(long)]
+        promotion: Option<String>,
     },
     /// Reject the promotion waiting on a run.
     Reject {
         id: String,
         #[arg(long)]
         comment: Option<String>,
+        #[arg(long)]
+        promotion: Option<String>,
     },
     /// Tear a run's staging environment down now (and cancel its teardown schedule).
     Teardown {
@@ -82,15 +107,24 @@ impl RemoteCommand {
                 (RemoteAction::Start { idempotency_key, document: read_json("--input", input.as_deref())? }, false)
             }
             RemoteSubcommand::Status { id, follow } => (RemoteAction::Status { id }, follow),
-            RemoteSubcommand::Approve { id, comment } => (RemoteAction::Approve { id, comment }, false),
-            RemoteSubcommand::Reject { id, comment } => (RemoteAction::Reject { id, comment }, false),
+            RemoteSubcommand::Promote { id, idempotency_key, release_image } => {
+                (RemoteAction::Promote { id, idempotency_key, release_image }, false)
+            }
+            RemoteSubcommand::Approve { id, comment, promotion } => {
+                (RemoteAction::Decide { id, verdict: Verdict::Approved, comment, promotion }, false)
+            }
+            RemoteSubcommand::Reject { id, comment, promotion } => {
+                (RemoteAction::Decide { id, verdict: Verdict::Rejected, comment, promotion }, false)
+            }
             RemoteSubcommand::Teardown { run, idempotency_key, no_final_snapshot } => {
                 (RemoteAction::Teardown { idempotency_key, run, final_snapshot: !no_final_snapshot }, false)
             }
         };
         let config = Config {
             staging_state_machine_arn: self.staging_state_machine_arn,
+            promote_state_machine_arn: self.promote_state_machine_arn,
             teardown_state_machine_arn: self.teardown_state_machine_arn,
+            approvers: parse_approvers(&self.approvers),
         };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
         let (status, body) = runtime.block_on(async {
@@ -98,6 +132,10 @@ impl RemoteCommand {
             let api = Api::new(rehearsal_aws::StepFunctions::new(&sdk), rehearsal_aws::AwsCloud::new(&sdk), config);
             match (&action, follow_run) {
                 (RemoteAction::Status { id }, true) => follow(&api, id, FOLLOW_INTERVAL, std::io::stdout()).await,
+                (RemoteAction::Promote { .. } | RemoteAction::Decide { .. }, _) => match rehearsal_aws::caller_arn(&sdk).await {
+                    Ok(caller) => call_as(&api, &action, Some(&caller)).await,
+                    Err(e) => (403, json!({ "error": format!("who these credentials are (STS GetCallerIdentity) is unknown: {e}") })),
+                },
                 _ => call(&api, &action).await,
             }
         });
@@ -111,19 +149,31 @@ impl RemoteCommand {
 pub enum RemoteAction {
     Start { idempotency_key: String, document: Value },
     Status { id: String },
-    Approve { id: String, comment: Option<String> },
-    Reject { id: String, comment: Option<String> },
+    Promote { id: String, idempotency_key: String, release_image: Option<String> },
+    Decide { id: String, verdict: Verdict, comment: Option<String>, promotion: Option<String> },
     Teardown { idempotency_key: String, run: String, final_snapshot: bool },
 }
 
 impl RemoteAction {
     fn http(&self) -> (&'static str, String, Option<&str>, Option<Value>) {
-        let comment = |c: &Option<String>| Some(c.as_ref().map_or(json!({}), |c| json!({ "comment": c })));
         match self {
             RemoteAction::Start { idempotency_key, document } => ("POST", "/runs".into(), Some(idempotency_key), Some(document.clone())),
             RemoteAction::Status { id } => ("GET", format!("/runs/{id}"), None, None),
-            RemoteAction::Approve { id, comment: c } => ("POST", format!("/runs/{id}/approve"), None, comment(c)),
-            RemoteAction::Reject { id, comment: c } => ("POST", format!("/runs/{id}/reject"), None, comment(c)),
+            RemoteAction::Promote { id, idempotency_key, release_image } => {
+                let body = release_image.as_ref().map_or(json!({}), |image| json!({ "release_image": image }));
+                ("POST", format!("/runs/{id}/promote"), Some(idempotency_key), Some(body))
+            }
+            RemoteAction::Decide { id, verdict, comment, promotion } => {
+                let mut body = json!({});
+                if let Some(comment) = comment {
+                    body["comment"] = json!(comment);
+                }
+                if let Some(promotion) = promotion {
+                    body["promotion"] = json!(promotion);
+                }
+                let route = if *verdict == Verdict::Approved { "approve" } else { "reject" };
+                ("POST", format!("/runs/{id}/{route}"), None, Some(body))
+            }
             RemoteAction::Teardown { idempotency_key, run, final_snapshot } => (
                 "POST",
                 "/environments/staging/teardown".into(),
@@ -134,10 +184,20 @@ impl RemoteAction {
     }
 }
 
-/// Answers one action: the HTTP status the API would give and its JSON body.
+/// Answers one action from an unidentified caller: the HTTP status the API would give and its
+/// JSON body.
 pub async fn call<S: StateMachines, P: ParameterStore + Sync>(api: &Api<S, P>, action: &RemoteAction) -> (u16, Value) {
+    call_as(api, action, None).await
+}
+
+/// Answers one action from `caller` (an IAM principal ARN).
+pub async fn call_as<S: StateMachines, P: ParameterStore + Sync>(
+    api: &Api<S, P>,
+    action: &RemoteAction,
+    caller: Option<&str>,
+) -> (u16, Value) {
     let (method, path, key, body) = action.http();
-    match request(method, &path, key, body.as_ref()) {
+    match request(method, &path, key, body.as_ref(), caller) {
         Ok(req) => answer(&api.handle(req).await),
         Err(e) => (400, json!({ "error": e })),
     }

@@ -79,7 +79,7 @@ impl RunCommand {
 
     fn locally(self, input: Value, start_time: DateTime<Utc>) -> Result<Exit, CliError> {
         let execution_name = format!("local-{}", start_time.format("%Y%m%dT%H%M%S"));
-        let run = LocalRun { input: input.clone(), faults: self.inject_fault, start_time, execution_name };
+        let run = LocalRun { input: input.clone(), faults: self.inject_fault, start_time, execution_name: execution_name.clone() };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
         let wall = Instant::now();
         println!("rehearsal: staging pipeline on the simulated account (virtual clock)");
@@ -93,7 +93,8 @@ impl RunCommand {
         report.print_summary(wall.elapsed());
         if let Some(path) = &self.report_md {
             // The plan again (read calls only) gives what the run's environment costs.
-            let planned = runtime.block_on(crate::plan::plan(&account.session("report"), input, start_time));
+            let stack = rehearsal_sim::seed::stack_settings();
+            let planned = runtime.block_on(crate::plan::plan(&account.session("report"), input, &execution_name, start_time, &stack));
             let cost = planned.ok().and_then(|p| p.cost_of(report.usage()).ok());
             write_markdown(&report.markdown(cost), path);
         }

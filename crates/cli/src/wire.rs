@@ -203,7 +203,7 @@ pub async fn run_over_the_wire<W: Write>(options: &WireOptions, run: WireRun, pr
     let invoker = StepInvoker::new(|_| cloud.clone());
     let run_options = RunOptions { execution_name: run.execution_name.clone(), start_time: run.start_time, ..RunOptions::default() };
     let executed = execute(&definition, run.input, &invoker, &run_options, progress).await?;
-    let run_id = planned_run_id(&input, run.start_time);
+    let run_id = planned_run_id(&input, &run.execution_name, run.start_time);
     Ok(RunReport::new(executed, run_id, run.execution_name, run.start_time, RunAccount::OverTheWire { wait_scale: options.wait_scale }))
 }
 

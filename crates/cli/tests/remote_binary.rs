@@ -10,6 +10,7 @@ fn a_bad_run_document_is_refused_before_any_call() {
     let out = Command::new(env!("CARGO_BIN_EXE_rehearsal"))
         .args(["remote", "--endpoint-url", "http://127.0.0.1:9"])
         .args(["--staging-state-machine-arn", "arn:aws:states:us-east-1:123456789012:stateMachine:staging"])
+        .args(["--promote-state-machine-arn", "arn:aws:states:us-east-1:123456789012:stateMachine:promote"])
         .args(["--teardown-state-machine-arn", "arn:aws:states:us-east-1:123456789012:stateMachine:teardown"])
         .args(["start", "--idempotency-key", "release-1", "--input", input.to_str().unwrap()])
         .env("AWS_REGION", "us-east-1")

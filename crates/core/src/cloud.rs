@@ -43,6 +43,12 @@ pub struct DbInstance {
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,
     pub publicly_accessible: bool,
+    /// `MasterUsername`: the only login ModifyDBInstance can give a new password.
+    pub master_username: String,
+    /// A new master password waits to be applied (`PendingModifiedValues.MasterUserPassword`).
+    pub master_password_pending: bool,
+    /// `InstanceCreateTime`; RDS shows none while the instance is still being created.
+    pub created_at: Option<DateTime<Utc>>,
     pub tags: Tags,
 }
 
@@ -61,6 +67,8 @@ pub struct DbSnapshot {
     pub source_instance_id: String,
     /// `creating`, `available`, `failed`, …
     pub status: String,
+    /// `SnapshotCreateTime`: when the snapshot was taken.
+    pub created_at: Option<DateTime<Utc>>,
     pub tags: Tags,
 }
 
@@ -90,6 +98,10 @@ pub trait Rds {
     fn rename_instance(&self, id: &str, new_id: &str) -> impl Future<Output = CloudResult<DbInstance>> + Send;
     /// StopDBInstance: `stopping`, then `stopped` (RDS starts it again by itself after 7 days).
     fn stop_instance(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    /// ModifyDBInstance `MasterUserPassword` with ApplyImmediately: the instance is
+    /// `resetting-master-credentials` (or still `available`, the change pending) until the new
+    /// password is in effect; the old one works until then.
+    fn reset_master_password(&self, id: &str, password: &Secret) -> impl Future<Output = CloudResult<DbInstance>> + Send;
     /// AddTagsToResource on an instance, by its ARN; existing keys are overwritten.
     fn tag_instance(&self, arn: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send;
 }
@@ -112,9 +124,22 @@ pub struct Parameter {
     pub version: u64,
 }
 
+/// What DescribeParameters tells of a parameter: never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterInfo {
+    pub name: String,
+    pub kind: ParameterKind,
+    pub version: u64,
+    /// `LastModifiedUser`: the IAM principal ARN that wrote the current version.
+    pub last_modified_user: Option<String>,
+}
+
 pub trait ParameterStore {
     /// Reads with decryption; `Ok(None)` when absent.
     fn get_parameter(&self, name: &str) -> impl Future<Output = CloudResult<Option<Parameter>>> + Send;
+    /// Whether it exists and who wrote it, without reading (or decrypting) the value
+    /// (DescribeParameters, filtered on the exact name); `Ok(None)` when absent.
+    fn describe_parameter(&self, name: &str) -> impl Future<Output = CloudResult<Option<ParameterInfo>>> + Send;
     /// Creates or overwrites; returns the stored parameter's ARN.
     fn put_parameter(
         &self,
@@ -350,6 +375,10 @@ pub struct ServiceInfo {
     pub host_status: String,
     /// The code repository, for a service built from source.
     pub source: Option<ServiceSource>,
+    /// How it is built and started, when that is configured through the API (App Runner's
+    /// `CodeConfigurationValues` with configuration source `API`); `None` for a service that
+    /// reads its repository's `apprunner.yaml`, or runs an image.
+    pub build: Option<CodeBuild>,
     /// The configured image (App Runner `ImageIdentifier`, ECS the primary container's image),
     /// for a service deployed from a container image.
     pub image_identifier: Option<String>,
@@ -596,8 +625,8 @@ pub trait Executions {
     fn describe_execution(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ExecutionInfo>>> + Send;
 }
 
-/// Starts executions, follows them and answers the task tokens they wait on: what the API and
-/// `rehearsal remote` do with the deployed state machines.
+/// Starts executions and follows them: what the API and `rehearsal remote` do with the deployed
+/// state machines.
 pub trait StateMachines: Executions + Sync {
     /// Standard workflows: the same name and input while the execution runs answers it again;
     /// otherwise a taken name is `AlreadyExists`.
@@ -609,8 +638,8 @@ pub trait StateMachines: Executions + Sync {
     ) -> impl Future<Output = CloudResult<StartedExecution>> + Send;
     /// Every event, oldest first.
     fn execution_history(&self, execution_arn: &str) -> impl Future<Output = CloudResult<Vec<HistoryEvent>>> + Send;
-    fn send_task_success(&self, task_token: &str, output: &str) -> impl Future<Output = CloudResult<()>> + Send;
-    fn send_task_failure(&self, task_token: &str, error: &str, cause: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    /// The ARNs of the machine's executions that are running (ListExecutions, every page).
+    fn running_executions(&self, state_machine_arn: &str) -> impl Future<Output = CloudResult<Vec<String>>> + Send;
 }
 
 // ---------------------------------------------------------------- Stripe webhook endpoints

@@ -1,6 +1,7 @@
 //! DATABASE_URL handling. The staging URL is production's with the host and port of the staging
-//! instance: same user, password and database name, because the instance is restored from
-//! production's snapshot and keeps its master credentials.
+//! instance and a password of its own: same user and database name (the instance is restored
+//! from production's snapshot), while its master password is reset to the new one, so staging
+//! never holds production's.
 
 use crate::cloud::{DbTarget, Endpoint};
 use crate::secret::Secret;
@@ -22,11 +23,13 @@ fn parse(url: &Secret) -> Result<Url, String> {
     Ok(parsed)
 }
 
-/// Production's URL pointed at the staging endpoint, keeping credentials, database and options.
-pub fn rewrite_for_endpoint(production_url: &Secret, endpoint: &Endpoint) -> Result<Secret, String> {
+/// Production's URL pointed at the staging endpoint with `password`, keeping the user, the
+/// database and the options.
+pub fn for_staging(production_url: &Secret, endpoint: &Endpoint, password: &Secret) -> Result<Secret, String> {
     let mut url = parse(production_url)?;
     url.set_host(Some(&endpoint.address)).map_err(|e| problem(&format!("host cannot be replaced ({e})")))?;
     url.set_port(Some(endpoint.port)).map_err(|()| problem("port cannot be replaced"))?;
+    url.set_password(Some(password.expose())).map_err(|()| problem("password cannot be replaced"))?;
     Ok(Secret::new(url.to_string()))
 }
 
@@ -69,17 +72,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn staging_url_keeps_credentials_and_database() {
+    fn staging_url_keeps_user_and_database_with_its_own_password() {
         let prod = Secret::new("postgres://tableicty:p%40ss@prod.abc.us-east-1.rds.amazonaws.com:5432/tableicty?sslmode=require");
-        let staging =
-            rewrite_for_endpoint(&prod, &Endpoint { address: "staging.abc.us-east-1.rds.amazonaws.com".into(), port: 5433 }).unwrap();
-        assert_eq!(staging.expose(), "postgres://tableicty:p%40ss@staging.abc.us-east-1.rds.amazonaws.com:5433/tableicty?sslmode=require");
+        let endpoint = Endpoint { address: "staging.abc.us-east-1.rds.amazonaws.com".into(), port: 5433 };
+        let staging = for_staging(&prod, &endpoint, &Secret::new("n3w@pass")).unwrap();
+        assert_eq!(
+            staging.expose(),
+            "postgres://tableicty:n3w%40pass@staging.abc.us-east-1.rds.amazonaws.com:5433/tableicty?sslmode=require"
+        );
         let t = target(&staging).unwrap();
         assert_eq!(
             (t.host.as_str(), t.port, t.database.as_str(), t.user.as_str()),
             ("staging.abc.us-east-1.rds.amazonaws.com", 5433, "tableicty", "tableicty")
         );
-        assert_eq!(t.password.expose(), "p@ss");
+        assert_eq!(t.password.expose(), "n3w@pass");
     }
 
     #[test]

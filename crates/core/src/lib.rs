@@ -34,6 +34,7 @@ pub mod run;
 pub mod secret;
 pub mod steps;
 pub mod tags;
+pub mod untrusted;
 
 pub use error::{CloudError, CloudErrorKind, StepError};
 pub use plan::RunPlan;

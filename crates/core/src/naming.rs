@@ -1,6 +1,6 @@
 //! Naming rules: AWS identifier constraints and the names a run derives.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Utc};
 
 /// RDS DB instance and snapshot identifiers: 1–63 letters, digits or hyphens, starting with a
 /// letter, no two consecutive hyphens, not ending with a hyphen. Returns why not, if invalid.
@@ -51,15 +51,31 @@ pub fn service_name_problem(name: &str) -> Option<String> {
     None
 }
 
-/// The production backup's name, as the runbook names it: `<app>-production-backup-YYYYMMDD`.
-pub fn production_snapshot_id(production_db: &str, date: NaiveDate) -> String {
-    let stem = production_db.strip_suffix("-db").unwrap_or(production_db);
-    format!("{stem}-backup-{}", date.format("%Y%m%d"))
+/// Every snapshot a staging run takes is named `rehearsal-<run id>`: a name only this tool
+/// makes (the IAM policies that delete or tag snapshots are scoped to the prefix).
+pub const SNAPSHOT_PREFIX: &str = "rehearsal-";
+
+/// The longest `app` a run id can carry and still leave its snapshot name within RDS's 63
+/// characters.
+pub const MAX_APP_LENGTH: usize = 20;
+
+/// The run's production backup (runbook step 1): `rehearsal-<run id>`.
+pub fn production_snapshot_id(run_id: &str) -> String {
+    format!("{SNAPSHOT_PREFIX}{run_id}")
 }
 
-/// The default run id: one rehearsal per app per day, so a re-run the same day adopts.
-pub fn default_run_id(app: &str, date: NaiveDate) -> String {
-    format!("{app}-{}", date.format("%Y%m%d"))
+/// A run is its execution: `<app>-<start, UTC, to the second>-<FNV-1a of the execution name>`,
+/// from `$$.Execution.Name` and `$$.Execution.StartTime`, which no caller chooses after the
+/// fact (a name is unique per state machine, and the start time is Step Functions'). Every retry
+/// and redrive of the execution plans the same id; another execution never does.
+pub fn run_id(app: &str, execution_name: &str, execution_start: DateTime<Utc>) -> String {
+    format!("{app}-{}-{:08x}", execution_start.format("%Y%m%d%H%M%S"), fnv1a(execution_name.as_bytes()))
+}
+
+/// 32-bit FNV-1a: a short, stable digest of a name (not a security measure: the id's worth is
+/// that Step Functions, not the caller, fixes its inputs).
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |hash, b| (hash ^ u32::from(*b)).wrapping_mul(0x0100_0193))
 }
 
 /// The staging database's final snapshot at teardown: `<instance>-final-<run id>`, cut to RDS's
@@ -100,10 +116,15 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_name_matches_the_runbook() {
-        let d = NaiveDate::from_ymd_opt(2025, 12, 25).unwrap();
-        assert_eq!(production_snapshot_id("tableicty-production-db", d), "tableicty-production-backup-20251225");
-        assert_eq!(default_run_id("tableicty", d), "tableicty-20251225");
+    fn a_run_is_named_by_its_execution() {
+        let start = "2025-12-25T09:00:00Z".parse().unwrap();
+        let id = run_id("tableicty", "staging", start);
+        assert_eq!(id, "tableicty-20251225090000-9ad76926");
+        assert_ne!(run_id("tableicty", "staging-2", start), id, "another execution");
+        assert_ne!(run_id("tableicty", "staging", start + chrono::Duration::seconds(1)), id, "another start");
+        assert_eq!(production_snapshot_id(&id), "rehearsal-tableicty-20251225090000-9ad76926");
+        let longest = production_snapshot_id(&run_id(&"a".repeat(MAX_APP_LENGTH), "x", start));
+        assert!(rds_identifier_problem(&longest).is_none(), "{longest}");
         assert_eq!(final_snapshot_id("tableicty-staging-db", "tableicty-20251225"), "tableicty-staging-db-final-tableicty-20251225");
         let long = final_snapshot_id(&"a".repeat(60), "run-1");
         assert!(long.len() <= 63 && rds_identifier_problem(&long).is_none(), "{long}");

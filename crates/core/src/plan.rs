@@ -2,14 +2,16 @@
 //! computed once by `plan_rehearsal` and carried in the execution state as `$.plan`.
 
 use crate::cloud::ServiceSpec;
-use crate::run::{TimeoutsInput, ValidationInput};
+use crate::run::{SecretKeySource, TimeoutsInput, ValidationInput};
 use crate::tags::RunTags;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub const STAGING_ENVIRONMENT: &str = "staging";
-/// Parameters copied as they are from production (runbook step 3).
-pub const COPIED_FROM_PRODUCTION: [&str; 2] = ["SECRET_KEY", "PGCRYPTO_KEY"];
+/// Parameters copied as they are from production (runbook step 3); SECRET_KEY only with
+/// `staging.secret_key: copy`.
+pub const COPIED_FROM_PRODUCTION: [&str; 2] = [SECRET_KEY, "PGCRYPTO_KEY"];
+pub const SECRET_KEY: &str = "SECRET_KEY";
 /// Stripe test keys, read from the Stripe test path.
 pub const STRIPE_KEYS: [&str; 2] = [STRIPE_SECRET_KEY, "STRIPE_PUBLISHABLE_KEY"];
 pub const STRIPE_SECRET_KEY: &str = "STRIPE_SECRET_KEY";
@@ -22,18 +24,29 @@ pub const BACKFILL_TOKEN: &str = "BACKFILL_TOKEN";
 /// Scheduler group the teardown schedules live in (created by the SAM template).
 pub const SCHEDULE_GROUP: &str = "rehearsal";
 
+/// The keys of every staging parameter a run may create, in the order they are written.
+pub fn staging_parameter_keys() -> Vec<&'static str> {
+    COPIED_FROM_PRODUCTION
+        .into_iter()
+        .chain(STRIPE_KEYS)
+        .chain([STRIPE_WEBHOOK_SECRET, DATABASE_URL, FRONTEND_URL, BACKFILL_TOKEN])
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunPlan {
     pub app: String,
+    /// Derived from the execution ([`crate::naming::run_id`]); tags and names carry it.
     pub run_id: String,
-    pub run_date: NaiveDate,
+    /// The execution's start: nothing created before it belongs to the run.
     pub started_at: DateTime<Utc>,
     pub tags: RunTags,
     pub production: ProductionFacts,
     pub snapshot_id: String,
     pub staging_db: StagingDbPlan,
     pub staging_parameter_path: String,
+    pub secret_key: SecretKeyPlan,
     pub stripe_test_parameter_path: String,
     pub stripe_publishable_key: Option<String>,
     pub stripe_webhook: StripeWebhookPlan,
@@ -54,6 +67,15 @@ pub struct ProductionFacts {
     pub service_arn: String,
 }
 
+/// Staging's SECRET_KEY: copied or generated, and what that exposes (in the plan, so the
+/// execution's output says it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretKeyPlan {
+    pub source: SecretKeySource,
+    pub exposes: String,
+}
+
 /// The Stripe webhook endpoint for the staging URL (runbook step 3: "create new webhook for staging").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,9 +90,9 @@ pub struct StripeWebhookPlan {
 pub struct StagingDbPlan {
     pub instance_id: String,
     pub class: String,
+    /// Production's instance's, as DescribeDBInstances answered (never the document's).
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,
-    pub publicly_accessible: bool,
 }
 
 /// Which side of the plan a shared handler works on: the staging copy, or production during a
@@ -101,12 +123,7 @@ impl RunPlan {
 
     /// Every staging parameter a run may create, in the order they are written.
     pub fn staging_parameter_names(&self) -> Vec<String> {
-        COPIED_FROM_PRODUCTION
-            .iter()
-            .chain(STRIPE_KEYS.iter())
-            .chain([STRIPE_WEBHOOK_SECRET, DATABASE_URL, FRONTEND_URL, BACKFILL_TOKEN].iter())
-            .map(|k| self.staging_parameter(k))
-            .collect()
+        staging_parameter_keys().into_iter().map(|k| self.staging_parameter(k)).collect()
     }
 
     pub fn teardown_schedule_name(&self) -> String {

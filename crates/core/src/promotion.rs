@@ -3,7 +3,7 @@
 //! run is proven to have passed: the staging plan (re-derived from the execution itself, never
 //! taken from the caller), and every production name the promotion and its rollback use.
 
-use crate::naming::rds_identifier_problem;
+use crate::naming::{rds_identifier_problem, SNAPSHOT_PREFIX};
 use crate::plan::RunPlan;
 use crate::run::parse_document;
 use crate::tags::RunTags;
@@ -12,11 +12,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub const PRODUCTION_ENVIRONMENT: &str = "production";
-/// Where `request_approval` stores a waiting promotion's task token: `<path><run_id>`, a
-/// SecureString the API reads to answer SendTaskSuccess / SendTaskFailure(`ApprovalRejected`).
+/// Where the API writes an operator's decision on a waiting promotion:
+/// `<path><promote execution name>/decision` ([`approval_parameter`]). Only the API's role may
+/// write under it (the template scopes PutParameter to it); `check_approval` reads it.
 pub const APPROVALS_PATH: &str = "/rehearsal/approvals/";
-/// The error an operator's rejection sends with SendTaskFailure.
+/// The error a promotion ends with when its approval was rejected.
 pub const APPROVAL_REJECTED: &str = "ApprovalRejected";
+/// How long a promotion waits for its decision before it ends unpromoted.
+pub const APPROVAL_WAIT_HOURS: i64 = 72;
+/// The longest comment a decision keeps; the rest is cut (it reaches alerts, marked untrusted).
+pub const MAX_COMMENT: usize = 500;
+/// The longest principal ARN accepted (IAM's own limit for an assumed-role ARN is lower).
+const MAX_PRINCIPAL: usize = 2048;
 /// On the pre-deployment copy restored during a rollback: the snapshot it came from. Tells the
 /// restored instance from the damaged one once both have carried the production name.
 pub const RESTORED_FROM_KEY: &str = "rehearsal:restored-from";
@@ -26,10 +33,11 @@ pub const RETAIN_UNTIL_KEY: &str = "rehearsal:retain-until";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Approval {
-    /// Wait for an operator's answer to the task token (the default).
+    /// Wait for an operator's decision (the default).
     #[default]
     Required,
-    /// Promote without asking (e.g. a pipeline that approved elsewhere).
+    /// Promote without asking (e.g. a pipeline that approved elsewhere). Refused unless the
+    /// stack's `AllowApprovalSkip` parameter is `true`.
     Skip,
 }
 
@@ -49,6 +57,10 @@ pub struct PromoteInput {
     /// For an image-based production service: the release image to deploy. A service built from
     /// source deploys its branch's latest commit instead, and must not be given one.
     pub release_image: Option<String>,
+    /// Who asked for the promotion: the caller's IAM principal ARN, as the API saw it
+    /// (`POST /runs/{id}/promote`). Required unless the approval is skipped; its approver must be
+    /// someone else.
+    pub requested_by: Option<String>,
 }
 
 impl Default for PromoteInput {
@@ -60,6 +72,7 @@ impl Default for PromoteInput {
             forensics_retention_days: 14,
             teardown_delay_minutes: 60,
             release_image: None,
+            requested_by: None,
         }
     }
 }
@@ -87,7 +100,16 @@ impl PromoteInput {
         if self.release_image.as_deref().is_some_and(|i| i.trim().is_empty()) {
             return Err(StepError::invalid("release_image", "must not be empty"));
         }
-        Ok(())
+        match &self.requested_by {
+            Some(principal) if !is_principal(principal) => {
+                Err(StepError::invalid("requested_by", format!("must be an IAM principal ARN of at most {MAX_PRINCIPAL} characters")))
+            }
+            None if self.approval == Approval::Required => Err(StepError::invalid(
+                "requested_by",
+                "names who asked for the promotion (its approver must be someone else); it is required",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -111,14 +133,18 @@ pub struct Promotion {
     pub retain_damaged_until: DateTime<Utc>,
     pub release_image: Option<String>,
     pub teardown_delay_minutes: u32,
+    /// `$$.Execution.Name` of the promotion: keys its decision parameter.
+    pub execution_name: String,
+    pub requested_by: Option<String>,
 }
 
 impl Promotion {
-    pub fn new(plan: RunPlan, input: &PromoteInput, started_at: DateTime<Utc>) -> Result<Self, StepError> {
+    pub fn new(plan: RunPlan, input: &PromoteInput, started_at: DateTime<Utc>, execution_name: &str) -> Result<Self, StepError> {
         let production_db = plan.production.db_instance_id.clone();
         let stamp = started_at.format("%Y%m%d%H%M");
         let stem = production_db.strip_suffix("-db").unwrap_or(&production_db);
-        let snapshot_id = format!("{stem}-predeploy-{stamp}");
+        // A name only this tool makes (the prefix its IAM policies scope snapshots to).
+        let snapshot_id = format!("{SNAPSHOT_PREFIX}{stem}-predeploy-{stamp}");
         let restored_db_id = format!("{production_db}-restored-{stamp}");
         let damaged_db_id = format!("{production_db}-damaged-{stamp}");
         for id in [&snapshot_id, &restored_db_id, &damaged_db_id] {
@@ -137,18 +163,86 @@ impl Promotion {
             retain_damaged_until: started_at + chrono::Duration::days(i64::from(input.forensics_retention_days)),
             release_image: input.release_image.clone(),
             teardown_delay_minutes: input.teardown_delay_minutes,
+            execution_name: execution_name.to_string(),
+            requested_by: input.requested_by.clone(),
             plan,
         })
     }
 
     pub fn approval_parameter(&self) -> String {
-        approval_parameter(&self.plan.run_id)
+        approval_parameter(&self.execution_name)
+    }
+
+    /// When an unanswered approval gives up.
+    pub fn approval_deadline(&self) -> DateTime<Utc> {
+        self.started_at + chrono::Duration::hours(APPROVAL_WAIT_HOURS)
     }
 }
 
-/// The SecureString holding the task token of the promotion of `run_id` that waits for approval.
-pub fn approval_parameter(run_id: &str) -> String {
-    format!("{APPROVALS_PATH}{run_id}")
+/// The String parameter the API writes an operator's decision on the promote execution named
+/// `execution_name` to (a JSON [`ApprovalDecision`]).
+pub fn approval_parameter(execution_name: &str) -> String {
+    format!("{APPROVALS_PATH}{execution_name}/decision")
+}
+
+fn is_principal(value: &str) -> bool {
+    value.len() <= MAX_PRINCIPAL && value.starts_with("arn:") && !value.chars().any(char::is_whitespace)
+}
+
+/// The same IAM principal: ARNs compare without case (IAM names are case-insensitive).
+pub fn same_principal(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// `APPROVERS` / `${Approvers}`: principal ARNs separated by commas; empty means anyone but the
+/// requester.
+pub fn parse_approvers(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect()
+}
+
+/// The first `MAX_COMMENT` characters of a comment, with a mark when cut.
+pub fn bounded_comment(comment: &str) -> String {
+    match comment.char_indices().nth(MAX_COMMENT) {
+        Some((end, _)) => format!("{}… (cut)", &comment[..end]),
+        None => comment.to_string(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Approved,
+    Rejected,
+}
+
+/// An operator's decision, as the API writes it to [`approval_parameter`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalDecision {
+    pub verdict: Verdict,
+    /// The approver's (or rejecter's) IAM principal ARN, as the API saw it.
+    pub by: String,
+    /// The requester the promotion carries; `check_approval` compares both.
+    pub requested_by: String,
+    /// The promote execution's start: a decision left by an earlier execution of the same name
+    /// does not count for this one.
+    pub promotion_started_at: DateTime<Utc>,
+    pub decided_at: DateTime<Utc>,
+    /// Bounded ([`MAX_COMMENT`]); untrusted text.
+    pub comment: Option<String>,
+}
+
+impl ApprovalDecision {
+    /// Writes the decision (overwriting an earlier one of the same execution: the last word counts
+    /// until the machine reads it).
+    pub async fn write<C: crate::cloud::ParameterStore + Sync>(
+        &self,
+        cloud: &C,
+        execution_name: &str,
+    ) -> crate::cloud::CloudResult<String> {
+        let text = serde_json::to_string(self).expect("a decision encodes");
+        cloud.put_parameter(&approval_parameter(execution_name), &crate::Secret::new(text), crate::cloud::ParameterKind::String, true).await
+    }
 }
 
 #[cfg(test)]
@@ -159,16 +253,34 @@ mod tests {
     #[test]
     fn the_document_is_checked_field_by_field() {
         let arn = "arn:aws:states:us-east-1:123456789012:execution:rehearsal-staging:x";
-        let ok = PromoteInput::from_json(json!({"run_id": "tableicty-20261124", "staging_execution_arn": arn})).unwrap();
-        assert_eq!((ok.approval, ok.forensics_retention_days), (Approval::Required, 14));
+        let who = "arn:aws:iam::123456789012:user/dev";
+        let ok =
+            PromoteInput::from_json(json!({"run_id": "tableicty-20261124", "staging_execution_arn": arn, "requested_by": who})).unwrap();
+        assert_eq!((ok.approval, ok.forensics_retention_days, ok.requested_by.as_deref()), (Approval::Required, 14, Some(who)));
+        // Nobody approves a skipped approval, so it needs no requester (the stack decides whether it may be skipped).
+        let skip = PromoteInput::from_json(json!({"run_id": "r", "staging_execution_arn": arn, "approval": "skip"})).unwrap();
+        assert_eq!(skip.approval, Approval::Skip);
         let field = |doc: serde_json::Value| match PromoteInput::from_json(doc) {
             Err(StepError::InvalidInput { field, .. }) => field,
             other => panic!("{other:?}"),
         };
-        assert_eq!(field(json!({"staging_execution_arn": arn})), "run_id");
-        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": "x"})), "staging_execution_arn");
+        assert_eq!(field(json!({"staging_execution_arn": arn, "requested_by": who})), "run_id");
+        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn})), "requested_by");
+        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "requested_by": "someone"})), "requested_by");
+        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": "x", "requested_by": who})), "staging_execution_arn");
         assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "approval": "maybe"})), "approval");
         assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "forensics_retention_days": 0})), "forensics_retention_days");
         assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "bogus": 1})), "bogus");
+    }
+
+    #[test]
+    fn comments_are_bounded_and_approver_lists_parsed() {
+        assert_eq!(bounded_comment("ship it"), "ship it");
+        let long = "é".repeat(MAX_COMMENT + 10);
+        assert_eq!(bounded_comment(&long).chars().count(), MAX_COMMENT + "… (cut)".chars().count());
+        assert_eq!(parse_approvers(" arn:a , ,arn:b"), ["arn:a", "arn:b"]);
+        assert!(parse_approvers("").is_empty());
+        assert!(same_principal("arn:aws:iam::1:user/Ops", "arn:aws:iam::1:user/ops"));
+        assert_eq!(approval_parameter("promote-42"), "/rehearsal/approvals/promote-42/decision");
     }
 }

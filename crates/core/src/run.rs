@@ -2,22 +2,17 @@
 //! Every field has the runbook's value as its default, so `{}` rehearses tableicty as the guide
 //! does. [`RunInput::validate`] refuses bad input with the field's name before any AWS call.
 
-use crate::naming::{parameter_path_problem, path_is_within, rds_identifier_problem, service_name_problem};
+use crate::naming::{parameter_path_problem, path_is_within, rds_identifier_problem, service_name_problem, MAX_APP_LENGTH};
 use crate::StepError;
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunInput {
-    /// Application name, used in tags and default names.
+    /// Application name, used in tags and default names. The run's id is not the document's:
+    /// it is derived from the execution (`naming::run_id`).
     pub app: String,
-    /// Identifies the run in tags; a re-run with the same id adopts what the first one created.
-    /// Default: `<app>-<YYYYMMDD>` of `run_date`.
-    pub run_id: Option<String>,
-    /// The day the backup is named after. Default: the execution's start date (UTC).
-    pub run_date: Option<NaiveDate>,
     /// Hours staging lives before the scheduled teardown (1 to 168).
     pub ttl_hours: u32,
     pub production: ProductionInput,
@@ -38,18 +33,44 @@ pub struct ProductionInput {
     pub service_name: String,
 }
 
+/// The staging copy's size and names. Its subnet group and security groups are production's
+/// instance's, and it is never public: the document has no say in its network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StagingInput {
     pub db_instance_id: String,
     pub db_instance_class: String,
-    /// A copy of production data is never public; `true` is refused.
-    pub publicly_accessible: bool,
-    /// Default: the production instance's subnet group (same VPC).
-    pub db_subnet_group: Option<String>,
-    /// Default: the production instance's security groups (App Runner can reach it).
-    pub vpc_security_group_ids: Option<Vec<String>>,
     pub parameter_path: String,
+    /// Django's SECRET_KEY: production's (`copy`, as the runbook does) or a new one (`generate`).
+    pub secret_key: SecretKeySource,
+}
+
+/// Where staging's SECRET_KEY comes from. The plan says what the choice exposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretKeySource {
+    /// Production's, as the runbook copies it.
+    #[default]
+    Copy,
+    /// A new random key for staging alone.
+    Generate,
+}
+
+impl SecretKeySource {
+    /// What the choice means for production, for the plan and the operator.
+    pub fn exposes(self) -> &'static str {
+        match self {
+            Self::Copy => {
+                "staging holds production's SECRET_KEY: whoever can read the staging parameters or run code on staging can sign \
+                 sessions, password-reset links and anything else Django signs that production accepts; PGCRYPTO_KEY is copied \
+                 too (the restored data is encrypted with it)"
+            }
+            Self::Generate => {
+                "staging signs with its own SECRET_KEY: what it signs is worthless on production and production's sessions and \
+                 links are invalid on staging; PGCRYPTO_KEY is still production's (the restored data is encrypted with it)"
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,22 +82,12 @@ pub struct ServiceInput {
     /// App Runner memory: "0.5 GB" up to "12 GB".
     pub memory: String,
     pub port: u16,
+    /// The branch of production's repository staging builds: the one thing about the code the
+    /// document chooses. Repository, connection, runtime and commands are production's (or the
+    /// stack's), and the service runs as the stack's staging role.
     pub branch: String,
-    /// Managed runtime, build and start commands: mirror the app's `apprunner.yaml` (its
-    /// migrations run on start, before the server).
-    pub runtime: String,
-    pub build_command: String,
-    pub start_command: String,
-    /// Default: the production service's repository.
-    pub repository_url: Option<String>,
-    /// Default: the production service's GitHub connection.
-    pub connection_arn: Option<String>,
     /// The runbook deploys manually; automatic deployments are off unless set.
     pub auto_deployments: bool,
-    /// VPC connector name (or ARN) the service egresses through.
-    pub vpc_connector: String,
-    /// Default: the production service's instance role (it can read Parameter Store).
-    pub instance_role_arn: Option<String>,
     /// Plain-text environment variables.
     pub environment: BTreeMap<String, String>,
 }
@@ -122,8 +133,6 @@ impl Default for RunInput {
     fn default() -> Self {
         Self {
             app: "tableicty".into(),
-            run_id: None,
-            run_date: None,
             ttl_hours: 24,
             production: ProductionInput::default(),
             staging: StagingInput::default(),
@@ -150,10 +159,8 @@ impl Default for StagingInput {
         Self {
             db_instance_id: "tableicty-staging-db".into(),
             db_instance_class: "db.t3.micro".into(),
-            publicly_accessible: false,
-            db_subnet_group: None,
-            vpc_security_group_ids: None,
             parameter_path: "/tableicty/staging/".into(),
+            secret_key: SecretKeySource::Copy,
         }
     }
 }
@@ -166,14 +173,7 @@ impl Default for ServiceInput {
             memory: "0.5 GB".into(),
             port: 8000,
             branch: "main".into(),
-            runtime: "PYTHON_311".into(),
-            build_command: "pip install -r requirements.txt".into(),
-            start_command: "sh -c 'python manage.py migrate --noinput && gunicorn --bind 0.0.0.0:8000 tableicty.wsgi:application'".into(),
-            repository_url: None,
-            connection_arn: None,
             auto_deployments: false,
-            vpc_connector: "tableicty-vpc-connector".into(),
-            instance_role_arn: None,
             environment: BTreeMap::from([
                 ("IS_PRODUCTION".to_string(), "False".to_string()),
                 ("DEBUG".to_string(), "False".to_string()),
@@ -225,7 +225,7 @@ impl Default for TimeoutsInput {
 }
 
 /// App Runner's managed runtimes.
-const RUNTIMES: [&str; 12] = [
+pub(crate) const RUNTIMES: [&str; 12] = [
     "PYTHON_3",
     "PYTHON_311",
     "NODEJS_12",
@@ -247,6 +247,25 @@ const CLASS_PREFIXES: [&str; 2] = ["db.t3.", "db.t4g."];
 pub const PARAMETER_BACKED_VARIABLES: [&str; 7] =
     ["DATABASE_URL", "SECRET_KEY", "PGCRYPTO_KEY", "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET", "FRONTEND_URL"];
 
+/// Fields the run document no longer takes, with where the value comes from instead: a
+/// document that still carries one is refused naming it (the caller would otherwise expect it to
+/// apply). Commands, repository, connection, role and network decide what runs with which
+/// powers, so they are production's or the stack's, never the caller's.
+const NOT_ACCEPTED: [(&str, &str); 12] = [
+    ("run_id", "a run's id is derived from its execution (name and start time)"),
+    ("run_date", "a run's names are derived from its execution (name and start time)"),
+    ("service.runtime", "staging takes it from production's service (or the stack's StagingRuntime)"),
+    ("service.build_command", "staging takes it from production's service (or the stack's StagingBuildCommand)"),
+    ("service.start_command", "staging takes it from production's service (or the stack's StagingStartCommand)"),
+    ("service.repository_url", "staging takes it from production's service"),
+    ("service.connection_arn", "staging takes it from production's service"),
+    ("service.instance_role_arn", "staging runs as the stack's staging instance role"),
+    ("service.vpc_connector", "staging takes it from the stack's StagingVpcConnector"),
+    ("staging.db_subnet_group", "staging takes it from production's database instance"),
+    ("staging.vpc_security_group_ids", "staging takes them from production's database instance"),
+    ("staging.publicly_accessible", "the staging copy is never publicly accessible"),
+];
+
 /// Parses an execution's input document into `T`, naming the offending field on error.
 pub fn parse_document<T: serde::de::DeserializeOwned>(value: serde_json::Value, what: &str) -> Result<T, StepError> {
     // serde would also read a struct from an array; a document is an object only.
@@ -266,19 +285,29 @@ pub fn parse_document<T: serde::de::DeserializeOwned>(value: serde_json::Value, 
 impl RunInput {
     /// Parses a run document, naming the offending field on error.
     pub fn from_json(value: serde_json::Value) -> Result<Self, StepError> {
+        for (field, source) in NOT_ACCEPTED {
+            if value.pointer(&format!("/{}", field.replace('.', "/"))).is_some() {
+                return Err(StepError::invalid(field, format!("is not accepted in the run document: {source}")));
+            }
+        }
         parse_document(value, "the run document")
     }
 
     /// Every rule the run document must satisfy; the first broken one is returned.
     pub fn validate(&self) -> Result<(), StepError> {
         let bad = |field: &str, reason: String| Err(StepError::invalid(field, reason));
-        if self.app.is_empty() || !self.app.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-            return bad("app", format!("{:?} must be lowercase letters, digits and hyphens", self.app));
-        }
-        if let Some(run_id) = &self.run_id {
-            if run_id.is_empty() || run_id.len() > 48 || !run_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                return bad("run_id", format!("{run_id:?} must be 1 to 48 letters, digits or hyphens"));
-            }
+        if self.app.len() > MAX_APP_LENGTH
+            || !self.app.starts_with(|c: char| c.is_ascii_lowercase())
+            || !self.app.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            || self.app.contains("--")
+        {
+            return bad(
+                "app",
+                format!(
+                    "{:?} must be 1 to {MAX_APP_LENGTH} lowercase letters, digits and single hyphens, starting with a letter",
+                    self.app
+                ),
+            );
         }
         if !(1..=168).contains(&self.ttl_hours) {
             return bad("ttl_hours", format!("{} is outside 1 to 168 hours (one week)", self.ttl_hours));
@@ -298,14 +327,6 @@ impl RunInput {
                 "staging.db_instance_class",
                 format!("{:?} is not a small burstable class (db.t3.* or db.t4g.*)", self.staging.db_instance_class),
             );
-        }
-        if self.staging.publicly_accessible {
-            return bad("staging.publicly_accessible", "a copy of production data must not be publicly accessible".into());
-        }
-        if let Some(groups) = &self.staging.vpc_security_group_ids {
-            if groups.is_empty() || groups.iter().any(|g| !g.starts_with("sg-")) {
-                return bad("staging.vpc_security_group_ids", "must be a non-empty list of sg-… ids".into());
-            }
         }
         for (field, path) in [
             ("production.parameter_path", &self.production.parameter_path),
@@ -380,30 +401,6 @@ impl RunInput {
         if self.service.branch.trim().is_empty() {
             return bad("service.branch", "must not be empty".into());
         }
-        if !RUNTIMES.contains(&self.service.runtime.as_str()) {
-            return bad("service.runtime", format!("{:?} is not one of {RUNTIMES:?}", self.service.runtime));
-        }
-        for (field, command) in
-            [("service.build_command", &self.service.build_command), ("service.start_command", &self.service.start_command)]
-        {
-            if command.trim().is_empty() {
-                return bad(field, "must not be empty".into());
-            }
-        }
-        if let Some(url) = &self.service.repository_url {
-            if !url.starts_with("https://") {
-                return bad("service.repository_url", format!("{url:?} must be an https:// repository URL"));
-            }
-        }
-        for (field, arn) in
-            [("service.connection_arn", &self.service.connection_arn), ("service.instance_role_arn", &self.service.instance_role_arn)]
-        {
-            if let Some(arn) = arn {
-                if !arn.starts_with("arn:aws") {
-                    return bad(field, format!("{arn:?} is not an ARN"));
-                }
-            }
-        }
         for (name, value) in &self.service.environment {
             if PARAMETER_BACKED_VARIABLES.contains(&name.as_str()) || name == "BACKFILL_TOKEN_PARAMETER" {
                 return bad(
@@ -475,6 +472,12 @@ mod tests {
     }
 
     #[test]
+    fn the_example_document_is_accepted() {
+        let example: serde_json::Value = serde_json::from_str(include_str!("../../../examples/staging-run.json")).unwrap();
+        RunInput::from_json(example).unwrap().validate().unwrap();
+    }
+
+    #[test]
     fn each_bad_field_is_named() {
         assert_eq!(refused(json!({"staging": {"db_instance_id": "1bad"}})), "staging.db_instance_id");
         assert_eq!(refused(json!({"staging": {"db_instance_id": "tableicty-production-db"}})), "staging.db_instance_id");
@@ -490,12 +493,28 @@ mod tests {
         assert_eq!(refused(json!({"staging": {"db_instance_class": "db.r6g.16xlarge"}})), "staging.db_instance_class");
         assert_eq!(refused(json!({"service": {"cpu": "64 vCPU"}})), "service.cpu");
         assert_eq!(refused(json!({"service": {"memory": "512 GB"}})), "service.memory");
-        assert_eq!(refused(json!({"staging": {"publicly_accessible": true}})), "staging.publicly_accessible");
+        for field in NOT_ACCEPTED.map(|(f, _)| f) {
+            let document = match field.split_once('.') {
+                Some((section, key)) => json!({section: {key: "x"}}),
+                None => json!({field: "x"}),
+            };
+            assert_eq!(refused(document), field);
+        }
+        match RunInput::from_json(json!({"service": {"start_command": "sh -c 'curl x | sh'"}})) {
+            Err(e) => assert_eq!(
+                e.to_string(),
+                "invalid input: field `service.start_command`: is not accepted in the run document: staging takes it from \
+                 production's service (or the stack's StagingStartCommand)"
+            ),
+            Ok(_) => panic!("accepted"),
+        }
+        assert_eq!(refused(json!({"app": "a".repeat(MAX_APP_LENGTH + 1)})), "app");
         assert_eq!(refused(json!({"service": {"name": "tableicty-backend"}})), "service.name");
         assert_eq!(refused(json!({"service": {"environment": {"IS_PRODUCTION": "True"}}})), "service.environment.IS_PRODUCTION");
         assert_eq!(refused(json!({"service": {"environment": {"DATABASE_URL": "x"}}})), "service.environment.DATABASE_URL");
         assert_eq!(refused(json!({"timeouts": {"restore_minutes": 100000}})), "timeouts.restore_minutes");
         assert_eq!(refused(json!({"staging": {"db_instance_class": 3}})), "staging.db_instance_class");
+        assert_eq!(refused(json!({"staging": {"secret_key": "reuse"}})), "staging.secret_key");
         assert_eq!(refused(json!([])), "(document)");
     }
 }

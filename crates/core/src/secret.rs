@@ -12,6 +12,14 @@ impl Secret {
         Self(value.into())
     }
 
+    /// `bytes` random bytes as lowercase hex (a one-time token, a generated password or key):
+    /// letters and digits only, so it needs no escaping in a URL and RDS accepts it.
+    pub fn random_hex(bytes: usize) -> Result<Self, getrandom::Error> {
+        let mut buffer = vec![0u8; bytes];
+        getrandom::fill(&mut buffer)?;
+        Ok(Self(buffer.iter().map(|b| format!("{b:02x}")).collect()))
+    }
+
     /// The plain value, for the one call that needs it (an SDK request, a connection).
     pub fn expose(&self) -> &str {
         &self.0

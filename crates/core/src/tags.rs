@@ -5,6 +5,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub const TOOL_KEY: &str = "rehearsal:tool";
+/// The tool's mark on what a promotion creates in production (its pre-deployment snapshot, the
+/// copy a rollback restores and makes production, the damaged instance it keeps): a key of its
+/// own, so that after a production rollback the live production database carries nothing that
+/// staging's deletions key on (`aws:ResourceTag/rehearsal:tool` in their IAM policies).
+pub const PRODUCTION_TOOL_KEY: &str = "rehearsal:production-tool";
 pub const TOOL_VALUE: &str = "rehearsal";
 pub const ENVIRONMENT_KEY: &str = "rehearsal:environment";
 pub const RUN_KEY: &str = "rehearsal:run-id";
@@ -33,9 +38,17 @@ pub struct RunTags {
 }
 
 impl RunTags {
+    fn tool_key(&self) -> &'static str {
+        if self.environment == crate::promotion::PRODUCTION_ENVIRONMENT {
+            PRODUCTION_TOOL_KEY
+        } else {
+            TOOL_KEY
+        }
+    }
+
     pub fn to_tags(&self) -> Tags {
         Tags::from([
-            (TOOL_KEY.to_string(), TOOL_VALUE.to_string()),
+            (self.tool_key().to_string(), TOOL_VALUE.to_string()),
             (APP_KEY.to_string(), self.app.clone()),
             (ENVIRONMENT_KEY.to_string(), self.environment.clone()),
             (RUN_KEY.to_string(), self.run_id.clone()),
@@ -44,7 +57,7 @@ impl RunTags {
 
     pub fn ownership(&self, tags: &Tags) -> Ownership {
         let is = |k: &str, v: &str| tags.get(k).map(String::as_str) == Some(v);
-        if !is(TOOL_KEY, TOOL_VALUE) || !is(ENVIRONMENT_KEY, &self.environment) || !is(APP_KEY, &self.app) {
+        if !is(self.tool_key(), TOOL_VALUE) || !is(ENVIRONMENT_KEY, &self.environment) || !is(APP_KEY, &self.app) {
             return Ownership::Foreign;
         }
         match tags.get(RUN_KEY) {
@@ -56,7 +69,7 @@ impl RunTags {
 
     /// Tags with any owner explained, for error messages.
     pub fn describe_owner(tags: &Tags) -> String {
-        match (tags.get(TOOL_KEY), tags.get(ENVIRONMENT_KEY), tags.get(RUN_KEY)) {
+        match (tags.get(TOOL_KEY).or(tags.get(PRODUCTION_TOOL_KEY)), tags.get(ENVIRONMENT_KEY), tags.get(RUN_KEY)) {
             (Some(_), Some(env), Some(run)) => format!("tagged by rehearsal for environment {env}, run {run}"),
             _ => "not tagged by rehearsal".to_string(),
         }
@@ -82,5 +95,13 @@ mod tests {
         prod.insert(ENVIRONMENT_KEY.into(), "production".into());
         assert_eq!(run().ownership(&prod), Ownership::Foreign);
         assert_eq!(run().ownership(&Tags::new()), Ownership::Foreign);
+
+        // A promotion's mark is another key: nothing it leaves in production (the live
+        // database after a rollback) carries the key staging's deletions match.
+        let promotion = RunTags { environment: crate::promotion::PRODUCTION_ENVIRONMENT.into(), ..run() };
+        let production = promotion.to_tags();
+        assert!(!production.contains_key(TOOL_KEY), "{production:?}");
+        assert_eq!(promotion.ownership(&production), Ownership::ThisRun);
+        assert_eq!(run().ownership(&production), Ownership::Foreign);
     }
 }

@@ -11,8 +11,9 @@ use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_core::checks::db::DbQuery;
 use rehearsal_core::cloud::{
     Clock, CloudResult, ContainerImage, ContainerImages, DatabaseProbe, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions,
-    HttpClient, HttpError, HttpRequest, HttpResponse, OneTimeSchedule, Parameter, ParameterKind, ParameterStore, PaymentWebhooks,
-    ProbeError, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, WebhookEndpoint,
+    HttpClient, HttpError, HttpRequest, HttpResponse, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore,
+    PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec,
+    WebhookEndpoint,
 };
 use rehearsal_core::image::ImageName;
 use rehearsal_core::tags::Tags;
@@ -152,6 +153,10 @@ impl<H, P, S> Rds for LiveCloud<H, P, S> {
         self.aws.stop_instance(id)
     }
 
+    fn reset_master_password(&self, id: &str, password: &Secret) -> impl Future<Output = CloudResult<DbInstance>> + Send {
+        self.aws.reset_master_password(id, password)
+    }
+
     fn tag_instance(&self, arn: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send {
         self.aws.tag_instance(arn, tags)
     }
@@ -160,6 +165,10 @@ impl<H, P, S> Rds for LiveCloud<H, P, S> {
 impl<H, P, S> ParameterStore for LiveCloud<H, P, S> {
     fn get_parameter(&self, name: &str) -> impl Future<Output = CloudResult<Option<Parameter>>> + Send {
         self.aws.get_parameter(name)
+    }
+
+    fn describe_parameter(&self, name: &str) -> impl Future<Output = CloudResult<Option<ParameterInfo>>> + Send {
+        self.aws.describe_parameter(name)
     }
 
     fn put_parameter(

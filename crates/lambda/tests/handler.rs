@@ -21,7 +21,7 @@ fn account() -> SimAccount {
 }
 
 fn plan_input() -> Value {
-    json!({"input": {}, "execution_start": "2025-12-25T09:00:00Z"})
+    json!({"input": {}, "execution_name": "staging", "execution_start": "2025-12-25T09:00:00Z", "stack": rehearsal_sim::seed::stack_settings()})
 }
 
 /// Log output, one JSON object per line.

@@ -4,7 +4,7 @@ use crate::config::SimConfig;
 use crate::fault::{Fault, FaultKind};
 use crate::ledger::{Call, ExistingResource, Ledger, Recorded};
 use crate::rds::Phase;
-use crate::seed::{ACCOUNT_ID, PRODUCTION_IMAGE, PRODUCTION_SERVICE};
+use crate::seed::{PRODUCTION_IMAGE, PRODUCTION_SERVICE};
 use crate::world::{run_of, Ctx, Origin, World};
 use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{Clock, CloudResult, ExecutionInfo, Executions};
@@ -80,6 +80,12 @@ impl SimAccount {
                 deployment.image = Some(PRODUCTION_IMAGE.to_string());
             }
         }
+    }
+
+    /// Puts a snapshot of instance `source` named `id` with `tags`, taken at `created_at`, as
+    /// someone with RDS rights could by hand (a forged run tag included).
+    pub fn plant_snapshot(&self, id: &str, source: &str, tags: Tags, created_at: DateTime<Utc>) -> Result<(), String> {
+        self.world().0.plant_snapshot(id, source, tags, created_at)
     }
 
     pub fn session(&self, step: &str) -> SimCloud {
@@ -253,9 +259,9 @@ fn gate(world: &mut World, ctx: &Ctx, api: Api) -> CloudResult<()> {
             CloudErrorKind::AccessDenied,
             "AccessDeniedException",
             format!(
-                "User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/rehearsal-{step}/{step} is not authorized to perform: {service}:{operation} \
+                "User: {principal} is not authorized to perform: {service}:{operation} \
                  because no identity-based policy allows the {service}:{operation} action",
-                step = ctx.step,
+                principal = crate::ssm::session_principal(ctx.step),
                 service = api.service
             ),
         ));

@@ -7,8 +7,8 @@ use crate::ssm::referenced_parameter;
 use crate::world::{ends, Ctx, Origin, Outcome, World};
 use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{
-    AppRunnerSettings, CloudResult, OperationStatus, ReleaseSource, ServiceBackend, ServiceInfo, ServiceOperation, ServiceSource,
-    ServiceSpec, ServiceStatus,
+    AppRunnerSettings, CloudResult, CodeBuild, OperationStatus, ReleaseSource, ServiceBackend, ServiceInfo, ServiceOperation,
+    ServiceSource, ServiceSpec, ServiceStatus,
 };
 use rehearsal_core::naming::service_name_problem;
 use rehearsal_core::tags::Tags;
@@ -92,6 +92,8 @@ pub(crate) struct Service {
     pub url: String,
     /// The code repository; `None` for a service created from an image.
     pub source: Option<ServiceSource>,
+    /// The build configured through the API; `None` when the service reads apprunner.yaml.
+    pub build: Option<CodeBuild>,
     pub instance_role_arn: String,
     pub vpc_connector_arn: String,
     pub tags: Tags,
@@ -163,10 +165,16 @@ fn not_found(arn: &str) -> CloudError {
 
 /// The values of a deployment's Parameter Store references, fetched with the instance role.
 /// The error names the variable and the reference, never a value.
-pub(crate) fn resolve_secrets(world: &World, secrets: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
+/// The references fetched as the instance `role` fetches them at deployment: a parameter outside
+/// the paths its policy allows is denied (an unknown role reads nothing).
+pub(crate) fn resolve_secrets(world: &World, role: &str, secrets: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
+    let readable = world.roles.get(role).map(Vec::as_slice).unwrap_or_default();
     secrets
         .iter()
         .map(|(variable, reference)| match referenced_parameter(world, reference) {
+            Some((name, _)) if !readable.iter().any(|path| name.starts_with(path.as_str())) => Err(format!(
+                "failed to fetch secret {variable}: {role} is not authorized to perform ssm:GetParameters on resource {reference}"
+            )),
             Some((_, param)) => Ok((variable.clone(), param.value.clone())),
             None => Err(format!("failed to fetch secret {variable}: parameter {reference} does not exist")),
         })
@@ -208,6 +216,7 @@ pub(crate) fn describe(service: &Service, now: DateTime<Utc>) -> ServiceInfo {
         host_status: host_status.to_string(),
         // A service has either a code or an image repository.
         source: if image.is_none() { service.source.clone() } else { None },
+        build: if image.is_none() { service.build.clone() } else { None },
         image_identifier: image,
         instance_role_arn: Some(service.instance_role_arn.clone()),
         vpc_connector_arn: Some(service.vpc_connector_arn.clone()),
@@ -279,6 +288,7 @@ impl World {
                 branch: "experiment".into(),
                 connection_arn: crate::seed::CONNECTION_ARN.into(),
             }),
+            build: None,
             instance_role_arn: format!("arn:aws:iam::{ACCOUNT_ID}:role/prototype-apprunner"),
             vpc_connector_arn: VPC_CONNECTOR_ARN.to_string(),
             tags: Tags::from([("Owner".to_string(), "platform-team".to_string())]),
@@ -319,15 +329,15 @@ impl World {
             return Err(invalid_request(format!("VPC connector {} does not exist", settings.vpc_connector_arn)));
         }
         let role_of_account = |role: &str| role.starts_with(&format!("arn:aws:iam::{ACCOUNT_ID}:role/"));
-        let (source, image) = match &spec.source {
-            ReleaseSource::Code { repository, .. } => {
+        let (source, build, image) = match &spec.source {
+            ReleaseSource::Code { repository, build, .. } => {
                 if !self.connections.contains(&repository.connection_arn) {
                     return Err(invalid_request(format!("Connection {} does not exist", repository.connection_arn)));
                 }
-                (Some(repository.clone()), None)
+                (Some(repository.clone()), Some(build.clone()), None)
             }
             ReleaseSource::Image(release) => match &release.access_role_arn {
-                Some(role) if role_of_account(role) => (None, Some(release.image.clone())),
+                Some(role) if role_of_account(role) => (None, None, Some(release.image.clone())),
                 Some(role) => return Err(invalid_request(format!("AccessRoleArn {role} is not a role of this account"))),
                 None => {
                     return Err(invalid_request("AuthenticationConfiguration.AccessRoleArn is required for a private ECR image".into()))
@@ -344,7 +354,7 @@ impl World {
         // What the deployment fetches when it starts: the image (if any), then the references.
         let resolved = match image.as_deref().map(|i| self.pull_image(i)) {
             Some(Err(why)) => Err(why),
-            _ => resolve_secrets(self, &spec.secrets),
+            _ => resolve_secrets(self, &settings.instance_role_arn, &spec.secrets),
         };
         let deployment = Deployment {
             environment: spec.environment.clone(),
@@ -361,6 +371,7 @@ impl World {
             name: spec.name.clone(),
             url: format!("{}.{APP_RUNNER_DOMAIN}", self.ids.alphanumeric(10)),
             source,
+            build,
             instance_role_arn: settings.instance_role_arn.clone(),
             vpc_connector_arn: settings.vpc_connector_arn.clone(),
             tags: tags.clone(),
@@ -398,7 +409,7 @@ impl World {
         }
         let configured = service.configured(ctx.now).cloned().ok_or_else(|| invalid_request(format!("{arn} has no deployment")))?;
         let mut deployment = change(configured)?;
-        deployment.resolved = resolve_secrets(self, &deployment.secrets);
+        deployment.resolved = resolve_secrets(self, &service.instance_role_arn, &deployment.secrets);
         let outcome = self.outcome(ctx, operation, true);
         let op = self.new_operation(kind, ends(ctx.now, self.config.deployment, outcome), outcome, Some(deployment));
         let id = op.id.clone();

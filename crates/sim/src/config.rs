@@ -23,6 +23,9 @@ pub struct SimConfig {
     pub rename: Duration,
     /// `StopDBInstance`: `stopping` → `stopped`.
     pub stop: Duration,
+    /// `ModifyDBInstance` with a new master password: `resetting-master-credentials` →
+    /// `available`, the new password in effect.
+    pub password_reset: Duration,
     /// `CreateExpressGatewayService`: the load balancer, target groups and security groups ECS
     /// provisions before the first tasks start (the first deployment is `PENDING` meanwhile).
     pub express_provision: Duration,
@@ -53,6 +56,7 @@ impl Default for SimConfig {
             snapshot_delete: minutes(1),
             rename: minutes(3),
             stop: minutes(4),
+            password_reset: minutes(2),
             express_provision: minutes(4),
             express_tasks: minutes(2),
             express_canary_bake: minutes(3),

@@ -222,6 +222,7 @@ impl ExpressService {
             status,
             host_status: self.status(t).to_string(),
             source: None,
+            build: None,
             image_identifier: Some(config.image.clone()),
             instance_role_arn: config.task_role_arn.clone(),
             vpc_connector_arn: None,
@@ -239,14 +240,12 @@ impl ExpressService {
     }
 }
 
-/// ECS and the IAM roles it may be handed.
+/// ECS's clusters, network and services (the roles it may be handed are the account's, `World::roles`).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EcsState {
     pub clusters: BTreeSet<String>,
     pub subnets: BTreeSet<String>,
     pub security_groups: BTreeSet<String>,
-    /// Role ARN → the Parameter Store paths its policy lets it read.
-    pub roles: BTreeMap<String, Vec<String>>,
     /// In creation order; a name (and ARN) repeats once the service is `INACTIVE`.
     pub services: Vec<ExpressService>,
 }
@@ -263,7 +262,7 @@ pub(crate) fn seed(world: &mut World) {
         (STAGING_EXECUTION_ROLE_ARN, Some(STAGING_PARAMETER_PATH)),
         (STAGING_TASK_ROLE_ARN, None),
     ] {
-        ecs.roles.insert(role.to_string(), paths.into_iter().map(String::from).collect());
+        world.roles.insert(role.to_string(), paths.into_iter().map(String::from).collect());
     }
 }
 
@@ -308,7 +307,7 @@ fn check_config(world: &World, config: &ExpressConfig) -> CloudResult<()> {
         )));
     }
     for role in std::iter::once(&config.execution_role_arn).chain(config.task_role_arn.iter()) {
-        if !world.ecs.roles.contains_key(role) {
+        if !world.roles.contains_key(role) {
             return Err(invalid_parameter(format!("Role is not valid: {role}")));
         }
     }
@@ -469,7 +468,7 @@ impl World {
                 "Creation of service was not idempotent.",
             ));
         }
-        if !self.ecs.roles.contains_key(&settings.infrastructure_role_arn) {
+        if !self.roles.contains_key(&settings.infrastructure_role_arn) {
             return Err(invalid_parameter(format!("Role is not valid: {}", settings.infrastructure_role_arn)));
         }
         check_config(self, &config)?;
@@ -589,7 +588,7 @@ impl World {
             return Err("Task failed ELB health checks".into());
         }
         let runs_release = self.pull_image(&config.image)?.runs_release;
-        let readable = self.ecs.roles.get(&config.execution_role_arn).cloned().unwrap_or_default();
+        let readable = self.roles.get(&config.execution_role_arn).cloned().unwrap_or_default();
         let mut environment = config.environment.clone();
         for (variable, reference) in &config.secrets {
             let denied = || {

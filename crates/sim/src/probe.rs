@@ -45,13 +45,14 @@ impl World {
             .values_mut()
             .find(|i| i.address.eq_ignore_ascii_case(&target.host) && i.life.phase(t) != Phase::Gone)
             .ok_or_else(|| ConnectError::NotReady(format!("could not translate host name \"{}\" to address", target.host)))?;
-        if instance.port != target.port || instance.status(t) != "available" {
+        // A password reset does not interrupt the instance: it serves (with the old password) meanwhile.
+        if instance.port != target.port || !matches!(instance.status(t), "available" | "resetting-master-credentials") {
             return Err(ConnectError::NotReady(format!(
                 "connection to server at \"{}\", port {} failed: Connection refused",
                 target.host, target.port
             )));
         }
-        if instance.master_user != target.user || instance.master_password != target.password {
+        if instance.master_user != target.user || instance.master_password_at(t) != target.password {
             return Err(ConnectError::Authentication(format!("password authentication failed for user \"{}\"", target.user)));
         }
         if instance.data.name != target.database {

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest};
 use rehearsal_core::naming::rds_identifier_problem;
 use rehearsal_core::tags::Tags;
+use rehearsal_core::Secret;
 use rehearsal_core::{CloudError, CloudErrorKind};
 use std::time::Duration;
 
@@ -23,6 +24,8 @@ pub(crate) enum Phase {
 /// Creation and deletion of an RDS resource on the virtual clock.
 #[derive(Debug, Clone)]
 pub(crate) struct Lifecycle {
+    /// When creation began (RDS's `InstanceCreateTime`, `SnapshotCreateTime`).
+    pub created_at: DateTime<Utc>,
     /// When creation ends; `None` never (stalled).
     settles_at: Option<DateTime<Utc>>,
     fails: bool,
@@ -31,12 +34,18 @@ pub(crate) struct Lifecycle {
 }
 
 impl Lifecycle {
-    pub fn existing() -> Self {
-        Self { settles_at: Some(DateTime::<Utc>::MIN_UTC), fails: false, deletion: None }
+    /// Created at `created_at`, long settled.
+    pub fn existing(created_at: DateTime<Utc>) -> Self {
+        Self { created_at, settles_at: Some(created_at), fails: false, deletion: None }
     }
 
     pub fn starting(now: DateTime<Utc>, duration: Duration, outcome: Outcome) -> Self {
-        Self { settles_at: (outcome != Outcome::Stall).then(|| after(now, duration)), fails: outcome == Outcome::Fail, deletion: None }
+        Self {
+            created_at: now,
+            settles_at: (outcome != Outcome::Stall).then(|| after(now, duration)),
+            fails: outcome == Outcome::Fail,
+            deletion: None,
+        }
     }
 
     pub fn phase(&self, t: DateTime<Utc>) -> Phase {
@@ -88,9 +97,23 @@ pub(crate) struct Instance {
     /// A modification of an available instance: `renaming` or `stopping` until then (`None`: never ends).
     pub busy: Option<(&'static str, Option<DateTime<Utc>>)>,
     pub stopped: bool,
+    /// A new master password and when it takes effect (`None`: never); the old one works until then.
+    pub password_reset: Option<(String, Option<DateTime<Utc>>)>,
 }
 
 impl Instance {
+    /// The master password a login must give at `t`.
+    pub fn master_password_at(&self, t: DateTime<Utc>) -> &str {
+        match &self.password_reset {
+            Some((new, Some(applied))) if t >= *applied => new,
+            _ => &self.master_password,
+        }
+    }
+
+    fn password_pending(&self, t: DateTime<Utc>) -> bool {
+        self.password_reset.as_ref().is_some_and(|(_, applied)| applied.is_none_or(|a| t < a))
+    }
+
     /// RDS's status string for the phase.
     pub fn status(&self, t: DateTime<Utc>) -> &'static str {
         match self.life.phase(t) {
@@ -196,6 +219,9 @@ fn describe_instance(i: &Instance, ctx: &Ctx) -> DbInstance {
         subnet_group: i.subnet_group.clone(),
         security_group_ids: i.security_group_ids.clone(),
         publicly_accessible: i.publicly_accessible,
+        master_username: i.master_user.clone(),
+        master_password_pending: i.password_pending(ctx.now),
+        created_at: (phase != Phase::InProgress).then_some(i.life.created_at),
         tags: i.tags.clone(),
     }
 }
@@ -206,6 +232,7 @@ fn describe_snapshot(s: &Snapshot, ctx: &Ctx) -> DbSnapshot {
         arn: snapshot_arn(&s.id),
         source_instance_id: s.source_instance_id.clone(),
         status: s.status(ctx.now).to_string(),
+        created_at: Some(s.life.created_at),
         tags: s.tags.clone(),
     }
 }
@@ -236,7 +263,7 @@ impl World {
             storage: source.storage.clone(),
             data: source.data.clone(),
             master_user: source.master_user.clone(),
-            master_password: source.master_password.clone(),
+            master_password: source.master_password_at(ctx.now).to_string(),
             port: source.port,
             life: Lifecycle::starting(ctx.now, self.config.snapshot, outcome),
             tags: tags.clone(),
@@ -245,6 +272,26 @@ impl World {
         self.snapshots.insert(snapshot_id.to_string(), snapshot.clone());
         self.created(ctx, "db-snapshot", snapshot_id);
         Ok(snapshot)
+    }
+
+    /// A snapshot someone made by hand of `source` at `created_at`, carrying `tags` (perhaps
+    /// forged to look like a run's).
+    pub(crate) fn plant_snapshot(&mut self, id: &str, source: &str, tags: Tags, created_at: DateTime<Utc>) -> Result<(), String> {
+        let instance = self.instances.get(source).ok_or_else(|| format!("no instance {source}"))?;
+        let snapshot = Snapshot {
+            id: id.to_string(),
+            source_instance_id: source.to_string(),
+            storage: instance.storage.clone(),
+            data: instance.data.clone(),
+            master_user: instance.master_user.clone(),
+            master_password: instance.master_password.clone(),
+            port: instance.port,
+            life: Lifecycle::existing(created_at),
+            tags,
+            origin: Origin::Foreign,
+        };
+        self.snapshots.insert(id.to_string(), snapshot);
+        Ok(())
     }
 
     fn plant_foreign_snapshot(&mut self, ctx: &Ctx, id: &str) {
@@ -256,7 +303,7 @@ impl World {
             master_user: "analytics".to_string(),
             master_password: "an4lyt1cs-0wn3d".to_string(),
             port: DB_PORT,
-            life: Lifecycle::existing(),
+            life: Lifecycle::existing(ctx.now - chrono::Duration::days(1)),
             tags: Tags::from([("Owner".to_string(), "analytics-team".to_string())]),
             origin: Origin::Foreign,
         };
@@ -277,11 +324,12 @@ impl World {
             master_user: "analytics".to_string(),
             master_password: "an4lyt1cs-0wn3d".to_string(),
             data: Database::unrelated("analytics"),
-            life: Lifecycle::existing(),
+            life: Lifecycle::existing(ctx.now - chrono::Duration::days(1)),
             tags: Tags::from([("Owner".to_string(), "analytics-team".to_string())]),
             origin: Origin::Foreign,
             busy: None,
             stopped: false,
+            password_reset: None,
         };
         self.instances.insert(id.to_string(), instance);
         self.foreign(ctx, "db-instance", id);
@@ -347,6 +395,7 @@ impl World {
             origin: Origin::Created,
             busy: None,
             stopped: false,
+            password_reset: None,
         };
         let described = describe_instance(&instance, ctx);
         self.instances.insert(id.clone(), instance);
@@ -449,6 +498,26 @@ impl World {
         Ok(())
     }
 
+    /// The new password takes effect once `resetting-master-credentials` ends.
+    fn reset_master_password(&mut self, ctx: &Ctx, id: &str, password: &str) -> CloudResult<DbInstance> {
+        self.note_production_instance(ctx, &[id], "ModifyDBInstance");
+        if !(8..=128).contains(&password.len()) || password.chars().any(|c| !c.is_ascii_graphic() || "/\"@".contains(c)) {
+            return Err(error(
+                CloudErrorKind::Fatal,
+                "InvalidParameterValue",
+                "The parameter MasterUserPassword is not a valid password: 8 to 128 printable ASCII characters, not /, \", @ or space."
+                    .to_string(),
+            ));
+        }
+        self.available_instance(ctx, id)?;
+        let outcome = self.outcome(ctx, "ModifyDBInstance", false);
+        let until = ends(ctx.now, self.config.password_reset, outcome);
+        let instance = self.instances.get_mut(id).ok_or_else(|| instance_not_found(id))?;
+        instance.busy = Some(("resetting-master-credentials", until));
+        instance.password_reset = Some((password.to_string(), until));
+        Ok(describe_instance(instance, ctx))
+    }
+
     fn tag_instance(&mut self, ctx: &Ctx, arn: &str, tags: &Tags) -> CloudResult<()> {
         let id = self
             .instances
@@ -517,6 +586,10 @@ impl Rds for SimCloud {
 
     async fn stop_instance(&self, id: &str) -> CloudResult<()> {
         self.aws(api("StopDBInstance"), |w, ctx| w.stop_instance(ctx, id))
+    }
+
+    async fn reset_master_password(&self, id: &str, password: &Secret) -> CloudResult<DbInstance> {
+        self.aws(api("ModifyDBInstance"), |w, ctx| w.reset_master_password(ctx, id, password.expose()))
     }
 
     async fn tag_instance(&self, arn: &str, tags: &Tags) -> CloudResult<()> {

@@ -6,10 +6,11 @@ use crate::app::BACKFILL_TOKEN_PARAMETER_VARIABLE;
 use crate::apprunner::{Deployment, OpKind, Operation, Service};
 use crate::database::Database;
 use crate::rds::{Instance, Lifecycle};
-use crate::ssm::Param;
+use crate::ssm::{session_principal, Param};
 use crate::world::{Origin, World};
 use chrono::{DateTime, Utc};
-use rehearsal_core::cloud::{DbStorage, ParameterKind, ServiceSource};
+use rehearsal_core::cloud::{CodeBuild, DbStorage, ParameterKind, ServiceSource};
+use rehearsal_core::steps::plan_rehearsal::StackSettings;
 use rehearsal_core::tags::Tags;
 use std::collections::BTreeMap;
 
@@ -41,7 +42,10 @@ pub const PRODUCTION_SERVICE_ARN: &str =
 pub const PRODUCTION_SERVICE_URL: &str = "mx3p7kq2vd.us-east-1.awsapprunner.com";
 pub const REPOSITORY_URL: &str = "https://github.com/tableicty/tableicty-backend";
 pub const CONNECTION_ARN: &str = "arn:aws:apprunner:us-east-1:123456789012:connection/tableicty-github/0c9f1e2d3b4a49587a6b5c4d3e2f1a0b";
+/// Production's App Runner instance role: reads the production path.
 pub const INSTANCE_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/tableicty-apprunner-instance";
+/// The staging service's instance role, which the SAM template creates: reads only the staging path.
+pub const STAGING_INSTANCE_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/rehearsal-staging-instance";
 pub const VPC_CONNECTOR: &str = "tableicty-vpc-connector";
 pub const VPC_CONNECTOR_ARN: &str =
     "arn:aws:apprunner:us-east-1:123456789012:vpcconnector/tableicty-vpc-connector/1/3a8e5c1f7b2d4e6f9a0b1c2d3e4f5a6b";
@@ -87,6 +91,25 @@ pub const PRODUCTION_EXPRESS_URL: &str = "tableicty-backend-7c3a91fe.ecs.us-east
 const DB_PASSWORD: &str = "Vq7rT2mXc9LwP4sK8nZe";
 const TEST_ADMIN_PASSWORD: &str = "Rehearse-Tq4!mW8zLp2";
 
+/// The deployed stack's staging settings in the simulated account: the staging instance role
+/// the template creates, the runbook's VPC connector and build (the template's defaults), and
+/// the repository an operator whose production runs an image gives (unused while production
+/// names its own).
+pub fn stack_settings() -> StackSettings {
+    StackSettings {
+        staging_instance_role_arn: STAGING_INSTANCE_ROLE_ARN.to_string(),
+        vpc_connector: VPC_CONNECTOR.to_string(),
+        repository_url: REPOSITORY_URL.to_string(),
+        connection_arn: CONNECTION_ARN.to_string(),
+        build: CodeBuild {
+            runtime: "PYTHON_311".to_string(),
+            build_command: "pip install -r requirements.txt".to_string(),
+            start_command: "sh -c 'python manage.py migrate --noinput && gunicorn --bind 0.0.0.0:8000 tableicty.wsgi:application'"
+                .to_string(),
+        },
+    }
+}
+
 /// The tags the production stack carries (none of them the tool's).
 fn production_tags() -> Tags {
     Tags::from([("Project".to_string(), "tableicty".to_string()), ("Environment".to_string(), "production".to_string())])
@@ -98,6 +121,9 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
     world.vpc_connectors.insert(VPC_CONNECTOR.to_string(), VPC_CONNECTOR_ARN.to_string());
     world.schedule_groups.extend(SCHEDULE_GROUPS.map(String::from));
     world.topics.insert(ALERT_TOPIC_ARN.to_string());
+    for (role, path) in [(INSTANCE_ROLE_ARN, PRODUCTION_PARAMETER_PATH), (STAGING_INSTANCE_ROLE_ARN, STAGING_PARAMETER_PATH)] {
+        world.roles.insert(role.to_string(), vec![path.to_string()]);
+    }
 
     world.instances.insert(
         PRODUCTION_DB.to_string(),
@@ -113,11 +139,12 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
             master_user: DB_MASTER_USER.to_string(),
             master_password: DB_PASSWORD.to_string(),
             data: Database::pre_multi_tenancy(DATABASE_NAME, TEST_ADMIN_EMAIL, TEST_ADMIN_PASSWORD),
-            life: Lifecycle::existing(),
+            life: Lifecycle::existing(start - chrono::Duration::days(400)),
             tags: production_tags(),
             origin: Origin::Seed,
             busy: None,
             stopped: false,
+            password_reset: None,
         },
     );
 
@@ -139,7 +166,14 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
     ];
     for (path, entries) in [(PRODUCTION_PARAMETER_PATH, &production[..]), (STRIPE_TEST_PARAMETER_PATH, &rehearsal[..])] {
         for (key, value, kind) in entries {
-            let param = Param { kind: *kind, value: value.to_string(), version: 1, tags: Tags::new(), origin: Origin::Seed };
+            let param = Param {
+                kind: *kind,
+                value: value.to_string(),
+                version: 1,
+                tags: Tags::new(),
+                origin: Origin::Seed,
+                writer: session_principal("seed"),
+            };
             world.parameters.insert(format!("{path}{key}"), param);
         }
     }
@@ -158,7 +192,7 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
         // Set by the release's apprunner.yaml, so its backfill endpoint can run on production too.
         (BACKFILL_TOKEN_PARAMETER_VARIABLE.to_string(), format!("{PRODUCTION_PARAMETER_PATH}BACKFILL_TOKEN")),
     ]);
-    let resolved = crate::apprunner::resolve_secrets(world, &secrets);
+    let resolved = crate::apprunner::resolve_secrets(world, INSTANCE_ROLE_ARN, &secrets);
     let deployed = start - chrono::Duration::days(30);
     world.services.push(Service {
         arn: PRODUCTION_SERVICE_ARN.to_string(),
@@ -169,6 +203,8 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
             branch: "main".to_string(),
             connection_arn: CONNECTION_ARN.to_string(),
         }),
+        // Production reads its build and start from the repository's apprunner.yaml.
+        build: None,
         instance_role_arn: INSTANCE_ROLE_ARN.to_string(),
         vpc_connector_arn: VPC_CONNECTOR_ARN.to_string(),
         tags: production_tags(),

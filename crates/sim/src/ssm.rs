@@ -3,7 +3,7 @@
 use crate::account::{Api, SimCloud};
 use crate::seed::{ACCOUNT_ID, PRODUCTION_PARAMETER_PATH, REGION};
 use crate::world::{Ctx, Origin, World};
-use rehearsal_core::cloud::{CloudResult, Parameter, ParameterKind, ParameterStore};
+use rehearsal_core::cloud::{CloudResult, Parameter, ParameterInfo, ParameterKind, ParameterStore};
 use rehearsal_core::naming::path_is_within;
 use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, CloudErrorKind, Secret};
@@ -15,6 +15,14 @@ pub(crate) struct Param {
     pub version: u64,
     pub tags: Tags,
     pub origin: Origin,
+    /// `LastModifiedUser`: the principal of the session that wrote the current version.
+    pub writer: String,
+}
+
+/// The IAM principal a session of this account acts as: the role of the step (or the named
+/// caller, `api`, `operator`, …) it stands for, as LastModifiedUser reports an assumed role.
+pub fn session_principal(session: &str) -> String {
+    format!("arn:aws:sts::{ACCOUNT_ID}:assumed-role/rehearsal-{session}/{session}")
 }
 
 fn api(action: &'static str) -> Api {
@@ -90,6 +98,7 @@ impl World {
                 version: 1,
                 tags: Tags::new(),
                 origin: Origin::Foreign,
+                writer: session_principal("another-team"),
             };
             self.parameters.insert(name.to_string(), foreign);
             self.foreign(ctx, "parameter", name);
@@ -105,10 +114,18 @@ impl World {
                 existing.kind = kind;
                 existing.value = value.expose().to_string();
                 existing.version += 1;
+                existing.writer = session_principal(ctx.step);
                 Ok(parameter_arn(name))
             }
             None => {
-                let param = Param { kind, value: value.expose().to_string(), version: 1, tags: Tags::new(), origin: Origin::Created };
+                let param = Param {
+                    kind,
+                    value: value.expose().to_string(),
+                    version: 1,
+                    tags: Tags::new(),
+                    origin: Origin::Created,
+                    writer: session_principal(ctx.step),
+                };
                 self.parameters.insert(name.to_string(), param);
                 self.created(ctx, "parameter", name);
                 Ok(parameter_arn(name))
@@ -150,6 +167,17 @@ impl ParameterStore for SimCloud {
                 kind: p.kind,
                 value: Secret::new(p.value.clone()),
                 version: p.version,
+            }))
+        })
+    }
+
+    async fn describe_parameter(&self, name: &str) -> CloudResult<Option<ParameterInfo>> {
+        self.aws(api("DescribeParameters"), |w, _| {
+            Ok(w.parameters.get(name).map(|p| ParameterInfo {
+                name: name.to_string(),
+                kind: p.kind,
+                version: p.version,
+                last_modified_user: Some(p.writer.clone()),
             }))
         })
     }

@@ -66,6 +66,9 @@ pub(crate) struct World {
     pub executions: BTreeMap<String, rehearsal_core::cloud::ExecutionInfo>,
     /// SNS topic ARNs.
     pub topics: BTreeSet<String>,
+    /// IAM role ARN → the Parameter Store paths its policy lets it read (App Runner instance
+    /// roles, ECS execution and task roles).
+    pub roles: BTreeMap<String, Vec<String>>,
     pub ecs: crate::ecs::EcsState,
     pub ecr: crate::ecr::EcrState,
     pub faults: Vec<Fault>,
@@ -99,6 +102,7 @@ impl World {
             webhooks: BTreeMap::new(),
             executions: BTreeMap::new(),
             topics: BTreeSet::new(),
+            roles: BTreeMap::new(),
             ecs: Default::default(),
             ecr: Default::default(),
             faults: Vec::new(),

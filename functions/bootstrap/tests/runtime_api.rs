@@ -205,7 +205,12 @@ impl Drop for Function {
 /// A plan as plan_rehearsal makes it (on the simulated account: the plan is all it is needed for).
 fn plan() -> Value {
     let account = rehearsal_tests::new_account();
-    let input = json!({"input": {}, "execution_start": rehearsal_tests::start_time()});
+    let input = json!({
+        "input": {},
+        "execution_name": "staging",
+        "execution_start": rehearsal_tests::start_time(),
+        "stack": rehearsal_tests::stack_settings(),
+    });
     rehearsal_tests::runtime().block_on(invoke(&account.session("plan_rehearsal"), Step::PlanRehearsal, input)).unwrap()
 }
 
@@ -285,6 +290,7 @@ fn the_api_is_served_by_the_same_bootstrap() {
     let api = RuntimeApi::start();
     let machines = [
         ("STAGING_STATE_MACHINE_ARN", format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:rehearsal-staging")),
+        ("PROMOTE_STATE_MACHINE_ARN", format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:rehearsal-promote")),
         ("TEARDOWN_STATE_MACHINE_ARN", format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:rehearsal-teardown")),
     ];
     let _function = Function::start("api", Some("api"), &api, &machines);

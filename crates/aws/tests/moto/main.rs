@@ -127,6 +127,16 @@ async fn staging_is_restored_private_renamed_and_deleted_with_a_final_snapshot()
     let rerun = cloud.restore_instance_from_snapshot(&request).await.unwrap_err();
     assert_eq!((rerun.kind, rerun.code.as_str()), (CloudErrorKind::AlreadyExists, "DBInstanceAlreadyExists"));
 
+    // The restored copy keeps production's master user; its password is reset (moto accepts
+    // ModifyDBInstance MasterUserPassword and applies it at once, so nothing stays pending).
+    assert_eq!(described.master_username, "tableicty_admin");
+    let reset = cloud.reset_master_password(STAGING_DB, &Secret::new("0123456789abcdef0123456789abcdef")).await.unwrap();
+    assert_eq!((reset.id.as_str(), reset.master_username.as_str()), (STAGING_DB, "tableicty_admin"));
+    let after = cloud.describe_instance(STAGING_DB).await.unwrap().expect("staging exists");
+    assert!(!after.master_password_pending, "{after:?}");
+    let missing = cloud.reset_master_password("nope", &Secret::new("0123456789abcdef")).await.unwrap_err();
+    assert_eq!((missing.kind, missing.code.as_str()), (CloudErrorKind::NotFound, "DBInstanceNotFound"));
+
     let renamed = cloud.rename_instance(STAGING_DB, "tableicty-staging-db-old").await.unwrap();
     assert_eq!(renamed.id, "tableicty-staging-db-old");
     assert_eq!(cloud.describe_instance(STAGING_DB).await, Ok(None));

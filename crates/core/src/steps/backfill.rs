@@ -16,15 +16,16 @@
 
 use super::migrations::{check_database_contents, CheckReport};
 use super::staging_parameters::kind_of;
-use super::{write_owned_parameter, PlanOnly};
+use super::{reported_service_url, write_owned_parameter, PlanOnly};
 use crate::checks::db::backfill_checks;
 use crate::checks::http::{request, BACKFILL_TOKEN_HEADER};
-use crate::cloud::{DatabaseProbe, HttpClient, HttpError, ParameterStore};
+use crate::cloud::{DatabaseProbe, HttpClient, HttpError, ParameterStore, ServiceHost};
 use crate::error::CloudResultExt;
 use crate::guard::ProductionGuard;
 use crate::plan::{Environment, RunPlan, BACKFILL_TOKEN};
 use crate::promotion::Promotion;
 use crate::secret::Secret;
+use crate::untrusted::untrusted;
 use crate::{CloudError, CloudErrorKind, StepError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -54,40 +55,42 @@ pub struct BackfillResult {
 }
 
 fn one_time_token() -> Result<Secret, StepError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| StepError::MalformedInput(format!("no randomness for the backfill token: {e}")))?;
-    Ok(Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    Secret::random_hex(32).map_err(|e| StepError::MalformedInput(format!("no randomness for the backfill token: {e}")))
 }
 
 fn unavailable(code: &str, message: String) -> StepError {
     StepError::Transient { operation: "backfill endpoint".into(), source: CloudError::new(CloudErrorKind::Unavailable, code, message) }
 }
 
-pub async fn trigger_staging_backfill<C: ParameterStore + HttpClient + Sync>(
+pub async fn trigger_staging_backfill<C: ParameterStore + HttpClient + ServiceHost + Sync>(
     cloud: &C,
     input: BackfillInput,
 ) -> Result<BackfillResult, StepError> {
     let plan = &input.plan;
+    // Before the token exists: it goes only to the service the service API reports.
+    let url = reported_service_url(cloud, plan, Environment::Staging, &input.service_url).await?;
     let token = one_time_token()?;
     write_owned_parameter(cloud, plan, BACKFILL_TOKEN, &token, kind_of(BACKFILL_TOKEN)).await?;
-    call_backfill(cloud, plan, Environment::Staging, &input.service_url, token).await
+    call_backfill(cloud, plan, Environment::Staging, &url, token).await
 }
 
-pub async fn trigger_production_backfill<C: ParameterStore + HttpClient + Sync>(
+pub async fn trigger_production_backfill<C: ParameterStore + HttpClient + ServiceHost + Sync>(
     cloud: &C,
     input: ProductionBackfillInput,
 ) -> Result<BackfillResult, StepError> {
     let plan = &input.promotion.plan;
     let name = plan.production_parameter(BACKFILL_TOKEN);
     ProductionGuard::new(&input.promotion).parameter_write(&name)?;
+    let url = reported_service_url(cloud, plan, Environment::Production, &input.service_url).await?;
     let token = one_time_token()?;
     // Overwrite: a token left by an interrupted attempt is this same one-time slot.
     cloud.put_parameter(&name, &token, kind_of(BACKFILL_TOKEN), true).await.op("PutParameter")?;
-    call_backfill(cloud, plan, Environment::Production, &input.service_url, token).await
+    call_backfill(cloud, plan, Environment::Production, &url, token).await
 }
 
-/// Calls the endpoint of the service at `service_url` with `token`, then deletes the token
-/// (whatever the answer) from `environment`'s path, where the app read it.
+/// Calls the endpoint of the service at `service_url` (the URL the service API reported) with
+/// `token`, then deletes the token (whatever the answer) from `environment`'s path, where the app
+/// read it.
 async fn call_backfill<C: ParameterStore + HttpClient + Sync>(
     cloud: &C,
     plan: &RunPlan,
@@ -113,15 +116,13 @@ async fn call_backfill<C: ParameterStore + HttpClient + Sync>(
              BACKFILL_TOKEN_PARAMETER variable ({token_parameter})"
         ))),
         // A service that is still warming up answers 502/503/504.
-        Ok(r) if r.status >= 500 => Err(unavailable(&format!("HTTP {}", r.status), truncate(&r.body))),
-        Ok(r) => Err(StepError::CheckFailed(format!("the backfill endpoint answered HTTP {}: {}", r.status, truncate(&r.body)))),
+        Ok(r) if r.status >= 500 => Err(unavailable(&format!("HTTP {}", r.status), untrusted("its body", &r.body))),
+        Ok(r) => {
+            Err(StepError::CheckFailed(format!("the backfill endpoint answered HTTP {}: {}", r.status, untrusted("its body", &r.body))))
+        }
         Err(e @ (HttpError::Connect(_) | HttpError::Timeout(_))) => Err(unavailable("ConnectionFailed", e.to_string())),
         Err(e) => Err(StepError::CheckFailed(format!("the backfill endpoint could not be called: {e}"))),
     }
-}
-
-fn truncate(body: &str) -> String {
-    body.chars().take(300).collect()
 }
 
 pub async fn verify_backfill<C: ParameterStore + DatabaseProbe + Sync>(

@@ -23,7 +23,7 @@ use crate::cloud::{
 };
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
-use crate::plan::RunPlan;
+use crate::plan::{Environment, RunPlan};
 use crate::secret::Secret;
 use crate::tags::{Ownership, RunTags, Tags};
 use crate::{CloudErrorKind, StepError};
@@ -72,6 +72,7 @@ steps! {
     CheckProductionSnapshot => "check_production_snapshot", "CheckProductionSnapshotFunctionArn";
     RestoreStagingDatabase => "restore_staging_database", "RestoreStagingDatabaseFunctionArn";
     CheckStagingDatabase => "check_staging_database", "CheckStagingDatabaseFunctionArn";
+    ResetStagingDatabasePassword => "reset_staging_database_password", "ResetStagingDatabasePasswordFunctionArn";
     WriteStagingParameters => "write_staging_parameters", "WriteStagingParametersFunctionArn";
     WriteStagingDatabaseUrl => "write_staging_database_url", "WriteStagingDatabaseUrlFunctionArn";
     ScheduleStagingTeardown => "schedule_staging_teardown", "ScheduleStagingTeardownFunctionArn";
@@ -85,7 +86,7 @@ steps! {
     ValidateStaging => "validate_staging", "ValidateStagingFunctionArn";
     RollbackStaging => "rollback_staging", "RollbackStagingFunctionArn";
     VerifyRehearsalPassed => "verify_rehearsal_passed", "VerifyRehearsalPassedFunctionArn";
-    RequestApproval => "request_approval", "RequestApprovalFunctionArn";
+    CheckApproval => "check_approval", "CheckApprovalFunctionArn";
     CloseApproval => "close_approval", "CloseApprovalFunctionArn";
     SnapshotProductionBeforeDeploy => "snapshot_production_before_deploy", "SnapshotProductionBeforeDeployFunctionArn";
     RecordProductionSource => "record_production_source", "RecordProductionSourceFunctionArn";
@@ -114,6 +115,7 @@ impl Step {
             self,
             Step::PlanRehearsal
                 | Step::VerifyRehearsalPassed
+                | Step::CheckApproval
                 | Step::RecordProductionSource
                 | Step::CheckProductionSnapshot
                 | Step::CheckStagingDatabase
@@ -141,6 +143,7 @@ pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Val
         Step::CheckStagingDatabase | Step::CheckRestoredProductionDatabase => {
             call(input, |i| staging_database::check_database(cloud, i)).await
         }
+        Step::ResetStagingDatabasePassword => call(input, |i| staging_database::reset_staging_database_password(cloud, i)).await,
         Step::WriteStagingParameters => call(input, |i| staging_parameters::write_staging_parameters(cloud, i)).await,
         Step::WriteStagingDatabaseUrl => call(input, |i| staging_parameters::write_staging_database_url(cloud, i)).await,
         Step::ScheduleStagingTeardown => call(input, |i| teardown_schedule::schedule_staging_teardown(cloud, i)).await,
@@ -153,10 +156,11 @@ pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Val
         Step::TriggerStagingBackfill => call(input, |i| backfill::trigger_staging_backfill(cloud, i)).await,
         Step::VerifyStagingBackfill => call(input, |i| backfill::verify_backfill(cloud, Staging, i)).await,
         Step::VerifyProductionBackfill => call(input, |i| backfill::verify_backfill(cloud, Production, i)).await,
-        Step::ValidateStaging | Step::ValidateProduction => call(input, |i| validation::validate_service(cloud, i)).await,
+        Step::ValidateStaging => call(input, |i| validation::validate_service(cloud, Staging, i)).await,
+        Step::ValidateProduction => call(input, |i| validation::validate_service(cloud, Production, i)).await,
         Step::RollbackStaging => call(input, |i| rollback::rollback_staging(cloud, i)).await,
         Step::VerifyRehearsalPassed => call(input, |i| promote::verify_rehearsal_passed(cloud, i)).await,
-        Step::RequestApproval => call(input, |i| promote::request_approval(cloud, i)).await,
+        Step::CheckApproval => call(input, |i| promote::check_approval(cloud, i)).await,
         Step::CloseApproval => call(input, |i| promote::close_approval(cloud, i)).await,
         Step::SnapshotProductionBeforeDeploy => call(input, |i| production_snapshot::snapshot_production_before_deploy(cloud, i)).await,
         Step::RecordProductionSource => call(input, |i| promote::record_production_source(cloud, i)).await,
@@ -210,6 +214,31 @@ pub(crate) fn adopt_or_refuse(owner: &RunTags, resource: &str, tags: &Tags) -> R
     }
 }
 
+/// Whether a resource was created before the run's execution started: such a resource is never
+/// the run's, whatever its tags say (anyone allowed to tag can forge those). RDS shows no
+/// creation time for an instance still being created, which so cannot predate the run.
+pub(crate) fn predates(created_at: Option<DateTime<Utc>>, started_at: DateTime<Utc>) -> bool {
+    created_at.is_some_and(|created| created < started_at)
+}
+
+/// [`adopt_or_refuse`] for a resource whose creation time is known (RDS instances and
+/// snapshots): one created before the execution started is refused even with this run's tags.
+pub(crate) fn adopt_if_made_by_run(
+    owner: &RunTags,
+    started_at: DateTime<Utc>,
+    resource: &str,
+    tags: &Tags,
+    created_at: Option<DateTime<Utc>>,
+) -> Result<(), StepError> {
+    if predates(created_at, started_at) {
+        return Err(StepError::ResourceNotOwned {
+            resource: resource.to_string(),
+            detail: format!("created at {}, before this run's execution started at {started_at}", created_at.unwrap_or_default()),
+        });
+    }
+    adopt_or_refuse(owner, resource, tags)
+}
+
 /// Writes a staging parameter this run owns: creates it tagged, or overwrites one this run
 /// created; refuses any other. Returns its ARN.
 pub(crate) async fn write_owned_parameter<C: ParameterStore + Sync>(
@@ -221,7 +250,8 @@ pub(crate) async fn write_owned_parameter<C: ParameterStore + Sync>(
 ) -> Result<String, StepError> {
     let name = plan.staging_parameter(key);
     StagingGuard::new(plan).parameter_write(&name)?;
-    let exists = cloud.get_parameter(&name).await.op("GetParameter")?.is_some();
+    // Whether it exists, without reading its value.
+    let exists = cloud.describe_parameter(&name).await.op("DescribeParameters")?.is_some();
     if exists {
         adopt_or_refuse(&plan.tags, &name, &cloud.parameter_tags(&name).await.op("ListTagsForResource")?)?;
     }
@@ -238,6 +268,39 @@ pub(crate) async fn write_owned_parameter<C: ParameterStore + Sync>(
         cloud.add_parameter_tags(&name, &plan.tags.to_tags()).await.op("AddTagsToResource")?;
     }
     Ok(arn)
+}
+
+/// The host name the service API reports for `environment`'s service, which must be the one the
+/// state carried: the HTTP checks (with the test admin's password) and the backfill token go only
+/// to the service this run checks, never to a URL a forged input names (review L3).
+pub(crate) async fn reported_service_url<C: ServiceHost + Sync>(
+    cloud: &C,
+    plan: &RunPlan,
+    environment: Environment,
+    given: &str,
+) -> Result<String, StepError> {
+    let (described, name) = match environment {
+        Environment::Staging => {
+            (cloud.find_service(&plan.service.name, &plan.service.host.location()).await.op("ListServices")?, &plan.service.name)
+        }
+        Environment::Production => {
+            (cloud.describe_service(&plan.production.service_arn).await.op("DescribeService")?, &plan.production.service_name)
+        }
+    };
+    let service = described.ok_or_else(|| StepError::CheckFailed(format!("service {name} does not exist")))?;
+    if !service.url.eq_ignore_ascii_case(given) {
+        return Err(StepError::invalid("service_url", format!("{given:?} is not the URL service {name} reports ({})", service.url)));
+    }
+    Ok(service.url)
+}
+
+/// Fails, naming it, when a parameter the run depends on is absent; reads neither its value nor
+/// decrypts it (DescribeParameters).
+pub(crate) async fn parameter_exists<C: ParameterStore + Sync>(cloud: &C, name: &str) -> Result<(), StepError> {
+    match cloud.describe_parameter(name).await.op("DescribeParameters")? {
+        Some(_) => Ok(()),
+        None => Err(StepError::ProductionNotReady(format!("parameter {name} does not exist"))),
+    }
 }
 
 /// Reads a parameter the run depends on; absent is a precondition failure naming it.

@@ -8,22 +8,22 @@
 //! `a_live_stripe_key_under_the_test_path_stops_the_run_before_anything_is_created`, and every other
 //! test there, which starts with it.
 
-use super::required_parameter;
+use super::{parameter_exists, required_parameter};
 use crate::cloud::{
     AppRunnerSettings, CodeBuild, HostSettings, ParameterStore, Rds, ReleaseSource, ServiceHost, ServiceLocation, ServiceSource,
     ServiceSpec,
 };
 use crate::error::CloudResultExt;
-use crate::naming::{default_run_id, parameter_name, production_snapshot_id};
+use crate::naming::{parameter_name, production_snapshot_id, run_id};
 use crate::plan::{
-    ProductionFacts, RunPlan, StagingDbPlan, StripeWebhookPlan, BACKFILL_TOKEN, COPIED_FROM_PRODUCTION, DATABASE_URL, STAGING_ENVIRONMENT,
-    STRIPE_KEYS,
+    ProductionFacts, RunPlan, SecretKeyPlan, StagingDbPlan, StripeWebhookPlan, BACKFILL_TOKEN, COPIED_FROM_PRODUCTION, DATABASE_URL,
+    STAGING_ENVIRONMENT, STRIPE_KEYS,
 };
-use crate::run::RunInput;
+use crate::run::{RunInput, RUNTIMES};
 use crate::tags::RunTags;
 use crate::StepError;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -36,15 +36,73 @@ pub const BACKFILL_TOKEN_PARAMETER_VARIABLE: &str = "BACKFILL_TOKEN_PARAMETER";
 pub struct PlanInput {
     /// The run document, exactly as the console, the API or the CLI sent it.
     pub input: Value,
-    /// `$$.Execution.StartTime`: fixes the run date, so every retry plans the same names.
+    /// `$$.Execution.Name` and `$$.Execution.StartTime`: the run's id is derived from them, so
+    /// every retry and redrive plans the same names and no caller chooses them.
+    pub execution_name: String,
     pub execution_start: DateTime<Utc>,
+    /// What the stack decides: `"stack"` in the state machine's Parameters, filled by the
+    /// template's `DefinitionSubstitutions`.
+    pub stack: StackSettings,
+}
+
+/// What the deployed stack, not the caller, decides about the staging service: the role it runs
+/// as and how it reaches the VPC (template resources and parameters), and how it is built and
+/// started when production's own service does not say (it reads its repository's
+/// `apprunner.yaml`, which references production's parameters and so cannot serve staging).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackSettings {
+    /// `${StagingInstanceRoleArn}`: the stack's staging instance role, which reads only the
+    /// staging parameter path.
+    pub staging_instance_role_arn: String,
+    /// `${StagingVpcConnector}`: the App Runner VPC connector (name or ARN) staging egresses through.
+    pub vpc_connector: String,
+    /// `${StagingRepositoryUrl}`, `${StagingConnectionArn}`: the repository staging builds when
+    /// production runs an image (and so names none); empty when production's is used.
+    pub repository_url: String,
+    pub connection_arn: String,
+    /// `${StagingRuntime}`, `${StagingBuildCommand}`, `${StagingStartCommand}`.
+    pub build: CodeBuild,
+}
+
+impl StackSettings {
+    fn validate(&self) -> Result<(), StepError> {
+        if !self.staging_instance_role_arn.starts_with("arn:aws") || !self.staging_instance_role_arn.contains(":role/") {
+            return Err(StepError::invalid("stack.staging_instance_role_arn", "is not an IAM role ARN"));
+        }
+        if !self.repository_url.is_empty() && !self.repository_url.starts_with("https://") {
+            return Err(StepError::invalid(
+                "stack.repository_url",
+                format!("{:?} must be an https:// repository URL", self.repository_url),
+            ));
+        }
+        if !self.connection_arn.is_empty() && !self.connection_arn.starts_with("arn:aws") {
+            return Err(StepError::invalid("stack.connection_arn", format!("{:?} is not an ARN", self.connection_arn)));
+        }
+        if self.vpc_connector.trim().is_empty() {
+            return Err(StepError::invalid("stack.vpc_connector", "must not be empty"));
+        }
+        if !RUNTIMES.contains(&self.build.runtime.as_str()) {
+            return Err(StepError::invalid("stack.build.runtime", format!("{:?} is not one of {RUNTIMES:?}", self.build.runtime)));
+        }
+        for (field, command) in
+            [("stack.build.build_command", &self.build.build_command), ("stack.build.start_command", &self.build.start_command)]
+        {
+            if command.trim().is_empty() {
+                return Err(StepError::invalid(field, "must not be empty"));
+            }
+        }
+        Ok(())
+    }
 }
 
 pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud: &C, input: PlanInput) -> Result<RunPlan, StepError> {
     let run = RunInput::from_json(input.input)?;
     run.validate()?;
-    let run_date = run.run_date.unwrap_or_else(|| input.execution_start.date_naive());
-    let run_id = run.run_id.clone().unwrap_or_else(|| default_run_id(&run.app, run_date));
+    input.stack.validate()?;
+    let stack = &input.stack;
+    let run_id = run_id(&run.app, &input.execution_name, input.execution_start);
+    let snapshot_id = production_snapshot_id(&run_id);
 
     let production_db = match cloud.describe_instance(&run.production.db_instance_id).await.op("DescribeDBInstances")? {
         Some(db) if db.status == "available" => db,
@@ -57,8 +115,10 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
         .op("ListServices")?
         .ok_or_else(|| StepError::ProductionNotReady(format!("production service {} does not exist", run.production.service_name)))?;
 
+    // Production's values are only checked for, never read here: write_staging_parameters
+    // reads the ones it copies.
     for key in COPIED_FROM_PRODUCTION.iter().chain([DATABASE_URL].iter()) {
-        required_parameter(cloud, &parameter_name(&run.production.parameter_path, key)).await?;
+        parameter_exists(cloud, &parameter_name(&run.production.parameter_path, key)).await?;
     }
     for key in STRIPE_KEYS {
         let name = parameter_name(&run.stripe.test_parameter_path, key);
@@ -70,35 +130,34 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
             ));
         }
     }
-    required_parameter(cloud, &run.validation.test_admin_password_parameter).await?;
+    parameter_exists(cloud, &run.validation.test_admin_password_parameter).await?;
 
     let vpc_connector_arn = cloud
-        .find_vpc_connector(&run.service.vpc_connector)
+        .find_vpc_connector(&stack.vpc_connector)
         .await
         .op("ListVpcConnectors")?
-        .ok_or_else(|| StepError::invalid("service.vpc_connector", format!("no VPC connector named {}", run.service.vpc_connector)))?;
-    let production_source = production_service.source.clone();
-    let source = ServiceSource {
-        repository_url: run
-            .service
-            .repository_url
-            .clone()
-            .or_else(|| production_source.as_ref().map(|s| s.repository_url.clone()))
-            .ok_or_else(|| StepError::invalid("service.repository_url", "production's service is not built from a repository; give one"))?,
-        branch: run.service.branch.clone(),
-        connection_arn: run
-            .service
-            .connection_arn
-            .clone()
-            .or_else(|| production_source.as_ref().map(|s| s.connection_arn.clone()))
-            .ok_or_else(|| StepError::invalid("service.connection_arn", "production's service has no source connection; give one"))?,
+        .ok_or_else(|| StepError::invalid("stack.vpc_connector", format!("no VPC connector named {}", stack.vpc_connector)))?;
+    // Repository and connection are production's (the stack's for an image-based production):
+    // staging rehearses production's code, and the document picks only the branch.
+    let (repository_url, connection_arn) = match production_service.source.clone() {
+        Some(source) => (source.repository_url, source.connection_arn),
+        None if !stack.repository_url.is_empty() && !stack.connection_arn.is_empty() => {
+            (stack.repository_url.clone(), stack.connection_arn.clone())
+        }
+        None => {
+            return Err(StepError::invalid(
+                "stack.repository_url",
+                format!(
+                    "production service {} runs an image and names no repository: set the stack's StagingRepositoryUrl and StagingConnectionArn",
+                    production_service.name
+                ),
+            ))
+        }
     };
-    let instance_role_arn = run
-        .service
-        .instance_role_arn
-        .clone()
-        .or_else(|| production_service.instance_role_arn.clone())
-        .ok_or_else(|| StepError::invalid("service.instance_role_arn", "production's service has no instance role; give one"))?;
+    let source = ServiceSource { repository_url, branch: run.service.branch.clone(), connection_arn };
+    // Production's build when its service is configured through the API; the stack's when it
+    // reads apprunner.yaml.
+    let build = production_service.build.clone().unwrap_or_else(|| stack.build.clone());
 
     let staging_parameter_path = run.staging.parameter_path.clone();
     let mut environment: BTreeMap<String, String> = run.service.environment.clone();
@@ -108,7 +167,6 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
         app: run.app.clone(),
         tags: RunTags { app: run.app.clone(), environment: STAGING_ENVIRONMENT.to_string(), run_id: run_id.clone() },
         run_id,
-        run_date,
         started_at: input.execution_start,
         production: ProductionFacts {
             db_instance_id: production_db.id.clone(),
@@ -116,16 +174,16 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
             service_name: production_service.name.clone(),
             service_arn: production_service.arn.clone(),
         },
-        snapshot_id: production_snapshot_id(&production_db.id, run_date),
+        snapshot_id,
         staging_db: StagingDbPlan {
             instance_id: run.staging.db_instance_id.clone(),
             class: run.staging.db_instance_class.clone(),
-            // The runbook: same subnet group and security groups as production.
-            subnet_group: run.staging.db_subnet_group.clone().or(production_db.subnet_group.clone()),
-            security_group_ids: run.staging.vpc_security_group_ids.clone().unwrap_or(production_db.security_group_ids.clone()),
-            publicly_accessible: false,
+            // The runbook: same subnet group and security groups as production, never the caller's.
+            subnet_group: production_db.subnet_group.clone(),
+            security_group_ids: production_db.security_group_ids.clone(),
         },
         staging_parameter_path,
+        secret_key: SecretKeyPlan { source: run.staging.secret_key, exposes: run.staging.secret_key.exposes().to_string() },
         stripe_test_parameter_path: run.stripe.test_parameter_path.clone(),
         stripe_publishable_key: run.stripe.publishable_key.clone(),
         stripe_webhook: StripeWebhookPlan { path: run.stripe.webhook_path.clone(), events: run.stripe.webhook_events.clone() },
@@ -134,19 +192,15 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
             cpu: run.service.cpu.clone(),
             memory: run.service.memory.clone(),
             port: run.service.port,
-            source: ReleaseSource::Code {
-                repository: source,
-                build: CodeBuild {
-                    runtime: run.service.runtime.clone(),
-                    build_command: run.service.build_command.clone(),
-                    start_command: run.service.start_command.clone(),
-                },
-                auto_deployments: run.service.auto_deployments,
-            },
+            source: ReleaseSource::Code { repository: source, build, auto_deployments: run.service.auto_deployments },
             health_check_path: run.validation.health_path.clone(),
             environment,
             secrets: BTreeMap::new(),
-            host: HostSettings::AppRunner(AppRunnerSettings { vpc_connector_arn, instance_role_arn }),
+            host: HostSettings::AppRunner(AppRunnerSettings {
+                vpc_connector_arn,
+                // Never production's role: it reads production's parameters (live Stripe keys).
+                instance_role_arn: stack.staging_instance_role_arn.clone(),
+            }),
         },
         validation: run.validation.clone(),
         ttl_hours: run.ttl_hours,

@@ -18,7 +18,7 @@
 use super::promote::ProductionSource;
 use super::staging_database::{state, DatabaseState};
 use super::staging_service::ServiceState;
-use super::{adopt_or_refuse, Deadline, PromotionOnly};
+use super::{adopt_if_made_by_run, Deadline, PromotionOnly};
 use crate::cloud::{Clock, DbInstance, Rds, RestoreRequest, ServiceHost};
 use crate::error::CloudResultExt;
 use crate::guard::ProductionGuard;
@@ -35,7 +35,8 @@ pub async fn restore_production_database<C: Rds + Clock + Sync>(cloud: &C, input
     ProductionGuard::new(promotion).db_write(&promotion.restored_db_id)?;
     let wait = Deadline::start(cloud.now(), promotion.plan.timeouts.restore_minutes);
     if let Some(existing) = cloud.describe_instance(&promotion.restored_db_id).await.op("DescribeDBInstances")? {
-        adopt_or_refuse(&promotion.tags, &format!("DB instance {}", existing.id), &existing.tags)?;
+        let resource = format!("DB instance {}", existing.id);
+        adopt_if_made_by_run(&promotion.tags, promotion.started_at, &resource, &existing.tags, existing.created_at)?;
         return Ok(state(existing, true, wait));
     }
     // Production (or, once moved aside, its damaged self) is the template of the copy.

@@ -11,13 +11,14 @@
 //! `every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback`, and tests/promote_pipeline.rs
 //! `a_failure_at_each_promote_step_leaves_production_as_it_was`.
 
-use super::{adopt_or_refuse, Deadline, PlanOnly, PromotionOnly};
+use super::{adopt_if_made_by_run, Deadline, PlanOnly, PromotionOnly};
 use crate::cloud::{Clock, Rds};
 use crate::error::CloudResultExt;
 use crate::phase::{Phase, DB_SNAPSHOT};
 use crate::plan::RunPlan;
 use crate::tags::RunTags;
 use crate::{CloudErrorKind, StepError};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// `$.snapshot` in the state: what the Choice after each check looks at.
@@ -46,7 +47,7 @@ pub struct CheckSnapshotInput {
 pub async fn snapshot_production_database<C: Rds + Clock + Sync>(cloud: &C, input: PlanOnly) -> Result<SnapshotState, StepError> {
     let plan = &input.plan;
     let wait = Deadline::start(cloud.now(), plan.timeouts.snapshot_minutes);
-    take_snapshot(cloud, &plan.tags, &plan.production.db_instance_id, &plan.snapshot_id, wait).await
+    take_snapshot(cloud, &plan.tags, plan.started_at, &plan.production.db_instance_id, &plan.snapshot_id, wait).await
 }
 
 /// Runbook step 8.1 and the Rollback Plan's "pre-deployment snapshot": production backed up
@@ -54,14 +55,17 @@ pub async fn snapshot_production_database<C: Rds + Clock + Sync>(cloud: &C, inpu
 pub async fn snapshot_production_before_deploy<C: Rds + Clock + Sync>(cloud: &C, input: PromotionOnly) -> Result<SnapshotState, StepError> {
     let promotion = &input.promotion;
     let wait = Deadline::start(cloud.now(), promotion.plan.timeouts.snapshot_minutes);
-    take_snapshot(cloud, &promotion.tags, &promotion.plan.production.db_instance_id, &promotion.snapshot_id, wait).await
+    take_snapshot(cloud, &promotion.tags, promotion.started_at, &promotion.plan.production.db_instance_id, &promotion.snapshot_id, wait)
+        .await
 }
 
-/// Snapshots `instance_id` as `snapshot_id` tagged for `owner`; a re-run adopts the snapshot
-/// `owner` already took of that same instance and refuses any other.
+/// Snapshots `instance_id` as `snapshot_id` tagged for `owner`; a retry adopts the snapshot
+/// `owner` already took of that same instance since its execution `started_at`, and refuses any
+/// other (one taken before, whatever its tags say).
 async fn take_snapshot<C: Rds + Clock + Sync>(
     cloud: &C,
     owner: &RunTags,
+    started_at: DateTime<Utc>,
     instance_id: &str,
     snapshot_id: &str,
     wait: Deadline,
@@ -78,7 +82,7 @@ async fn take_snapshot<C: Rds + Clock + Sync>(
         operation: "CreateDBSnapshot".into(),
         source: crate::CloudError::new(CloudErrorKind::Unavailable, "SnapshotVanished", "reported as existing, then not found"),
     })?;
-    adopt_or_refuse(owner, &format!("snapshot {}", snapshot.id), &snapshot.tags)?;
+    adopt_if_made_by_run(owner, started_at, &format!("snapshot {}", snapshot.id), &snapshot.tags, snapshot.created_at)?;
     if snapshot.source_instance_id != instance_id {
         return Err(StepError::ResourceNotOwned {
             resource: format!("snapshot {}", snapshot.id),

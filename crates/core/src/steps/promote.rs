@@ -1,5 +1,5 @@
-//! Runbook step 8, "Promote to Production": prove the staging run passed, wait for an operator's
-//! approval, record what production runs, and deploy the release to it. The backup, the
+//! Runbook step 8, "Promote to Production": prove the staging run passed, look for an operator's
+//! decision (the state machine waits between looks), record what production runs, and deploy the release to it. The backup, the
 //! backfill, the checks and the teardown reuse the staging steps' code; what writes production
 //! holds a [`ProductionGuard`].
 //!
@@ -12,15 +12,15 @@
 //! `only_a_passed_staging_run_of_the_named_run_id_is_promoted`,
 //! `a_failure_at_each_promote_step_leaves_production_as_it_was`.
 
-use super::plan_rehearsal::{plan_rehearsal, PlanInput};
+use super::plan_rehearsal::{plan_rehearsal, PlanInput, StackSettings};
 use super::staging_service::ServiceState;
 use super::{Deadline, PromotionOnly};
-use crate::cloud::{Clock, Executions, ParameterKind, ParameterStore, Rds, ServiceHost, ServiceLocation};
+use crate::cloud::{Clock, Executions, ParameterStore, Rds, ServiceHost, ServiceLocation};
 use crate::error::CloudResultExt;
 use crate::guard::ProductionGuard;
 use crate::phase::{Phase, APP_RUNNER_SERVICE, EXECUTION};
-use crate::promotion::{PromoteInput, Promotion};
-use crate::secret::Secret;
+use crate::promotion::{parse_approvers, same_principal, Approval, ApprovalDecision, PromoteInput, Promotion, Verdict};
+use crate::untrusted::untrusted;
 use crate::{CloudErrorKind, StepError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,12 @@ pub struct VerifyRehearsalInput {
     pub execution_start: DateTime<Utc>,
     /// `${StagingStateMachineArn}`: only its executions can be promoted.
     pub staging_state_machine_arn: String,
+    /// `$$.Execution.Name`: keys the promotion's decision parameter.
+    pub execution_name: String,
+    /// `${AllowApprovalSkip}`, the stack parameter: `"true"` lets a document skip the approval.
+    pub allow_approval_skip: String,
+    /// The stack's settings, as the staging machine passes them to its plan.
+    pub stack: StackSettings,
 }
 
 /// Proves the named staging run passed, from its execution (the source of truth: it succeeded
@@ -48,6 +54,17 @@ pub async fn verify_rehearsal_passed<C: Executions + Rds + ParameterStore + Serv
     input: VerifyRehearsalInput,
 ) -> Result<Promotion, StepError> {
     let document = PromoteInput::from_json(input.input)?;
+    let skip_allowed = match input.allow_approval_skip.as_str() {
+        "true" => true,
+        "false" => false,
+        other => return Err(StepError::MalformedInput(format!("allow_approval_skip is {other:?}, not \"true\" or \"false\""))),
+    };
+    if document.approval == Approval::Skip && !skip_allowed {
+        return Err(StepError::invalid(
+            "approval",
+            "\"skip\" is refused: this stack requires an approval (its AllowApprovalSkip parameter is false)",
+        ));
+    }
     let arn = &document.staging_execution_arn;
     let execution = cloud
         .describe_execution(arn)
@@ -81,7 +98,17 @@ pub async fn verify_rehearsal_passed<C: Executions + Rds + ParameterStore + Serv
         return Err(StepError::CheckFailed(format!("the staging run {arn} reports failed checks: {}", failed.join(", "))));
     }
     let run_document = execution.input.as_deref().and_then(|i| serde_json::from_str(i).ok()).unwrap_or_else(|| serde_json::json!({}));
-    let plan = plan_rehearsal(cloud, PlanInput { input: run_document, execution_start: execution.start }).await?;
+    let plan = plan_rehearsal(
+        cloud,
+        PlanInput {
+            input: run_document,
+            // DescribeExecution names it; the ARN ends with it too.
+            execution_name: execution.name.clone().unwrap_or_else(|| arn.rsplit(':').next().unwrap_or_default().to_string()),
+            execution_start: execution.start,
+            stack: input.stack,
+        },
+    )
+    .await?;
     let fresh_until = plan.started_at + chrono::Duration::hours(i64::from(plan.ttl_hours));
     if cloud.now() > fresh_until {
         return Err(StepError::CheckFailed(format!(
@@ -103,36 +130,96 @@ pub async fn verify_rehearsal_passed<C: Executions + Rds + ParameterStore + Serv
         }
         _ => {}
     }
-    Promotion::new(plan, &document, input.execution_start)
+    Promotion::new(plan, &document, input.execution_start, &input.execution_name)
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ApprovalRequest {
-    /// `$$.Task.Token` of the waiting task.
-    pub task_token: String,
+pub struct CheckApprovalInput {
     pub promotion: Promotion,
+    /// `${Approvers}`, the stack parameter: who may approve (principal ARNs, comma-separated);
+    /// empty for anyone but the requester.
+    pub approvers: String,
+}
+
+/// `$.approval`: where the wait for a decision is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalState {
+    /// `/rehearsal/approvals/<promote execution name>/decision`.
+    pub parameter: String,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    pub phase: Phase,
+    pub by: Option<String>,
+    /// For alerts and the failure's cause: who decided, and their comment marked as untrusted.
+    pub summary: String,
+    #[serde(flatten)]
+    pub wait: Deadline,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalParameter {
-    /// Where the token is: `/rehearsal/approvals/<run id>`.
+    /// Where the decision was: `/rehearsal/approvals/<promote execution name>/decision`.
     pub parameter: String,
 }
 
-/// Stores the task token where the API finds it by run id (a SecureString: whoever holds it can
-/// approve). The API answers SendTaskSuccess, or SendTaskFailure with error `ApprovalRejected`;
-/// `close_approval` deletes it either way.
-pub async fn request_approval<C: ParameterStore + Sync>(cloud: &C, input: ApprovalRequest) -> Result<ApprovalParameter, StepError> {
-    let parameter = input.promotion.approval_parameter();
-    // Overwrite: a token of an earlier attempt or execution can no longer be answered.
-    cloud.put_parameter(&parameter, &Secret::new(input.task_token), ParameterKind::SecureString, true).await.op("PutParameter")?;
-    cloud.add_parameter_tags(&parameter, &input.promotion.tags.to_tags()).await.op("AddTagsToResource")?;
-    Ok(ApprovalParameter { parameter })
+/// Looks once at the decision the API wrote for this promotion: none yet is `in_progress` until
+/// the deadline; an approval is `ready`, a rejection `failed`. An approval counts only if, checked
+/// here again whatever the API checked, it is by someone other than the requester, was not
+/// written by the requester (the parameter's LastModifiedUser), names this promotion's requester
+/// and start, and (when the stack lists approvers) is by one of them; otherwise the promotion is
+/// refused (`CheckFailedError`).
+pub async fn check_approval<C: ParameterStore + Clock + Sync>(cloud: &C, input: CheckApprovalInput) -> Result<ApprovalState, StepError> {
+    let promotion = &input.promotion;
+    let parameter = promotion.approval_parameter();
+    let Some(requester) = promotion.requested_by.as_deref() else {
+        return Err(StepError::invalid("requested_by", "the promotion names no requester, so its approver cannot be told apart from it"));
+    };
+    let wait = Deadline::check(promotion.approval_deadline(), cloud.now());
+    let state = |status: &str, phase, by: Option<&str>, summary: String| ApprovalState {
+        parameter: parameter.clone(),
+        status: status.into(),
+        phase,
+        by: by.map(str::to_string),
+        summary,
+        wait: wait.clone(),
+    };
+    let pending =
+        || state("pending", Phase::InProgress, None, format!("no decision on the promotion requested by {requester} by {}", wait.deadline));
+    let Some(stored) = cloud.get_parameter(&parameter).await.op("GetParameter")? else { return Ok(pending()) };
+    let decision: ApprovalDecision = serde_json::from_str(stored.value.expose())
+        .map_err(|e| StepError::CheckFailed(format!("{parameter} does not hold a decision as the API writes it: {e}")))?;
+    if decision.promotion_started_at != promotion.started_at {
+        // Left by an earlier execution of the same name: not a decision on this one.
+        return Ok(pending());
+    }
+    let comment = decision.comment.as_deref().map(|c| format!("; {}", untrusted("the decision's comment", c))).unwrap_or_default();
+    if decision.verdict == Verdict::Rejected {
+        // A rejection only stops: anyone allowed to decide may give it, the requester included.
+        return Ok(state("rejected", Phase::Failed, Some(&decision.by), format!("rejected by {}{comment}", decision.by)));
+    }
+    let refused = |why: String| StepError::CheckFailed(format!("the approval at {parameter} does not count: {why}"));
+    if !same_principal(&decision.requested_by, requester) {
+        return Err(refused(format!("it names the requester {}, but {requester} requested this promotion", decision.requested_by)));
+    }
+    if same_principal(&decision.by, requester) {
+        return Err(refused(format!("{requester} requested this promotion and cannot approve it")));
+    }
+    let writer = cloud.describe_parameter(&parameter).await.op("DescribeParameters")?.and_then(|p| p.last_modified_user);
+    if let Some(writer) = writer.filter(|w| same_principal(w, requester)) {
+        return Err(refused(format!("it was written by the requester {writer}")));
+    }
+    let approvers = parse_approvers(&input.approvers);
+    if !approvers.is_empty() && !approvers.iter().any(|a| same_principal(a, &decision.by)) {
+        return Err(refused(format!("{} is not one of the stack's approvers", decision.by)));
+    }
+    Ok(state("approved", Phase::Ready, Some(&decision.by), format!("approved by {}{comment}", decision.by)))
 }
 
-/// Deletes the stored token once the approval is answered (or has expired).
+/// Deletes the decision once the promotion has read it (or the approval expired): the execution
+/// history keeps what `check_approval` found.
 pub async fn close_approval<C: ParameterStore + Sync>(cloud: &C, input: PromotionOnly) -> Result<ApprovalParameter, StepError> {
     let parameter = input.promotion.approval_parameter();
     match cloud.delete_parameter(&parameter).await {

@@ -11,6 +11,7 @@
 //! `a_rollback_that_cannot_finish_fails_loudly_and_keeps_the_teardown_schedule`, tests/redrive.rs, and over
 //! the wire tests/over_the_wire/main.rs `a_service_that_fails_to_create_rolls_everything_back_over_the_wire`.
 
+use super::predates;
 use super::stripe_webhook::staging_stripe_key;
 use super::teardown_schedule::scheduled_run_id;
 use crate::cloud::{ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
@@ -21,6 +22,7 @@ use crate::plan::{RunPlan, SCHEDULE_GROUP};
 use crate::secret::Secret;
 use crate::tags::{Ownership, RunTags, Tags};
 use crate::{CloudError, CloudErrorKind, StepError};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]
@@ -95,14 +97,25 @@ impl RollbackState {
     }
 }
 
-/// Decides from tags, then deletes; `InvalidState` means "not now" and `NotFound` "already gone".
-async fn delete_if_owned<F>(plan: &RunPlan, tags: &Tags, operation: &str, lingers: bool, delete: F) -> Result<Fate, StepError>
+/// What deleting a resource depends on: its tags and, where AWS tells it, when it was created.
+struct Found<'a> {
+    tags: &'a Tags,
+    created_at: Option<DateTime<Utc>>,
+}
+
+/// Decides from tags and creation time (nothing created before the run's execution started is
+/// the run's, whatever its tags say), then deletes; `InvalidState` means "not now" and
+/// `NotFound` "already gone".
+async fn delete_if_owned<F>(plan: &RunPlan, found: Found<'_>, operation: &str, lingers: bool, delete: F) -> Result<Fate, StepError>
 where
     F: std::future::Future<Output = Result<(), CloudError>>,
 {
-    match plan.tags.ownership(tags) {
+    if predates(found.created_at, plan.started_at) {
+        return Ok(Fate::Kept(format!("created before this run's execution started at {}", plan.started_at)));
+    }
+    match plan.tags.ownership(found.tags) {
         Ownership::ThisRun => {}
-        _ => return Ok(Fate::Kept(RunTags::describe_owner(tags))),
+        _ => return Ok(Fate::Kept(RunTags::describe_owner(found.tags))),
     }
     match delete.await {
         Ok(()) => Ok(Fate::Deleted { lingers }),
@@ -154,7 +167,10 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
         Some(s) => match guard.service_write(&s.arn) {
             Err(e) => Err(e),
             // Settling operations answer InvalidState: a later attempt deletes it.
-            Ok(()) => delete_if_owned(plan, &s.tags, "DeleteService", true, async { cloud.delete_service(&s.arn).await.map(|_| ()) }).await,
+            Ok(()) => {
+                let found = Found { tags: &s.tags, created_at: None };
+                delete_if_owned(plan, found, "DeleteService", true, async { cloud.delete_service(&s.arn).await.map(|_| ()) }).await
+            }
         },
     };
     state.record(format!("service {service}"), fate)?;
@@ -175,7 +191,8 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
                 Err(e) => Err(e),
                 Ok(()) => {
                     let tags = cloud.parameter_tags(&name).await.op("ListTagsForResource")?;
-                    delete_if_owned(plan, &tags, "DeleteParameter", false, cloud.delete_parameter(&name)).await
+                    delete_if_owned(plan, Found { tags: &tags, created_at: None }, "DeleteParameter", false, cloud.delete_parameter(&name))
+                        .await
                 }
             },
         };
@@ -191,7 +208,8 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
             Ok(()) => {
                 // Only an available instance can be snapshotted; a broken copy has nothing to keep.
                 let last = options.final_snapshot_id.as_deref().filter(|_| DB_INSTANCE.of(&db.status) == Phase::Ready);
-                let fate = delete_if_owned(plan, &db.tags, "DeleteDBInstance", true, cloud.delete_instance(&db.id, last)).await;
+                let found = Found { tags: &db.tags, created_at: db.created_at };
+                let fate = delete_if_owned(plan, found, "DeleteDBInstance", true, cloud.delete_instance(&db.id, last)).await;
                 if matches!(fate, Ok(Fate::Deleted { .. })) {
                     state.final_snapshot = last.map(str::to_string);
                 }
@@ -212,7 +230,10 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
         None => Ok(Fate::Absent),
         Some(_) if options.keep_backup_snapshot => Ok(Fate::Kept("the runbook's production backup is kept".into())),
         Some(s) if DB_SNAPSHOT.of(&s.status) == Phase::Gone => Ok(Fate::Busy(s.status)),
-        Some(s) => delete_if_owned(plan, &s.tags, "DeleteDBSnapshot", true, cloud.delete_snapshot(&s.id)).await,
+        Some(s) => {
+            let found = Found { tags: &s.tags, created_at: s.created_at };
+            delete_if_owned(plan, found, "DeleteDBSnapshot", true, cloud.delete_snapshot(&s.id)).await
+        }
     };
     state.record(format!("snapshot {snapshot}"), fate)?;
 

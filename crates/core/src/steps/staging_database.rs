@@ -1,7 +1,10 @@
 //! Runbook step 2: restore the production snapshot as the staging instance (small class, same
-//! subnet group and security groups, never public), then watch it until it is available.
+//! subnet group and security groups, never public), then watch it until it is available. A
+//! restored copy keeps production's master password, so it then gets the password of the staging
+//! DATABASE_URL (ModifyDBInstance), watched the same way until it is applied.
 //!
-//! Steps: `restore_staging_database` (staging.asl.json `RestoreStagingDatabase`) and, with one
+//! Steps: `restore_staging_database` (staging.asl.json `RestoreStagingDatabase`),
+//! `reset_staging_database_password` (`ResetStagingDatabasePassword`) and, with one
 //! handler, `check_staging_database` (staging's `CheckStagingDatabase`) and
 //! `check_restored_production_database` (promote.asl.json `CheckRestoredDatabase`). Tests:
 //! tests/steps/staging_database.rs (the restored copy's check: tests/steps/production_rollback.rs); end to
@@ -10,12 +13,13 @@
 //! `every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback`, and tests/promote_pipeline.rs
 //! `a_failure_at_each_promote_step_leaves_production_as_it_was`.
 
-use super::{adopt_or_refuse, Deadline};
-use crate::cloud::{Clock, DbInstance, Endpoint, Rds, RestoreRequest};
+use super::{adopt_if_made_by_run, required_parameter, Deadline};
+use crate::cloud::{Clock, DbInstance, Endpoint, ParameterStore, Rds, RestoreRequest};
+use crate::database_url::target;
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
 use crate::phase::{Phase, DB_INSTANCE};
-use crate::plan::RunPlan;
+use crate::plan::{RunPlan, DATABASE_URL};
 use crate::{CloudErrorKind, StepError};
 use serde::{Deserialize, Serialize};
 
@@ -65,7 +69,9 @@ pub async fn restore_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: R
                 class: staging.class.clone(),
                 subnet_group: staging.subnet_group.clone(),
                 security_group_ids: staging.security_group_ids.clone(),
-                publicly_accessible: staging.publicly_accessible,
+                // Hard-coded, not the plan's: a forged plan handed to this function directly
+                // still gets a private copy of production's data.
+                publicly_accessible: false,
                 tags: plan.tags.to_tags(),
             };
             match cloud.restore_instance_from_snapshot(&request).await {
@@ -79,8 +85,44 @@ pub async fn restore_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: R
             }
         }
     };
-    adopt_or_refuse(&plan.tags, &format!("DB instance {}", existing.id), &existing.tags)?;
+    adopt_if_made_by_run(&plan.tags, plan.started_at, &format!("DB instance {}", existing.id), &existing.tags, existing.created_at)?;
     Ok(state(existing, true, wait))
+}
+
+/// Minutes a master password reset may take before the run gives up (RDS applies it in about a
+/// minute or two).
+const PASSWORD_RESET_MINUTES: u32 = 30;
+
+/// Gives the restored copy the password of the staging DATABASE_URL, which
+/// `write_staging_database_url` generated and keeps only in that SecureString: the copy stops
+/// answering to production's password. Only the master user's password can be set this way;
+/// a DATABASE_URL that logs in as another user is refused (that login would keep production's
+/// password). The answer is the instance `in_progress` until `check_staging_database` sees the
+/// change applied.
+pub async fn reset_staging_database_password<C: Rds + ParameterStore + Clock + Sync>(
+    cloud: &C,
+    input: CheckDatabaseInput,
+) -> Result<DatabaseState, StepError> {
+    let plan = &input.plan;
+    let id = &plan.staging_db.instance_id;
+    StagingGuard::new(plan).db_write(id)?;
+    let instance = cloud
+        .describe_instance(id)
+        .await
+        .op("DescribeDBInstances")?
+        .ok_or_else(|| StepError::ResourceNotOwned { resource: format!("DB instance {id}"), detail: "it does not exist".into() })?;
+    adopt_if_made_by_run(&plan.tags, plan.started_at, &format!("DB instance {id}"), &instance.tags, instance.created_at)?;
+    let url = required_parameter(cloud, &plan.staging_parameter(DATABASE_URL)).await?;
+    let login = target(&url).map_err(StepError::ProductionNotReady)?;
+    if login.user != instance.master_username {
+        return Err(StepError::ProductionNotReady(format!(
+            "DATABASE_URL logs in as {:?}, not as the master user {:?}: only the master's password can be reset, and staging would keep \
+             production's password for that login",
+            login.user, instance.master_username
+        )));
+    }
+    let modified = cloud.reset_master_password(id, &login.password).await.op("ModifyDBInstance")?;
+    Ok(state(modified, input.database.reused, Deadline::start(cloud.now(), PASSWORD_RESET_MINUTES)))
 }
 
 /// Reads an instance's status, once: staging's (`check_staging_database`) and, during a production
@@ -95,6 +137,11 @@ pub async fn check_database<C: Rds + Clock + Sync>(cloud: &C, input: CheckDataba
 }
 
 pub(crate) fn state(instance: DbInstance, reused: bool, wait: Deadline) -> DatabaseState {
-    let phase = DB_INSTANCE.of(&instance.status);
+    // `available` with a password change still pending is not ready: it would still answer
+    // to the old password.
+    let phase = match DB_INSTANCE.of(&instance.status) {
+        Phase::Ready if instance.master_password_pending => Phase::InProgress,
+        phase => phase,
+    };
     DatabaseState { instance_id: instance.id, status: instance.status, phase, endpoint: instance.endpoint, reused, wait }
 }

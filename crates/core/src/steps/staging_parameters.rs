@@ -1,6 +1,7 @@
-//! Runbook step 3: the staging parameters. SECRET_KEY and PGCRYPTO_KEY are copied from
-//! production (the restored data is encrypted with PGCRYPTO_KEY), the Stripe values come from
-//! the Stripe *test* path, and DATABASE_URL is production's pointed at the staging endpoint,
+//! Runbook step 3: the staging parameters. PGCRYPTO_KEY is copied from production (the restored
+//! data is encrypted with it), SECRET_KEY too unless `staging.secret_key: generate`, the Stripe
+//! values come from the Stripe *test* path, and DATABASE_URL is production's pointed at the
+//! staging endpoint with a newly generated password (the reset step gives it to the instance),
 //! which exists only once the restore is done, so it is its own step on that branch.
 //! Everything is SecureString except the two values the runbook marks String.
 //!
@@ -11,10 +12,13 @@
 
 use super::{required_parameter, write_owned_parameter, PlanOnly};
 use crate::cloud::{Endpoint, ParameterKind, ParameterStore};
-use crate::database_url::rewrite_for_endpoint;
+use crate::database_url::{for_staging, target};
+use crate::error::CloudResultExt;
 use crate::naming::parameter_name;
-use crate::plan::{RunPlan, COPIED_FROM_PRODUCTION, DATABASE_URL, FRONTEND_URL, STRIPE_KEYS};
+use crate::plan::{RunPlan, COPIED_FROM_PRODUCTION, DATABASE_URL, FRONTEND_URL, SECRET_KEY, STRIPE_KEYS};
+use crate::run::SecretKeySource;
 use crate::secret::Secret;
+use crate::tags::Ownership;
 use crate::StepError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -42,11 +46,29 @@ pub fn kind_of(key: &str) -> ParameterKind {
     }
 }
 
+/// The password of the staging DATABASE_URL this run wrote for `endpoint`, if it did.
+async fn this_runs_password<C: ParameterStore + Sync>(cloud: &C, plan: &RunPlan, endpoint: &Endpoint) -> Result<Option<Secret>, StepError> {
+    let name = plan.staging_parameter(DATABASE_URL);
+    let Some(existing) = cloud.get_parameter(&name).await.op("GetParameter")? else { return Ok(None) };
+    if plan.tags.ownership(&cloud.parameter_tags(&name).await.op("ListTagsForResource")?) != Ownership::ThisRun {
+        return Ok(None);
+    }
+    Ok(target(&existing.value).ok().filter(|t| t.host == endpoint.address && t.port == endpoint.port).map(|t| t.password))
+}
+
+/// `bytes` random bytes for `key`, as hex.
+fn generated(key: &str, bytes: usize) -> Result<Secret, StepError> {
+    Secret::random_hex(bytes).map_err(|e| StepError::MalformedInput(format!("no randomness for {key}: {e}")))
+}
+
 pub async fn write_staging_parameters<C: ParameterStore + Sync>(cloud: &C, input: PlanOnly) -> Result<WrittenParameters, StepError> {
     let plan = &input.plan;
     let mut written = WrittenParameters::default();
     for key in COPIED_FROM_PRODUCTION {
-        let value = required_parameter(cloud, &plan.production_parameter(key)).await?;
+        let value = match (key, plan.secret_key.source) {
+            (SECRET_KEY, SecretKeySource::Generate) => generated(key, 50)?,
+            _ => required_parameter(cloud, &plan.production_parameter(key)).await?,
+        };
         written.arns.insert(key.to_string(), write_owned_parameter(cloud, plan, key, &value, kind_of(key)).await?);
     }
     for key in STRIPE_KEYS {
@@ -69,7 +91,14 @@ pub async fn write_staging_database_url<C: ParameterStore + Sync>(
 ) -> Result<WrittenParameters, StepError> {
     let plan = &input.plan;
     let production_url = required_parameter(cloud, &plan.production_parameter(DATABASE_URL)).await?;
-    let staging_url = rewrite_for_endpoint(&production_url, &input.endpoint).map_err(StepError::ProductionNotReady)?;
+    // reset_staging_database_password, which always follows, gives the instance whatever this
+    // parameter holds, so the two cannot disagree. A retry keeps the password this run already
+    // generated for this endpoint: a service deployed with it keeps working.
+    let password = match this_runs_password(cloud, plan, &input.endpoint).await? {
+        Some(password) => password,
+        None => generated(DATABASE_URL, 24)?,
+    };
+    let staging_url = for_staging(&production_url, &input.endpoint, &password).map_err(StepError::ProductionNotReady)?;
     let arn = write_owned_parameter(cloud, plan, DATABASE_URL, &staging_url, kind_of(DATABASE_URL)).await?;
     Ok(WrittenParameters { arns: BTreeMap::from([(DATABASE_URL.to_string(), arn)]) })
 }

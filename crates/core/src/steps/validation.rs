@@ -2,7 +2,8 @@
 //! (`validate_staging`), and runbook step 8.4: the same checklist against production after its
 //! deployment (`validate_production`): health, login with the test admin (JWTs), token refresh,
 //! billing ("Unlimited" for -1) and tenant registration with a throwaway, recognisable tenant
-//! name. Both read only the test admin's password; the URL comes from the state.
+//! name. Both read only the test admin's password; the URL comes from the state and must be the
+//! one the service API reports for the environment's service.
 //!
 //! Steps: `validate_staging` (staging.asl.json `ValidateStaging`), `validate_production`
 //! (promote.asl.json `ValidateProduction`). Tests: tests/steps/validation.rs; end to end,
@@ -11,11 +12,11 @@
 //! `an_image_based_production_goes_back_to_the_image_it_ran`.
 
 use super::migrations::CheckReport;
-use super::required_parameter;
+use super::{reported_service_url, required_parameter};
 use crate::checks::http::{run_checklist, CHECK_TENANT_PREFIX};
 use crate::checks::require_all;
-use crate::cloud::{Clock, HttpClient, ParameterStore};
-use crate::plan::RunPlan;
+use crate::cloud::{Clock, HttpClient, ParameterStore, ServiceHost};
+use crate::plan::{Environment, RunPlan};
 use crate::StepError;
 use serde::Deserialize;
 
@@ -26,15 +27,17 @@ pub struct ValidateInput {
     pub service_url: String,
 }
 
-pub async fn validate_service<C: ParameterStore + HttpClient + Clock + Sync>(
+pub async fn validate_service<C: ParameterStore + HttpClient + ServiceHost + Clock + Sync>(
     cloud: &C,
+    environment: Environment,
     input: ValidateInput,
 ) -> Result<CheckReport, StepError> {
     let plan = &input.plan;
+    let url = reported_service_url(cloud, plan, environment, &input.service_url).await?;
     let password = required_parameter(cloud, &plan.validation.test_admin_password_parameter).await?;
     let now = cloud.now();
     // Unique per attempt: registration refuses a slug that exists.
     let tenant = format!("{CHECK_TENANT_PREFIX}{}-{}", plan.run_id, now.format("%H%M%S"));
-    let results = run_checklist(cloud, &format!("https://{}", input.service_url), &plan.validation, &password, &tenant, now).await;
+    let results = run_checklist(cloud, &format!("https://{url}"), &plan.validation, &password, &tenant, now).await;
     Ok(CheckReport { checks: require_all(results)? })
 }

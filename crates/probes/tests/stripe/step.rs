@@ -4,8 +4,8 @@
 use crate::stand_in::StripeStandIn;
 use chrono::{TimeZone, Utc};
 use rehearsal_core::cloud::{
-    CloudResult, DbInstance, DbSnapshot, OneTimeSchedule, Parameter, ParameterKind, ParameterStore, PaymentWebhooks, Rds, RestoreRequest,
-    Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, WebhookEndpoint,
+    CloudResult, DbInstance, DbSnapshot, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore, PaymentWebhooks, Rds,
+    RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, WebhookEndpoint,
 };
 use rehearsal_core::plan::{STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET};
 use rehearsal_core::steps::plan_rehearsal::{plan_rehearsal, PlanInput};
@@ -32,6 +32,9 @@ struct TestCloud {
 impl ParameterStore for TestCloud {
     async fn get_parameter(&self, name: &str) -> CloudResult<Option<Parameter>> {
         self.sim.get_parameter(name).await
+    }
+    async fn describe_parameter(&self, name: &str) -> CloudResult<Option<ParameterInfo>> {
+        self.sim.describe_parameter(name).await
     }
     async fn put_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, overwrite: bool) -> CloudResult<String> {
         self.sim.put_parameter(name, value, kind, overwrite).await
@@ -85,6 +88,9 @@ impl Rds for TestCloud {
     }
     async fn stop_instance(&self, id: &str) -> CloudResult<()> {
         self.sim.stop_instance(id).await
+    }
+    async fn reset_master_password(&self, id: &str, password: &Secret) -> CloudResult<DbInstance> {
+        self.sim.reset_master_password(id, password).await
     }
     async fn tag_instance(&self, arn: &str, tags: &Tags) -> CloudResult<()> {
         self.sim.tag_instance(arn, tags).await
@@ -145,7 +151,12 @@ impl Staged {
     async fn new() -> Staged {
         let account = SimAccount::new(SimConfig::default(), Utc.with_ymd_and_hms(2025, 12, 25, 9, 0, 0).unwrap());
         let execution_start = account.now();
-        let plan = plan_rehearsal(&account.session("plan_rehearsal"), PlanInput { input: json!({}), execution_start }).await.unwrap();
+        let plan = plan_rehearsal(
+            &account.session("plan_rehearsal"),
+            PlanInput { input: json!({}), execution_name: "staging".into(), execution_start, stack: rehearsal_sim::seed::stack_settings() },
+        )
+        .await
+        .unwrap();
         write_staging_parameters(&account.session("write_staging_parameters"), PlanOnly { plan: plan.clone() }).await.unwrap();
         let key = parameter(&account, &plan.staging_parameter(STRIPE_SECRET_KEY)).await.expect("the staging key was written");
         assert!(key.expose().starts_with("sk_test_"));

@@ -170,6 +170,34 @@ async fn the_app_fails_when_its_database_goes_away() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_master_password_reset_applies_after_resetting_master_credentials() {
+    let account = account();
+    snapshot_and_restore(&account).await;
+    let probe = account.session("verify_staging_migrations");
+    let tables = DbQuery::TablesLike { prefix: "core_".into() };
+    let production_url = value_of(&account, "/tableicty/production/DATABASE_URL").await;
+    let old = url::Url::parse(production_url.expose()).unwrap().password().unwrap().to_string();
+    assert!(probe.query(&target(&old), &tables).await.is_ok(), "a restored copy answers to production's password");
+
+    let rds = account.session("reset_staging_database_password");
+    let bad = rds.reset_master_password(STAGING_DB, &Secret::new("short")).await.unwrap_err();
+    assert_eq!(bad.code, "InvalidParameterValue");
+    let modified = rds.reset_master_password(STAGING_DB, &Secret::new("0123456789abcdef0123")).await.unwrap();
+    assert_eq!((modified.status.as_str(), modified.master_password_pending), ("resetting-master-credentials", true));
+    assert_eq!(modified.master_username, DB_MASTER_USER);
+    let busy = rds.reset_master_password(STAGING_DB, &Secret::new("0123456789abcdef0123")).await.unwrap_err();
+    assert_eq!(busy.code, "InvalidDBInstanceState");
+    assert!(probe.query(&target(&old), &tables).await.is_ok(), "the old password works until the change is applied");
+    minutes(2).await;
+    let applied = rds.describe_instance(STAGING_DB).await.unwrap().unwrap();
+    assert_eq!((applied.status.as_str(), applied.master_password_pending), ("available", false));
+    assert!(matches!(probe.query(&target(&old), &tables).await, Err(ProbeError::Authentication(_))));
+    assert!(probe.query(&target("0123456789abcdef0123"), &tables).await.is_ok());
+    // Production keeps its own.
+    assert!(account.ledger().production_writes.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_probe_answers_like_postgres() {
     let account = account();
     account.session("s").create_snapshot(PRODUCTION_DB, SNAPSHOT, &tags()).await.unwrap();

@@ -75,7 +75,7 @@ pub fn spec(secrets: BTreeMap<String, String>) -> ServiceSpec {
         health_check_path: "/api/v1/health/".into(),
         host: HostSettings::AppRunner(AppRunnerSettings {
             vpc_connector_arn: VPC_CONNECTOR_ARN.into(),
-            instance_role_arn: INSTANCE_ROLE_ARN.into(),
+            instance_role_arn: STAGING_INSTANCE_ROLE_ARN.into(),
         }),
         environment: BTreeMap::from([
             ("IS_PRODUCTION".into(), "False".into()),

@@ -249,6 +249,23 @@ async fn the_environment_is_resolved_when_a_deployment_starts() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_staging_instance_role_cannot_fetch_production_parameters() {
+    let account = account();
+    snapshot_and_restore(&account).await;
+    let (mut secrets, _) = write_parameters(&account).await;
+    secrets.insert(
+        "STRIPE_SECRET_KEY".into(),
+        format!("arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{PRODUCTION_PARAMETER_PATH}STRIPE_SECRET_KEY"),
+    );
+    let apprunner = account.session("create_staging_service");
+    let (info, operation) = apprunner.create_service(&spec(secrets), &tags()).await.unwrap();
+    minutes(6).await;
+    assert_eq!(apprunner.describe_operation(&info.arn, &operation).await.unwrap().unwrap().status, "FAILED");
+    assert_eq!(apprunner.describe_service(&info.arn).await.unwrap().unwrap().status, "CREATE_FAILED");
+    assert!(account.service_environment(STAGING_SERVICE).is_none(), "nothing serves with production's key");
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_clock_is_virtual() {
     let account = account();
     let session = account.session("any");
