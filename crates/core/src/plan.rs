@@ -42,6 +42,7 @@ pub struct RunPlan {
     pub validation: ValidationInput,
     pub ttl_hours: u32,
     pub timeouts: TimeoutsInput,
+    pub masking: crate::masking::MaskingPlan,
 }
 
 /// Production, as read when the run was planned. Only ever read by a staging run.
@@ -104,7 +105,7 @@ impl RunPlan {
         COPIED_FROM_PRODUCTION
             .iter()
             .chain(STRIPE_KEYS.iter())
-            .chain([STRIPE_WEBHOOK_SECRET, DATABASE_URL, FRONTEND_URL, BACKFILL_TOKEN].iter())
+            .chain([STRIPE_WEBHOOK_SECRET, DATABASE_URL, FRONTEND_URL, BACKFILL_TOKEN, crate::masking::MASKING_KEY].iter())
             .map(|k| self.staging_parameter(k))
             .collect()
     }

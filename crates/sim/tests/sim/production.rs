@@ -75,7 +75,8 @@ async fn writes_to_production_are_performed_and_recorded() {
     careless.delete_instance(PRODUCTION_DB, None).await.unwrap();
     assert_eq!(value_of(&account, frontend).await.expose(), "https://oops", "the simulator does not protect production");
     assert_eq!(careless.describe_instance(PRODUCTION_DB).await.unwrap().unwrap().status, "deleting");
-    let writes: Vec<(String, String)> = account.ledger().production_writes.into_iter().map(|w| (w.what.resource, w.what.operation)).collect();
+    let writes: Vec<(String, String)> =
+        account.ledger().production_writes.into_iter().map(|w| (w.what.resource, w.what.operation)).collect();
     let expected = [
         ("parameter /tableicty/production/FRONTEND_URL", "PutParameter"),
         ("parameter /tableicty/production/FRONTEND_URL", "AddTagsToResource"),
