@@ -312,7 +312,7 @@ impl MaskingPlan {
     pub fn keeps(&self, table: &str, value_of: impl Fn(&str) -> Option<String>) -> bool {
         self.keep_rows
             .get(table)
-            .is_some_and(|columns| columns.iter().any(|(column, values)| value_of(column).is_some_and(|v| values.iter().any(|k| *k == v))))
+            .is_some_and(|columns| columns.iter().any(|(column, values)| value_of(column).is_some_and(|v| values.contains(&v))))
     }
 }
 
