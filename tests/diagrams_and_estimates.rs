@@ -183,6 +183,8 @@ fn the_critical_path_is_what_a_run_on_the_simulated_account_takes() {
             "WaitForDatabase",
             "CheckStagingDatabase",
             "WriteStagingDatabaseUrl",
+            "MaskStagingDatabase",
+            "VerifyMasking",
             "CreateStagingService",
             "IsServiceRunning",
             "WaitForService",
