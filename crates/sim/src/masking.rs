@@ -12,8 +12,10 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 /// tableicty's column types where a rule could care (Django's `auth_user`, the app's models);
-/// any other column is nullable text. `(table, column, data_type, max_length, nullable, unique)`.
-const COLUMN_TYPES: [(&str, &str, &str, Option<u32>, bool, bool); 17] = [
+/// any other column is nullable text.
+type ColumnType = (&'static str, &'static str, &'static str, Option<u32>, bool, bool);
+/// `(table, column, data_type, max_length, nullable, unique)`.
+const COLUMN_TYPES: [ColumnType; 17] = [
     ("auth_user", "id", "integer", None, false, true),
     ("auth_user", "email", "character varying", Some(254), false, true),
     ("auth_user", "password", "character varying", Some(128), false, false),
