@@ -427,6 +427,22 @@ pub struct TableMasked {
     pub rows_kept: u64,
 }
 
+impl TableMasked {
+    /// Which of a table's rules still need applying, given the rule digest a previous run
+    /// recorded for a column: the columns to mask, and the outcome so far.
+    pub fn start<'a>(
+        table: &str,
+        columns: &[(&'a str, &'a Strategy)],
+        recorded: impl Fn(&str) -> Option<String>,
+    ) -> (Vec<(&'a str, &'a Strategy)>, TableMasked) {
+        let (todo, already): (Vec<_>, Vec<_>) = columns.iter().partition(|(c, s)| recorded(c) != Some(rule_digest(s)));
+        let names = |list: &[(&str, &Strategy)]| list.iter().map(|(c, _)| c.to_string()).collect();
+        let outcome =
+            TableMasked { table: table.to_string(), columns: names(&todo), already_masked: names(&already), rows_masked: 0, rows_kept: 0 };
+        (todo, outcome)
+    }
+}
+
 /// The verification's findings for one table: what the backend counted, for [`evaluate`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableFindings {

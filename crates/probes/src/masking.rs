@@ -96,14 +96,7 @@ async fn mask_table(
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let (todo, already): (Vec<_>, Vec<_>) = columns.iter().partition(|(c, s)| done.get(*c) != Some(&rule_digest(s)));
-    let mut outcome = TableMasked {
-        table: table.to_string(),
-        columns: todo.iter().map(|(c, _)| c.to_string()).collect(),
-        already_masked: already.iter().map(|(c, _)| c.to_string()).collect(),
-        rows_masked: 0,
-        rows_kept: 0,
-    };
+    let (todo, mut outcome) = TableMasked::start(table, columns, |c| done.get(c).cloned());
     if !todo.is_empty() {
         let (rows_masked, rows_kept) = mask_rows(&tx, plan, key, table, &todo).await?;
         (outcome.rows_masked, outcome.rows_kept) = (rows_masked, rows_kept);

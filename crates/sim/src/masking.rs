@@ -100,14 +100,7 @@ impl Database {
                     .find(|r| r["table_name"] == json!(name) && r["column_name"] == json!(column))
                     .map(|r| r["rule_digest"].clone())
             };
-            let (todo, already): (Vec<_>, Vec<_>) = columns.iter().partition(|(c, s)| digest_of(c) != Some(json!(rule_digest(s))));
-            let mut outcome = TableMasked {
-                table: name.to_string(),
-                columns: todo.iter().map(|(c, _)| c.to_string()).collect(),
-                already_masked: already.iter().map(|(c, _)| c.to_string()).collect(),
-                rows_masked: 0,
-                rows_kept: 0,
-            };
+            let (todo, mut outcome) = TableMasked::start(name, &columns, |c| digest_of(c).and_then(|d| d.as_str().map(str::to_string)));
             let table = self.tables.get_mut(name).expect("check_schema found the table");
             if !todo.is_empty() {
                 for row in &mut table.rows {
