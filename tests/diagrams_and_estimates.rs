@@ -2,7 +2,8 @@
 //! transition of `statemachine/*.asl.json`; the critical path of `staging.asl.json` with the
 //! simulated account's durations is what a run on that account takes, state by state, with an
 //! ETA that stays on the same finish all along the run; the AWS-typical durations cover every
-//! wait loop; and a local run's Markdown report holds its timeline, resources, checks and cost.
+//! wait loop; a local run's Markdown report holds its timeline, resources, checks and cost; a
+//! plan only reads; and the README shows each definition's current diagram.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,9 +11,7 @@ use std::time::Duration;
 use rehearsal_asl::{critical_path, eta, flowchart, Definition, Event, ExpectedDurations, RecordingObserver, RunOptions, Span};
 use rehearsal_cli::follow_up::substitutions;
 use rehearsal_cli::invoker::StepInvoker;
-use rehearsal_core::cost::{estimate, Backend, RunUsage, StagingEnvironment};
 use rehearsal_core::durations::TypicalDurations;
-use rehearsal_core::markdown_report::{render, Outcome, RunReport, StateTiming};
 use rehearsal_core::steps::Step;
 use rehearsal_sim::SimConfig;
 use rehearsal_tests::{new_account, run_pipeline, runtime, start_time};
@@ -253,71 +252,22 @@ fn the_aws_durations_table_names_the_definitions_states_and_estimates_each_defin
     assert!((Duration::from_secs(40 * 60)..Duration::from_secs(50 * 60)).contains(&staging), "{staging:?}");
 }
 
-/// The CLI's JSON report of a local run, field by field as the Markdown report takes it.
-fn markdown_input(report: &rehearsal_cli::report::RunReport) -> RunReport {
-    use rehearsal_cli::report::RunStatus;
-    let output = report.output.as_ref();
-    let ledger = report.ledger().expect("a local run's ledger");
-    let writes = ledger.production_writes.as_array().into_iter().flatten();
-    RunReport {
-        run_id: report.run_id.clone(),
-        execution_name: report.execution_name.clone(),
-        outcome: match report.status {
-            RunStatus::Succeeded => Outcome::Succeeded,
-            RunStatus::RolledBack => Outcome::RolledBack,
-            RunStatus::Failed => Outcome::Failed,
-        },
-        error: report.error.clone(),
-        cause: report.cause.clone(),
-        started_at: report.started_at,
-        seconds: report.seconds,
-        ran_on: "the simulated account, virtual clock".into(),
-        states: report
-            .states
-            .iter()
-            .map(|s| StateTiming { name: s.name.clone(), path: s.path.clone(), kind: s.kind.clone(), start: s.start, end: s.end })
-            .collect(),
-        checks: report.checks.iter().map(|c| serde_json::from_value(c.clone()).unwrap()).collect(),
-        resources_created: serde_json::from_value(ledger.resources_created.clone()).unwrap(),
-        resources_deleted: serde_json::from_value(ledger.resources_deleted.clone()).unwrap(),
-        leftovers: ledger.leftovers.clone(),
-        production_writes: writes.map(|w| format!("{} ({} by {})", w["resource"], w["operation"], w["step"])).collect(),
-        staging_url: output.and_then(|o| o["staging_url"].as_str()).map(str::to_string),
-        teardown_at: output.and_then(|o| serde_json::from_value(o["teardown"]["at"].clone()).ok()),
-        cost: None,
-        next_steps: Vec::new(),
-    }
-}
-
-/// With `REHEARSAL_SAMPLE_REPORT_MD=FILE` the report is also written to FILE, for
-/// `scripts/check-mermaid FILE` to render its Gantt chart with a real Mermaid.
+/// (scripts/test renders the Markdown report of README's command 1 with a real Mermaid.)
 #[test]
 fn a_local_run_s_markdown_report_holds_its_timeline_resources_checks_and_cost() {
     // The account is made inside the runtime, whose paused clock it keeps time by.
-    let report = runtime().block_on(async { run_pipeline(&new_account(), json!({}), &[]).await }).unwrap();
-    let mut input = markdown_input(&report);
-    let usage = critical_path(&parse(DEFINITIONS[0].1), &simulated_durations()).unwrap();
-    input.cost = Some(
-        estimate(&StagingEnvironment {
-            region: "us-east-1".into(),
-            db_instance_class: "db.t3.micro".into(),
-            db_storage_gb: 20.0,
-            db_storage_type: "gp2".into(),
-            snapshot_gb: 20.0,
-            backend: Backend::AppRunner { vcpu: 0.25, memory_gb: 0.5, active_share: 1.0 },
-            standard_parameters: input.resources_created.iter().filter(|r| r.kind == "parameter").count() as u32,
-            advanced_parameters: 0,
-            ttl_hours: 24.0,
-            run: RunUsage {
-                state_transitions: usage.state_entries,
-                lambda_invocations: usage.task_entries,
-                lambda_gb_seconds: usage.task_entries as f64 * 0.125 * 2.0,
-                schedule_invocations: 1,
-            },
-        })
-        .unwrap(),
-    );
-    let text = render(&input);
+    let (report, cost) = runtime().block_on(async {
+        let account = new_account();
+        let report = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        // As `rehearsal run --local --report-md` prices it: the plan's environment, the run's usage.
+        let planned = rehearsal_cli::plan::plan(&account.session("report"), json!({}), start_time()).await.unwrap();
+        let cost = planned.cost_of(report.usage()).unwrap();
+        (report, cost)
+    });
+    assert_eq!(cost.lines.iter().find(|l| l.item == "Step Functions state transitions").unwrap().quantity, report.states.len().to_string());
+    let ledger = report.ledger().unwrap();
+    let created = ledger.resources_created.as_array().unwrap();
+    let text = report.markdown(Some(cost));
     assert!(text.starts_with("# Rehearsal tableicty-20261124: succeeded\n"), "{text}");
     assert!(text.contains("| Took | 32 min 0 s |"), "{text}");
     // One Gantt row per state the run entered, each branch of both Parallels its own section.
@@ -327,15 +277,13 @@ fn a_local_run_s_markdown_report_holds_its_timeline_resources_checks_and_cost() 
     assert_eq!(gantt.lines().filter(|l| l.contains(" :")).count(), distinct.len(), "{gantt}");
     assert_eq!(gantt.lines().filter(|l| l.starts_with("  section ")).count(), 6, "{gantt}");
     assert!(gantt.contains("  WaitForSnapshot ×10 :done, "), "{gantt}");
-    for check in &input.checks {
-        assert!(text.contains(&format!("| ✅ | {} |", check.name.replace('_', "\\_"))), "{} missing", check.name);
+    for check in &report.checks {
+        let name = check["name"].as_str().unwrap();
+        assert!(text.contains(&format!("| ✅ | {} |", name.replace('_', "\\_"))), "{name} missing");
     }
-    assert!(text.contains(&format!("### Created ({})", input.resources_created.len())), "{text}");
+    assert!(text.contains(&format!("### Created ({})", created.len())), "{text}");
     assert!(text.contains("`tableicty-staging-db`") && text.contains("Production was only read."), "{text}");
     assert!(text.contains("## Cost\n\nAn estimate, not a quote or a bill: USD on-demand list prices for us-east-1"), "{text}");
-    if let Ok(path) = std::env::var("REHEARSAL_SAMPLE_REPORT_MD") {
-        std::fs::write(path, &text).unwrap();
-    }
 }
 
 /// The README shows each definition's flowchart as `rehearsal asl diagram FILE --markdown`
@@ -353,4 +301,40 @@ fn the_readme_shows_each_definition_s_current_diagram() {
              `cargo run -p rehearsal-cli -- asl diagram statemachine/{file}.asl.json --markdown` prints"
         );
     }
+}
+
+/// `rehearsal plan`: the pipeline's own plan step and reads of production, nothing else; the
+/// resources a run creates, its duration and its cost; a bad document refused before any call.
+#[test]
+fn a_plan_only_reads_and_says_what_a_run_creates_takes_and_costs() {
+    runtime().block_on(async {
+        let account = new_account();
+        let planned = rehearsal_cli::plan::plan(&account.session("plan"), json!({}), start_time()).await.unwrap();
+        let ledger = account.ledger();
+        assert!(ledger.created.is_empty() && ledger.deleted.is_empty() && ledger.production_writes.is_empty(), "{ledger:?}");
+        assert!(!ledger.calls.is_empty());
+        for call in &ledger.calls {
+            assert!(["Describe", "Get", "List"].iter().any(|read| call.operation.starts_with(read)), "a write: {call:?}");
+        }
+        // What a run on the same account creates is what the plan says it creates.
+        let report = run_pipeline(&new_account(), json!({}), &[]).await.unwrap();
+        let created = report.ledger().unwrap().resources_created.as_array().unwrap().clone();
+        for kind in ["db-snapshot", "db-instance", "parameter", "service", "schedule"] {
+            let planned_names: std::collections::BTreeSet<&str> =
+                planned.creates.iter().filter(|r| r.kind == kind).map(|r| r.name.as_str()).collect();
+            let made: std::collections::BTreeSet<&str> =
+                created.iter().filter(|r| r["kind"] == kind).map(|r| r["id"].as_str().unwrap().rsplit('/').next().unwrap()).collect();
+            let planned_short: std::collections::BTreeSet<&str> = planned_names.iter().map(|n| n.rsplit('/').next().unwrap()).collect();
+            assert_eq!(planned_short, made, "{kind}");
+        }
+        assert!((40.0..50.0).contains(&planned.expected_minutes), "{}", planned.expected_minutes);
+        assert!(planned.cost.per_hour > 0.0 && (planned.cost.per_day - planned.cost.per_hour * 24.0).abs() < 1e-9, "{:?}", planned.cost);
+        let text = planned.text();
+        assert!(text.contains("tableicty-staging-db") && text.contains("per hour") && text.contains("per day"), "{text}");
+
+        let refused = new_account();
+        let error = rehearsal_cli::plan::plan(&refused.session("plan"), json!({"ttl_hours": 0}), start_time()).await.unwrap_err();
+        assert!(error.to_string().contains("field `ttl_hours`"), "{error}");
+        assert!(refused.ledger().calls.is_empty());
+    });
 }

@@ -20,6 +20,12 @@ pub fn start_time() -> DateTime<Utc> {
 
 pub const RUN_ID: &str = "tableicty-20261124";
 
+/// The run document the tests rehearse: `{}`, the runbook's defaults, as a console execution
+/// started without input sends it.
+pub fn run_document() -> Value {
+    serde_json::json!({})
+}
+
 /// A paused current-thread runtime: waits pass in virtual time.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap()

@@ -3,7 +3,7 @@
 use crate::error::{absent_if_not_found, from_sdk};
 use crate::AwsCloud;
 use aws_sdk_rds::types::{DbInstance as SdkInstance, DbSnapshot as SdkSnapshot, Tag};
-use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, Endpoint, Rds, RestoreRequest};
+use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest};
 use rehearsal_core::tags::Tags;
 
 fn to_sdk_tags(tags: &Tags) -> Vec<Tag> {
@@ -23,6 +23,10 @@ fn instance(db: &SdkInstance) -> DbInstance {
             .endpoint()
             .and_then(|e| Some(Endpoint { address: e.address()?.to_string(), port: e.port().and_then(|p| u16::try_from(p).ok())? })),
         class: db.db_instance_class().unwrap_or_default().to_string(),
+        storage: DbStorage {
+            allocated_gb: db.allocated_storage().and_then(|gb| u32::try_from(gb).ok()).unwrap_or_default(),
+            storage_type: db.storage_type().unwrap_or_default().to_string(),
+        },
         subnet_group: db.db_subnet_group().and_then(|g| g.db_subnet_group_name()).map(str::to_string),
         security_group_ids: db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).map(str::to_string).collect(),
         publicly_accessible: db.publicly_accessible().unwrap_or(false),

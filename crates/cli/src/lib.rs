@@ -4,6 +4,7 @@
 //!   [`follow_up`] for `--then`) or over the wire ([`wire`]), all executed by the local runner
 //!   ([`execution`]) with the step handlers as its tasks ([`invoker`]); the progress display
 //!   ([`progress`]) and the report and its summary ([`report`]).
+//! * [`plan`]: `rehearsal plan`, what a run would create, read, take and cost, from read calls only.
 //! * [`remote`]: `rehearsal remote …`, the deployed state machines through the API's handler.
 //! * [`asl`]: `rehearsal asl …`: [`asl_run`], any definition with scripted tasks; [`asl_diagram`],
 //!   its Mermaid flowchart.
@@ -18,6 +19,7 @@ pub mod follow_up;
 mod input;
 pub mod invoker;
 pub mod local;
+pub mod plan;
 pub mod progress;
 pub mod remote;
 pub mod report;

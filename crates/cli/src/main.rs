@@ -1,9 +1,10 @@
 //! `rehearsal`: parses the command line and runs the subcommand; each lives in its own module of
-//! the library (`rehearsal_cli::run`, `remote`, `asl`) and answers an [`Exit`] or an error.
+//! the library (`rehearsal_cli::run`, `plan`, `remote`, `asl`) and answers an [`Exit`] or an error.
 
 use clap::{Parser, Subcommand};
 use rehearsal_cli::asl::AslCommand;
 use rehearsal_cli::exit::Exit;
+use rehearsal_cli::plan::PlanCommand;
 use rehearsal_cli::remote::RemoteCommand;
 use rehearsal_cli::run::RunCommand;
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run the staging pipeline (statemachine/staging.asl.json).
     Run(RunCommand),
+    /// Say what a staging run would create, read, take and cost, with read calls only.
+    Plan(PlanCommand),
     /// Start, follow, approve and tear down runs in AWS (Step Functions directly, with the
     /// credentials the AWS SDK finds), answering as the API does.
     Remote(RemoteCommand),
@@ -34,6 +37,7 @@ enum Command {
 fn main() -> ExitCode {
     let ended = match Cli::parse().command {
         Command::Run(command) => command.run(),
+        Command::Plan(command) => command.run(),
         Command::Remote(command) => command.run(),
         Command::Asl { command } => command.run(),
     };

@@ -3,6 +3,9 @@
 
 use crate::execution::Executed;
 use chrono::{DateTime, Utc};
+use rehearsal_core::cost::{CostEstimate, RunUsage};
+use rehearsal_core::durations::TypicalDurations;
+use rehearsal_core::markdown_report::{self, Outcome, StateTiming};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::Path;
@@ -164,6 +167,52 @@ impl RunReport {
         }
     }
 
+    /// The report as `--report-md` writes it ([`markdown_report::render`]), with `cost` when
+    /// it is known: resources and production writes come from the ledger (a local run's).
+    pub fn markdown(&self, cost: Option<CostEstimate>) -> String {
+        let output = self.output.as_ref();
+        let ledger = self.ledger();
+        let records = |value: Option<&Value>| value.and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+        let writes = ledger.and_then(|l| l.production_writes.as_array()).into_iter().flatten();
+        markdown_report::render(&markdown_report::RunReport {
+            run_id: self.run_id.clone(),
+            execution_name: self.execution_name.clone(),
+            outcome: match self.status {
+                RunStatus::Succeeded => Outcome::Succeeded,
+                RunStatus::RolledBack => Outcome::RolledBack,
+                RunStatus::Failed => Outcome::Failed,
+            },
+            error: self.error.clone(),
+            cause: self.cause.clone(),
+            started_at: self.started_at,
+            seconds: self.seconds,
+            ran_on: match &self.account {
+                RunAccount::Simulated(_) => "the simulated account, virtual clock".into(),
+                RunAccount::OverTheWire { wait_scale } => format!("AWS APIs over the wire, waits divided by {wait_scale}"),
+            },
+            states: self
+                .states
+                .iter()
+                .map(|s| StateTiming { name: s.name.clone(), path: s.path.clone(), kind: s.kind.clone(), start: s.start, end: s.end })
+                .collect(),
+            checks: self.checks.iter().filter_map(|c| serde_json::from_value(c.clone()).ok()).collect(),
+            resources_created: records(ledger.map(|l| &l.resources_created)),
+            resources_deleted: records(ledger.map(|l| &l.resources_deleted)),
+            leftovers: ledger.map(|l| l.leftovers.clone()).unwrap_or_default(),
+            production_writes: writes.map(|w| format!("{} ({} by {})", w["resource"], w["operation"], w["step"])).collect(),
+            staging_url: output.and_then(|o| o["staging_url"].as_str()).map(str::to_string),
+            teardown_at: output.and_then(|o| serde_json::from_value(o["teardown"]["at"].clone()).ok()),
+            cost,
+            next_steps: Vec::new(),
+        })
+    }
+
+    /// What this execution used once, for its cost: every state entered, every Task.
+    pub fn usage(&self) -> RunUsage {
+        let tasks = self.states.iter().filter(|s| s.kind == "Task").count() as u64;
+        RunUsage::of_execution(self.states.len() as u64, tasks, TypicalDurations::aws().default_task().as_secs_f64())
+    }
+
     /// The table of states, the resources (locally), the checks, the outcome and where staging
     /// is (or what it left behind); `wall` is how long the command took.
     pub fn print_summary(&self, wall: std::time::Duration) {
@@ -283,6 +332,14 @@ fn checks_of(output: &Option<Value>) -> Vec<Value> {
 
 /// Writes `report` as JSON to `path` (`--report`), saying where; a failure to write is said and
 /// does not change the run's exit status.
+/// Writes the Markdown report to `path`, saying where (or why not).
+pub fn write_markdown(text: &str, path: &Path) {
+    match std::fs::write(path, text) {
+        Ok(()) => println!("report (Markdown): {}", path.display()),
+        Err(e) => eprintln!("error: --report-md {}: {e}", path.display()),
+    }
+}
+
 pub fn write_report<R: Serialize>(report: &R, path: Option<&Path>) {
     if let Some(path) = path {
         match serde_json::to_string_pretty(report).map(|json| std::fs::write(path, json + "\n")) {

@@ -5,7 +5,7 @@ use crate::exit::{CliError, Exit};
 use crate::follow_up::{run_staging_recorded, Then};
 use crate::input::read_json;
 use crate::local::{run_on, LocalRun};
-use crate::report::{write_report, RunStatus};
+use crate::report::{write_markdown, write_report, RunStatus};
 use crate::wire::{run_over_the_wire, HostOverrides, WireOptions, WireRun};
 use chrono::{DateTime, Timelike, Utc};
 use rehearsal_probes::TlsMode;
@@ -55,6 +55,10 @@ pub struct RunCommand {
     /// Write the JSON report here.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Write the staging run's report for people here, in Markdown: outcome, a Mermaid Gantt
+    /// chart of the states, resources created and deleted, checks, cost (locally), next steps.
+    #[arg(long, value_name = "FILE")]
+    report_md: Option<PathBuf>,
     /// Locally, after a staging run that passed, run `promote.asl.json` (its approval given
     /// at once) or `teardown.asl.json` (with the input the run's schedule would send) on the
     /// same simulated account. The report then holds `{"staging": …, "then": …}`.
@@ -75,7 +79,7 @@ impl RunCommand {
 
     fn locally(self, input: Value, start_time: DateTime<Utc>) -> Result<Exit, CliError> {
         let execution_name = format!("local-{}", start_time.format("%Y%m%dT%H%M%S"));
-        let run = LocalRun { input, faults: self.inject_fault, start_time, execution_name };
+        let run = LocalRun { input: input.clone(), faults: self.inject_fault, start_time, execution_name };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
         let wall = Instant::now();
         println!("rehearsal: staging pipeline on the simulated account (virtual clock)");
@@ -87,6 +91,12 @@ impl RunCommand {
             }
         })?;
         report.print_summary(wall.elapsed());
+        if let Some(path) = &self.report_md {
+            // The plan again (read calls only) gives what the run's environment costs.
+            let planned = runtime.block_on(crate::plan::plan(&account.session("report"), input, start_time));
+            let cost = planned.ok().and_then(|p| p.cost_of(report.usage()).ok());
+            write_markdown(&report.markdown(cost), path);
+        }
         let (Some(then), Some(staging_arn), RunStatus::Succeeded) = (self.then, staging_arn, report.status) else {
             write_report(&report, self.report.as_deref());
             return Ok(report.status.into());
@@ -121,6 +131,10 @@ impl RunCommand {
         );
         let report = runtime.block_on(run_over_the_wire(&options, run, std::io::stdout()))?;
         report.print_summary(wall.elapsed());
+        if let Some(path) = &self.report_md {
+            // No cost over the wire: an emulator's account has no prices to speak of.
+            write_markdown(&report.markdown(None), path);
+        }
         write_report(&report, self.report.as_deref());
         Ok(report.status.into())
     }

@@ -38,10 +38,20 @@ pub struct DbInstance {
     pub status: String,
     pub endpoint: Option<Endpoint>,
     pub class: String,
+    /// What the instance's storage costs by (a restore gets its snapshot's).
+    pub storage: DbStorage,
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,
     pub publicly_accessible: bool,
     pub tags: Tags,
+}
+
+/// An instance's allocated storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbStorage {
+    pub allocated_gb: u32,
+    /// `gp2`, `gp3`, `io1`, `io2`, `standard`.
+    pub storage_type: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,9 @@ use std::sync::OnceLock;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::cloud::{DbInstance, ServiceBackend};
+use crate::plan::RunPlan;
+
 const TABLE: &str = include_str!("../estimates/prices.json");
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -148,6 +151,62 @@ pub enum CostError {
     UnknownRegion { region: String, known: String },
     #[error("{field}: the price table has no {value:?} (it knows {known})")]
     Unknown { field: &'static str, value: String, known: String },
+}
+
+/// Memory of most step functions (the template's Globals; a few have 256 MB): the estimate's
+/// Lambda GB-seconds use it.
+const LAMBDA_MEMORY_GB: f64 = 0.125;
+
+impl RunUsage {
+    /// One execution that enters `state_entries` states, `task_entries` of them Lambda tasks of
+    /// `task_seconds` each, and fires the teardown schedule once.
+    pub fn of_execution(state_entries: u64, task_entries: u64, task_seconds: f64) -> Self {
+        Self {
+            state_transitions: state_entries,
+            lambda_invocations: task_entries,
+            lambda_gb_seconds: task_entries as f64 * LAMBDA_MEMORY_GB * task_seconds,
+            schedule_invocations: 1,
+        }
+    }
+}
+
+impl StagingEnvironment {
+    /// What `plan` creates: its staging instance class with production's storage (a restore
+    /// gets the snapshot's, which is production's), the snapshot, the service as planned, the
+    /// staging parameters, for the plan's time to live, in production's region.
+    pub fn of_plan(plan: &RunPlan, production_db: &DbInstance, run: RunUsage) -> Result<Self, CostError> {
+        let region = production_db.arn.split(':').nth(3).filter(|r| !r.is_empty()).ok_or_else(|| CostError::Unknown {
+            field: "region",
+            value: production_db.arn.clone(),
+            known: "an RDS ARN (arn:aws:rds:<region>:…)".into(),
+        })?;
+        let size = |field: &'static str, text: &str, unit: &str| {
+            text.strip_suffix(unit).and_then(|n| n.trim().parse::<f64>().ok()).ok_or_else(|| CostError::Unknown {
+                field,
+                value: text.to_string(),
+                known: format!("sizes in {}", unit.trim()),
+            })
+        };
+        let (vcpu, memory_gb) = (size("service.cpu", &plan.service.cpu, " vCPU")?, size("service.memory", &plan.service.memory, " GB")?);
+        let backend = match plan.service.host.backend() {
+            ServiceBackend::AppRunner => Backend::AppRunner { vcpu, memory_gb, active_share: 1.0 },
+            // One task behind its load balancer at a light load: a staging copy serves its testers.
+            ServiceBackend::EcsExpress => Backend::EcsExpress { vcpu, memory_gb, tasks: 1, lcu: 1.0 },
+        };
+        let storage = f64::from(production_db.storage.allocated_gb);
+        Ok(Self {
+            region: region.to_string(),
+            db_instance_class: plan.staging_db.class.clone(),
+            db_storage_gb: storage,
+            db_storage_type: production_db.storage.storage_type.clone(),
+            snapshot_gb: storage,
+            backend,
+            standard_parameters: plan.staging_parameter_names().len() as u32,
+            advanced_parameters: 0,
+            ttl_hours: f64::from(plan.ttl_hours),
+            run,
+        })
+    }
 }
 
 /// The estimate for `env` from the shipped table.

@@ -5,7 +5,7 @@ use crate::database::Database;
 use crate::seed::{ACCOUNT_ID, DB_PORT, PRODUCTION_DB, RDS_ENDPOINT_SUFFIX, REGION};
 use crate::world::{after, ends, Ctx, Origin, Outcome, World};
 use chrono::{DateTime, Utc};
-use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, Endpoint, Rds, RestoreRequest};
+use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest};
 use rehearsal_core::naming::rds_identifier_problem;
 use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, CloudErrorKind};
@@ -73,6 +73,7 @@ impl Lifecycle {
 pub(crate) struct Instance {
     pub id: String,
     pub class: String,
+    pub storage: DbStorage,
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,
     pub publicly_accessible: bool,
@@ -110,6 +111,8 @@ impl Instance {
 pub(crate) struct Snapshot {
     pub id: String,
     pub source_instance_id: String,
+    /// The source's storage, which a restore gets.
+    pub storage: DbStorage,
     /// The source's data and credentials when the snapshot started.
     pub data: Database,
     pub master_user: String,
@@ -189,6 +192,7 @@ fn describe_instance(i: &Instance, ctx: &Ctx) -> DbInstance {
         // RDS has no endpoint to show while the instance is still being created.
         endpoint: (phase != Phase::InProgress).then(|| Endpoint { address: i.address.clone(), port: i.port }),
         class: i.class.clone(),
+        storage: i.storage.clone(),
         subnet_group: i.subnet_group.clone(),
         security_group_ids: i.security_group_ids.clone(),
         publicly_accessible: i.publicly_accessible,
@@ -229,6 +233,7 @@ impl World {
         let snapshot = Snapshot {
             id: snapshot_id.to_string(),
             source_instance_id: instance_id.to_string(),
+            storage: source.storage.clone(),
             data: source.data.clone(),
             master_user: source.master_user.clone(),
             master_password: source.master_password.clone(),
@@ -246,6 +251,7 @@ impl World {
         let snapshot = Snapshot {
             id: id.to_string(),
             source_instance_id: "analytics-reporting-db".to_string(),
+            storage: DbStorage { allocated_gb: 100, storage_type: "gp2".to_string() },
             data: Database::unrelated("analytics"),
             master_user: "analytics".to_string(),
             master_password: "an4lyt1cs-0wn3d".to_string(),
@@ -262,6 +268,7 @@ impl World {
         let instance = Instance {
             id: id.to_string(),
             class: "db.t3.medium".to_string(),
+            storage: DbStorage { allocated_gb: 100, storage_type: "gp2".to_string() },
             subnet_group: Some("default".to_string()),
             security_group_ids: vec!["sg-0f9e8d7c6b5a40312".to_string()],
             publicly_accessible: false,
@@ -326,6 +333,7 @@ impl World {
         let instance = Instance {
             id: id.clone(),
             class: request.class.clone(),
+            storage: snapshot.storage.clone(),
             subnet_group: Some(request.subnet_group.clone().unwrap_or_else(|| "default".to_string())),
             security_group_ids: request.security_group_ids.clone(),
             publicly_accessible: request.publicly_accessible,

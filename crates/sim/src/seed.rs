@@ -9,7 +9,7 @@ use crate::rds::{Instance, Lifecycle};
 use crate::ssm::Param;
 use crate::world::{Origin, World};
 use chrono::{DateTime, Utc};
-use rehearsal_core::cloud::{ParameterKind, ServiceSource};
+use rehearsal_core::cloud::{DbStorage, ParameterKind, ServiceSource};
 use rehearsal_core::tags::Tags;
 use std::collections::BTreeMap;
 
@@ -22,6 +22,8 @@ pub const APP_RUNNER_DOMAIN: &str = "us-east-1.awsapprunner.com";
 pub const PRODUCTION_DB: &str = "tableicty-production-db";
 pub const PRODUCTION_DB_ENDPOINT: &str = "tableicty-production-db.c9akciq32.us-east-1.rds.amazonaws.com";
 pub const PRODUCTION_DB_CLASS: &str = "db.t3.small";
+/// Production's allocated storage (gp3), which its restored copies get.
+pub const PRODUCTION_DB_STORAGE_GB: u32 = 50;
 pub const DB_PORT: u16 = 5432;
 pub const DB_SUBNET_GROUP: &str = "tableicty-db-subnets";
 pub const DB_SECURITY_GROUP: &str = "sg-0a1b2c3d4e5f60718";
@@ -102,6 +104,7 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
         Instance {
             id: PRODUCTION_DB.to_string(),
             class: PRODUCTION_DB_CLASS.to_string(),
+            storage: DbStorage { allocated_gb: PRODUCTION_DB_STORAGE_GB, storage_type: "gp3".to_string() },
             subnet_group: Some(DB_SUBNET_GROUP.to_string()),
             security_group_ids: vec![DB_SECURITY_GROUP.to_string()],
             publicly_accessible: false,

@@ -48,6 +48,7 @@ async fn production(moto: &Moto, cloud: &AwsCloud) -> (String, String) {
         .engine("postgres")
         .db_instance_class("db.t3.medium")
         .allocated_storage(20)
+        .storage_type("gp3")
         .master_username("tableicty_admin")
         .master_user_password("production-password")
         .db_subnet_group_name("tableicty-db-subnets")
@@ -68,6 +69,7 @@ async fn production_snapshot_is_tagged_and_a_rerun_answers_already_exists() {
     let db = cloud.describe_instance(PRODUCTION_DB).await.unwrap().expect("production exists");
     assert_eq!((db.status.as_str(), db.class.as_str(), db.publicly_accessible), ("available", "db.t3.medium", false));
     assert_eq!(db.endpoint.as_ref().map(|e| e.port), Some(5432));
+    assert_eq!((db.storage.allocated_gb, db.storage.storage_type.as_str()), (20, "gp3"));
     assert_eq!(cloud.describe_instance("nope").await, Ok(None));
     assert_eq!(cloud.describe_snapshot(SNAPSHOT).await, Ok(None));
 

@@ -5,6 +5,14 @@
 //! (`verify_staging_backfill`). A promotion runs the very same backfill on production (runbook
 //! step 8.3, `trigger_production_backfill`, `verify_production_backfill`); only where the token is
 //! written, under which guard, and whose DATABASE_URL the proof reads, differ.
+//!
+//! Steps: `trigger_staging_backfill`, `verify_staging_backfill` (staging.asl.json
+//! `TriggerStagingBackfill`, `VerifyStagingBackfill`); `trigger_production_backfill`,
+//! `verify_production_backfill` (promote.asl.json `TriggerProductionBackfill`, `VerifyProductionBackfill`).
+//! Tests: tests/steps/backfill.rs; end to end, tests/staging_pipeline.rs
+//! `every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback` and tests/promote_pipeline.rs
+//! `an_approved_promotion_deploys_backfills_checks_production_and_moves_the_teardown`,
+//! `a_failure_at_each_promote_step_leaves_production_as_it_was`.
 
 use super::migrations::{check_database_contents, CheckReport};
 use super::staging_parameters::kind_of;

@@ -2,6 +2,13 @@
 //! (`verify_staging_migrations`) and, during a promotion, on production's
 //! (`verify_production_migrations`). The step names the environment; the credentials come from
 //! that environment's DATABASE_URL parameter, never from the input.
+//!
+//! Steps: `verify_staging_migrations` (staging.asl.json `VerifyStagingMigrations`),
+//! `verify_production_migrations` (promote.asl.json `VerifyProductionMigrations`). Tests:
+//! tests/steps/migrations.rs; end to end, tests/staging_pipeline.rs
+//! `failed_checks_roll_back_with_the_checks_own_message` and tests/promote_pipeline.rs
+//! `an_approved_promotion_deploys_backfills_checks_production_and_moves_the_teardown`,
+//! `a_failure_at_each_promote_step_leaves_production_as_it_was`.
 
 use super::required_parameter;
 use super::PlanOnly;

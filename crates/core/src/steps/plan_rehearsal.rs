@@ -1,6 +1,12 @@
 //! Before anything: validate the run document, then read production (never write it) and fix
 //! every name, tag and setting the other steps use. Failing here costs nothing: the state
 //! machine fails without a rollback, because nothing was created yet.
+//!
+//! Step: `plan_rehearsal` (staging.asl.json `PlanRehearsal`; promote's `verify_rehearsal_passed`
+//! plans again from the staging execution's input). Tests: tests/steps/plan_rehearsal.rs; end to end,
+//! tests/staging_pipeline.rs `the_state_machine_refuses_bad_input_too`,
+//! `a_live_stripe_key_under_the_test_path_stops_the_run_before_anything_is_created`, and every other
+//! test there, which starts with it.
 
 use super::required_parameter;
 use crate::cloud::{

@@ -6,6 +6,14 @@
 //! and stopped, kept for forensics (never deleted by a rollback). Code: App Runner has no
 //! "redeploy the previous deployment" call, so an image-based service is updated back to the
 //! recorded image, and for a service built from source the exact manual action is reported.
+//!
+//! Steps: `restore_production_database`, `swap_production_database`, `roll_back_production_code`
+//! (promote.asl.json `RestoreProductionDatabase`, `SwapProductionDatabase`, `RollBackProductionCode`); the
+//! waits between them are `check_restored_production_database` and `check_production_service`, whose
+//! handlers are in [`super::staging_database`] and [`super::staging_service`]. Tests:
+//! tests/steps/production_rollback.rs; end to end, tests/promote_pipeline.rs
+//! `a_failure_at_each_promote_step_leaves_production_as_it_was`,
+//! `an_image_based_production_goes_back_to_the_image_it_ran`.
 
 use super::promote::ProductionSource;
 use super::staging_database::{state, DatabaseState};

@@ -2,6 +2,14 @@
 //! (`tableicty-production-backup-YYYYMMDD`), tagged with the run; a re-run adopts it.
 //! Taking a snapshot reads production; nothing about the instance changes. A promotion takes
 //! one more, right before it deploys, with the same code.
+//!
+//! Steps: `snapshot_production_database` (staging.asl.json `SnapshotProductionDatabase`),
+//! `snapshot_production_before_deploy` (promote.asl.json `SnapshotProductionBeforeDeploy`) and
+//! `check_production_snapshot` (staging's `CheckProductionSnapshot`, promote's `CheckPredeploySnapshot`).
+//! Tests: tests/steps/production_snapshot.rs; end to end, tests/staging_pipeline.rs
+//! `happy_path_builds_staging_and_passes_every_check`, `a_rerun_with_the_same_input_adopts_what_exists`,
+//! `every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback`, and tests/promote_pipeline.rs
+//! `a_failure_at_each_promote_step_leaves_production_as_it_was`.
 
 use super::{adopt_or_refuse, Deadline, PlanOnly, PromotionOnly};
 use crate::cloud::{Clock, Rds};

@@ -2,6 +2,15 @@
 //! approval, record what production runs, and deploy the release to it. The backup, the
 //! backfill, the checks and the teardown reuse the staging steps' code; what writes production
 //! holds a [`ProductionGuard`].
+//!
+//! Steps: `verify_rehearsal_passed`, `request_approval`, `close_approval`,
+//! `record_production_source`, `start_production_deployment` (promote.asl.json `VerifyRehearsalPassed`,
+//! `RequestApproval`, `CloseApproval` and `CloseUnansweredApproval`, `RecordProductionSource`,
+//! `StartProductionDeployment`). Tests: tests/steps/promote.rs; end to end, tests/promote_pipeline.rs
+//! `an_approved_promotion_deploys_backfills_checks_production_and_moves_the_teardown`,
+//! `a_rejected_approval_changes_nothing`, `an_unanswered_approval_expires_and_changes_nothing`,
+//! `only_a_passed_staging_run_of_the_named_run_id_is_promoted`,
+//! `a_failure_at_each_promote_step_leaves_production_as_it_was`.
 
 use super::plan_rehearsal::{plan_rehearsal, PlanInput};
 use super::staging_service::ServiceState;

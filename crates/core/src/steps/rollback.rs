@@ -3,6 +3,13 @@
 //! production names are refused by the guard even then. Deletions take time, so the state
 //! machine calls this again (Wait → rollback → Choice) until nothing is pending. The teardown
 //! machine removes staging with this same code, keeping a final snapshot and the backup.
+//!
+//! Step: `rollback_staging` (staging.asl.json `RollbackStaging`, looped by
+//! `WaitBeforeRollingBackAgain`). Tests: tests/steps/rollback.rs; end to end, tests/staging_pipeline.rs
+//! `every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback`,
+//! `a_foreign_resource_under_a_planned_name_is_refused_and_kept`,
+//! `a_rollback_that_cannot_finish_fails_loudly_and_keeps_the_teardown_schedule`, tests/redrive.rs, and over
+//! the wire tests/over_the_wire/main.rs `a_service_that_fails_to_create_rolls_everything_back_over_the_wire`.
 
 use super::stripe_webhook::staging_stripe_key;
 use super::teardown_schedule::scheduled_run_id;

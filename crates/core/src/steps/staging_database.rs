@@ -1,5 +1,14 @@
 //! Runbook step 2: restore the production snapshot as the staging instance (small class, same
 //! subnet group and security groups, never public), then watch it until it is available.
+//!
+//! Steps: `restore_staging_database` (staging.asl.json `RestoreStagingDatabase`) and, with one
+//! handler, `check_staging_database` (staging's `CheckStagingDatabase`) and
+//! `check_restored_production_database` (promote.asl.json `CheckRestoredDatabase`). Tests:
+//! tests/steps/staging_database.rs (the restored copy's check: tests/steps/production_rollback.rs); end to
+//! end, tests/staging_pipeline.rs `a_rerun_with_the_same_input_adopts_what_exists`,
+//! `a_foreign_resource_under_a_planned_name_is_refused_and_kept`,
+//! `every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback`, and tests/promote_pipeline.rs
+//! `a_failure_at_each_promote_step_leaves_production_as_it_was`.
 
 use super::{adopt_or_refuse, Deadline};
 use crate::cloud::{Clock, DbInstance, Endpoint, Rds, RestoreRequest};

@@ -3,6 +3,11 @@
 //! the Stripe *test* path, and DATABASE_URL is production's pointed at the staging endpoint,
 //! which exists only once the restore is done, so it is its own step on that branch.
 //! Everything is SecureString except the two values the runbook marks String.
+//!
+//! Steps: `write_staging_parameters`, `write_staging_database_url` (staging.asl.json
+//! `WriteStagingParameters`, `WriteStagingDatabaseUrl`). Tests: tests/steps/staging_parameters.rs; end to
+//! end, tests/staging_pipeline.rs `happy_path_builds_staging_and_passes_every_check` and
+//! `every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback`.
 
 use super::{required_parameter, write_owned_parameter, PlanOnly};
 use crate::cloud::{Endpoint, ParameterKind, ParameterStore};

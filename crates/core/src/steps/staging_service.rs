@@ -5,6 +5,15 @@
 //!
 //! The host is behind [`ServiceHost`]; crates/aws implements it over App Runner (and ECS Express
 //! Mode's calls), crates/sim over its simulated App Runner and ECS.
+//!
+//! Steps: `create_staging_service` (staging.asl.json `CreateStagingService`),
+//! `publish_frontend_url` (`PublishFrontendUrl`) and, with one handler, `check_staging_service` (staging's
+//! `CheckStagingService`, `CheckRedeploy`) and `check_production_service` (promote.asl.json
+//! `CheckProductionDeployment`, `CheckCodeRollback`). Tests: tests/steps/staging_service.rs (the production
+//! check: tests/steps/promote.rs, tests/steps/production_rollback.rs); end to end, tests/staging_pipeline.rs
+//! `happy_path_builds_staging_and_passes_every_check`, `a_rerun_with_the_same_input_adopts_what_exists`,
+//! `every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback`, and tests/promote_pipeline.rs
+//! `a_failure_at_each_promote_step_leaves_production_as_it_was`.
 
 use super::staging_parameters::kind_of;
 use super::{adopt_or_refuse, write_owned_parameter, Deadline};

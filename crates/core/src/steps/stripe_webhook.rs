@@ -2,6 +2,12 @@
 //! URL, created with the staging **test** key and tagged (in its metadata) with the run; its
 //! signing secret becomes the staging STRIPE_WEBHOOK_SECRET. Stripe reveals a secret only when
 //! the endpoint is created, so a re-run replaces this run's endpoint instead of adopting it.
+//!
+//! Step: `register_stripe_webhook` (staging.asl.json `RegisterStripeWebhook`). Tests:
+//! tests/steps/stripe_webhook.rs; end to end, tests/staging_pipeline.rs
+//! `happy_path_builds_staging_and_passes_every_check` and
+//! `every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback`; over the wire against a Stripe
+//! stand-in, tests/over_the_wire/main.rs `happy_path_over_the_wire_builds_staging_and_passes_every_check`.
 
 use super::staging_parameters::{kind_of, WrittenParameters};
 use super::{required_parameter, write_owned_parameter};

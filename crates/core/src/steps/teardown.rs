@@ -4,6 +4,11 @@
 //! the run's Stripe webhook endpoints and, last, the pending teardown schedule. It is the
 //! rollback's code ([`remove_staging`]): only what carries this run's staging tags is deleted,
 //! and a plan that names a production resource is refused before any call.
+//!
+//! Step: `teardown_staging` (teardown.asl.json `TearDownStaging`, looped by
+//! `WaitBeforeTearingDownAgain`). Tests: tests/steps/teardown.rs; end to end, tests/teardown.rs
+//! `teardown_deletes_exactly_the_runs_staging_resources_and_twice_is_fine`,
+//! `a_production_resource_tagged_as_staging_is_refused`.
 
 use super::rollback::{remove_staging, RemovalOptions, RollbackState};
 use crate::cloud::{ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};

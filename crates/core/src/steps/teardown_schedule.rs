@@ -2,6 +2,13 @@
 //! one-time schedule starts the teardown state machine when the run's time to live is over.
 //! It is created early, beside the slow restore, so even a run that dies half-way is cleaned up.
 //! A successful promotion moves it forward: staging goes soon after production has the release.
+//!
+//! Steps: `schedule_staging_teardown` (staging.asl.json `ScheduleStagingTeardown`),
+//! `schedule_teardown_after_promotion` (promote.asl.json `ScheduleStagingTeardown`). Tests:
+//! tests/steps/teardown_schedule.rs; end to end, tests/staging_pipeline.rs
+//! `every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback`, tests/promote_pipeline.rs
+//! `an_approved_promotion_deploys_backfills_checks_production_and_moves_the_teardown`, and tests/teardown.rs
+//! (which starts from the schedule's input).
 
 use crate::cloud::{Clock, OneTimeSchedule, Scheduler};
 use crate::error::CloudResultExt;

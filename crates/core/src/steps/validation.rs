@@ -3,6 +3,12 @@
 //! deployment (`validate_production`): health, login with the test admin (JWTs), token refresh,
 //! billing ("Unlimited" for -1) and tenant registration with a throwaway, recognisable tenant
 //! name. Both read only the test admin's password; the URL comes from the state.
+//!
+//! Steps: `validate_staging` (staging.asl.json `ValidateStaging`), `validate_production`
+//! (promote.asl.json `ValidateProduction`). Tests: tests/steps/validation.rs; end to end,
+//! tests/staging_pipeline.rs `failed_checks_roll_back_with_the_checks_own_message` and tests/promote_pipeline.rs
+//! `an_approved_promotion_deploys_backfills_checks_production_and_moves_the_teardown`,
+//! `an_image_based_production_goes_back_to_the_image_it_ran`.
 
 use super::migrations::CheckReport;
 use super::required_parameter;
