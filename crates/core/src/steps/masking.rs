@@ -3,6 +3,13 @@
 //! serves unmasked data); `verify_masking` is the checklist item `masking_verified`: a sample of
 //! each masked column's production values is looked for in staging (both read only), with row
 //! counts, foreign keys and the kept accounts. Both run in the databases' VPC.
+//!
+//! Steps: `mask_staging_database` (staging.asl.json `MaskStagingDatabase`), `verify_masking`
+//! (`VerifyMasking`). Tests: tests/steps/masking.rs; the PostgreSQL masker in
+//! crates/probes/tests/postgres/masking.rs; end to end, tests/staging_pipeline.rs
+//! `the_copy_is_masked_before_the_service_exists_and_the_report_says_what_was_masked`,
+//! `masking_off_is_stated_and_a_bad_rule_is_refused_before_anything_is_masked`,
+//! `failed_checks_roll_back_with_the_checks_own_message`.
 
 use super::migrations::{database_target, CheckReport};
 use super::{write_owned_parameter, PlanOnly};
