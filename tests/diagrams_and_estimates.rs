@@ -188,6 +188,8 @@ fn the_critical_path_is_what_a_run_on_the_simulated_account_takes() {
             "WaitForPasswordReset",
             "CheckPasswordReset",
             "StagingDatabaseReady",
+            "MaskStagingDatabase",
+            "VerifyMasking",
             "CreateStagingService",
             "IsServiceRunning",
             "WaitForService",

@@ -404,8 +404,18 @@ fn prepare(snapshot_replies: Vec<Value>, slow_siblings: bool) -> Vec<(Step, Vec<
         replies.push((Step::RestoreStagingDatabase, vec![ok(database("available", false))]));
         replies.push((Step::WriteStagingDatabaseUrl, vec![ok(arns(&["DATABASE_URL"]))]));
         replies.push((Step::ResetStagingDatabasePassword, vec![ok(database("available", false))]));
+        replies.extend(masked());
     }
     replies
+}
+
+/// The masking step's and its check's replies.
+fn masked() -> [(Step, Vec<Value>); 2] {
+    let report = json!({"enabled": true, "tables": [{"table": "auth_user", "columns": ["email"], "already_masked": [], "rows_masked": 2,
+        "rows_kept": 1}], "rows_masked": 2, "started_at": "2026-11-24T09:22:00Z", "seconds": 3});
+    let checks = json!({"checks": [{"name": "masking_verified: auth_user.email", "passed": true, "expected": "none of 2 sampled production values",
+        "found": "0 remain"}]});
+    [(Step::MaskStagingDatabase, vec![ok(report)]), (Step::VerifyMasking, vec![ok(checks)])]
 }
 
 /// A branch-0 reply that comes after its siblings entered their first state.
@@ -545,6 +555,7 @@ fn every_wait_loop_of_the_build_then_a_failed_service_and_a_second_rollback_pass
         (Step::CreateStagingService, vec![ok(service("OPERATION_IN_PROGRESS", "IN_PROGRESS", false))]),
         (Step::CheckStagingService, vec![ok(service("CREATE_FAILED", "FAILED", false))]),
     ];
+    entries.extend(masked());
     entries.push((Step::RollbackStaging, vec![ok(rollback(false, 1)), ok(rollback(true, 2))]));
     let run = compare("wait-loops", true, script(entries));
     run.assert_conforms();

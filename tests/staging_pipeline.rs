@@ -224,6 +224,8 @@ fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
         (NeverReady, CreateStagingService) => Some("ServiceTimedOutError"),
         (NeverReady, PublishFrontendUrl) => Some("DeploymentTimedOutError"),
         (AlreadyExists, _) => Some("ResourceNotOwnedError"),
+        // The masking records its work but changes nothing: the verification catches it.
+        (FailedCheck, MaskStagingDatabase) => Some("CheckFailedError"),
         (FailedState | NeverReady | FailedCheck, _) => None,
     }
 }
@@ -283,7 +285,14 @@ fn a_foreign_resource_under_a_planned_name_is_refused_and_kept() {
 #[test]
 fn failed_checks_roll_back_with_the_checks_own_message() {
     runtime().block_on(async {
-        for (step, words) in [("verify_staging_migrations", "tenant tables exist"), ("validate_staging", "health endpoint returns 200")] {
+        for (step, words) in [
+            ("verify_staging_migrations", "tenant tables exist"),
+            ("validate_staging", "health endpoint returns 200"),
+            (
+                "mask_staging_database",
+                "masking_verified: core_shareholder.email: expected none of 9 sampled production values, found 9 remain",
+            ),
+        ] {
             let account = new_account();
             let report = run_pipeline(&account, json!({}), &[&format!("{step}=failed-check")]).await.unwrap();
             assert_eq!(report.status, RunStatus::RolledBack, "{step}");
@@ -291,6 +300,62 @@ fn failed_checks_roll_back_with_the_checks_own_message() {
             assert!(report.cause.as_deref().unwrap().contains(words), "{step}: {:?}", report.cause);
             assert!(ledger(&report).leftovers.is_empty(), "{:?}", ledger(&report).leftovers);
         }
+    });
+}
+
+#[test]
+fn the_copy_is_masked_before_the_service_exists_and_the_report_says_what_was_masked() {
+    runtime().block_on(async {
+        let report = run_pipeline(&new_account(), json!({}), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?} {:?}", report.error, report.cause);
+        let masked = span(&report, "VerifyMasking").last_end_seconds.unwrap();
+        assert!(masked <= span(&report, "CreateStagingService").first_start_seconds, "the app never serves unmasked data");
+        assert!(
+            span(&report, "WriteStagingDatabaseUrl").last_end_seconds.unwrap() <= span(&report, "MaskStagingDatabase").first_start_seconds
+        );
+
+        let masking = &report.output.as_ref().unwrap()["masking"];
+        assert_eq!(masking["enabled"], json!(true));
+        let tables: Vec<(String, usize, u64, u64)> = masking["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let count = |k: &str| t[k].as_u64().unwrap();
+                (t["table"].as_str().unwrap().to_string(), t["columns"].as_array().unwrap().len(), count("rows_masked"), count("rows_kept"))
+            })
+            .collect();
+        assert_eq!(tables, [("auth_user".to_string(), 4, 2, 1), ("core_shareholder".to_string(), 5, 11, 0)]);
+        assert_eq!(masking["rows_masked"], json!(13));
+        assert!(masking["seconds"].is_i64() && masking["started_at"].is_string(), "{masking}");
+
+        // The checklist has the verification, and the kept admin still logs in.
+        let check = |name: &str| report.checks.iter().find(|c| c["name"] == json!(name)).unwrap_or_else(|| panic!("no {name}"));
+        assert_eq!(check("masking_verified: core_shareholder.email")["passed"], json!(true));
+        assert_eq!(check("masking_verified: kept auth_user.email = testadmin@tableicty.com")["passed"], json!(true));
+        assert_eq!(check("login as testadmin@tableicty.com")["passed"], json!(true));
+        assert_eq!(ledger(&report).production_writes, json!([]));
+    });
+}
+
+#[test]
+fn masking_off_is_stated_and_a_bad_rule_is_refused_before_anything_is_masked() {
+    runtime().block_on(async {
+        let off = run_pipeline(&new_account(), json!({"masking": {"enabled": false}}), &[]).await.unwrap();
+        assert_eq!(off.status, RunStatus::Succeeded, "{:?}", off.cause);
+        assert_eq!(off.output.as_ref().unwrap()["masking"]["enabled"], json!(false));
+        let check = off.checks.iter().find(|c| c["name"] == json!("masking_verified")).expect("the check says masking is off");
+        assert_eq!(check["found"], json!("masking.enabled: false (not masked)"));
+
+        // Rules are checked against the staging database's schema, which only the step can see.
+        let account = new_account();
+        let doc = json!({"masking": {"rules": {"core_shareholder": {"name": "name", "tax_id": "null"}}}});
+        let refused = run_pipeline(&account, doc, &[]).await.unwrap();
+        assert_eq!(refused.status, RunStatus::RolledBack);
+        assert_eq!(refused.error.as_deref(), Some("InvalidInputError"));
+        let cause = refused.cause.as_deref().unwrap();
+        assert!(cause.contains("field `masking.rules.core_shareholder.tax_id`: core_shareholder has no column"), "{cause}");
+        assert!(ledger(&refused).leftovers.is_empty(), "{:?}", ledger(&refused).leftovers);
     });
 }
 

@@ -43,6 +43,7 @@ fn teardown_deletes_exactly_the_runs_staging_resources_and_twice_is_fine() {
             "STRIPE_WEBHOOK_SECRET",
             "DATABASE_URL",
             "FRONTEND_URL",
+            "MASKING_KEY",
         ] {
             expected.push(format!("parameter /tableicty/staging/{key}"));
         }

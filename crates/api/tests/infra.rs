@@ -240,8 +240,14 @@ fn the_staging_machine_plans_first_as_the_api_reads_it() {
 fn only_the_database_checks_run_in_the_vpc() {
     let template = yaml("infra/template.yaml");
     let in_vpc = functions_setting(&template, "VpcConfig");
-    let checks =
-        [Step::VerifyStagingMigrations, Step::VerifyProductionMigrations, Step::VerifyStagingBackfill, Step::VerifyProductionBackfill];
+    let checks = [
+        Step::MaskStagingDatabase,
+        Step::VerifyMasking,
+        Step::VerifyStagingMigrations,
+        Step::VerifyProductionMigrations,
+        Step::VerifyStagingBackfill,
+        Step::VerifyProductionBackfill,
+    ];
     assert_eq!(in_vpc, checks.iter().map(|s| function_id(*s)).collect());
 }
 

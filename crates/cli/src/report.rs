@@ -228,6 +228,9 @@ impl RunReport {
             );
         }
         print_checks(&self.checks);
+        if let Some(line) = self.output.as_ref().and_then(masking_line) {
+            println!("{line}");
+        }
         let status = self.status.line(self.error.as_deref());
         match self.ledger() {
             Some(_) => println!("\n{status} — run {} in {} virtual ({:.1} s wall)", self.run_id, clock(self.seconds), wall.as_secs_f64()),
@@ -293,6 +296,30 @@ fn print_checks(checks: &[Value]) {
     }
 }
 
+/// What the masking step did, from the Summary's `masking`: tables, columns, rows, time.
+fn masking_line(output: &Value) -> Option<String> {
+    let masking = output.get("masking")?;
+    if masking["enabled"] == Value::Bool(false) {
+        return Some("masking: OFF (masking.enabled: false): staging holds production's person data".into());
+    }
+    let tables: Vec<String> = masking["tables"]
+        .as_array()?
+        .iter()
+        .map(|t| {
+            let names =
+                |k: &str| t[k].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+            let columns: Vec<String> = [names("columns"), names("already_masked")]
+                .into_iter()
+                .zip(["", "already masked: "])
+                .filter(|(list, _)| !list.is_empty())
+                .map(|(list, label)| format!("{label}{list}"))
+                .collect();
+            format!("{} ({}): {} rows, {} kept", t["table"].as_str().unwrap_or("?"), columns.join("; "), t["rows_masked"], t["rows_kept"])
+        })
+        .collect();
+    Some(format!("masked {} rows in {} s: {}", masking["rows_masked"], masking["seconds"], tables.join("; ")))
+}
+
 /// Every check in the Summary's `checks` groups.
 fn checks_of(output: &Option<Value>) -> Vec<Value> {
     output
@@ -320,5 +347,24 @@ pub fn write_report<R: Serialize>(report: &R, path: Option<&Path>) {
             Ok(Err(e)) => eprintln!("error: --report {}: {e}", path.display()),
             Err(e) => eprintln!("error: report: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_masking_line_lists_tables_columns_rows_and_time_or_says_masking_was_off() {
+        let output = json!({"masking": {"enabled": true, "rows_masked": 13, "seconds": 4, "tables": [
+            {"table": "auth_user", "columns": ["email", "username"], "already_masked": [], "rows_masked": 2, "rows_kept": 1},
+            {"table": "core_shareholder", "columns": [], "already_masked": ["name"], "rows_masked": 0, "rows_kept": 0}]}});
+        assert_eq!(
+            masking_line(&output).unwrap(),
+            "masked 13 rows in 4 s: auth_user (email, username): 2 rows, 1 kept; core_shareholder (already masked: name): 0 rows, 0 kept"
+        );
+        assert!(masking_line(&json!({"masking": {"enabled": false}})).unwrap().starts_with("masking: OFF"));
+        assert_eq!(masking_line(&json!({})), None);
     }
 }

@@ -20,7 +20,8 @@ use chrono::{DateTime, Utc};
 use rehearsal_asl::RunOptions;
 use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_core::checks::db::DbQuery;
-use rehearsal_core::cloud::{DatabaseProbe, DbTarget, HttpClient, HttpError, HttpRequest, HttpResponse, ProbeError};
+use rehearsal_core::cloud::{DatabaseMasker, DatabaseProbe, DbTarget, HttpClient, HttpError, HttpRequest, HttpResponse, ProbeError};
+use rehearsal_core::masking::{Findings, MaskingError, MaskingPlan, TableMasked};
 use rehearsal_core::Secret;
 use rehearsal_lambda::LiveCloud;
 use rehearsal_probes::{PostgresProbe, ReqwestClient, TlsMode};
@@ -118,12 +119,29 @@ impl OverriddenPostgres {
     }
 }
 
+impl OverriddenPostgres {
+    /// The loopback address an overridden host answers on.
+    fn route(&self, target: &DbTarget) -> DbTarget {
+        match self.overrides.target(&target.host) {
+            Some(addr) => DbTarget { host: addr.ip().to_string(), port: addr.port(), ..target.clone() },
+            None => target.clone(),
+        }
+    }
+}
+
 impl DatabaseProbe for OverriddenPostgres {
     async fn query(&self, target: &DbTarget, query: &DbQuery) -> Result<Vec<Vec<Value>>, ProbeError> {
-        match self.overrides.target(&target.host) {
-            Some(addr) => self.probe.query(&DbTarget { host: addr.ip().to_string(), port: addr.port(), ..target.clone() }, query).await,
-            None => self.probe.query(target, query).await,
-        }
+        self.probe.query(&self.route(target), query).await
+    }
+}
+
+impl DatabaseMasker for OverriddenPostgres {
+    async fn mask(&self, target: &DbTarget, plan: &MaskingPlan, key: &Secret) -> Result<Vec<TableMasked>, MaskingError> {
+        self.probe.mask(&self.route(target), plan, key).await
+    }
+
+    async fn verify(&self, staging: &DbTarget, production: &DbTarget, plan: &MaskingPlan) -> Result<Findings, MaskingError> {
+        self.probe.verify(&self.route(staging), &self.route(production), plan).await
     }
 }
 

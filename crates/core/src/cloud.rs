@@ -739,6 +739,29 @@ pub trait DatabaseProbe {
     ) -> impl Future<Output = Result<Vec<Vec<serde_json::Value>>, ProbeError>> + Send;
 }
 
+// ---------------------------------------------------------------- masking the staging copy
+
+/// Masks person data in the staging database and verifies it against production's.
+pub trait DatabaseMasker {
+    /// Checks the rules against the database's schema before any change (a refusal names the
+    /// rule), then masks table by table, each in one transaction, in batches; a column a
+    /// previous run masked with the same rule is left alone. `key` (hex) keys the hashes.
+    fn mask(
+        &self,
+        target: &DbTarget,
+        plan: &crate::masking::MaskingPlan,
+        key: &Secret,
+    ) -> impl Future<Output = Result<Vec<crate::masking::TableMasked>, crate::masking::MaskingError>> + Send;
+    /// Reads both databases only: for each masked column, which sampled production values
+    /// staging still holds; row counts, foreign keys and the kept rows of both.
+    fn verify(
+        &self,
+        staging: &DbTarget,
+        production: &DbTarget,
+        plan: &crate::masking::MaskingPlan,
+    ) -> impl Future<Output = Result<crate::masking::Findings, crate::masking::MaskingError>> + Send;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

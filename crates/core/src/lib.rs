@@ -15,6 +15,7 @@
 //! * [`checks`]: the database and HTTP validation checklists, as data.
 //! * [`cost`], [`durations`]: what a staging environment costs and how long things take in
 //!   AWS, from the dated, sourced tables in `estimates/`, compiled in.
+//! * [`masking`]: the rules that mask person data in the staging copy, and their checks.
 //! * [`markdown_report`]: a run's report as Markdown, with its timeline as a Mermaid Gantt chart.
 
 pub mod checks;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod guard;
 pub mod image;
 pub mod markdown_report;
+pub mod masking;
 pub mod naming;
 pub mod phase;
 pub mod plan;

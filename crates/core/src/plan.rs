@@ -29,7 +29,7 @@ pub fn staging_parameter_keys() -> Vec<&'static str> {
     COPIED_FROM_PRODUCTION
         .into_iter()
         .chain(STRIPE_KEYS)
-        .chain([STRIPE_WEBHOOK_SECRET, DATABASE_URL, FRONTEND_URL, BACKFILL_TOKEN])
+        .chain([STRIPE_WEBHOOK_SECRET, DATABASE_URL, FRONTEND_URL, BACKFILL_TOKEN, crate::masking::MASKING_KEY])
         .collect()
 }
 
@@ -55,6 +55,7 @@ pub struct RunPlan {
     pub validation: ValidationInput,
     pub ttl_hours: u32,
     pub timeouts: TimeoutsInput,
+    pub masking: crate::masking::MaskingPlan,
 }
 
 /// Production, as read when the run was planned. Only ever read by a staging run.

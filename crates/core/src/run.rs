@@ -22,6 +22,8 @@ pub struct RunInput {
     pub validation: ValidationInput,
     /// How long each wait may take before the run gives up and rolls back.
     pub timeouts: TimeoutsInput,
+    /// Masking of person data in the staging copy, before the service exists (on by default).
+    pub masking: crate::masking::MaskingInput,
 }
 
 /// The production stack, only ever read by a staging run.
@@ -140,6 +142,7 @@ impl Default for RunInput {
             stripe: StripeInput::default(),
             validation: ValidationInput::default(),
             timeouts: TimeoutsInput::default(),
+            masking: crate::masking::MaskingInput::default(),
         }
     }
 }
@@ -439,6 +442,7 @@ impl RunInput {
                 return bad(field, format!("{minutes} is outside 5 to 360 minutes"));
             }
         }
+        self.masking.resolve(&self.app, &self.validation.test_admin_email)?;
         Ok(())
     }
 }
@@ -516,5 +520,7 @@ mod tests {
         assert_eq!(refused(json!({"staging": {"db_instance_class": 3}})), "staging.db_instance_class");
         assert_eq!(refused(json!({"staging": {"secret_key": "reuse"}})), "staging.secret_key");
         assert_eq!(refused(json!([])), "(document)");
+        assert_eq!(refused(json!({"masking": {"rules": {"auth_user": {"email": "scramble"}}}})), "masking.rules.auth_user.email");
+        assert_eq!(refused(json!({"app": "ledgerly"})), "masking.rules");
     }
 }

@@ -10,12 +10,13 @@ use lambda_runtime::Error;
 use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_core::checks::db::DbQuery;
 use rehearsal_core::cloud::{
-    Clock, CloudResult, ContainerImage, ContainerImages, DatabaseProbe, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions,
-    HttpClient, HttpError, HttpRequest, HttpResponse, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore,
+    Clock, CloudResult, ContainerImage, ContainerImages, DatabaseMasker, DatabaseProbe, DbInstance, DbSnapshot, DbTarget, ExecutionInfo,
+    Executions, HttpClient, HttpError, HttpRequest, HttpResponse, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore,
     PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec,
     WebhookEndpoint,
 };
 use rehearsal_core::image::ImageName;
+use rehearsal_core::masking::{Findings, MaskingError, MaskingPlan, TableMasked};
 use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, Secret};
 use rehearsal_probes::{PostgresProbe, ReqwestClient, StripeClient, TlsMode};
@@ -287,6 +288,26 @@ impl<H: HttpClient, P, S> HttpClient for LiveCloud<H, P, S> {
 impl<H, P: DatabaseProbe, S> DatabaseProbe for LiveCloud<H, P, S> {
     fn query(&self, target: &DbTarget, query: &DbQuery) -> impl Future<Output = Result<Vec<Vec<Value>>, ProbeError>> + Send {
         self.postgres.query(target, query)
+    }
+}
+
+impl<H, P: DatabaseMasker, S> DatabaseMasker for LiveCloud<H, P, S> {
+    fn mask(
+        &self,
+        target: &DbTarget,
+        plan: &MaskingPlan,
+        key: &Secret,
+    ) -> impl Future<Output = Result<Vec<TableMasked>, MaskingError>> + Send {
+        self.postgres.mask(target, plan, key)
+    }
+
+    fn verify(
+        &self,
+        staging: &DbTarget,
+        production: &DbTarget,
+        plan: &MaskingPlan,
+    ) -> impl Future<Output = Result<Findings, MaskingError>> + Send {
+        self.postgres.verify(staging, production, plan)
     }
 }
 

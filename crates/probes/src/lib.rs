@@ -3,6 +3,9 @@
 //! * [`PostgresProbe`]: [`DatabaseProbe`](rehearsal_core::cloud::DatabaseProbe) over
 //!   tokio-postgres with rustls, verifying the server against the bundled Amazon RDS roots, every
 //!   query in a read-only transaction that is rolled back.
+//!   It is also the [`DatabaseMasker`](rehearsal_core::cloud::DatabaseMasker) of the staging
+//!   copy: rules checked against information_schema, one transaction per table, batches, a
+//!   bookkeeping table that makes a re-run change nothing, and the read-only verification.
 //! * [`ReqwestClient`]: [`HttpClient`](rehearsal_core::cloud::HttpClient) over reqwest, no
 //!   redirects followed, with optional retries while the service is still starting.
 //! * [`StripeClient`]: [`PaymentWebhooks`](rehearsal_core::cloud::PaymentWebhooks) over Stripe's
@@ -10,6 +13,7 @@
 //!   errors as `CloudError`s, keys kept out of every message.
 
 mod http;
+mod masking;
 mod postgres;
 mod stripe;
 mod values;

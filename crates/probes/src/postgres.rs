@@ -141,7 +141,7 @@ impl PostgresProbe {
         }
     }
 
-    async fn connect(&self, target: &DbTarget) -> Result<Client, ProbeError> {
+    pub(crate) async fn connect(&self, target: &DbTarget) -> Result<Client, ProbeError> {
         let mut config = Config::new();
         config
             .host(&target.host)
@@ -243,12 +243,12 @@ fn is_loopback(host: &str) -> bool {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
     Connect,
     Query,
 }
 
-fn classify(error: &tokio_postgres::Error, phase: Phase) -> ProbeError {
+pub(crate) fn classify(error: &tokio_postgres::Error, phase: Phase) -> ProbeError {
     if let Some(db) = error.as_db_error() {
         let message = format!("{} (SQLSTATE {})", db.message(), db.code().code());
         return classify_sqlstate(db.code(), message, phase);

@@ -11,20 +11,20 @@ pub const TENANT_TABLES: [&str; 5] =
 pub const TENANT_SCOPED_TABLES: [&str; 2] = ["core_issuer", "core_shareholder"];
 pub const DEFAULT_TENANT_SLUG: &str = "default";
 
-type Row = Map<String, Value>;
+pub(crate) type Row = Map<String, Value>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Table {
-    columns: Vec<String>,
-    rows: Vec<Row>,
+    pub(crate) columns: Vec<String>,
+    pub(crate) rows: Vec<Row>,
 }
 
 impl Table {
-    fn new(columns: &[&str]) -> Self {
+    pub(crate) fn new(columns: &[&str]) -> Self {
         Self { columns: columns.iter().map(|c| c.to_string()).collect(), rows: Vec::new() }
     }
 
-    fn insert(&mut self, values: Value) -> i64 {
+    pub(crate) fn insert(&mut self, values: Value) -> i64 {
         let id = self.rows.iter().filter_map(|r| r.get("id").and_then(Value::as_i64)).max().unwrap_or(0) + 1;
         let mut row: Row = self.columns.iter().map(|c| (c.clone(), Value::Null)).collect();
         row.insert("id".into(), json!(id));
@@ -40,7 +40,7 @@ impl Table {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Database {
     pub name: String,
-    tables: BTreeMap<String, Table>,
+    pub(crate) tables: BTreeMap<String, Table>,
 }
 
 /// What the backfill endpoint reports.
@@ -59,10 +59,15 @@ impl Database {
     /// shareholders and Django's bookkeeping.
     pub fn pre_multi_tenancy(name: &str, test_admin_email: &str, test_admin_password: &str) -> Self {
         let mut db = Database { name: name.to_string(), tables: BTreeMap::new() };
-        let mut users = Table::new(&["id", "email", "password", "is_superuser"]);
-        users.insert(json!({"email": test_admin_email, "password": password_hash(test_admin_password), "is_superuser": true}));
-        for (email, password) in [("cfo@acme-holdings.example", "Acme#2024"), ("ops@northwind.example", "nw-ops-77")] {
-            users.insert(json!({"email": email, "password": password_hash(password), "is_superuser": false}));
+        let mut users = Table::new(&["id", "email", "password", "is_superuser", "username", "first_name", "last_name"]);
+        users.insert(json!({"email": test_admin_email, "password": password_hash(test_admin_password), "is_superuser": true,
+            "username": "testadmin", "first_name": "Test", "last_name": "Admin"}));
+        for (email, password, username, first, last) in [
+            ("cfo@acme-holdings.example", "Acme#2024", "jmorales", "Julia", "Morales"),
+            ("ops@northwind.example", "nw-ops-77", "pnair", "Priya", "Nair"),
+        ] {
+            users.insert(json!({"email": email, "password": password_hash(password), "is_superuser": false,
+                "username": username, "first_name": first, "last_name": last}));
         }
         let mut issuers = Table::new(&["id", "name", "ticker"]);
         for (name, ticker) in
@@ -70,9 +75,26 @@ impl Database {
         {
             issuers.insert(json!({"name": name, "ticker": ticker}));
         }
-        let mut shareholders = Table::new(&["id", "name", "issuer_id", "shares"]);
-        for i in 0..11i64 {
-            shareholders.insert(json!({"name": format!("Shareholder {}", i + 1), "issuer_id": i % 4 + 1, "shares": 1000 * (i + 1)}));
+        // Real-looking people: what masking must leave no trace of in staging.
+        let people = [
+            "Ann Whitfield",
+            "Bob Okafor",
+            "Carla Rossi",
+            "Deepak Rao",
+            "Elena Petrova",
+            "Farid Haddad",
+            "Grace Kim",
+            "Hiro Tanaka",
+            "Ines Duarte",
+            "Jonas Berg",
+            "Kofi Mensah",
+        ];
+        let mut shareholders = Table::new(&["id", "name", "issuer_id", "shares", "email", "phone", "address", "encrypted_tax_id"]);
+        for (i, name) in (0i64..).zip(people) {
+            let email = (i % 5 != 4).then(|| format!("{}@mail.example", name.to_lowercase().replace(' ', ".")));
+            shareholders.insert(json!({"name": name, "issuer_id": i % 4 + 1, "shares": 1000 * (i + 1), "email": email,
+                "phone": format!("+44 20 7946 {:04}", 100 + i), "address": format!("{} High Street, London", i + 1),
+                "encrypted_tax_id": format!("\\x{:032x}", crate::ids::fnv1a(name.as_bytes()))}));
         }
         let mut migrations = Table::new(&["id", "app", "name", "applied"]);
         for (app, name) in [

@@ -26,6 +26,7 @@ mod fault;
 mod host;
 mod ids;
 mod ledger;
+mod masking;
 mod probe;
 mod rds;
 mod scheduler;

@@ -4,10 +4,13 @@
 use crate::account::SimCloud;
 use crate::fault::FaultKind;
 use crate::rds::{Instance, Phase};
+use crate::seed::PRODUCTION_DB;
 use crate::world::{Ctx, World};
 use chrono::{DateTime, Utc};
 use rehearsal_core::checks::db::DbQuery;
-use rehearsal_core::cloud::{DatabaseProbe, DbTarget, ProbeError};
+use rehearsal_core::cloud::{DatabaseMasker, DatabaseProbe, DbTarget, ProbeError};
+use rehearsal_core::masking::{Findings, MaskingError, MaskingPlan, TableMasked};
+use rehearsal_core::Secret;
 use serde_json::{json, Value};
 
 /// A PostgreSQL connection target.
@@ -61,7 +64,8 @@ impl World {
         Ok(instance)
     }
 
-    fn probe(&mut self, ctx: &Ctx, target: &DbTarget, query: &DbQuery) -> Result<Vec<Vec<Value>>, ProbeError> {
+    /// The instance a probe's connection reaches, refused as PostgreSQL refuses it.
+    fn connect_probe(&mut self, target: &DbTarget, t: DateTime<Utc>) -> Result<&mut Instance, ProbeError> {
         let connection = Connection {
             host: target.host.clone(),
             port: target.port,
@@ -69,12 +73,15 @@ impl World {
             user: target.user.clone(),
             password: target.password.expose().to_string(),
         };
-        let data = match self.connect(&connection, ctx.now) {
-            Ok(instance) => instance.data.clone(),
-            Err(ConnectError::NotReady(why)) => return Err(ProbeError::NotReady(why)),
-            Err(ConnectError::Authentication(why)) => return Err(ProbeError::Authentication(why)),
-            Err(ConnectError::Other(why)) => return Err(ProbeError::Other(why)),
-        };
+        self.connect(&connection, t).map_err(|e| match e {
+            ConnectError::NotReady(why) => ProbeError::NotReady(why),
+            ConnectError::Authentication(why) => ProbeError::Authentication(why),
+            ConnectError::Other(why) => ProbeError::Other(why),
+        })
+    }
+
+    fn probe(&mut self, ctx: &Ctx, target: &DbTarget, query: &DbQuery) -> Result<Vec<Vec<Value>>, ProbeError> {
+        let data = self.connect_probe(target, ctx.now)?.data.clone();
         let data = if self.has_fault(ctx.step, FaultKind::FailedCheck) {
             self.fire(ctx, FaultKind::FailedCheck, query_name(query));
             data.as_if_never_migrated()
@@ -104,6 +111,32 @@ fn query_name(query: &DbQuery) -> &'static str {
 impl DatabaseProbe for SimCloud {
     async fn query(&self, target: &DbTarget, query: &DbQuery) -> Result<Vec<Vec<Value>>, ProbeError> {
         self.direct("postgres", query_name(query).to_string(), |w, ctx| w.probe(ctx, target, query))
+    }
+}
+
+impl DatabaseMasker for SimCloud {
+    /// `failed-check` makes the masking record its work without changing a value.
+    async fn mask(&self, target: &DbTarget, plan: &MaskingPlan, key: &Secret) -> Result<Vec<TableMasked>, MaskingError> {
+        self.direct("postgres", "Mask".to_string(), |w, ctx| {
+            let masks_nothing = w.has_fault(ctx.step, FaultKind::FailedCheck);
+            if masks_nothing {
+                w.fire(ctx, FaultKind::FailedCheck, "Mask");
+            }
+            let instance = w.connect_probe(target, ctx.now)?;
+            let report = instance.data.mask(plan, key.expose().as_bytes(), masks_nothing)?;
+            if instance.id == PRODUCTION_DB {
+                w.production_write(ctx, format!("db-instance {PRODUCTION_DB}"), "UPDATE (masking)");
+            }
+            Ok(report)
+        })
+    }
+
+    async fn verify(&self, staging: &DbTarget, production: &DbTarget, plan: &MaskingPlan) -> Result<Findings, MaskingError> {
+        self.direct("postgres", "VerifyMasking".to_string(), |w, ctx| {
+            let staging_data = w.connect_probe(staging, ctx.now)?.data.clone();
+            let production_data = &w.connect_probe(production, ctx.now)?.data;
+            Ok(staging_data.masking_findings(production_data, plan))
+        })
     }
 }
 

@@ -27,7 +27,11 @@ pub struct CheckReport {
 }
 
 /// Where `environment`'s database answers, from its DATABASE_URL SecureString.
-async fn database_target<C: ParameterStore + Sync>(cloud: &C, plan: &RunPlan, environment: Environment) -> Result<DbTarget, StepError> {
+pub(crate) async fn database_target<C: ParameterStore + Sync>(
+    cloud: &C,
+    plan: &RunPlan,
+    environment: Environment,
+) -> Result<DbTarget, StepError> {
     let url = required_parameter(cloud, &plan.parameter(environment, DATABASE_URL)).await?;
     database_url::target(&url).map_err(StepError::ProductionNotReady)
 }

@@ -4,6 +4,7 @@
 //! handler starts something or looks at it once, and never sleeps.
 
 pub mod backfill;
+pub mod masking;
 pub mod migrations;
 pub mod plan_rehearsal;
 pub mod production_rollback;
@@ -19,7 +20,8 @@ pub mod teardown_schedule;
 pub mod validation;
 
 use crate::cloud::{
-    Clock, DatabaseProbe, Executions, HttpClient, ParameterKind, ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost,
+    Clock, DatabaseMasker, DatabaseProbe, Executions, HttpClient, ParameterKind, ParameterStore, PaymentWebhooks, Rds, Scheduler,
+    ServiceHost,
 };
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
@@ -35,11 +37,22 @@ use std::future::Future;
 
 /// Everything a step may use. The SDK adapters and the simulated account implement all of it.
 pub trait Cloud:
-    Clock + Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + Executions + HttpClient + DatabaseProbe + Sync
+    Clock + Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + Executions + HttpClient + DatabaseProbe + DatabaseMasker + Sync
 {
 }
-impl<T: Clock + Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + Executions + HttpClient + DatabaseProbe + Sync> Cloud
-    for T
+impl<
+        T: Clock
+            + Rds
+            + ParameterStore
+            + ServiceHost
+            + Scheduler
+            + PaymentWebhooks
+            + Executions
+            + HttpClient
+            + DatabaseProbe
+            + DatabaseMasker
+            + Sync,
+    > Cloud for T
 {
 }
 
@@ -75,6 +88,8 @@ steps! {
     ResetStagingDatabasePassword => "reset_staging_database_password", "ResetStagingDatabasePasswordFunctionArn";
     WriteStagingParameters => "write_staging_parameters", "WriteStagingParametersFunctionArn";
     WriteStagingDatabaseUrl => "write_staging_database_url", "WriteStagingDatabaseUrlFunctionArn";
+    MaskStagingDatabase => "mask_staging_database", "MaskStagingDatabaseFunctionArn";
+    VerifyMasking => "verify_masking", "VerifyMaskingFunctionArn";
     ScheduleStagingTeardown => "schedule_staging_teardown", "ScheduleStagingTeardownFunctionArn";
     CreateStagingService => "create_staging_service", "CreateStagingServiceFunctionArn";
     CheckStagingService => "check_staging_service", "CheckStagingServiceFunctionArn";
@@ -122,6 +137,7 @@ impl Step {
                 | Step::CheckRestoredProductionDatabase
                 | Step::CheckStagingService
                 | Step::CheckProductionService
+                | Step::VerifyMasking
                 | Step::VerifyStagingMigrations
                 | Step::VerifyProductionMigrations
                 | Step::VerifyStagingBackfill
@@ -146,6 +162,8 @@ pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Val
         Step::ResetStagingDatabasePassword => call(input, |i| staging_database::reset_staging_database_password(cloud, i)).await,
         Step::WriteStagingParameters => call(input, |i| staging_parameters::write_staging_parameters(cloud, i)).await,
         Step::WriteStagingDatabaseUrl => call(input, |i| staging_parameters::write_staging_database_url(cloud, i)).await,
+        Step::MaskStagingDatabase => call(input, |i| masking::mask_staging_database(cloud, i)).await,
+        Step::VerifyMasking => call(input, |i| masking::verify_masking(cloud, i)).await,
         Step::ScheduleStagingTeardown => call(input, |i| teardown_schedule::schedule_staging_teardown(cloud, i)).await,
         Step::CreateStagingService => call(input, |i| staging_service::create_staging_service(cloud, i)).await,
         Step::CheckStagingService | Step::CheckProductionService => call(input, |i| staging_service::check_service(cloud, i)).await,

@@ -205,5 +205,6 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
         validation: run.validation.clone(),
         ttl_hours: run.ttl_hours,
         timeouts: run.timeouts.clone(),
+        masking: run.masking.resolve(&run.app, &run.validation.test_admin_email)?,
     })
 }
