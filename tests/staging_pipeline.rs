@@ -235,7 +235,7 @@ fn every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
     // The staging pipeline's own steps (Step::ALL also holds the promote and teardown ones).
     let staging = |s: &Step| rehearsal_cli::local::STAGING_DEFINITION.contains(&format!("${{{}}}", s.arn_key()));
     let steps: Vec<Step> = Step::ALL.iter().copied().filter(|s| staging(s) && s.mutates() && *s != Step::RollbackStaging).collect();
-    assert_eq!(steps.len(), 10);
+    assert_eq!(steps.len(), 11);
     let mut failures = Vec::new();
     runtime().block_on(async {
         for &step in &steps {
