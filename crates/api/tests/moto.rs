@@ -440,6 +440,12 @@ async fn a_promotion_records_its_requester_who_cannot_approve_it_and_someone_els
     let input: Value = serde_json::from_str(promotion.input.as_deref().unwrap()).unwrap();
     assert_eq!((input["requested_by"].as_str(), input["run_id"].as_str()), (Some(OPERATOR), Some(RUN_ID)), "{input}");
 
+    // The same request again (a retry under its Idempotency-Key) starts nothing: it answers the
+    // promotion already running.
+    let (status, again) = call(&api, event("POST", "/runs/passed/promote", Some("promote-1"), None)).await;
+    assert_eq!((status, again["execution_arn"].as_str()), (202, Some(promotion.arn.as_str())), "{again}");
+    assert_eq!(fixture.executions(&promotion.state_machine_arn).await, ["promote-1"]);
+
     // The approver sees what would ship and who asked.
     let (_, run) = call(&api, event_as(APPROVER, "GET", "/runs/passed", None, None)).await;
     assert_eq!(run["awaiting_approval"], true, "{run}");
