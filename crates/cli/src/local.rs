@@ -15,6 +15,12 @@ use std::io::Write;
 /// The staging definition, as deployed.
 pub const STAGING_DEFINITION: &str = include_str!("../../../statemachine/staging.asl.json");
 
+/// The execution name of a `rehearsal run --local` started at `start_time` (the run id derives
+/// from it, so a plan of that run names the same resources).
+pub fn local_execution_name(start_time: DateTime<Utc>) -> String {
+    format!("local-{}", start_time.format("%Y%m%dT%H%M%S"))
+}
+
 pub struct LocalRun {
     pub input: Value,
     pub faults: Vec<String>,

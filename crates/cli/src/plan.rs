@@ -48,7 +48,7 @@ impl PlanCommand {
         // Refused as a run refuses it: before the first call.
         crate::execution::checked_input(&document)?;
         // The execution a `rehearsal run --local` started now would be, on the simulated stack.
-        let execution_name = format!("local-{}", start_time.format("%Y%m%dT%H%M%S"));
+        let execution_name = crate::local::local_execution_name(start_time);
         let planned = runtime
             .block_on(plan(&account.session("plan"), document, &execution_name, start_time, &stack_settings()))
             .map_err(|error| CliError::Failed(error.to_string()))?;

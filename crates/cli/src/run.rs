@@ -78,7 +78,7 @@ impl RunCommand {
     }
 
     fn locally(self, input: Value, start_time: DateTime<Utc>) -> Result<Exit, CliError> {
-        let execution_name = format!("local-{}", start_time.format("%Y%m%dT%H%M%S"));
+        let execution_name = crate::local::local_execution_name(start_time);
         let run = LocalRun { input: input.clone(), faults: self.inject_fault, start_time, execution_name: execution_name.clone() };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
         let wall = Instant::now();

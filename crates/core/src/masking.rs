@@ -474,6 +474,19 @@ pub struct KeptFindings {
     pub unchanged: bool,
 }
 
+impl KeptFindings {
+    /// The rows whose `column` is `value` in `table`, as production and staging hold them.
+    pub fn compare<R: PartialEq>(table: &str, column: &str, value: &str, production: &[R], staging: &[R]) -> Self {
+        KeptFindings {
+            table: table.to_string(),
+            column: column.to_string(),
+            value: value.to_string(),
+            production_rows: production.len() as u64,
+            unchanged: production == staging,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Findings {
     pub tables: Vec<TableFindings>,

@@ -276,13 +276,7 @@ impl DatabaseMasker for PostgresProbe {
                 for value in values {
                     let before = kept_rows(&p, table, column, value).await?;
                     let after = kept_rows(&s, table, column, value).await?;
-                    findings.kept.push(KeptFindings {
-                        table: table.clone(),
-                        column: column.clone(),
-                        value: value.clone(),
-                        production_rows: before.len() as u64,
-                        unchanged: before == after,
-                    });
+                    findings.kept.push(KeptFindings::compare(table, column, value, &before, &after));
                 }
             }
         }

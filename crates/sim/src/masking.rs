@@ -165,13 +165,7 @@ impl Database {
                         rows(db, table).into_iter().filter(|r| text(r.get(column)).as_deref() == Some(value)).collect()
                     };
                     let (before, after) = (matching(production), matching(self));
-                    findings.kept.push(KeptFindings {
-                        table: table.clone(),
-                        column: column.clone(),
-                        value: value.clone(),
-                        production_rows: before.len() as u64,
-                        unchanged: before == after,
-                    });
+                    findings.kept.push(KeptFindings::compare(table, column, value, &before, &after));
                 }
             }
         }
