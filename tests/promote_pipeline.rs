@@ -12,7 +12,10 @@ use rehearsal_core::naming::teardown_schedule_name;
 use rehearsal_core::plan::SCHEDULE_GROUP;
 use rehearsal_core::promotion::{approval_parameter, ApprovalDecision, Promotion, Verdict, RETAIN_UNTIL_KEY};
 use rehearsal_core::steps::{invoke, Step};
-use rehearsal_sim::seed::{PRODUCTION_DB, PRODUCTION_IMAGE, PRODUCTION_SERVICE, PRODUCTION_SERVICE_URL, RELEASE_IMAGE};
+use rehearsal_sim::seed::{
+    ECR_REGISTRY, ECR_REPOSITORY, ECS_CLUSTER, PRODUCTION_DB, PRODUCTION_IMAGE_DIGEST, PRODUCTION_SERVICE, PRODUCTION_SERVICE_URL,
+    RELEASE_IMAGE, RELEASE_IMAGE_DIGEST, RELEASE_IMAGE_TAG,
+};
 use rehearsal_sim::SimAccount;
 use rehearsal_tests::promotion::{alert_subjects, promote, promote_on, promotion, skipping_allowed, stage, staged};
 use rehearsal_tests::{new_account, runtime, RUN_ID};
@@ -198,7 +201,7 @@ fn a_failure_at_each_promote_step_leaves_production_as_it_was() {
         for (fault, expect) in cases {
             let account = new_account();
             let staging = staged(&account).await;
-            let input = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip"});
+            let input = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip", "accept_branch_head": true});
             let report = promote_on(&account, skipping_allowed(), input, &[fault], ApprovalAnswer::Never).await;
             if let Err(problem) = check_failure(&account, &report, &expect).await {
                 problems.push(format!("{fault}: {problem}\n  error {:?}\n  cause {:?}", report.error, report.cause));
@@ -245,26 +248,84 @@ async fn check_failure(account: &SimAccount, report: &MachineReport, expect: &Ex
     }
 }
 
+/// `repository@digest` of the app's repository.
+fn pinned(digest: &str) -> String {
+    format!("{ECR_REGISTRY}/{ECR_REPOSITORY}@{digest}")
+}
+
+/// Production on `backend` running release-41; staging rehearses release-42 by its tag, which
+/// then moves to a new build. The promotion deploys the digest staging ran, never the tag's new
+/// one; with the last check failing, production goes back to the digest it ran before.
+async fn an_image_release_is_promoted_by_the_digest_staging_ran(backend: &str) {
+    let image = |account: &SimAccount| match backend {
+        "ecs-express" => account.express_service_image(ECS_CLUSTER, PRODUCTION_SERVICE),
+        _ => account.service_image(PRODUCTION_SERVICE),
+    };
+    let document = json!({"service": {"backend": backend, "image": RELEASE_IMAGE, "cpu": "1 vCPU", "memory": "2 GB"}});
+    for (fault, production_ends_on) in [(None, RELEASE_IMAGE_DIGEST), (Some("validate_production=failed-check"), PRODUCTION_IMAGE_DIGEST)] {
+        let account = new_account();
+        match backend {
+            "ecs-express" => account.deploy_production_on_ecs_express(),
+            _ => account.deploy_production_from_image(),
+        }
+        let (staging, status) = stage(&account, document.clone(), &[]).await;
+        assert_eq!(status, RunStatus::Succeeded, "{backend}");
+        assert!(
+            account.express_service_image(ECS_CLUSTER, "tableicty-staging-backend").or(account.service_image("tableicty-staging-backend"))
+                == Some(pinned(RELEASE_IMAGE_DIGEST)),
+            "{backend}: staging runs the digest the tag named at planning"
+        );
+        let moved = account.push_image(RELEASE_IMAGE_TAG);
+        assert_ne!(moved, RELEASE_IMAGE_DIGEST);
+
+        // The document cannot name another image; an image release needs no opt-in.
+        let naming = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip", "release_image": RELEASE_IMAGE});
+        let refused = promote_on(&account, skipping_allowed(), naming, &[], ApprovalAnswer::Never).await;
+        assert!(refused.cause.as_deref().unwrap_or_default().contains("field `release_image`"), "{:?}", refused.cause);
+        assert_eq!(refused.production_writes, json!([]));
+
+        let input = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip"});
+        let report = promote_on(&account, skipping_allowed(), input, &fault.into_iter().collect::<Vec<_>>(), ApprovalAnswer::Never).await;
+        assert_eq!(report.succeeded, fault.is_none(), "{backend} {fault:?}: {:?} {:?}", report.error, report.cause);
+        assert_eq!(image(&account), Some(pinned(production_ends_on)), "{backend} {fault:?}");
+        assert_eq!(report.output.as_ref().and_then(|o| o["deployed"].as_str()).is_some(), fault.is_none(), "{:?}", report.output);
+        if fault.is_some() {
+            assert!(report.cause.as_deref().unwrap().contains(&pinned(PRODUCTION_IMAGE_DIGEST)), "{:?}", report.cause);
+            assert!(!production_migrated(&account));
+        }
+    }
+}
+
 #[test]
-fn an_image_based_production_goes_back_to_the_image_it_ran() {
+fn an_image_release_on_app_runner_deploys_what_staging_ran_and_rolls_back_to_what_production_ran() {
+    runtime().block_on(an_image_release_is_promoted_by_the_digest_staging_ran("apprunner"));
+}
+
+#[test]
+fn an_image_release_on_ecs_express_deploys_what_staging_ran_and_rolls_back_to_what_production_ran() {
+    runtime().block_on(an_image_release_is_promoted_by_the_digest_staging_ran("ecs-express"));
+}
+
+#[test]
+fn a_source_built_production_is_promoted_only_when_the_document_accepts_its_branch_head() {
     runtime().block_on(async {
         let account = new_account();
-        account.deploy_production_from_image();
-        // Production names no repository: staging builds the stack's (StagingRepositoryUrl).
-        let (staging, status) = stage(&account, json!({}), &[]).await;
-        assert_eq!(status, RunStatus::Succeeded);
-        let input = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip", "release_image": RELEASE_IMAGE});
-        let without_image = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip"});
-        let refused = promote_on(&account, skipping_allowed(), without_image, &[], ApprovalAnswer::Never).await;
-        assert!(refused.cause.as_deref().unwrap_or_default().contains("release_image"), "{:?}", refused.cause);
+        let staging = staged(&account).await;
+        let without = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip"});
+        let report = promote_on(&account, skipping_allowed(), without, &[], ApprovalAnswer::Never).await;
+        assert_eq!(report.error.as_deref(), Some("InvalidInputError"));
+        assert!(report.cause.as_deref().unwrap().contains("field `accept_branch_head`"), "{:?}", report.cause);
+        // Refused before any production call: nothing after the verification ran.
+        assert!(!report.entered("SnapshotProductionBeforeDeploy") && !report.entered("RecordProductionSource"));
+        assert_eq!(report.production_writes, json!([]));
 
-        let report =
-            promote_on(&account, skipping_allowed(), input.clone(), &["validate_production=failed-check"], ApprovalAnswer::Never).await;
-        assert_eq!(report.error.as_deref(), Some("CheckFailedError"), "{:?}", report.cause);
-        assert_eq!(account.service_image(PRODUCTION_SERVICE).as_deref(), Some(PRODUCTION_IMAGE));
-        assert!(report.cause.as_deref().unwrap().contains("back to the image it ran before"), "{:?}", report.cause);
-        assert!(!production_migrated(&account));
-        assert_eq!(production_health(&account).await, 200);
+        let accepted = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip", "accept_branch_head": true});
+        let report = promote_on(&account, skipping_allowed(), accepted, &[], ApprovalAnswer::Never).await;
+        assert!(report.succeeded, "{:?}", report.cause);
+        let deployed = report.output.as_ref().and_then(|o| o["deployed"].as_str()).unwrap_or_default().to_string();
+        assert!(deployed.contains("head of its branch main") && deployed.contains("may not have run"), "{deployed}");
+        let alerts = report.notifications.as_array().unwrap();
+        assert!(alerts.iter().any(|a| a["message"].as_str().is_some_and(|m| m.contains(&deployed))), "{alerts:?}");
     });
 }
 
@@ -275,7 +336,7 @@ fn check_approval_refuses_a_decision_the_requester_wrote_whoever_it_names() {
         let staging = staged(&account).await;
         // The requester is a session of the account, so the parameter's LastModifiedUser is theirs.
         let requester = rehearsal_sim::session_principal("developer");
-        let document = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "requested_by": requester});
+        let document = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "requested_by": requester, "accept_branch_head": true});
         let verify = json!({
             "input": document,
             "execution_start": account.now(),

@@ -197,6 +197,8 @@ impl Run {
             run_id: self.plan.run_id.clone(),
             staging_execution_arn: "arn:aws:states:us-east-1:123456789012:execution:rehearsal-staging:staging".into(),
             requested_by: Some(LOCAL_REQUESTER.into()),
+            // The runbook's production builds its branch.
+            accept_branch_head: true,
             ..PromoteInput::default()
         };
         let started = self.account.session("promotion").now();

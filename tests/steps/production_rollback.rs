@@ -7,6 +7,7 @@ use rehearsal_core::phase::Phase;
 use rehearsal_core::promotion::{RESTORED_FROM_KEY, RETAIN_UNTIL_KEY};
 use rehearsal_core::steps::Step;
 use rehearsal_core::tags::{Ownership, RunTags};
+use rehearsal_sim::seed::{ECR_REGISTRY, ECR_REPOSITORY, PRODUCTION_IMAGE_DIGEST, RELEASE_IMAGE_DIGEST};
 use serde_json::{json, Value};
 
 const RESTORE: Step = Step::RestoreProductionDatabase;
@@ -148,9 +149,12 @@ async fn an_image_based_service_is_updated_back_to_the_image_it_ran() {
     let run = Run::planned().await;
     run.account.deploy_production_from_image();
     let mut promotion = run.promotion();
-    promotion["release_image"] = json!(rehearsal_sim::seed::RELEASE_IMAGE);
+    promotion["release_image"] = json!(format!("{ECR_REGISTRY}/{ECR_REPOSITORY}@{RELEASE_IMAGE_DIGEST}"));
     let (source, deployment) = deploying(&run, &promotion).await;
     let image = text(&source["image_identifier"]).to_string();
+    // What production ran, by the digest its tag named when recorded (the tag is kept beside it).
+    assert_eq!(image, format!("{ECR_REGISTRY}/{ECR_REPOSITORY}@{PRODUCTION_IMAGE_DIGEST}"));
+    assert_eq!(source["configured_image"], json!(rehearsal_sim::seed::PRODUCTION_IMAGE));
     let input = |deployment: &Value| json!({"promotion": promotion, "source": source, "deployment": deployment});
     // While the deployment still runs, App Runner refuses an update: the Task retries.
     assert_eq!(run.call(CODE, input(&deployment)).await.unwrap_err().name(), "TransientError");

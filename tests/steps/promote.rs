@@ -90,10 +90,15 @@ async fn the_deployment_starts_from_what_production_runs_and_refuses_an_image_fo
     assert!(source["repository_url"].is_string() && source["image_identifier"].is_null(), "{source}");
     assert!(run.production_writes().is_empty(), "recording only reads");
 
+    // An image for a source-built service, or a branch head nobody accepted: refused before any call.
     let mut with_image = promotion.clone();
     with_image["release_image"] = json!(rehearsal_sim::seed::RELEASE_IMAGE);
-    let refused = run.call(Step::StartProductionDeployment, json!({"promotion": with_image, "source": source})).await;
-    assert_eq!(invalid_field(refused).0, "release_image");
+    let mut unaccepted = promotion.clone();
+    unaccepted["branch_head_accepted"] = json!(false);
+    for refused in [with_image, unaccepted] {
+        let refused = run.call(Step::StartProductionDeployment, json!({"promotion": refused, "source": source})).await;
+        assert_eq!(refused.unwrap_err().name(), "MalformedInputError");
+    }
     assert!(run.calls_of(Step::StartProductionDeployment).is_empty());
 
     let deployment = run.ok(Step::StartProductionDeployment, json!({"promotion": promotion, "source": source})).await;

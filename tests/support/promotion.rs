@@ -34,7 +34,8 @@ pub async fn staged(account: &SimAccount) -> String {
 
 /// A promotion of the run, requested (as the API records it) by `LOCAL_REQUESTER`.
 pub fn promotion(staging_execution_arn: &str) -> Value {
-    json!({"run_id": RUN_ID, "staging_execution_arn": staging_execution_arn, "requested_by": LOCAL_REQUESTER})
+    // The runbook's production builds its branch: promoting it means accepting its head.
+    json!({"run_id": RUN_ID, "staging_execution_arn": staging_execution_arn, "requested_by": LOCAL_REQUESTER, "accept_branch_head": true})
 }
 
 async fn execute(

@@ -24,7 +24,7 @@ const MAX_NAME: usize = 80;
 /// The promote machine's states while it waits for a decision.
 const AWAITING_STATES: [&str; 3] = ["CheckApproval", "IsApproved", "WaitForApproval"];
 /// What a promotion body may set; `requested_by` is always the caller.
-const PROMOTE_FIELDS: [&str; 4] = ["approval", "release_image", "forensics_retention_days", "teardown_delay_minutes"];
+const PROMOTE_FIELDS: [&str; 4] = ["approval", "accept_branch_head", "forensics_retention_days", "teardown_delay_minutes"];
 
 /// The state machines the API starts and reads, and who may approve, from the function's
 /// environment.
@@ -246,24 +246,25 @@ impl RunningPromotion {
         self.input.get("requested_by").and_then(Value::as_str)
     }
 
-    /// What `GET /runs/{id}` shows of it: who asked, and the image it would deploy (none: the
-    /// branch the staging run built).
+    /// What `GET /runs/{id}` shows of it: who asked, and whether it accepted deploying a
+    /// source-built production's branch head (an image release deploys the run's digest).
     fn summary(&self) -> Value {
         json!({
             "id": self.name,
             "execution_arn": self.execution.arn,
             "started_at": rfc3339(Some(self.execution.start)),
             "requested_by": self.requested_by(),
-            "release_image": self.input.get("release_image"),
+            "accept_branch_head": self.input.get("accept_branch_head").and_then(Value::as_bool).unwrap_or(false),
             "awaiting_approval": self.awaiting_approval,
         })
     }
 }
 
-/// What the staging run built and validated, from its plan: the source (repository and branch,
-/// or image) and the build and start commands, which is what a promotion ships.
+/// What the staging run built and validated, from its plan: the release (the digest-pinned
+/// image, or the branch App Runner built) and its source with the build and start commands,
+/// which is what a promotion ships.
 fn ships(plan: &Value) -> Value {
-    plan.pointer("/service/source").cloned().unwrap_or(Value::Null)
+    json!({"release": plan.get("release"), "source": plan.pointer("/service/source")})
 }
 
 /// The API over Step Functions and Parameter Store (where operators' decisions are written).

@@ -449,7 +449,7 @@ async fn a_promotion_records_its_requester_who_cannot_approve_it_and_someone_els
     // The approver sees what would ship and who asked.
     let (_, run) = call(&api, event_as(APPROVER, "GET", "/runs/passed", None, None)).await;
     assert_eq!(run["awaiting_approval"], true, "{run}");
-    assert_eq!(run["ships"]["code"]["repository"]["branch"], "release-42", "{run}");
+    assert_eq!(run["ships"]["source"]["code"]["repository"]["branch"], "release-42", "{run}");
     assert_eq!((run["promotions"][0]["id"].as_str(), run["promotions"][0]["requested_by"].as_str()), (Some("promote-1"), Some(OPERATOR)));
 
     let (status, body) = call(&api, event("POST", "/runs/passed/approve", None, Some(r#"{"comment": "mine"}"#))).await;

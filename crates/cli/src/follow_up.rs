@@ -84,12 +84,18 @@ impl Then {
         account: &SimAccount,
         staging: &RunReport,
         staging_arn: &str,
+        accept_branch_head: bool,
         progress: W,
     ) -> Result<MachineReport, RunError> {
         let (definition, input) = match self {
             Then::Promote => (
                 PROMOTE_DEFINITION,
-                json!({"run_id": staging.run_id, "staging_execution_arn": staging_arn, "requested_by": LOCAL_REQUESTER}),
+                json!({
+                    "run_id": staging.run_id,
+                    "staging_execution_arn": staging_arn,
+                    "requested_by": LOCAL_REQUESTER,
+                    "accept_branch_head": accept_branch_head,
+                }),
             ),
             Then::Teardown => {
                 let schedule =

@@ -32,6 +32,13 @@ pub fn local_substitutions() -> BTreeMap<String, String> {
         ("StagingRuntime", stack.build.runtime),
         ("StagingBuildCommand", stack.build.build_command),
         ("StagingStartCommand", stack.build.start_command),
+        ("StagingImageAccessRoleArn", stack.image_access_role_arn),
+        ("EcsCluster", stack.ecs.cluster),
+        ("EcsSubnetIds", stack.ecs.subnets),
+        ("EcsSecurityGroupIds", stack.ecs.security_groups),
+        ("StagingEcsExecutionRoleArn", stack.ecs.execution_role_arn),
+        ("StagingEcsTaskRoleArn", stack.ecs.task_role_arn),
+        ("EcsInfrastructureRoleArn", stack.ecs.infrastructure_role_arn),
     ] {
         values.insert(key.to_string(), value);
     }

@@ -21,7 +21,6 @@ use rehearsal_core::steps::plan_rehearsal::StackSettings;
 use rehearsal_core::steps::{invoke, Cloud, Step};
 use rehearsal_core::StepError;
 use rehearsal_sim::seed::stack_settings;
-use rehearsal_sim::{SimAccount, SimConfig};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -44,7 +43,7 @@ impl PlanCommand {
         let document = read_json("--input", self.input.as_deref())?;
         let start_time = Utc::now().with_nanosecond(0).unwrap_or_else(Utc::now);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
-        let account = runtime.block_on(async { SimAccount::new(SimConfig::default(), start_time) });
+        let account = runtime.block_on(async { crate::local::simulated_account(&document, start_time) });
         // Refused as a run refuses it: before the first call.
         crate::execution::checked_input(&document)?;
         // The execution a `rehearsal run --local` started now would be, on the simulated stack.

@@ -9,7 +9,6 @@ use crate::report::{write_markdown, write_report, RunStatus};
 use crate::wire::{run_over_the_wire, HostOverrides, WireOptions, WireRun};
 use chrono::{DateTime, Timelike, Utc};
 use rehearsal_probes::TlsMode;
-use rehearsal_sim::{SimAccount, SimConfig};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -64,6 +63,11 @@ pub struct RunCommand {
     /// same simulated account. The report then holds `{"staging": …, "then": …}`.
     #[arg(long, value_enum, conflicts_with = "endpoint_url")]
     then: Option<Then>,
+    /// With `--then promote` on a production App Runner builds from source: deploy its
+    /// branch's head, which staging may not have run (the promotion is refused without it; an
+    /// image release promotes the digest staging ran).
+    #[arg(long, requires = "then")]
+    accept_branch_head: bool,
 }
 
 impl RunCommand {
@@ -83,7 +87,7 @@ impl RunCommand {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
         let wall = Instant::now();
         println!("rehearsal: staging pipeline on the simulated account (virtual clock)");
-        let account = runtime.block_on(async { SimAccount::new(SimConfig::default(), start_time) });
+        let account = runtime.block_on(async { crate::local::simulated_account(&input, start_time) });
         let (report, staging_arn) = runtime.block_on(async {
             match self.then {
                 None => run_on(&account, run, std::io::stdout()).await.map(|r| (r, None)),
@@ -104,7 +108,7 @@ impl RunCommand {
         };
         let approved = if then == Then::Promote { " (approved at once)" } else { "" };
         println!("\nrehearsal: {} on the same simulated account{approved}", then.name());
-        let execution = runtime.block_on(then.run_after(&account, &report, &staging_arn, std::io::stdout()))?;
+        let execution = runtime.block_on(then.run_after(&account, &report, &staging_arn, self.accept_branch_head, std::io::stdout()))?;
         execution.print_summary(then.name());
         write_report(&serde_json::json!({"staging": report, "then": execution}), self.report.as_deref());
         Ok(if execution.succeeded { Exit::Succeeded } else { Exit::Failed })

@@ -1,7 +1,7 @@
 //! The resolved plan: the run document plus every name and production fact the steps need,
 //! computed once by `plan_rehearsal` and carried in the execution state as `$.plan`.
 
-use crate::cloud::ServiceSpec;
+use crate::cloud::{ServiceBackend, ServiceLocation, ServiceSpec};
 use crate::run::{SecretKeySource, TimeoutsInput, ValidationInput};
 use crate::tags::RunTags;
 use chrono::{DateTime, Utc};
@@ -52,10 +52,26 @@ pub struct RunPlan {
     pub stripe_webhook: StripeWebhookPlan,
     /// The service to create; `secrets` is filled in by the steps once the parameters exist.
     pub service: ServiceSpec,
+    /// What staging runs: the execution's output reports it, and a promotion deploys exactly it.
+    pub release: PlannedRelease,
     pub validation: ValidationInput,
     pub ttl_hours: u32,
     pub timeouts: TimeoutsInput,
     pub masking: crate::masking::MaskingPlan,
+}
+
+/// The release a staging run rehearses (`release` in its output).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedRelease {
+    pub backend: ServiceBackend,
+    /// The image as the document named it: a tag may move later, `image` does not.
+    pub requested_image: Option<String>,
+    /// `<repository>@sha256:…`: what staging runs, and the one image a promotion of this run deploys.
+    pub image: Option<String>,
+    /// For a service App Runner builds from source: the branch, whose head at build time staging
+    /// ran. Production would build the head at its own deployment, which staging may not have run.
+    pub branch: Option<String>,
 }
 
 /// Production, as read when the run was planned. Only ever read by a staging run.
@@ -125,6 +141,12 @@ impl RunPlan {
     /// Every staging parameter a run may create, in the order they are written.
     pub fn staging_parameter_names(&self) -> Vec<String> {
         staging_parameter_keys().into_iter().map(|k| self.staging_parameter(k)).collect()
+    }
+
+    /// Where production's service is: the plan found it on staging's backend, in staging's
+    /// cluster on ECS (the stack's EcsCluster).
+    pub fn production_location(&self) -> ServiceLocation {
+        self.service.host.location()
     }
 
     pub fn teardown_schedule_name(&self) -> String {

@@ -54,9 +54,10 @@ pub struct PromoteInput {
     pub forensics_retention_days: u32,
     /// Minutes staging stays up after a successful promotion before its teardown fires.
     pub teardown_delay_minutes: u32,
-    /// For an image-based production service: the release image to deploy. A service built from
-    /// source deploys its branch's latest commit instead, and must not be given one.
-    pub release_image: Option<String>,
+    /// For a production service App Runner builds from source: deploy its branch's head, which
+    /// staging may not have run (a commit pushed since staging built is deployed unrehearsed).
+    /// Refused unless set: an image release promotes exactly the digest staging ran.
+    pub accept_branch_head: bool,
     /// Who asked for the promotion: the caller's IAM principal ARN, as the API saw it
     /// (`POST /runs/{id}/promote`). Required unless the approval is skipped; its approver must be
     /// someone else.
@@ -71,7 +72,7 @@ impl Default for PromoteInput {
             approval: Approval::Required,
             forensics_retention_days: 14,
             teardown_delay_minutes: 60,
-            release_image: None,
+            accept_branch_head: false,
             requested_by: None,
         }
     }
@@ -79,6 +80,12 @@ impl Default for PromoteInput {
 
 impl PromoteInput {
     pub fn from_json(value: serde_json::Value) -> Result<Self, StepError> {
+        if value.get("release_image").is_some() {
+            return Err(StepError::invalid(
+                "release_image",
+                "is not accepted in the promotion document: a promotion deploys the image digest the staging run ran (its output's release)",
+            ));
+        }
         let input: PromoteInput = parse_document(value, "the promotion document")?;
         input.validate()?;
         Ok(input)
@@ -96,9 +103,6 @@ impl PromoteInput {
         }
         if self.teardown_delay_minutes > 7 * 24 * 60 {
             return Err(StepError::invalid("teardown_delay_minutes", "is more than a week"));
-        }
-        if self.release_image.as_deref().is_some_and(|i| i.trim().is_empty()) {
-            return Err(StepError::invalid("release_image", "must not be empty"));
         }
         match &self.requested_by {
             Some(principal) if !is_principal(principal) => {
@@ -131,7 +135,14 @@ pub struct Promotion {
     /// The name the damaged instance is moved to.
     pub damaged_db_id: String,
     pub retain_damaged_until: DateTime<Utc>,
+    /// The digest-pinned image the staging run ran (its output's `release.image`): the only
+    /// image this promotion deploys. `None`: production builds its branch's head.
     pub release_image: Option<String>,
+    /// Production builds its branch's head, which staging may not have run; the document
+    /// accepted that (`accept_branch_head`). The report and the alert say so.
+    pub branch_head_accepted: bool,
+    /// What production is given, in words for the report and the alert.
+    pub deploys: String,
     pub teardown_delay_minutes: u32,
     /// `$$.Execution.Name` of the promotion: keys its decision parameter.
     pub execution_name: String,
@@ -140,6 +151,7 @@ pub struct Promotion {
 
 impl Promotion {
     pub fn new(plan: RunPlan, input: &PromoteInput, started_at: DateTime<Utc>, execution_name: &str) -> Result<Self, StepError> {
+        let release_image = plan.release.image.clone();
         let production_db = plan.production.db_instance_id.clone();
         let stamp = started_at.format("%Y%m%d%H%M");
         let stem = production_db.strip_suffix("-db").unwrap_or(&production_db);
@@ -161,7 +173,15 @@ impl Promotion {
             restored_db_id,
             damaged_db_id,
             retain_damaged_until: started_at + chrono::Duration::days(i64::from(input.forensics_retention_days)),
-            release_image: input.release_image.clone(),
+            branch_head_accepted: release_image.is_none() && input.accept_branch_head,
+            deploys: match (&release_image, &plan.release.branch) {
+                (Some(image), _) => format!("the image staging ran, {image}"),
+                (None, branch) => format!(
+                    "the head of its branch {} as App Runner builds it now, which staging may not have run (accepted by accept_branch_head)",
+                    branch.as_deref().unwrap_or("(production's)")
+                ),
+            },
+            release_image,
             teardown_delay_minutes: input.teardown_delay_minutes,
             execution_name: execution_name.to_string(),
             requested_by: input.requested_by.clone(),
@@ -271,6 +291,7 @@ mod tests {
         assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "approval": "maybe"})), "approval");
         assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "forensics_retention_days": 0})), "forensics_retention_days");
         assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "bogus": 1})), "bogus");
+        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "requested_by": who, "release_image": "x"})), "release_image");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! Every field has the runbook's value as its default, so `{}` rehearses tableicty as the guide
 //! does. [`RunInput::validate`] refuses bad input with the field's name before any AWS call.
 
+use crate::cloud::ServiceBackend;
+use crate::image::ImageName;
 use crate::naming::{parameter_path_problem, path_is_within, rds_identifier_problem, service_name_problem, MAX_APP_LENGTH};
 use crate::StepError;
 use serde::{Deserialize, Serialize};
@@ -84,7 +86,16 @@ pub struct ServiceInput {
     /// App Runner memory: "0.5 GB" up to "12 GB".
     pub memory: String,
     pub port: u16,
-    /// The branch of production's repository staging builds: the one thing about the code the
+    /// Where staging runs: `apprunner` (the runbook's; closed to new customers since
+    /// 2026-04-30) or `ecs-express` (ECS Express Mode, what AWS offers instead). Production
+    /// runs on the same backend: a rehearsal deploys as production does.
+    pub backend: ServiceBackend,
+    /// The release as a container image in ECR, `<registry>/<repository>:<tag>` or
+    /// `…@sha256:<digest>`. The plan pins a tag to its digest once; staging runs that digest and
+    /// the promotion deploys exactly it. Required on `ecs-express`; without it, App Runner
+    /// builds `branch`.
+    pub image: Option<String>,
+    /// The branch of production's repository staging builds when no image is named: the one thing about the code the
     /// document chooses. Repository, connection, runtime and commands are production's (or the
     /// stack's), and the service runs as the stack's staging role.
     pub branch: String,
@@ -175,6 +186,8 @@ impl Default for ServiceInput {
             cpu: "0.25 vCPU".into(),
             memory: "0.5 GB".into(),
             port: 8000,
+            backend: ServiceBackend::AppRunner,
+            image: None,
             branch: "main".into(),
             auto_deployments: false,
             environment: BTreeMap::from([
@@ -254,7 +267,7 @@ pub const PARAMETER_BACKED_VARIABLES: [&str; 7] =
 /// document that still carries one is refused naming it (the caller would otherwise expect it to
 /// apply). Commands, repository, connection, role and network decide what runs with which
 /// powers, so they are production's or the stack's, never the caller's.
-const NOT_ACCEPTED: [(&str, &str); 12] = [
+const NOT_ACCEPTED: [(&str, &str); 19] = [
     ("run_id", "a run's id is derived from its execution (name and start time)"),
     ("run_date", "a run's names are derived from its execution (name and start time)"),
     ("service.runtime", "staging takes it from production's service (or the stack's StagingRuntime)"),
@@ -264,6 +277,13 @@ const NOT_ACCEPTED: [(&str, &str); 12] = [
     ("service.connection_arn", "staging takes it from production's service"),
     ("service.instance_role_arn", "staging runs as the stack's staging instance role"),
     ("service.vpc_connector", "staging takes it from the stack's StagingVpcConnector"),
+    ("service.access_role_arn", "App Runner pulls staging's image with the stack's StagingImageAccessRole"),
+    ("service.execution_role_arn", "staging's ECS tasks start with the stack's StagingEcsExecutionRole, which reads only the staging path"),
+    ("service.task_role_arn", "staging's ECS tasks run as the stack's StagingEcsTaskRole"),
+    ("service.infrastructure_role_arn", "ECS manages staging's load balancer with the stack's EcsInfrastructureRoleArn"),
+    ("service.cluster", "staging runs in production's cluster (or the stack's EcsCluster)"),
+    ("service.subnets", "staging takes them from production's service (or the stack's EcsSubnetIds)"),
+    ("service.security_groups", "staging takes them from production's service (or the stack's EcsSecurityGroupIds)"),
     ("staging.db_subnet_group", "staging takes it from production's database instance"),
     ("staging.vpc_security_group_ids", "staging takes them from production's database instance"),
     ("staging.publicly_accessible", "the staging copy is never publicly accessible"),
@@ -392,17 +412,9 @@ impl RunInput {
         if self.service.name.eq_ignore_ascii_case(&self.production.service_name) {
             return bad("service.name", "must differ from production.service_name".into());
         }
-        if !CPU_VALUES.contains(&self.service.cpu.as_str()) {
-            return bad("service.cpu", format!("{:?} is not one of {CPU_VALUES:?}", self.service.cpu));
-        }
-        if !MEMORY_VALUES.contains(&self.service.memory.as_str()) {
-            return bad("service.memory", format!("{:?} is not one of {MEMORY_VALUES:?}", self.service.memory));
-        }
+        self.validate_release()?;
         if self.service.port < 1024 {
-            return bad("service.port", format!("{} is a privileged port; App Runner apps listen on 1024-65535", self.service.port));
-        }
-        if self.service.branch.trim().is_empty() {
-            return bad("service.branch", "must not be empty".into());
+            return bad("service.port", format!("{} is a privileged port; apps listen on 1024-65535", self.service.port));
         }
         for (name, value) in &self.service.environment {
             if PARAMETER_BACKED_VARIABLES.contains(&name.as_str()) || name == "BACKFILL_TOKEN_PARAMETER" {
@@ -444,6 +456,83 @@ impl RunInput {
         }
         self.masking.resolve(&self.app, &self.validation.test_admin_email)?;
         Ok(())
+    }
+
+    /// The release (an image, or App Runner's branch) and the size in the backend's vocabulary.
+    fn validate_release(&self) -> Result<(), StepError> {
+        let service = &self.service;
+        let image = match &service.image {
+            Some(image) => Some(ImageName::parse(image).map_err(|problem| StepError::invalid("service.image", problem))?),
+            None => None,
+        };
+        match service.backend {
+            ServiceBackend::AppRunner => {
+                if !CPU_VALUES.contains(&service.cpu.as_str()) {
+                    return Err(StepError::invalid("service.cpu", format!("{:?} is not one of {CPU_VALUES:?}", service.cpu)));
+                }
+                if !MEMORY_VALUES.contains(&service.memory.as_str()) {
+                    return Err(StepError::invalid("service.memory", format!("{:?} is not one of {MEMORY_VALUES:?}", service.memory)));
+                }
+            }
+            ServiceBackend::EcsExpress => {
+                if image.is_none() {
+                    return Err(StepError::invalid(
+                        "service.image",
+                        "ecs-express runs a container image (ECS never builds source): name the release's ECR image",
+                    ));
+                }
+                let cpu = ecs_cpu_units(&service.cpu).ok_or_else(|| {
+                    StepError::invalid("service.cpu", format!("{:?} is not CPU units (256, 512, 1024, …) or vCPU", service.cpu))
+                })?;
+                let memory = ecs_memory_mib(&service.memory)
+                    .ok_or_else(|| StepError::invalid("service.memory", format!("{:?} is not MiB (512, 1024, …) or GB", service.memory)))?;
+                if !fargate_allows(cpu, memory) {
+                    return Err(StepError::invalid(
+                        "service.memory",
+                        format!("{memory} MiB is not a Fargate size for {cpu} CPU units (see the task size table of Amazon ECS)"),
+                    ));
+                }
+            }
+        }
+        if image.is_none() && service.branch.trim().is_empty() {
+            return Err(StepError::invalid("service.branch", "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+/// ECS CPU units from the document's `service.cpu`: units (`"1024"`) or App Runner's words
+/// (`"1 vCPU"`), so one document can move between backends.
+pub fn ecs_cpu_units(cpu: &str) -> Option<u32> {
+    let units = match cpu.strip_suffix(" vCPU") {
+        Some(vcpu) => (vcpu.parse::<f64>().ok()? * 1024.0) as u32,
+        None => cpu.parse().ok()?,
+    };
+    (units > 0).then_some(units)
+}
+
+/// Memory in MiB from the document's `service.memory`: MiB (`"2048"`) or App Runner's words (`"2 GB"`).
+pub fn ecs_memory_mib(memory: &str) -> Option<u32> {
+    let mib = match memory.strip_suffix(" GB") {
+        Some(gb) => (gb.parse::<f64>().ok()? * 1024.0) as u32,
+        None => memory.parse().ok()?,
+    };
+    (mib > 0).then_some(mib)
+}
+
+/// Fargate's CPU units and the memory (MiB) each allows (Amazon ECS task size table), which
+/// ECS Express services are sized by.
+pub fn fargate_allows(cpu: u32, memory: u32) -> bool {
+    let range = |low: u32, high: u32, step: u32| memory >= low && memory <= high && (memory - low).is_multiple_of(step);
+    match cpu {
+        256 => [512, 1024, 2048].contains(&memory),
+        512 => range(1024, 4096, 1024),
+        1024 => range(2048, 8192, 1024),
+        2048 => range(4096, 16384, 1024),
+        4096 => range(8192, 30720, 1024),
+        8192 => range(16384, 61440, 4096),
+        16384 => range(32768, 122880, 8192),
+        _ => false,
     }
 }
 

@@ -266,22 +266,9 @@ pub(crate) fn seed(world: &mut World) {
     }
 }
 
-/// Fargate's CPU units and the memory (MiB) each allows.
-fn fargate_allows(cpu: u32, memory: u32) -> bool {
-    let range = |low: u32, high: u32, step: u32| memory >= low && memory <= high && (memory - low).is_multiple_of(step);
-    match cpu {
-        256 => [512, 1024, 2048].contains(&memory),
-        512 => range(1024, 4096, 1024),
-        1024 => range(2048, 8192, 1024),
-        2048 => range(4096, 16384, 1024),
-        4096 => range(8192, 30720, 1024),
-        8192 => range(16384, 61440, 4096),
-        16384 => range(32768, 122880, 8192),
-        _ => false,
-    }
-}
-
 fn check_config(world: &World, config: &ExpressConfig) -> CloudResult<()> {
+    // AWS's own table (the same one the run document is checked against before any call).
+    use rehearsal_core::run::fargate_allows;
     let cpu_memory = (config.cpu.parse::<u32>(), config.memory.parse::<u32>());
     if !matches!(cpu_memory, (Ok(cpu), Ok(memory)) if fargate_allows(cpu, memory)) {
         return Err(CloudError::new(
@@ -650,6 +637,13 @@ impl World {
 }
 
 impl SimAccount {
+    /// The image the live ECS Express service `name` in `cluster` is configured with (its
+    /// newest deployment's, or the one it rolled back to).
+    pub fn express_service_image(&self, cluster: &str, service_name: &str) -> Option<String> {
+        let (world, now) = self.world();
+        Some(world.ecs.services[world.express_named(cluster, service_name, now)?].configured(now).config.image.clone())
+    }
+
     /// Adds production on ECS Express Mode next to the App Runner one: `tableicty-backend` in
     /// cluster `tableicty` at [`PRODUCTION_EXPRESS_SERVICE_ARN`], running release-41 pinned by
     /// digest with production's variables and Parameter Store references, deployed 30 days ago.

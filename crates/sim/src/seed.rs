@@ -10,7 +10,7 @@ use crate::ssm::{session_principal, Param};
 use crate::world::{Origin, World};
 use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{CodeBuild, DbStorage, ParameterKind, ServiceSource};
-use rehearsal_core::steps::plan_rehearsal::StackSettings;
+use rehearsal_core::steps::plan_rehearsal::{EcsStackSettings, StackSettings};
 use rehearsal_core::tags::Tags;
 use std::collections::BTreeMap;
 
@@ -106,6 +106,17 @@ pub fn stack_settings() -> StackSettings {
             build_command: "pip install -r requirements.txt".to_string(),
             start_command: "sh -c 'python manage.py migrate --noinput && gunicorn --bind 0.0.0.0:8000 tableicty.wsgi:application'"
                 .to_string(),
+        },
+        image_access_role_arn: ECR_ACCESS_ROLE_ARN.to_string(),
+        // Production's subnets and security groups: the stack leaves EcsSubnetIds and
+        // EcsSecurityGroupIds empty.
+        ecs: EcsStackSettings {
+            cluster: ECS_CLUSTER.to_string(),
+            subnets: String::new(),
+            security_groups: String::new(),
+            execution_role_arn: STAGING_EXECUTION_ROLE_ARN.to_string(),
+            task_role_arn: STAGING_TASK_ROLE_ARN.to_string(),
+            infrastructure_role_arn: ECS_INFRASTRUCTURE_ROLE_ARN.to_string(),
         },
     }
 }

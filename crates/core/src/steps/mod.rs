@@ -20,8 +20,8 @@ pub mod teardown_schedule;
 pub mod validation;
 
 use crate::cloud::{
-    Clock, DatabaseMasker, DatabaseProbe, Executions, HttpClient, ParameterKind, ParameterStore, PaymentWebhooks, Rds, Scheduler,
-    ServiceHost,
+    Clock, ContainerImages, DatabaseMasker, DatabaseProbe, Executions, HttpClient, ParameterKind, ParameterStore, PaymentWebhooks, Rds,
+    Scheduler, ServiceHost,
 };
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
@@ -37,7 +37,18 @@ use std::future::Future;
 
 /// Everything a step may use. The SDK adapters and the simulated account implement all of it.
 pub trait Cloud:
-    Clock + Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + Executions + HttpClient + DatabaseProbe + DatabaseMasker + Sync
+    Clock
+    + Rds
+    + ParameterStore
+    + ServiceHost
+    + ContainerImages
+    + Scheduler
+    + PaymentWebhooks
+    + Executions
+    + HttpClient
+    + DatabaseProbe
+    + DatabaseMasker
+    + Sync
 {
 }
 impl<
@@ -45,6 +56,7 @@ impl<
             + Rds
             + ParameterStore
             + ServiceHost
+            + ContainerImages
             + Scheduler
             + PaymentWebhooks
             + Executions

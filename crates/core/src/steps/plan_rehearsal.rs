@@ -10,18 +10,19 @@
 
 use super::{parameter_exists, required_parameter};
 use crate::cloud::{
-    AppRunnerSettings, CodeBuild, HostSettings, ParameterStore, Rds, ReleaseSource, ServiceHost, ServiceLocation, ServiceSource,
-    ServiceSpec,
+    AppRunnerSettings, CodeBuild, ContainerImages, EcsExpressSettings, HostSettings, ImageRelease, ParameterStore, Rds, ReleaseSource,
+    ServiceBackend, ServiceHost, ServiceInfo, ServiceLocation, ServiceSource, ServiceSpec,
 };
 use crate::error::CloudResultExt;
+use crate::image::ImageName;
 use crate::naming::{parameter_name, production_snapshot_id, run_id};
 use crate::plan::{
-    ProductionFacts, RunPlan, SecretKeyPlan, StagingDbPlan, StripeWebhookPlan, BACKFILL_TOKEN, COPIED_FROM_PRODUCTION, DATABASE_URL,
-    STAGING_ENVIRONMENT, STRIPE_KEYS,
+    PlannedRelease, ProductionFacts, RunPlan, SecretKeyPlan, StagingDbPlan, StripeWebhookPlan, BACKFILL_TOKEN, COPIED_FROM_PRODUCTION,
+    DATABASE_URL, STAGING_ENVIRONMENT, STRIPE_KEYS,
 };
-use crate::run::{RunInput, RUNTIMES};
+use crate::run::{ecs_cpu_units, ecs_memory_mib, RunInput, RUNTIMES};
 use crate::tags::RunTags;
-use crate::StepError;
+use crate::{CloudErrorKind, StepError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -43,6 +44,10 @@ pub struct PlanInput {
     /// What the stack decides: `"stack"` in the state machine's Parameters, filled by the
     /// template's `DefinitionSubstitutions`.
     pub stack: StackSettings,
+    /// Set by a promotion only (never by a definition): the digest-pinned image the staging
+    /// run resolved, so that its plan is made again without resolving a tag that may have moved.
+    #[serde(skip)]
+    pub pinned_image: Option<String>,
 }
 
 /// What the deployed stack, not the caller, decides about the staging service: the role it runs
@@ -63,11 +68,97 @@ pub struct StackSettings {
     pub connection_arn: String,
     /// `${StagingRuntime}`, `${StagingBuildCommand}`, `${StagingStartCommand}`.
     pub build: CodeBuild,
+    /// `${StagingImageAccessRoleArn}`: the role App Runner pulls staging's ECR image with.
+    pub image_access_role_arn: String,
+    /// ECS Express Mode: what the stack decides for a staging service there.
+    pub ecs: EcsStackSettings,
+}
+
+/// The stack's ECS Express settings (`"stack": {"ecs": …}` in the definitions). Cluster and
+/// network may be empty: staging then takes production's service's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsStackSettings {
+    /// `${EcsCluster}`: the cluster production's service runs in, and staging's too.
+    pub cluster: String,
+    /// `${EcsSubnetIds}`, `${EcsSecurityGroupIds}`: comma-separated; empty means production's.
+    pub subnets: String,
+    pub security_groups: String,
+    /// `${StagingEcsExecutionRoleArn}`, `${StagingEcsTaskRoleArn}`: staging's own roles (the
+    /// execution role fetches only the staging path's parameters), never production's.
+    pub execution_role_arn: String,
+    pub task_role_arn: String,
+    /// `${EcsInfrastructureRoleArn}`: lets ECS manage staging's load balancer; empty means production's.
+    pub infrastructure_role_arn: String,
+}
+
+impl EcsStackSettings {
+    fn list(value: &str) -> Vec<String> {
+        value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_string).collect()
+    }
+
+    /// Staging's ECS settings: the stack's cluster and roles ([`StackSettings::check_backend`]
+    /// made sure they are set), and the stack's network and infrastructure role or else
+    /// production's service's.
+    fn staging_settings(&self, production: Option<&EcsExpressSettings>) -> Result<EcsExpressSettings, StepError> {
+        let or_production = |ours: Vec<String>, theirs: Option<&Vec<String>>| match ours.is_empty() {
+            true => theirs.cloned().unwrap_or_default(),
+            false => ours,
+        };
+        let infrastructure_role_arn = match (self.infrastructure_role_arn.as_str(), production) {
+            ("", Some(production)) => production.infrastructure_role_arn.clone(),
+            ("", None) => {
+                return Err(StepError::invalid(
+                    "stack.ecs.infrastructure_role_arn",
+                    "production's service names none: set the stack's EcsInfrastructureRoleArn",
+                ))
+            }
+            (role, _) => role.to_string(),
+        };
+        let settings = EcsExpressSettings {
+            cluster: self.cluster.clone(),
+            subnets: or_production(Self::list(&self.subnets), production.map(|p| &p.subnets)),
+            security_groups: or_production(Self::list(&self.security_groups), production.map(|p| &p.security_groups)),
+            execution_role_arn: self.execution_role_arn.clone(),
+            task_role_arn: Some(self.task_role_arn.clone()),
+            infrastructure_role_arn,
+        };
+        if settings.subnets.is_empty() {
+            return Err(StepError::invalid("stack.ecs.subnets", "production's service names none: set the stack's EcsSubnetIds"));
+        }
+        Ok(settings)
+    }
 }
 
 impl StackSettings {
+    /// Where production's service is looked up: App Runner, or the stack's ECS cluster.
+    pub fn production_location(&self, backend: ServiceBackend) -> ServiceLocation {
+        match backend {
+            ServiceBackend::AppRunner => ServiceLocation::AppRunner,
+            ServiceBackend::EcsExpress => ServiceLocation::EcsExpress { cluster: self.ecs.cluster.clone() },
+        }
+    }
+
+    /// What the document's backend and release need from the stack, before any call.
+    fn check_backend(&self, backend: ServiceBackend, image: bool) -> Result<(), StepError> {
+        let missing = |field: &str, parameter: &str| {
+            Err(StepError::invalid(field, format!("must be set for service.backend {} (the stack's {parameter})", backend.name())))
+        };
+        match backend {
+            ServiceBackend::AppRunner if image && self.image_access_role_arn.is_empty() => {
+                missing("stack.image_access_role_arn", "StagingImageAccessRole")
+            }
+            ServiceBackend::EcsExpress if self.ecs.cluster.is_empty() => missing("stack.ecs.cluster", "EcsCluster"),
+            ServiceBackend::EcsExpress if self.ecs.execution_role_arn.is_empty() => {
+                missing("stack.ecs.execution_role_arn", "StagingEcsExecutionRole")
+            }
+            ServiceBackend::EcsExpress if self.ecs.task_role_arn.is_empty() => missing("stack.ecs.task_role_arn", "StagingEcsTaskRole"),
+            _ => Ok(()),
+        }
+    }
+
     fn validate(&self) -> Result<(), StepError> {
-        if !self.staging_instance_role_arn.starts_with("arn:aws") || !self.staging_instance_role_arn.contains(":role/") {
+        if !is_role_arn(&self.staging_instance_role_arn) {
             return Err(StepError::invalid("stack.staging_instance_role_arn", "is not an IAM role ARN"));
         }
         if !self.repository_url.is_empty() && !self.repository_url.starts_with("https://") {
@@ -78,6 +169,23 @@ impl StackSettings {
         }
         if !self.connection_arn.is_empty() && !self.connection_arn.starts_with("arn:aws") {
             return Err(StepError::invalid("stack.connection_arn", format!("{:?} is not an ARN", self.connection_arn)));
+        }
+        for (field, role) in [
+            ("stack.image_access_role_arn", &self.image_access_role_arn),
+            ("stack.ecs.execution_role_arn", &self.ecs.execution_role_arn),
+            ("stack.ecs.task_role_arn", &self.ecs.task_role_arn),
+            ("stack.ecs.infrastructure_role_arn", &self.ecs.infrastructure_role_arn),
+        ] {
+            if !role.is_empty() && !is_role_arn(role) {
+                return Err(StepError::invalid(field, format!("{role:?} is not an IAM role ARN")));
+            }
+        }
+        for (field, list, prefix) in
+            [("stack.ecs.subnets", &self.ecs.subnets, "subnet-"), ("stack.ecs.security_groups", &self.ecs.security_groups, "sg-")]
+        {
+            if let Some(bad) = EcsStackSettings::list(list).into_iter().find(|id| !id.starts_with(prefix)) {
+                return Err(StepError::invalid(field, format!("{bad:?} is not a {prefix}… id")));
+            }
         }
         if self.vpc_connector.trim().is_empty() {
             return Err(StepError::invalid("stack.vpc_connector", "must not be empty"));
@@ -96,11 +204,20 @@ impl StackSettings {
     }
 }
 
-pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud: &C, input: PlanInput) -> Result<RunPlan, StepError> {
+fn is_role_arn(value: &str) -> bool {
+    value.starts_with("arn:aws") && value.contains(":role/")
+}
+
+pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerImages + Sync>(
+    cloud: &C,
+    input: PlanInput,
+) -> Result<RunPlan, StepError> {
     let run = RunInput::from_json(input.input)?;
     run.validate()?;
     input.stack.validate()?;
     let stack = &input.stack;
+    let backend = run.service.backend;
+    stack.check_backend(backend, run.service.image.is_some())?;
     let run_id = run_id(&run.app, &input.execution_name, input.execution_start);
     let snapshot_id = production_snapshot_id(&run_id);
 
@@ -109,11 +226,16 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
         Some(db) => return Err(StepError::ProductionNotReady(format!("production database {} is {}, not available", db.id, db.status))),
         None => return Err(StepError::ProductionNotReady(format!("production database {} does not exist", run.production.db_instance_id))),
     };
-    let production_service = cloud
-        .find_service(&run.production.service_name, &ServiceLocation::AppRunner)
-        .await
-        .op("ListServices")?
-        .ok_or_else(|| StepError::ProductionNotReady(format!("production service {} does not exist", run.production.service_name)))?;
+    let production_service =
+        cloud.find_service(&run.production.service_name, &stack.production_location(backend)).await.op("ListServices")?.ok_or_else(
+            || {
+                StepError::ProductionNotReady(format!(
+                    "production service {} does not exist on {}",
+                    run.production.service_name,
+                    backend.name()
+                ))
+            },
+        )?;
 
     // Production's values are only checked for, never read here: write_staging_parameters
     // reads the ones it copies.
@@ -132,32 +254,36 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
     }
     parameter_exists(cloud, &run.validation.test_admin_password_parameter).await?;
 
-    let vpc_connector_arn = cloud
-        .find_vpc_connector(&stack.vpc_connector)
-        .await
-        .op("ListVpcConnectors")?
-        .ok_or_else(|| StepError::invalid("stack.vpc_connector", format!("no VPC connector named {}", stack.vpc_connector)))?;
-    // Repository and connection are production's (the stack's for an image-based production):
-    // staging rehearses production's code, and the document picks only the branch.
-    let (repository_url, connection_arn) = match production_service.source.clone() {
-        Some(source) => (source.repository_url, source.connection_arn),
-        None if !stack.repository_url.is_empty() && !stack.connection_arn.is_empty() => {
-            (stack.repository_url.clone(), stack.connection_arn.clone())
+    let (source, release) = match &run.service.image {
+        Some(requested) => {
+            let image = pin_release_image(cloud, requested, input.pinned_image.as_deref()).await?;
+            let access_role_arn = (backend == ServiceBackend::AppRunner).then(|| stack.image_access_role_arn.clone());
+            let release = PlannedRelease { backend, requested_image: Some(requested.clone()), image: Some(image.clone()), branch: None };
+            (ReleaseSource::Image(ImageRelease { image, access_role_arn }), release)
         }
         None => {
-            return Err(StepError::invalid(
-                "stack.repository_url",
-                format!(
-                    "production service {} runs an image and names no repository: set the stack's StagingRepositoryUrl and StagingConnectionArn",
-                    production_service.name
-                ),
-            ))
+            let release = PlannedRelease { backend, requested_image: None, image: None, branch: Some(run.service.branch.clone()) };
+            (code_release(&run, stack, &production_service)?, release)
         }
     };
-    let source = ServiceSource { repository_url, branch: run.service.branch.clone(), connection_arn };
-    // Production's build when its service is configured through the API; the stack's when it
-    // reads apprunner.yaml.
-    let build = production_service.build.clone().unwrap_or_else(|| stack.build.clone());
+    let (cpu, memory, host) = match backend {
+        ServiceBackend::AppRunner => {
+            let vpc_connector_arn = cloud
+                .find_vpc_connector(&stack.vpc_connector)
+                .await
+                .op("ListVpcConnectors")?
+                .ok_or_else(|| StepError::invalid("stack.vpc_connector", format!("no VPC connector named {}", stack.vpc_connector)))?;
+            // Never production's role: it reads production's parameters (live Stripe keys).
+            let settings = AppRunnerSettings { vpc_connector_arn, instance_role_arn: stack.staging_instance_role_arn.clone() };
+            (run.service.cpu.clone(), run.service.memory.clone(), HostSettings::AppRunner(settings))
+        }
+        ServiceBackend::EcsExpress => {
+            let settings = stack.ecs.staging_settings(production_service.ecs.as_ref())?;
+            // Validated: both parse.
+            let units = |value: Option<u32>| value.map(|v| v.to_string()).unwrap_or_default();
+            (units(ecs_cpu_units(&run.service.cpu)), units(ecs_memory_mib(&run.service.memory)), HostSettings::EcsExpress(settings))
+        }
+    };
 
     let staging_parameter_path = run.staging.parameter_path.clone();
     let mut environment: BTreeMap<String, String> = run.service.environment.clone();
@@ -189,22 +315,68 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + Sync>(cloud:
         stripe_webhook: StripeWebhookPlan { path: run.stripe.webhook_path.clone(), events: run.stripe.webhook_events.clone() },
         service: ServiceSpec {
             name: run.service.name.clone(),
-            cpu: run.service.cpu.clone(),
-            memory: run.service.memory.clone(),
+            cpu,
+            memory,
             port: run.service.port,
-            source: ReleaseSource::Code { repository: source, build, auto_deployments: run.service.auto_deployments },
+            source,
             health_check_path: run.validation.health_path.clone(),
             environment,
             secrets: BTreeMap::new(),
-            host: HostSettings::AppRunner(AppRunnerSettings {
-                vpc_connector_arn,
-                // Never production's role: it reads production's parameters (live Stripe keys).
-                instance_role_arn: stack.staging_instance_role_arn.clone(),
-            }),
+            host,
         },
+        release,
         validation: run.validation.clone(),
         ttl_hours: run.ttl_hours,
         timeouts: run.timeouts.clone(),
         masking: run.masking.resolve(&run.app, &run.validation.test_admin_email)?,
     })
+}
+
+/// Staging's release as an image pinned by digest: the staging run resolves the document's tag
+/// once (ECR, read-only); a promotion passes the digest that run resolved, which must be an image
+/// of the same repository.
+async fn pin_release_image<C: ContainerImages + Sync>(cloud: &C, requested: &str, pinned: Option<&str>) -> Result<String, StepError> {
+    let name = ImageName::parse(requested).map_err(|problem| StepError::invalid("service.image", problem))?;
+    if let Some(pinned) = pinned {
+        return match ImageName::parse(pinned) {
+            Ok(image) if image.is_pinned() && image.repository_uri() == name.repository_uri() => Ok(image.to_string()),
+            _ => {
+                Err(StepError::MalformedInput(format!("the staging run's release {pinned:?} is not a digest of {}", name.repository_uri())))
+            }
+        };
+    }
+    match cloud.resolve_image(&name).await {
+        Ok(Some(image)) => Ok(image.pinned()),
+        Ok(None) => Err(StepError::invalid("service.image", format!("{name} names no image in its repository"))),
+        Err(e) if e.is(CloudErrorKind::NotFound) => {
+            Err(StepError::invalid("service.image", format!("the repository {} does not exist", name.repository_uri())))
+        }
+        Err(e) => Err(StepError::from_cloud("DescribeImages", e)),
+    }
+}
+
+/// App Runner builds staging from production's repository (the stack's for an image-based
+/// production) at the document's branch: staging rehearses production's code, and the document
+/// picks only the branch.
+fn code_release(run: &RunInput, stack: &StackSettings, production_service: &ServiceInfo) -> Result<ReleaseSource, StepError> {
+    let (repository_url, connection_arn) = match production_service.source.clone() {
+        Some(source) => (source.repository_url, source.connection_arn),
+        None if !stack.repository_url.is_empty() && !stack.connection_arn.is_empty() => {
+            (stack.repository_url.clone(), stack.connection_arn.clone())
+        }
+        None => {
+            return Err(StepError::invalid(
+                "stack.repository_url",
+                format!(
+                    "production service {} runs an image and names no repository: set the stack's StagingRepositoryUrl and StagingConnectionArn",
+                    production_service.name
+                ),
+            ))
+        }
+    };
+    let repository = ServiceSource { repository_url, branch: run.service.branch.clone(), connection_arn };
+    // Production's build when its service is configured through the API; the stack's when it
+    // reads apprunner.yaml.
+    let build = production_service.build.clone().unwrap_or_else(|| stack.build.clone());
+    Ok(ReleaseSource::Code { repository, build, auto_deployments: run.service.auto_deployments })
 }

@@ -15,10 +15,12 @@
 use super::plan_rehearsal::{plan_rehearsal, PlanInput, StackSettings};
 use super::staging_service::ServiceState;
 use super::{Deadline, PromotionOnly};
-use crate::cloud::{Clock, Executions, ParameterStore, Rds, ServiceHost, ServiceLocation};
+use crate::cloud::{Clock, ContainerImages, Executions, ParameterStore, Rds, ServiceHost};
 use crate::error::CloudResultExt;
 use crate::guard::ProductionGuard;
+use crate::image::ImageName;
 use crate::phase::{Phase, APP_RUNNER_SERVICE, EXECUTION};
+use crate::plan::PlannedRelease;
 use crate::promotion::{parse_approvers, same_principal, Approval, ApprovalDecision, PromoteInput, Promotion, Verdict};
 use crate::untrusted::untrusted;
 use crate::{CloudErrorKind, StepError};
@@ -49,7 +51,7 @@ pub struct VerifyRehearsalInput {
 /// execution, one that did not succeed, a run id that is not the execution's, a failed check in
 /// its output, and a run older than its time to live (staging is torn down by then and its
 /// validation is stale).
-pub async fn verify_rehearsal_passed<C: Executions + Rds + ParameterStore + ServiceHost + Clock + Sync>(
+pub async fn verify_rehearsal_passed<C: Executions + Rds + ParameterStore + ServiceHost + ContainerImages + Clock + Sync>(
     cloud: &C,
     input: VerifyRehearsalInput,
 ) -> Result<Promotion, StepError> {
@@ -97,6 +99,9 @@ pub async fn verify_rehearsal_passed<C: Executions + Rds + ParameterStore + Serv
     if !failed.is_empty() {
         return Err(StepError::CheckFailed(format!("the staging run {arn} reports failed checks: {}", failed.join(", "))));
     }
+    // What staging ran, as its output reports it: the promotion deploys that digest, never what
+    // its tag names now.
+    let staged: Option<PlannedRelease> = output.get("release").cloned().and_then(|r| serde_json::from_value(r).ok());
     let run_document = execution.input.as_deref().and_then(|i| serde_json::from_str(i).ok()).unwrap_or_else(|| serde_json::json!({}));
     let plan = plan_rehearsal(
         cloud,
@@ -106,9 +111,15 @@ pub async fn verify_rehearsal_passed<C: Executions + Rds + ParameterStore + Serv
             execution_name: execution.name.clone().unwrap_or_else(|| arn.rsplit(':').next().unwrap_or_default().to_string()),
             execution_start: execution.start,
             stack: input.stack,
+            pinned_image: staged.as_ref().and_then(|r| r.image.clone()),
         },
     )
     .await?;
+    if plan.release.image.is_some() && staged.as_ref().and_then(|r| r.image.as_ref()).is_none() {
+        return Err(StepError::CheckFailed(format!(
+            "the staging run {arn} does not report the image digest it ran: rehearse again to promote an image release"
+        )));
+    }
     let fresh_until = plan.started_at + chrono::Duration::hours(i64::from(plan.ttl_hours));
     if cloud.now() > fresh_until {
         return Err(StepError::CheckFailed(format!(
@@ -117,16 +128,33 @@ pub async fn verify_rehearsal_passed<C: Executions + Rds + ParameterStore + Serv
         )));
     }
     let production = cloud
-        .find_service(&plan.production.service_name, &ServiceLocation::AppRunner)
+        .find_service(&plan.production.service_name, &plan.production_location())
         .await
         .op("ListServices")?
         .ok_or_else(|| StepError::ProductionNotReady(format!("production service {} does not exist", plan.production.service_name)))?;
-    match (&document.release_image, &production.image_identifier) {
-        (None, Some(image)) => {
-            return Err(StepError::invalid("release_image", format!("production runs the image {image}: name the release image to deploy")))
+    match (&plan.release.image, &production.image_identifier) {
+        (Some(image), None) => {
+            return Err(StepError::CheckFailed(format!(
+                "staging ran the image {image}, but production service {} is built from its repository: it cannot take an image",
+                production.name
+            )))
         }
-        (Some(_), None) => {
-            return Err(StepError::invalid("release_image", "production is built from its repository's branch; it takes no image"))
+        (None, Some(image)) => {
+            return Err(StepError::CheckFailed(format!(
+            "production service {} runs the image {image}, but staging was built from source: rehearse the release image (service.image)",
+            production.name
+        )))
+        }
+        (None, None) if !document.accept_branch_head => {
+            return Err(StepError::invalid(
+                "accept_branch_head",
+                format!(
+                    "production service {} builds the head of {} when it deploys, which staging may not have run: set \
+                     accept_branch_head to promote it anyway, or rehearse an image release (service.image)",
+                    production.name,
+                    plan.release.branch.as_deref().unwrap_or("its branch")
+                ),
+            ))
         }
         _ => {}
     }
@@ -237,8 +265,11 @@ pub struct ProductionSource {
     pub service_name: String,
     /// Host name of the service, without scheme.
     pub url: String,
-    /// For an image-based service: the image it ran.
+    /// For an image-based service: the image it ran, pinned to the digest its tag named when
+    /// recorded (an ECR image); the code rollback returns to exactly it.
     pub image_identifier: Option<String>,
+    /// The image as the service names it, when that is a tag (`image_identifier` is its digest).
+    pub configured_image: Option<String>,
     /// For a service built from source: its repository and branch (App Runner does not report
     /// the commit it deployed).
     pub repository_url: Option<String>,
@@ -246,13 +277,13 @@ pub struct ProductionSource {
     pub recorded_at: DateTime<Utc>,
 }
 
-pub async fn record_production_source<C: ServiceHost + Clock + Sync>(
+pub async fn record_production_source<C: ServiceHost + ContainerImages + Clock + Sync>(
     cloud: &C,
     input: PromotionOnly,
 ) -> Result<ProductionSource, StepError> {
     let production = &input.promotion.plan.production;
     let service = cloud
-        .find_service(&production.service_name, &ServiceLocation::AppRunner)
+        .find_service(&production.service_name, &input.promotion.plan.production_location())
         .await
         .op("ListServices")?
         .ok_or_else(|| StepError::ProductionNotReady(format!("production service {} does not exist", production.service_name)))?;
@@ -265,15 +296,36 @@ pub async fn record_production_source<C: ServiceHost + Clock + Sync>(
     if APP_RUNNER_SERVICE.of(service.status.as_str()) != Phase::Ready {
         return Err(StepError::ProductionNotReady(format!("production service {} is {}, not RUNNING", service.name, service.status)));
     }
+    let (image_identifier, configured_image) = match &service.image_identifier {
+        Some(image) => pin_running_image(cloud, image).await?,
+        None => (None, None),
+    };
     Ok(ProductionSource {
         service_arn: service.arn,
         service_name: service.name,
         url: service.url,
-        image_identifier: service.image_identifier,
+        image_identifier,
+        configured_image,
         repository_url: service.source.as_ref().map(|s| s.repository_url.clone()),
         branch: service.source.map(|s| s.branch),
         recorded_at: cloud.now(),
     })
+}
+
+/// The digest of the image production runs: as configured when pinned already, else the digest
+/// its ECR tag names now (read-only), with the tag kept beside it. An image outside ECR is kept
+/// as configured: nothing can pin it.
+async fn pin_running_image<C: ContainerImages + Sync>(cloud: &C, image: &str) -> Result<(Option<String>, Option<String>), StepError> {
+    let Ok(name) = ImageName::parse(image) else { return Ok((Some(image.to_string()), None)) };
+    if name.is_pinned() {
+        return Ok((Some(name.to_string()), None));
+    }
+    match cloud.resolve_image(&name).await.op("DescribeImages")? {
+        Some(resolved) => Ok((Some(resolved.pinned()), Some(image.to_string()))),
+        None => Err(StepError::ProductionNotReady(format!(
+            "production runs {image}, which names no image in its repository any more: the code rollback would have nothing to return to"
+        ))),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -294,9 +346,14 @@ pub async fn start_production_deployment<C: ServiceHost + Clock + Sync>(
     let source = &input.source;
     ProductionGuard::new(promotion).service_write(&source.service_arn)?;
     let started = match (&promotion.release_image, &source.image_identifier) {
+        // Exactly the digest staging ran.
         (Some(image), Some(_)) => cloud.update_service_image(&source.service_arn, image).await,
-        (None, None) => cloud.start_deployment(&source.service_arn).await,
-        _ => return Err(StepError::invalid("release_image", "does not match how production is deployed (image or source)")),
+        (None, None) if promotion.branch_head_accepted => cloud.start_deployment(&source.service_arn).await,
+        _ => {
+            return Err(StepError::MalformedInput(
+                "the promotion's release does not match how production is deployed (image or source)".into(),
+            ))
+        }
     };
     let operation_id = match started {
         // An operation is still running: ask again later.

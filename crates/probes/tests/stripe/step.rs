@@ -153,7 +153,13 @@ impl Staged {
         let execution_start = account.now();
         let plan = plan_rehearsal(
             &account.session("plan_rehearsal"),
-            PlanInput { input: json!({}), execution_name: "staging".into(), execution_start, stack: rehearsal_sim::seed::stack_settings() },
+            PlanInput {
+                input: json!({}),
+                execution_name: "staging".into(),
+                execution_start,
+                stack: rehearsal_sim::seed::stack_settings(),
+                pinned_image: None,
+            },
         )
         .await
         .unwrap();
