@@ -230,42 +230,105 @@ fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
     }
 }
 
-#[test]
-fn every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
+/// Runs every fault kind in every mutating staging step with `document` on an account `prepare`d
+/// for it; answers what went wrong (nothing when every run succeeded or rolled back cleanly with
+/// the expected error, wrote nothing to production and, when it failed, left nothing).
+async fn fault_matrix(document: Value, prepare: fn(&rehearsal_sim::SimAccount)) -> (usize, Vec<String>) {
     // The staging pipeline's own steps (Step::ALL also holds the promote and teardown ones).
     let staging = |s: &Step| rehearsal_cli::local::STAGING_DEFINITION.contains(&format!("${{{}}}", s.arn_key()));
     let steps: Vec<Step> = Step::ALL.iter().copied().filter(|s| staging(s) && s.mutates() && *s != Step::RollbackStaging).collect();
     assert_eq!(steps.len(), 11);
     let mut failures = Vec::new();
-    runtime().block_on(async {
-        for &step in &steps {
-            for &kind in FaultKind::ALL {
-                let fault = format!("{}={kind}", step.name());
-                let account = new_account();
-                let report = run_pipeline(&account, json!({}), &[&fault]).await.unwrap();
-                let fired = !account.ledger().faults_fired.is_empty();
-                let expected = expected_error(step, kind);
-                let problem = if !ledger(&report).production_writes.as_array().unwrap().is_empty() {
-                    Some(format!("wrote production: {}", ledger(&report).production_writes))
-                } else if report.status != RunStatus::Succeeded && !ledger(&report).leftovers.is_empty() {
-                    // A successful run leaves staging up for its time to live; a failed one must not.
-                    Some(format!("left {:?}", ledger(&report).leftovers))
-                } else if expected.is_some() && !fired {
-                    Some("the fault never fired".to_string())
-                } else {
-                    match (expected, &report.status, report.error.as_deref()) {
-                        (None, RunStatus::Succeeded, _) => None,
-                        (Some(e), RunStatus::RolledBack, Some(got)) if got == e => None,
-                        _ => Some(format!("expected {expected:?}, got {:?} {:?}: {:?}", report.status, report.error, report.cause)),
-                    }
-                };
-                if let Some(problem) = problem {
-                    failures.push(format!("{fault}: {problem}"));
+    for &step in &steps {
+        for &kind in FaultKind::ALL {
+            let fault = format!("{}={kind}", step.name());
+            let account = new_account();
+            prepare(&account);
+            let report = run_pipeline(&account, document.clone(), &[&fault]).await.unwrap();
+            let fired = !account.ledger().faults_fired.is_empty();
+            let expected = expected_error(step, kind);
+            let problem = if !ledger(&report).production_writes.as_array().unwrap().is_empty() {
+                Some(format!("wrote production: {}", ledger(&report).production_writes))
+            } else if report.status != RunStatus::Succeeded && !ledger(&report).leftovers.is_empty() {
+                // A successful run leaves staging up for its time to live; a failed one must not.
+                Some(format!("left {:?}", ledger(&report).leftovers))
+            } else if expected.is_some() && !fired {
+                Some("the fault never fired".to_string())
+            } else {
+                match (expected, &report.status, report.error.as_deref()) {
+                    (None, RunStatus::Succeeded, _) => None,
+                    (Some(e), RunStatus::RolledBack, Some(got)) if got == e => None,
+                    _ => Some(format!("expected {expected:?}, got {:?} {:?}: {:?}", report.status, report.error, report.cause)),
                 }
+            };
+            if let Some(problem) = problem {
+                failures.push(format!("{fault}: {problem}"));
             }
         }
+    }
+    (steps.len() * FaultKind::ALL.len(), failures)
+}
+
+#[test]
+fn every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
+    let (runs, failures) = runtime().block_on(fault_matrix(json!({}), |_| {}));
+    assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// The ECS Express example: production on ECS Express Mode, staging from the release image.
+fn ecs_express_document() -> Value {
+    serde_json::from_str(include_str!("../examples/ecs-express-run.json")).unwrap()
+}
+
+fn on_ecs_express(account: &rehearsal_sim::SimAccount) {
+    account.deploy_production_on_ecs_express();
+}
+
+#[test]
+fn on_ecs_express_every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
+    let (runs, failures) = runtime().block_on(fault_matrix(ecs_express_document(), on_ecs_express));
+    assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn on_ecs_express_staging_runs_the_pinned_release_with_its_own_roles_and_passes_every_check() {
+    runtime().block_on(async {
+        let account = new_account();
+        on_ecs_express(&account);
+        let report = run_pipeline(&account, ecs_express_document(), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?} {:?}", report.error, report.cause);
+        assert!(report.checks.iter().all(|c| c["passed"] == Value::Bool(true)), "{:#?}", report.checks);
+        assert_eq!(ledger(&report).production_writes, json!([]), "production was written");
+
+        // The output reports the digest the tag named when planned: what a promotion deploys.
+        let pinned = format!("{}/{}@{}", seed::ECR_REGISTRY, seed::ECR_REPOSITORY, seed::RELEASE_IMAGE_DIGEST);
+        let output = report.output.as_ref().unwrap();
+        assert_eq!(output["release"]["image"], json!(pinned), "{output}");
+        assert_eq!(output["release"]["requested_image"], json!(seed::RELEASE_IMAGE));
+        assert_eq!(account.express_service_image(seed::ECS_CLUSTER, "tableicty-staging-backend"), Some(pinned));
+
+        // Its own roles, production's cluster and network; the app sees staging's parameters.
+        let location = ServiceLocation::EcsExpress { cluster: seed::ECS_CLUSTER.into() };
+        let session = account.session("test");
+        let staging = session.find_service("tableicty-staging-backend", &location).await.unwrap().unwrap();
+        let production = session.find_service(seed::PRODUCTION_SERVICE, &location).await.unwrap().unwrap();
+        let (ecs, production_ecs) = (staging.ecs.unwrap(), production.ecs.unwrap());
+        assert_eq!(ecs.execution_role_arn, seed::STAGING_EXECUTION_ROLE_ARN);
+        assert_eq!(ecs.task_role_arn.as_deref(), Some(seed::STAGING_TASK_ROLE_ARN));
+        assert_ne!(ecs.execution_role_arn, production_ecs.execution_role_arn);
+        assert_eq!((&ecs.subnets, &ecs.security_groups), (&production_ecs.subnets, &production_ecs.security_groups));
+        let env = account.express_service_environment(seed::ECS_CLUSTER, "tableicty-staging-backend").expect("staging serves");
+        assert_eq!(env.get("FRONTEND_URL").map(String::as_str), output["staging_url"].as_str());
+        assert!(env["DATABASE_URL"].contains("tableicty-staging-db."), "DATABASE_URL points elsewhere");
+
+        // A second run adopts what the first made.
+        let again = run_pipeline(&account, ecs_express_document(), &[]).await.unwrap();
+        assert_eq!(again.status, RunStatus::Succeeded, "{:?} {:?}", again.error, again.cause);
+        let created = created_ids(&again);
+        for id in [BACKUP_SNAPSHOT, "tableicty-staging-db", "tableicty-staging-backend"] {
+            assert_eq!(created.iter().filter(|c| c.contains(id)).count(), 1, "{id} created again: {created:?}");
+        }
     });
-    assert!(failures.is_empty(), "{} of {} runs went wrong:\n{}", failures.len(), steps.len() * FaultKind::ALL.len(), failures.join("\n"));
 }
 
 #[test]
@@ -418,6 +481,20 @@ fn bad_input_is_refused_before_any_call() {
         (json!({"service": {"vpc_connector": "other"}}), "service.vpc_connector"),
         (json!({"staging": {"db_subnet_group": "default"}}), "staging.db_subnet_group"),
         (json!({"staging": {"vpc_security_group_ids": ["sg-0123456789abcdef0"]}}), "staging.vpc_security_group_ids"),
+        // Releases: an image needs a tag or digest in ECR; ECS never builds source; no role or network.
+        (json!({"service": {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/tableicty-backend"}}), "service.image"),
+        (json!({"service": {"image": "docker.io/library/python:3.11"}}), "service.image"),
+        (json!({"service": {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/tableicty-backend@sha256:abc"}}), "service.image"),
+        (json!({"service": {"backend": "ecs-express"}}), "service.image"),
+        (json!({"service": {"backend": "fargate"}}), "service.backend"),
+        (json!({"service": {"backend": "ecs-express", "image": seed::RELEASE_IMAGE, "cpu": "256", "memory": "8192"}}), "service.memory"),
+        (json!({"service": {"execution_role_arn": "arn:aws:iam::123456789012:role/x"}}), "service.execution_role_arn"),
+        (json!({"service": {"task_role_arn": "arn:aws:iam::123456789012:role/x"}}), "service.task_role_arn"),
+        (json!({"service": {"infrastructure_role_arn": "arn:aws:iam::123456789012:role/x"}}), "service.infrastructure_role_arn"),
+        (json!({"service": {"access_role_arn": "arn:aws:iam::123456789012:role/x"}}), "service.access_role_arn"),
+        (json!({"service": {"subnets": ["subnet-0123456789abcdef0"]}}), "service.subnets"),
+        (json!({"service": {"security_groups": ["sg-0123456789abcdef0"]}}), "service.security_groups"),
+        (json!({"service": {"cluster": "other"}}), "service.cluster"),
     ];
     runtime().block_on(async {
         for (input, field) in cases {

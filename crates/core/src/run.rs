@@ -571,6 +571,23 @@ mod tests {
     }
 
     #[test]
+    fn the_ecs_express_example_is_accepted_and_sizes_read_in_either_vocabulary() {
+        let example: serde_json::Value = serde_json::from_str(include_str!("../../../examples/ecs-express-run.json")).unwrap();
+        let input = RunInput::from_json(example).unwrap();
+        input.validate().unwrap();
+        assert_eq!(input.service.backend, ServiceBackend::EcsExpress);
+        assert_eq!(
+            [ecs_cpu_units("0.25 vCPU"), ecs_cpu_units("1 vCPU"), ecs_cpu_units("2048"), ecs_cpu_units("x")],
+            [Some(256), Some(1024), Some(2048), None]
+        );
+        assert_eq!(
+            [ecs_memory_mib("0.5 GB"), ecs_memory_mib("2 GB"), ecs_memory_mib("3072"), ecs_memory_mib("0")],
+            [Some(512), Some(2048), Some(3072), None]
+        );
+        assert!(fargate_allows(256, 512) && fargate_allows(1024, 8192) && !fargate_allows(256, 4096) && !fargate_allows(300, 1024));
+    }
+
+    #[test]
     fn each_bad_field_is_named() {
         assert_eq!(refused(json!({"staging": {"db_instance_id": "1bad"}})), "staging.db_instance_id");
         assert_eq!(refused(json!({"staging": {"db_instance_id": "tableicty-production-db"}})), "staging.db_instance_id");
