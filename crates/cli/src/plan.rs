@@ -11,7 +11,7 @@ use crate::invoker::local_substitutions;
 use crate::local::STAGING_DEFINITION;
 use chrono::{DateTime, Timelike, Utc};
 use rehearsal_asl::{critical_path, ExpectedDurations};
-use rehearsal_core::cloud::{DbInstance, ReleaseSource};
+use rehearsal_core::cloud::{DbInstance, ReleaseSource, ServiceBackend};
 use rehearsal_core::cost::{estimate, CostEstimate, RunUsage, StagingEnvironment};
 use rehearsal_core::durations::TypicalDurations;
 use rehearsal_core::error::CloudResultExt;
@@ -142,7 +142,14 @@ pub async fn plan<C: Cloud>(
 }
 
 fn reads(plan: &RunPlan, production_db: &DbInstance) -> Vec<PlannedResource> {
-    vec![
+    let image = plan.release.requested_image.as_ref().map(|requested| {
+        resource(
+            "image",
+            requested,
+            format!("resolved once to its digest (ECR DescribeImages): {}", plan.release.image.as_deref().unwrap_or("")),
+        )
+    });
+    let mut reads = vec![
         resource(
             "db-instance",
             &production_db.id,
@@ -155,7 +162,9 @@ fn reads(plan: &RunPlan, production_db: &DbInstance) -> Vec<PlannedResource> {
         resource("parameters", format!("{}*", plan.production.parameter_path), "must exist; copied values listed under creates"),
         resource("parameters", format!("{}*", plan.stripe_test_parameter_path), "Stripe test keys (live keys are refused)"),
         resource("parameter", &plan.validation.test_admin_password_parameter, "the checklist's test admin"),
-    ]
+    ];
+    reads.extend(image);
+    reads
 }
 
 fn creates(plan: &RunPlan, production_db: &DbInstance) -> Vec<PlannedResource> {
@@ -180,11 +189,18 @@ fn creates(plan: &RunPlan, production_db: &DbInstance) -> Vec<PlannedResource> {
         ),
     ];
     creates.extend(plan.staging_parameter_names().into_iter().map(|name| resource("parameter", name, "under the staging path only")));
-    creates.push(resource(
-        "service",
-        &plan.service.name,
-        format!("{} on {}, {} / {}", source, plan.service.host.backend().name(), plan.service.cpu, plan.service.memory),
-    ));
+    creates.push(resource("service", &plan.service.name, {
+        let backend = plan.service.host.backend();
+        let (cpu, memory) = match backend {
+            ServiceBackend::AppRunner => (plan.service.cpu.clone(), plan.service.memory.clone()),
+            ServiceBackend::EcsExpress => (format!("{} CPU units", plan.service.cpu), format!("{} MiB", plan.service.memory)),
+        };
+        let pinned = match &plan.release.requested_image {
+            Some(requested) => format!(" (pinned from {requested})"),
+            None => String::new(),
+        };
+        format!("{source}{pinned} on {}, {cpu} / {memory}", backend.name())
+    }));
     creates.push(resource("stripe-webhook", format!("<staging URL>{}", plan.stripe_webhook.path), plan.stripe_webhook.events.join(", ")));
     creates.push(resource(
         "schedule",

@@ -201,6 +201,7 @@ impl RunReport {
             leftovers: ledger.map(|l| l.leftovers.clone()).unwrap_or_default(),
             production_writes: writes.map(|w| format!("{} ({} by {})", w["resource"], w["operation"], w["step"])).collect(),
             staging_url: output.and_then(|o| o["staging_url"].as_str()).map(str::to_string),
+            release: output.and_then(|o| serde_json::from_value(o["release"].clone()).ok()),
             teardown_at: output.and_then(|o| serde_json::from_value(o["teardown"]["at"].clone()).ok()),
             cost,
             next_steps: Vec::new(),

@@ -180,14 +180,18 @@ impl StagingEnvironment {
             value: production_db.arn.clone(),
             known: "an RDS ARN (arn:aws:rds:<region>:…)".into(),
         })?;
-        let size = |field: &'static str, text: &str, unit: &str| {
-            text.strip_suffix(unit).and_then(|n| n.trim().parse::<f64>().ok()).ok_or_else(|| CostError::Unknown {
+        // App Runner's words ("1 vCPU", "2 GB") or ECS's units (1024 CPU units, 2048 MiB).
+        let size = |field: &'static str, text: &str, units: fn(&str) -> Option<u32>| {
+            units(text).map(|n| f64::from(n) / 1024.0).ok_or_else(|| CostError::Unknown {
                 field,
                 value: text.to_string(),
-                known: format!("sizes in {}", unit.trim()),
+                known: "sizes in vCPU and GB, or in CPU units and MiB".into(),
             })
         };
-        let (vcpu, memory_gb) = (size("service.cpu", &plan.service.cpu, " vCPU")?, size("service.memory", &plan.service.memory, " GB")?);
+        let (vcpu, memory_gb) = (
+            size("service.cpu", &plan.service.cpu, crate::run::ecs_cpu_units)?,
+            size("service.memory", &plan.service.memory, crate::run::ecs_memory_mib)?,
+        );
         let backend = match plan.service.host.backend() {
             ServiceBackend::AppRunner => Backend::AppRunner { vcpu, memory_gb, active_share: 1.0 },
             // One task behind its load balancer at a light load: a staging copy serves its testers.

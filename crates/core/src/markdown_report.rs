@@ -33,6 +33,9 @@ pub struct RunReport {
     /// Writes that reached production (a staging run must have none).
     pub production_writes: Vec<String>,
     pub staging_url: Option<String>,
+    /// What staging ran (the output's `release`): the digest-pinned image a promotion deploys,
+    /// or the branch App Runner built.
+    pub release: Option<crate::plan::PlannedRelease>,
     /// When the teardown schedule removes staging.
     pub teardown_at: Option<DateTime<Utc>>,
     pub cost: Option<CostEstimate>,
@@ -98,6 +101,18 @@ fn outcome(out: &mut String, r: &RunReport) {
     row(out, &["Took", &duration(r.seconds)]);
     if let Some(url) = &r.staging_url {
         row(out, &["Staging", &cell(url)]);
+    }
+    if let Some(release) = &r.release {
+        let ran = match (&release.image, &release.requested_image, &release.branch) {
+            (Some(image), Some(requested), _) => {
+                format!("{} (pinned from {}): a promotion deploys exactly this digest", code(image), code(requested))
+            }
+            (_, _, branch) => format!(
+                "branch {} as built then: a promotion deploys the branch's head at that time, which staging may not have run",
+                code(branch.as_deref().unwrap_or("?"))
+            ),
+        };
+        row(out, &["Release", &format!("{ran} ({})", release.backend.name())]);
     }
     if let Some(at) = r.teardown_at {
         row(out, &["Torn down", &format!("by its schedule at {}", timestamp(at))]);
@@ -444,6 +459,7 @@ mod tests {
             leftovers: vec!["db-instance tableicty-staging-db".into()],
             production_writes: vec![],
             staging_url: Some("https://abc.us-east-1.awsapprunner.com".into()),
+            release: None,
             teardown_at: Some(at(86400)),
             cost: None,
             next_steps: vec!["rehearsal promote tableicty-20261124".into()],
