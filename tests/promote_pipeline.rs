@@ -34,15 +34,19 @@ fn production_migrated(account: &SimAccount) -> bool {
 }
 
 async fn production_health(account: &SimAccount) -> u16 {
-    let answer = account.session("test").send(request("GET", format!("https://{PRODUCTION_SERVICE_URL}/api/v1/health/"), None, None)).await;
+    health_at(account, PRODUCTION_SERVICE_URL).await
+}
+
+async fn health_at(account: &SimAccount, host: &str) -> u16 {
+    let answer = account.session("test").send(request("GET", format!("https://{host}/api/v1/health/"), None, None)).await;
     answer.map_or(0, |r| r.status)
 }
 
 /// Staging (the runbook's tables, staging service) as the staging run left it.
 fn staging_is_up(account: &SimAccount) {
     let existing = account.existing_resources();
-    for (kind, id) in [("service", "tableicty-staging-backend"), ("db-instance", "tableicty-staging-db")] {
-        assert!(existing.iter().any(|r| r.kind == kind && r.id == id && r.status != "deleting"), "{kind} {id} is gone");
+    for (kinds, id) in [(["service", "ecs-service"], "tableicty-staging-backend"), (["db-instance"; 2], "tableicty-staging-db")] {
+        assert!(existing.iter().any(|r| kinds.contains(&r.kind.as_str()) && r.id == id && r.status != "deleting"), "{id} is gone");
     }
 }
 
@@ -179,10 +183,15 @@ enum Expect {
     Unchanged(&'static str),
     /// After: production rolled back, failing with the error that started it.
     RolledBack(&'static str),
+    /// After, with the step that reads production's service failing for good: the rollback
+    /// did its work (database swapped, image updated back) but cannot see the service settle,
+    /// and says so.
+    RollbackUnconfirmed,
 }
 
-#[test]
-fn a_failure_at_each_promote_step_leaves_production_as_it_was() {
+/// One failure at each promote step, on production as `backend` runs it, promoting `document`'s
+/// staging run; answers what went wrong.
+async fn failures_at_each_promote_step(backend: Backend) -> Vec<String> {
     let cases = [
         ("snapshot_production_before_deploy=failed-state", Expect::Unchanged("SnapshotFailedError")),
         ("snapshot_production_before_deploy=fatal", Expect::Unchanged("FatalError")),
@@ -197,21 +206,74 @@ fn a_failure_at_each_promote_step_leaves_production_as_it_was() {
         ("validate_production=failed-check", Expect::RolledBack("CheckFailedError")),
     ];
     let mut problems = Vec::new();
-    runtime().block_on(async {
-        for (fault, expect) in cases {
-            let account = new_account();
-            let staging = staged(&account).await;
-            let input = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip", "accept_branch_head": true});
-            let report = promote_on(&account, skipping_allowed(), input, &[fault], ApprovalAnswer::Never).await;
-            if let Err(problem) = check_failure(&account, &report, &expect).await {
-                problems.push(format!("{fault}: {problem}\n  error {:?}\n  cause {:?}", report.error, report.cause));
+    for (fault, mut expect) in cases {
+        // Only an image-based production has a code rollback to wait for with that step.
+        if backend == Backend::EcsExpress && fault == "check_production_service=fatal" {
+            expect = Expect::RollbackUnconfirmed;
+        }
+        let account = new_account();
+        let document = backend.prepare(&account);
+        let (staging, status) = stage(&account, document, &[]).await;
+        assert_eq!(status, RunStatus::Succeeded);
+        let input = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip", "accept_branch_head": true});
+        let report = promote_on(&account, skipping_allowed(), input, &[fault], ApprovalAnswer::Never).await;
+        if let Err(problem) = check_failure(&account, &report, &expect, backend).await {
+            problems.push(format!("{fault}: {problem}\n  error {:?}\n  cause {:?}", report.error, report.cause));
+        }
+    }
+    problems
+}
+
+/// How production runs in a test.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Backend {
+    /// The runbook: App Runner building its branch.
+    AppRunnerSource,
+    /// ECS Express Mode, from the release image.
+    EcsExpress,
+}
+
+impl Backend {
+    /// Sets production up on the account; answers the staging run document that rehearses it.
+    fn prepare(self, account: &SimAccount) -> Value {
+        match self {
+            Backend::AppRunnerSource => json!({}),
+            Backend::EcsExpress => {
+                account.deploy_production_on_ecs_express();
+                json!({"service": {"backend": "ecs-express", "image": RELEASE_IMAGE, "cpu": "1 vCPU", "memory": "2 GB"}})
             }
         }
-    });
+    }
+
+    fn production_host(self) -> &'static str {
+        match self {
+            Backend::AppRunnerSource => PRODUCTION_SERVICE_URL,
+            Backend::EcsExpress => rehearsal_sim::seed::PRODUCTION_EXPRESS_URL,
+        }
+    }
+
+    /// The environment production's running app sees.
+    fn production_environment(self, account: &SimAccount) -> Option<std::collections::BTreeMap<String, String>> {
+        match self {
+            Backend::AppRunnerSource => account.service_environment(PRODUCTION_SERVICE),
+            Backend::EcsExpress => account.express_service_environment(ECS_CLUSTER, PRODUCTION_SERVICE),
+        }
+    }
+}
+
+#[test]
+fn a_failure_at_each_promote_step_leaves_production_as_it_was() {
+    let problems = runtime().block_on(failures_at_each_promote_step(Backend::AppRunnerSource));
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-async fn check_failure(account: &SimAccount, report: &MachineReport, expect: &Expect) -> Result<(), String> {
+#[test]
+fn on_ecs_express_a_failure_at_each_promote_step_leaves_production_as_it_was() {
+    let problems = runtime().block_on(failures_at_each_promote_step(Backend::EcsExpress));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+async fn check_failure(account: &SimAccount, report: &MachineReport, expect: &Expect, backend: Backend) -> Result<(), String> {
     let ensure = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
     ensure(!report.succeeded, "it succeeded")?;
     staging_is_up(account);
@@ -220,8 +282,8 @@ async fn check_failure(account: &SimAccount, report: &MachineReport, expect: &Ex
         "production DB is not available under its identifier",
     )?;
     ensure(!production_migrated(account), "production's data is not as of the snapshot")?;
-    ensure(production_health(account).await == 200, "production does not answer through its DATABASE_URL")?;
-    let env = account.service_environment(PRODUCTION_SERVICE).ok_or("production runs nothing")?;
+    ensure(health_at(account, backend.production_host()).await == 200, "production does not answer through its DATABASE_URL")?;
+    let env = backend.production_environment(account).ok_or("production runs nothing")?;
     ensure(env["DATABASE_URL"].contains(&format!("@{PRODUCTION_DB}.")), "DATABASE_URL moved")?;
     match expect {
         Expect::Unchanged(error) => {
@@ -235,8 +297,16 @@ async fn check_failure(account: &SimAccount, report: &MachineReport, expect: &Ex
             ensure(alert_subjects(report) == ["rehearsal: rolling production back", "rehearsal: production rolled back"], "wrong alerts")?;
             let cause = report.cause.as_deref().unwrap_or_default();
             ensure(cause.contains("production rolled back") && cause.contains("renamed the restored copy"), "the cause lacks the actions")?;
-            // Source-built production: App Runner rolled itself back, or the operator is told what to do.
-            ensure(cause.contains("rolled the deployment") || cause.contains("git revert"), "no code rollback reported")?;
+            // Source-built production: App Runner rolled itself back, or the operator is told what
+            // to do; on ECS, ECS rolled its canary back or production went back to its digest.
+            let code_rolled_back = match backend {
+                Backend::AppRunnerSource => cause.contains("rolled the deployment") || cause.contains("git revert"),
+                Backend::EcsExpress => {
+                    (cause.contains("rolled the deployment") || cause.contains(&pinned(PRODUCTION_IMAGE_DIGEST)))
+                        && account.express_service_image(ECS_CLUSTER, PRODUCTION_SERVICE) == Some(pinned(PRODUCTION_IMAGE_DIGEST))
+                }
+            };
+            ensure(code_rolled_back, "no code rollback reported")?;
             let damaged = account
                 .existing_resources()
                 .into_iter()
@@ -244,6 +314,18 @@ async fn check_failure(account: &SimAccount, report: &MachineReport, expect: &Ex
                 .ok_or("the damaged database was not kept")?;
             ensure(damaged.status == "stopping" || damaged.status == "stopped", "the damaged database was not stopped")?;
             ensure(damaged.tags.contains_key(RETAIN_UNTIL_KEY), "the damaged database has no retention tag")
+        }
+        Expect::RollbackUnconfirmed => {
+            ensure(report.error.as_deref() == Some("ProductionRollbackFailedError"), "another error")?;
+            let cause = report.cause.as_deref().unwrap_or_default();
+            ensure(
+                cause.contains("renamed the restored copy") && cause.contains("back to the image it ran before"),
+                "the cause lacks the actions",
+            )?;
+            ensure(
+                account.express_service_image(ECS_CLUSTER, PRODUCTION_SERVICE) == Some(pinned(PRODUCTION_IMAGE_DIGEST)),
+                "production is not back on its digest",
+            )
         }
     }
 }
