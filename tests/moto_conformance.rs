@@ -324,7 +324,12 @@ fn lambda_error(error_type: &str, message: &str) -> Value {
 const DEADLINE: &str = "2026-11-24T10:00:00Z";
 
 fn plan() -> Value {
-    json!({"run_id": "tableicty-20261124", "app": "tableicty", "secret_key": {"source": "copy", "exposes": "production's SECRET_KEY"}})
+    json!({
+        "run_id": "tableicty-20261124",
+        "app": "tableicty",
+        "secret_key": {"source": "copy", "exposes": "production's SECRET_KEY"},
+        "release": {"backend": "apprunner", "requested_image": null, "image": null, "branch": "main"},
+    })
 }
 
 /// A check's answer, with the phase the Choices test computed as the step computes it.
@@ -448,6 +453,7 @@ fn happy_path_matches_until_moto_reads_through_a_wrapped_parallel_result() {
     assert_eq!(output["snapshot_id"], "tableicty-production-backup-20261124");
     assert_eq!(output["database_endpoint"]["port"], 5432);
     assert_eq!(output["stripe_webhook_id"], "we_123");
+    assert_eq!(output["release"]["branch"], "main", "the output says what a promotion deploys");
     assert_eq!(output["teardown"], teardown());
     assert_eq!(run.local.unused_replies, BTreeMap::from([(function_arn(Step::RollbackStaging), 1)]));
 

@@ -8,7 +8,7 @@
 //! * `GET /runs/{id}`: status, the states the run is in (from the execution history), its report
 //!   (the execution's output) or failure, its run id, what a promotion of it would ship (the
 //!   source the staging run built: repository and branch, or image, and its commands), and its
-//!   running promotions (who requested each, its release image, whether it awaits a decision).
+//!   running promotions (who requested each, whether it accepted a source-built production's branch head, whether it awaits a decision).
 //! * `POST /runs/{id}/promote`: starts the promote machine on a run that passed; the
 //!   `Idempotency-Key` names the promotion, and `requested_by` is the caller's IAM principal
 //!   (API Gateway's `requestContext.authorizer.iam.userArn`), never the body's.

@@ -64,9 +64,11 @@ enum RemoteSubcommand {
         id: String,
         #[arg(long)]
         idempotency_key: String,
-        /// For an image-based production service: the release image to deploy.
+        /// For a production App Runner builds from source: deploy its branch's head, which
+        /// staging may not have run (refused without it). An image release deploys the digest
+        /// the staging run ran and needs none.
         #[arg(long)]
-        release_image: Option<String>,
+        accept_branch_head: bool,
     },
     /// Approve the promotion waiting on a run.
     Approve {
@@ -107,8 +109,8 @@ impl RemoteCommand {
                 (RemoteAction::Start { idempotency_key, document: read_json("--input", input.as_deref())? }, false)
             }
             RemoteSubcommand::Status { id, follow } => (RemoteAction::Status { id }, follow),
-            RemoteSubcommand::Promote { id, idempotency_key, release_image } => {
-                (RemoteAction::Promote { id, idempotency_key, release_image }, false)
+            RemoteSubcommand::Promote { id, idempotency_key, accept_branch_head } => {
+                (RemoteAction::Promote { id, idempotency_key, accept_branch_head }, false)
             }
             RemoteSubcommand::Approve { id, comment, promotion } => {
                 (RemoteAction::Decide { id, verdict: Verdict::Approved, comment, promotion }, false)
@@ -149,7 +151,7 @@ impl RemoteCommand {
 pub enum RemoteAction {
     Start { idempotency_key: String, document: Value },
     Status { id: String },
-    Promote { id: String, idempotency_key: String, release_image: Option<String> },
+    Promote { id: String, idempotency_key: String, accept_branch_head: bool },
     Decide { id: String, verdict: Verdict, comment: Option<String>, promotion: Option<String> },
     Teardown { idempotency_key: String, run: String, final_snapshot: bool },
 }
@@ -159,8 +161,8 @@ impl RemoteAction {
         match self {
             RemoteAction::Start { idempotency_key, document } => ("POST", "/runs".into(), Some(idempotency_key), Some(document.clone())),
             RemoteAction::Status { id } => ("GET", format!("/runs/{id}"), None, None),
-            RemoteAction::Promote { id, idempotency_key, release_image } => {
-                let body = release_image.as_ref().map_or(json!({}), |image| json!({ "release_image": image }));
+            RemoteAction::Promote { id, idempotency_key, accept_branch_head } => {
+                let body = if *accept_branch_head { json!({ "accept_branch_head": true }) } else { json!({}) };
                 ("POST", format!("/runs/{id}/promote"), Some(idempotency_key), Some(body))
             }
             RemoteAction::Decide { id, verdict, comment, promotion } => {
