@@ -275,6 +275,61 @@ fn every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
     assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
 }
 
+#[test]
+fn point_in_time_copies_production_beside_the_safety_snapshot_which_the_rollback_plan_still_gets() {
+    runtime().block_on(async {
+        let account = new_account();
+        let document = json!({"staging": {"source": "point-in-time"}});
+        let report = run_pipeline(&account, document.clone(), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?} {:?}", report.error, report.cause);
+        assert!(report.checks.iter().all(|c| c["passed"] == Value::Bool(true)), "{:#?}", report.checks);
+        assert_eq!(ledger(&report).production_writes, json!([]));
+        // The copy is restored from production's backups (not the snapshot), with production's
+        // parameter group, while the snapshot is taken; the snapshot is still there, kept.
+        let calls: Vec<String> = account.ledger().calls.iter().map(|c| c.operation.clone()).collect();
+        assert!(calls.contains(&"RestoreDBInstanceToPointInTime".to_string()), "{calls:?}");
+        assert!(!calls.contains(&"RestoreDBInstanceFromDBSnapshot".to_string()), "{calls:?}");
+        let snapshot = account.session("test").describe_snapshot(BACKUP_SNAPSHOT).await.unwrap();
+        assert!(snapshot.is_some_and(|s| s.status == "available"), "the safety snapshot is missing");
+        assert_eq!(account.parameter_group("tableicty-staging-db").as_deref(), Some(seed::PRODUCTION_DB_PARAMETER_GROUP));
+        let restored = span(&report, "RestoreStagingDatabaseToPointInTime").first_start_seconds;
+        let snapshot_ready = span(&report, "IsRestoreStarted").first_start_seconds;
+        assert!(restored < 60.0 && snapshot_ready >= 10.0 * 60.0, "the restore did not start before the snapshot's wait");
+        // The snapshot's 10 minutes are off the critical path (34 minutes with snapshot).
+        assert!(report.seconds <= 27.0 * 60.0, "{}", report.seconds);
+
+        // A second run adopts what the first made.
+        let again = run_pipeline(&account, document, &[]).await.unwrap();
+        assert_eq!(again.status, RunStatus::Succeeded, "{:?} {:?}", again.error, again.cause);
+        let created = created_ids(&again);
+        for id in [BACKUP_SNAPSHOT, "tableicty-staging-db"] {
+            assert_eq!(created.iter().filter(|c| c.contains(id)).count(), 1, "{id} created again: {created:?}");
+        }
+    });
+}
+
+#[test]
+fn point_in_time_is_refused_before_any_write_when_production_keeps_no_backups() {
+    runtime().block_on(async {
+        let account = new_account();
+        account.disable_production_backups();
+        let report = run_pipeline(&account, json!({"staging": {"source": "point-in-time"}}), &[]).await.unwrap();
+        assert_eq!(report.error.as_deref(), Some("InvalidInputError"), "{:?}", report.cause);
+        assert!(report.cause.as_deref().unwrap().contains("staging.source"), "{:?}", report.cause);
+        assert!(
+            account.ledger().calls.iter().all(|c| ["Describe", "Get", "List"].iter().any(|read| c.operation.starts_with(read))),
+            "a write was made"
+        );
+        assert!(created_ids(&report).is_empty());
+    });
+}
+
+#[test]
+fn point_in_time_every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
+    let (runs, failures) = runtime().block_on(fault_matrix(json!({"staging": {"source": "point-in-time"}}), |_| {}));
+    assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
+}
+
 /// The ECS Express example: production on ECS Express Mode, staging from the release image.
 fn ecs_express_document() -> Value {
     serde_json::from_str(include_str!("../examples/ecs-express-run.json")).unwrap()

@@ -75,14 +75,15 @@ async fn a_foreign_instance_under_the_restore_name_is_refused() {
     let production = run.operator().describe_instance(&run.plan.production.db_instance_id).await.unwrap().unwrap();
     let request = RestoreRequest {
         instance_id: id.clone(),
-        snapshot_id: text(&promotion["snapshot_id"]).to_string(),
+        source: rehearsal_core::cloud::RestoreSource::Snapshot(text(&promotion["snapshot_id"]).to_string()),
         class: production.class,
         subnet_group: production.subnet_group,
         security_group_ids: production.security_group_ids,
+        parameter_group: None,
         publicly_accessible: false,
         tags: foreign_tags(),
     };
-    run.operator().restore_instance_from_snapshot(&request).await.unwrap();
+    run.operator().restore_instance(&request).await.unwrap();
     assert_not_owned(run.call(RESTORE, json!({"promotion": promotion})).await, &id);
     assert!(run.created_by(RESTORE).is_empty());
 }

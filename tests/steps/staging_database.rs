@@ -63,14 +63,15 @@ async fn a_foreign_instance_under_the_staging_name_is_refused_and_left_alone() {
     let planned = &run.plan.staging_db;
     let theirs = RestoreRequest {
         instance_id: planned.instance_id.clone(),
-        snapshot_id: run.plan.snapshot_id.clone(),
+        source: rehearsal_core::cloud::RestoreSource::Snapshot(run.plan.snapshot_id.clone()),
         class: planned.class.clone(),
         subnet_group: planned.subnet_group.clone(),
         security_group_ids: planned.security_group_ids.clone(),
+        parameter_group: None,
         publicly_accessible: false,
         tags: foreign_tags(),
     };
-    run.operator().restore_instance_from_snapshot(&theirs).await.unwrap();
+    run.operator().restore_instance(&theirs).await.unwrap();
     assert_not_owned(run.call(RESTORE, input).await, &planned.instance_id);
     assert_eq!(run.calls_of(RESTORE), ["DescribeDBInstances"]);
     assert_eq!(run.existing("db-instance", &planned.instance_id).unwrap().tags, foreign_tags());

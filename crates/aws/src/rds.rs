@@ -4,7 +4,7 @@ use crate::error::{absent_if_not_found, from_sdk};
 use crate::sfn::to_chrono;
 use crate::AwsCloud;
 use aws_sdk_rds::types::{DbInstance as SdkInstance, DbSnapshot as SdkSnapshot, Tag};
-use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest};
+use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest, RestoreSource};
 use rehearsal_core::tags::Tags;
 use rehearsal_core::Secret;
 
@@ -31,6 +31,8 @@ fn instance(db: &SdkInstance) -> DbInstance {
         },
         subnet_group: db.db_subnet_group().and_then(|g| g.db_subnet_group_name()).map(str::to_string),
         security_group_ids: db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).map(str::to_string).collect(),
+        parameter_group: db.db_parameter_groups().first().and_then(|g| g.db_parameter_group_name()).map(str::to_string),
+        backup_retention_days: db.backup_retention_period().and_then(|d| u32::try_from(d).ok()).unwrap_or_default(),
         publicly_accessible: db.publicly_accessible().unwrap_or(false),
         master_username: db.master_username().unwrap_or_default().to_string(),
         master_password_pending: db.pending_modified_values().and_then(|p| p.master_user_password()).is_some(),
@@ -78,23 +80,48 @@ impl Rds for AwsCloud {
         out.db_snapshot().map(snapshot).ok_or_else(|| missing("CreateDBSnapshot", snapshot_id))
     }
 
-    async fn restore_instance_from_snapshot(&self, request: &RestoreRequest) -> CloudResult<DbInstance> {
-        let out = self
-            .rds
-            .restore_db_instance_from_db_snapshot()
-            .db_instance_identifier(&request.instance_id)
-            .db_snapshot_identifier(&request.snapshot_id)
-            .db_instance_class(&request.class)
-            .set_db_subnet_group_name(request.subnet_group.clone())
-            .set_vpc_security_group_ids(Some(request.security_group_ids.clone()))
-            .publicly_accessible(request.publicly_accessible)
-            .set_tags(Some(to_sdk_tags(&request.tags)))
-            // Snapshots later taken of the staging instance carry its ownership tags.
-            .copy_tags_to_snapshot(true)
-            .send()
-            .await
-            .map_err(from_sdk)?;
-        out.db_instance().map(instance).ok_or_else(|| missing("RestoreDBInstanceFromDBSnapshot", &request.instance_id))
+    async fn restore_instance(&self, request: &RestoreRequest) -> CloudResult<DbInstance> {
+        let tags = Some(to_sdk_tags(&request.tags));
+        let groups = Some(request.security_group_ids.clone());
+        // Snapshots later taken of the new instance carry its ownership tags.
+        let out = match &request.source {
+            RestoreSource::Snapshot(snapshot_id) => {
+                self.rds
+                    .restore_db_instance_from_db_snapshot()
+                    .db_instance_identifier(&request.instance_id)
+                    .db_snapshot_identifier(snapshot_id)
+                    .db_instance_class(&request.class)
+                    .set_db_subnet_group_name(request.subnet_group.clone())
+                    .set_vpc_security_group_ids(groups)
+                    .set_db_parameter_group_name(request.parameter_group.clone())
+                    .publicly_accessible(request.publicly_accessible)
+                    .set_tags(tags)
+                    .copy_tags_to_snapshot(true)
+                    .send()
+                    .await
+                    .map_err(from_sdk)?
+                    .db_instance
+            }
+            RestoreSource::LatestRestorableTime { source_instance_id } => {
+                self.rds
+                    .restore_db_instance_to_point_in_time()
+                    .source_db_instance_identifier(source_instance_id)
+                    .use_latest_restorable_time(true)
+                    .target_db_instance_identifier(&request.instance_id)
+                    .db_instance_class(&request.class)
+                    .set_db_subnet_group_name(request.subnet_group.clone())
+                    .set_vpc_security_group_ids(groups)
+                    .set_db_parameter_group_name(request.parameter_group.clone())
+                    .publicly_accessible(request.publicly_accessible)
+                    .set_tags(tags)
+                    .copy_tags_to_snapshot(true)
+                    .send()
+                    .await
+                    .map_err(from_sdk)?
+                    .db_instance
+            }
+        };
+        out.as_ref().map(instance).ok_or_else(|| missing(request.source.operation(), &request.instance_id))
     }
 
     async fn delete_instance(&self, id: &str, final_snapshot_id: Option<&str>) -> CloudResult<()> {

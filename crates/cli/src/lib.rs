@@ -13,6 +13,7 @@
 pub mod asl;
 pub mod asl_diagram;
 pub mod asl_run;
+pub mod bench;
 pub mod execution;
 pub mod exit;
 pub mod follow_up;

@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use rehearsal_cli::asl::AslCommand;
+use rehearsal_cli::bench::BenchCommand;
 use rehearsal_cli::exit::Exit;
 use rehearsal_cli::plan::PlanCommand;
 use rehearsal_cli::remote::RemoteCommand;
@@ -32,6 +33,11 @@ enum Command {
         #[command(subcommand)]
         command: AslCommand,
     },
+    /// Benchmarks that print figures (on the simulated account, virtual clock).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -40,6 +46,7 @@ fn main() -> ExitCode {
         Command::Plan(command) => command.run(),
         Command::Remote(command) => command.run(),
         Command::Asl { command } => command.run(),
+        Command::Bench { command } => command.run(),
     };
     let exit: Exit = ended.unwrap_or_else(|error| {
         eprintln!("error: {error}");

@@ -42,6 +42,10 @@ pub struct DbInstance {
     pub storage: DbStorage,
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,
+    /// `DBParameterGroups[0]`: a restore gets the engine's default unless told.
+    pub parameter_group: Option<String>,
+    /// `BackupRetentionPeriod`: 0 means no automated backups, so no point-in-time restore.
+    pub backup_retention_days: u32,
     pub publicly_accessible: bool,
     /// `MasterUsername`: the only login ModifyDBInstance can give a new password.
     pub master_username: String,
@@ -75,12 +79,34 @@ pub struct DbSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreRequest {
     pub instance_id: String,
-    pub snapshot_id: String,
+    pub source: RestoreSource,
     pub class: String,
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,
+    /// Set explicitly: a restore otherwise gets the engine's default parameter group.
+    pub parameter_group: Option<String>,
     pub publicly_accessible: bool,
     pub tags: Tags,
+}
+
+/// What a new instance is restored from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreSource {
+    /// `RestoreDBInstanceFromDBSnapshot`.
+    Snapshot(String),
+    /// `RestoreDBInstanceToPointInTime` with `UseLatestRestorableTime`: the source instance's
+    /// automated backups and transaction logs, up to about five minutes ago.
+    LatestRestorableTime { source_instance_id: String },
+}
+
+impl RestoreSource {
+    /// The RDS operation that restores from it.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Self::Snapshot(_) => "RestoreDBInstanceFromDBSnapshot",
+            Self::LatestRestorableTime { .. } => "RestoreDBInstanceToPointInTime",
+        }
+    }
 }
 
 pub trait Rds {
@@ -88,7 +114,8 @@ pub trait Rds {
     fn describe_instance(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbInstance>>> + Send;
     fn describe_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbSnapshot>>> + Send;
     fn create_snapshot(&self, instance_id: &str, snapshot_id: &str, tags: &Tags) -> impl Future<Output = CloudResult<DbSnapshot>> + Send;
-    fn restore_instance_from_snapshot(&self, request: &RestoreRequest) -> impl Future<Output = CloudResult<DbInstance>> + Send;
+    /// From a snapshot or to the latest restorable time ([`RestoreSource::operation`]).
+    fn restore_instance(&self, request: &RestoreRequest) -> impl Future<Output = CloudResult<DbInstance>> + Send;
     /// Always explicit about the final snapshot: `None` skips it (AWS rejects leaving both unset).
     fn delete_instance(&self, id: &str, final_snapshot_id: Option<&str>) -> impl Future<Output = CloudResult<()>> + Send;
     fn delete_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send;

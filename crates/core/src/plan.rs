@@ -107,6 +107,9 @@ pub struct StripeWebhookPlan {
 pub struct StagingDbPlan {
     pub instance_id: String,
     pub class: String,
+    pub source: crate::run::StagingSource,
+    /// Production's instance's, set explicitly on the restore (RDS would give the default).
+    pub parameter_group: Option<String>,
     /// Production's instance's, as DescribeDBInstances answered (never the document's).
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,

@@ -47,6 +47,31 @@ pub struct StagingInput {
     pub parameter_path: String,
     /// Django's SECRET_KEY: production's (`copy`, as the runbook does) or a new one (`generate`).
     pub secret_key: SecretKeySource,
+    /// Where the copy comes from: `snapshot` (the runbook: restore the safety snapshot once it
+    /// is taken) or `point-in-time` (restore production's automated backups to the latest
+    /// restorable time while the safety snapshot, which the rollback plan still gets, is taken).
+    pub source: StagingSource,
+}
+
+/// How the staging copy is made. The plan says what each costs in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StagingSource {
+    /// Restore the production snapshot of runbook step 1 (the runbook's order).
+    #[default]
+    Snapshot,
+    /// `RestoreDBInstanceToPointInTime` (latest restorable time), started beside the snapshot:
+    /// the snapshot's minutes leave the critical path. Needs production's automated backups.
+    PointInTime,
+}
+
+impl StagingSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Snapshot => "snapshot",
+            Self::PointInTime => "point-in-time",
+        }
+    }
 }
 
 /// Where staging's SECRET_KEY comes from. The plan says what the choice exposes.
@@ -175,6 +200,7 @@ impl Default for StagingInput {
             db_instance_class: "db.t3.micro".into(),
             parameter_path: "/tableicty/staging/".into(),
             secret_key: SecretKeySource::Copy,
+            source: StagingSource::Snapshot,
         }
     }
 }
@@ -625,6 +651,7 @@ mod tests {
         assert_eq!(refused(json!({"timeouts": {"restore_minutes": 100000}})), "timeouts.restore_minutes");
         assert_eq!(refused(json!({"staging": {"db_instance_class": 3}})), "staging.db_instance_class");
         assert_eq!(refused(json!({"staging": {"secret_key": "reuse"}})), "staging.secret_key");
+        assert_eq!(refused(json!({"staging": {"source": "aurora-clone"}})), "staging.source");
         assert_eq!(refused(json!([])), "(document)");
         assert_eq!(refused(json!({"masking": {"rules": {"auth_user": {"email": "scramble"}}}})), "masking.rules.auth_user.email");
         assert_eq!(refused(json!({"app": "ledgerly"})), "masking.rules");

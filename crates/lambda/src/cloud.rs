@@ -134,8 +134,8 @@ impl<H, P, S> Rds for LiveCloud<H, P, S> {
         self.aws.create_snapshot(instance_id, snapshot_id, tags)
     }
 
-    fn restore_instance_from_snapshot(&self, request: &RestoreRequest) -> impl Future<Output = CloudResult<DbInstance>> + Send {
-        self.aws.restore_instance_from_snapshot(request)
+    fn restore_instance(&self, request: &RestoreRequest) -> impl Future<Output = CloudResult<DbInstance>> + Send {
+        self.aws.restore_instance(request)
     }
 
     fn delete_instance(&self, id: &str, final_snapshot_id: Option<&str>) -> impl Future<Output = CloudResult<()>> + Send {

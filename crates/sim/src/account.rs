@@ -82,6 +82,21 @@ impl SimAccount {
         }
     }
 
+    /// Turns production's automated backups off (retention 0), as ModifyDBInstance
+    /// `BackupRetentionPeriod=0` would: no point-in-time restore is possible then.
+    pub fn disable_production_backups(&self) {
+        let (mut world, _) = self.world();
+        if let Some(production) = world.instances.get_mut(crate::seed::PRODUCTION_DB) {
+            production.backup_retention_days = 0;
+        }
+    }
+
+    /// The parameter group an instance has (RDS's `DBParameterGroups[0]`).
+    pub fn parameter_group(&self, instance_id: &str) -> Option<String> {
+        let (world, now) = self.world();
+        world.live_instance(instance_id, now).map(|i| i.parameter_group.clone())
+    }
+
     /// Puts a snapshot of instance `source` named `id` with `tags`, taken at `created_at`, as
     /// someone with RDS rights could by hand (a forged run tag included).
     pub fn plant_snapshot(&self, id: &str, source: &str, tags: Tags, created_at: DateTime<Utc>) -> Result<(), String> {

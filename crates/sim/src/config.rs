@@ -7,8 +7,12 @@ use std::time::Duration;
 pub struct SimConfig {
     /// `CreateDBSnapshot`: `creating` → `available` (also a final snapshot).
     pub snapshot: Duration,
-    /// `RestoreDBInstanceFromDBSnapshot`: `creating` → `available`.
+    /// `RestoreDBInstanceFromDBSnapshot`: `creating` → `available`; a point-in-time restore
+    /// takes as long for its automated backup, then replays the log.
     pub restore: Duration,
+    /// `RestoreDBInstanceToPointInTime`: replaying one hour of transaction log written since the
+    /// latest automated backup.
+    pub log_replay_per_hour: Duration,
     /// `CreateService`: `OPERATION_IN_PROGRESS` → `RUNNING`.
     pub service_create: Duration,
     /// A deployment started by `UpdateService`.
@@ -49,6 +53,7 @@ impl Default for SimConfig {
         Self {
             snapshot: minutes(10),
             restore: minutes(12),
+            log_replay_per_hour: Duration::from_secs(10),
             service_create: minutes(6),
             deployment: minutes(4),
             instance_delete: minutes(5),

@@ -42,4 +42,5 @@ pub use config::SimConfig;
 pub use database::{DEFAULT_TENANT_SLUG, TENANT_SCOPED_TABLES, TENANT_TABLES};
 pub use fault::{Fault, FaultKind, ParseFaultError};
 pub use ledger::{Call, CallRecord, ExistingResource, Ledger, Notification, Recorded, Resource, ResourceRecord, Write, WriteRecord};
+pub use rds::point_in_time_restore;
 pub use ssm::{parameter_arn, session_principal};

@@ -1,11 +1,12 @@
 //! RDS: instances and manual snapshots, with their lifecycles and error codes.
 
 use crate::account::{Api, SimCloud};
+use crate::config::SimConfig;
 use crate::database::Database;
-use crate::seed::{ACCOUNT_ID, DB_PORT, PRODUCTION_DB, RDS_ENDPOINT_SUFFIX, REGION};
+use crate::seed::{ACCOUNT_ID, BACKUP_WINDOW_HOUR, DB_PORT, DEFAULT_DB_PARAMETER_GROUP, PRODUCTION_DB, RDS_ENDPOINT_SUFFIX, REGION};
 use crate::world::{after, ends, Ctx, Origin, Outcome, World};
 use chrono::{DateTime, Utc};
-use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest};
+use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest, RestoreSource};
 use rehearsal_core::naming::rds_identifier_problem;
 use rehearsal_core::tags::Tags;
 use rehearsal_core::Secret;
@@ -85,6 +86,8 @@ pub(crate) struct Instance {
     pub storage: DbStorage,
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,
+    pub parameter_group: String,
+    pub backup_retention_days: u32,
     pub publicly_accessible: bool,
     pub address: String,
     pub port: u16,
@@ -218,6 +221,8 @@ fn describe_instance(i: &Instance, ctx: &Ctx) -> DbInstance {
         storage: i.storage.clone(),
         subnet_group: i.subnet_group.clone(),
         security_group_ids: i.security_group_ids.clone(),
+        parameter_group: Some(i.parameter_group.clone()),
+        backup_retention_days: i.backup_retention_days,
         publicly_accessible: i.publicly_accessible,
         master_username: i.master_user.clone(),
         master_password_pending: i.password_pending(ctx.now),
@@ -235,6 +240,23 @@ fn describe_snapshot(s: &Snapshot, ctx: &Ctx) -> DbSnapshot {
         created_at: Some(s.life.created_at),
         tags: s.tags.clone(),
     }
+}
+
+/// What a restore copies, from a snapshot or from an instance's backups.
+struct Copy {
+    storage: DbStorage,
+    port: u16,
+    master_user: String,
+    master_password: String,
+    data: Database,
+}
+
+/// How long a point-in-time restore started at `now` takes: the latest daily automated backup
+/// (taken at the backup window) restored, then the transaction log written since replayed.
+pub fn point_in_time_restore(config: &SimConfig, now: DateTime<Utc>) -> std::time::Duration {
+    let today = now.date_naive().and_hms_opt(BACKUP_WINDOW_HOUR, 0, 0).expect("a valid hour").and_utc();
+    let latest = if today <= now { today } else { today - chrono::Duration::days(1) };
+    config.restore + config.log_replay_per_hour.mul_f64((now - latest).num_seconds() as f64 / 3600.0)
 }
 
 impl World {
@@ -318,6 +340,8 @@ impl World {
             storage: DbStorage { allocated_gb: 100, storage_type: "gp2".to_string() },
             subnet_group: Some("default".to_string()),
             security_group_ids: vec!["sg-0f9e8d7c6b5a40312".to_string()],
+            parameter_group: DEFAULT_DB_PARAMETER_GROUP.to_string(),
+            backup_retention_days: 1,
             publicly_accessible: false,
             address: endpoint_address(id),
             port: DB_PORT,
@@ -359,14 +383,44 @@ impl World {
         if self.live_instance(id, ctx.now).is_some() {
             return Err(error(CloudErrorKind::AlreadyExists, "DBInstanceAlreadyExists", "DB instance already exists".to_string()));
         }
-        let snapshot = self.live_snapshot(&request.snapshot_id, ctx.now).ok_or_else(|| snapshot_not_found(&request.snapshot_id))?.clone();
-        if snapshot.life.phase(ctx.now) != Phase::Ready {
-            return Err(error(
-                CloudErrorKind::InvalidState,
-                "InvalidDBSnapshotState",
-                format!("Snapshot {} is not in available state (it is {}).", snapshot.id, snapshot.status(ctx.now)),
-            ));
-        }
+        let (copy, restore_takes) = match &request.source {
+            RestoreSource::Snapshot(snapshot_id) => {
+                let snapshot = self.live_snapshot(snapshot_id, ctx.now).ok_or_else(|| snapshot_not_found(snapshot_id))?.clone();
+                if snapshot.life.phase(ctx.now) != Phase::Ready {
+                    return Err(error(
+                        CloudErrorKind::InvalidState,
+                        "InvalidDBSnapshotState",
+                        format!("Snapshot {} is not in available state (it is {}).", snapshot.id, snapshot.status(ctx.now)),
+                    ));
+                }
+                let copy = Copy {
+                    storage: snapshot.storage,
+                    port: snapshot.port,
+                    master_user: snapshot.master_user,
+                    master_password: snapshot.master_password,
+                    data: snapshot.data,
+                };
+                (copy, self.config.restore)
+            }
+            RestoreSource::LatestRestorableTime { source_instance_id } => {
+                let source = self.live_instance(source_instance_id, ctx.now).ok_or_else(|| instance_not_found(source_instance_id))?;
+                if source.backup_retention_days == 0 {
+                    return Err(error(
+                        CloudErrorKind::Fatal,
+                        "PointInTimeRestoreNotEnabled",
+                        format!("SourceDBInstanceIdentifier {source_instance_id} refers to a DB instance with BackupRetentionPeriod equal to 0."),
+                    ));
+                }
+                let copy = Copy {
+                    storage: source.storage.clone(),
+                    port: source.port,
+                    master_user: source.master_user.clone(),
+                    master_password: source.master_password_at(ctx.now).to_string(),
+                    data: source.data.clone(),
+                };
+                (copy, point_in_time_restore(&self.config, ctx.now))
+            }
+        };
         if let Some(group) = request.subnet_group.as_ref().filter(|g| !self.subnet_groups.contains(*g)) {
             return Err(error(
                 CloudErrorKind::NotFound,
@@ -377,20 +431,22 @@ impl World {
         if let Some(bad) = request.security_group_ids.iter().find(|g| !g.starts_with("sg-")) {
             return Err(error(CloudErrorKind::Fatal, "InvalidParameterValue", format!("Invalid security group: {bad}")));
         }
-        let outcome = self.outcome(ctx, "RestoreDBInstanceFromDBSnapshot", true);
+        let outcome = self.outcome(ctx, request.source.operation(), true);
         let instance = Instance {
             id: id.clone(),
             class: request.class.clone(),
-            storage: snapshot.storage.clone(),
+            storage: copy.storage,
             subnet_group: Some(request.subnet_group.clone().unwrap_or_else(|| "default".to_string())),
             security_group_ids: request.security_group_ids.clone(),
+            parameter_group: request.parameter_group.clone().unwrap_or_else(|| DEFAULT_DB_PARAMETER_GROUP.to_string()),
+            backup_retention_days: 1,
             publicly_accessible: request.publicly_accessible,
             address: endpoint_address(id),
-            port: snapshot.port,
-            master_user: snapshot.master_user.clone(),
-            master_password: snapshot.master_password.clone(),
-            data: snapshot.data.clone(),
-            life: Lifecycle::starting(ctx.now, self.config.restore, outcome),
+            port: copy.port,
+            master_user: copy.master_user,
+            master_password: copy.master_password,
+            data: copy.data,
+            life: Lifecycle::starting(ctx.now, restore_takes, outcome),
             tags: request.tags.clone(),
             origin: Origin::Created,
             busy: None,
@@ -568,8 +624,8 @@ impl Rds for SimCloud {
         self.aws(api("CreateDBSnapshot"), |w, ctx| w.create_snapshot(ctx, instance_id, snapshot_id, tags))
     }
 
-    async fn restore_instance_from_snapshot(&self, request: &RestoreRequest) -> CloudResult<DbInstance> {
-        self.aws(api("RestoreDBInstanceFromDBSnapshot"), |w, ctx| w.restore(ctx, request))
+    async fn restore_instance(&self, request: &RestoreRequest) -> CloudResult<DbInstance> {
+        self.aws(api(request.source.operation()), |w, ctx| w.restore(ctx, request))
     }
 
     async fn delete_instance(&self, id: &str, final_snapshot_id: Option<&str>) -> CloudResult<()> {

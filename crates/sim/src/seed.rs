@@ -88,6 +88,14 @@ pub const STAGING_PARAMETER_PATH: &str = "/tableicty/staging/";
 pub const PRODUCTION_EXPRESS_SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/tableicty/tableicty-backend";
 pub const PRODUCTION_EXPRESS_URL: &str = "tableicty-backend-7c3a91fe.ecs.us-east-1.on.aws";
 
+/// Production's own parameter group (a restore would get `default.postgres15` unless told).
+pub const PRODUCTION_DB_PARAMETER_GROUP: &str = "tableicty-postgres15";
+/// What RDS gives an instance restored without a parameter group.
+pub const DEFAULT_DB_PARAMETER_GROUP: &str = "default.postgres15";
+/// Production's daily automated backup starts then (its backup window, UTC); a point-in-time
+/// restore replays the transaction log written since.
+pub const BACKUP_WINDOW_HOUR: u32 = 3;
+
 const DB_PASSWORD: &str = "Vq7rT2mXc9LwP4sK8nZe";
 const TEST_ADMIN_PASSWORD: &str = "Rehearse-Tq4!mW8zLp2";
 
@@ -144,6 +152,8 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
             storage: DbStorage { allocated_gb: PRODUCTION_DB_STORAGE_GB, storage_type: "gp3".to_string() },
             subnet_group: Some(DB_SUBNET_GROUP.to_string()),
             security_group_ids: vec![DB_SECURITY_GROUP.to_string()],
+            parameter_group: PRODUCTION_DB_PARAMETER_GROUP.to_string(),
+            backup_retention_days: 7,
             publicly_accessible: false,
             address: PRODUCTION_DB_ENDPOINT.to_string(),
             port: DB_PORT,

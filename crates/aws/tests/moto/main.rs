@@ -95,6 +95,65 @@ async fn production_snapshot_is_tagged_and_a_rerun_answers_already_exists() {
 }
 
 #[tokio::test]
+async fn staging_is_restored_to_production_s_latest_restorable_time_with_production_s_parameter_group() {
+    let moto = moto();
+    let cloud = cloud(&moto).await;
+    let (subnet_group, sg) = production(&moto, &cloud).await;
+    let group = "tableicty-postgres15";
+    let created = cloud
+        .rds
+        .create_db_parameter_group()
+        .db_parameter_group_name(group)
+        .db_parameter_group_family("postgres15")
+        .description("production's settings")
+        .send()
+        .await;
+    created.expect("create the parameter group");
+    cloud
+        .rds
+        .modify_db_instance()
+        .db_instance_identifier(PRODUCTION_DB)
+        .db_parameter_group_name(group)
+        .backup_retention_period(7)
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect("give production its parameter group and backups");
+    let production = cloud.describe_instance(PRODUCTION_DB).await.unwrap().unwrap();
+    assert_eq!((production.parameter_group.as_deref(), production.backup_retention_days), (Some(group), 7));
+
+    let request = RestoreRequest {
+        instance_id: STAGING_DB.into(),
+        source: rehearsal_core::cloud::RestoreSource::LatestRestorableTime { source_instance_id: PRODUCTION_DB.into() },
+        class: "db.t3.micro".into(),
+        subnet_group: Some(subnet_group.clone()),
+        security_group_ids: vec![sg.clone()],
+        parameter_group: production.parameter_group.clone(),
+        publicly_accessible: false,
+        tags: run_tags(),
+    };
+    let restored = cloud.restore_instance(&request).await.unwrap();
+    let described = cloud.describe_instance(STAGING_DB).await.unwrap().expect("staging exists");
+    for db in [&restored, &described] {
+        assert_eq!((db.id.as_str(), db.class.as_str()), (STAGING_DB, "db.t3.micro"));
+        assert_eq!(db.subnet_group.as_deref(), Some(subnet_group.as_str()));
+        assert_eq!(db.security_group_ids, vec![sg.clone()]);
+        assert_eq!(db.parameter_group.as_deref(), Some(group));
+        assert!(!db.publicly_accessible);
+        assert_eq!(db.tags, run_tags());
+    }
+    let rerun = cloud.restore_instance(&request).await.unwrap_err();
+    assert_eq!((rerun.kind, rerun.code.as_str()), (CloudErrorKind::AlreadyExists, "DBInstanceAlreadyExists"));
+    let unknown = RestoreRequest {
+        instance_id: "other-copy".into(),
+        source: rehearsal_core::cloud::RestoreSource::LatestRestorableTime { source_instance_id: "nope".into() },
+        ..request
+    };
+    let missing = cloud.restore_instance(&unknown).await.unwrap_err();
+    assert_eq!((missing.kind, missing.code.as_str()), (CloudErrorKind::NotFound, "DBInstanceNotFound"));
+}
+
+#[tokio::test]
 async fn staging_is_restored_private_renamed_and_deleted_with_a_final_snapshot() {
     let moto = moto();
     let cloud = cloud(&moto).await;
@@ -103,14 +162,15 @@ async fn staging_is_restored_private_renamed_and_deleted_with_a_final_snapshot()
 
     let request = RestoreRequest {
         instance_id: STAGING_DB.into(),
-        snapshot_id: SNAPSHOT.into(),
+        source: rehearsal_core::cloud::RestoreSource::Snapshot(SNAPSHOT.into()),
         class: "db.t3.micro".into(),
         subnet_group: Some(subnet_group.clone()),
         security_group_ids: vec![sg.clone()],
+        parameter_group: None,
         publicly_accessible: false,
         tags: run_tags(),
     };
-    let restored = cloud.restore_instance_from_snapshot(&request).await.unwrap();
+    let restored = cloud.restore_instance(&request).await.unwrap();
     let described = cloud.describe_instance(STAGING_DB).await.unwrap().expect("staging exists");
     for db in [&restored, &described] {
         assert_eq!(db.id, STAGING_DB);
@@ -124,7 +184,7 @@ async fn staging_is_restored_private_renamed_and_deleted_with_a_final_snapshot()
     let raw = cloud.rds.describe_db_instances().db_instance_identifier(STAGING_DB).send().await.unwrap();
     assert_eq!(raw.db_instances()[0].copy_tags_to_snapshot(), Some(true));
 
-    let rerun = cloud.restore_instance_from_snapshot(&request).await.unwrap_err();
+    let rerun = cloud.restore_instance(&request).await.unwrap_err();
     assert_eq!((rerun.kind, rerun.code.as_str()), (CloudErrorKind::AlreadyExists, "DBInstanceAlreadyExists"));
 
     // The restored copy keeps production's master user; its password is reset (moto accepts
@@ -166,14 +226,15 @@ async fn a_production_rollback_swaps_the_restored_copy_in_under_the_production_n
     tags.insert(RESTORED_FROM_KEY.into(), predeploy.into());
     let request = RestoreRequest {
         instance_id: restored.into(),
-        snapshot_id: predeploy.into(),
+        source: rehearsal_core::cloud::RestoreSource::Snapshot(predeploy.into()),
         class: "db.t3.medium".into(),
         subnet_group: Some(subnet_group),
         security_group_ids: vec![sg],
+        parameter_group: None,
         publicly_accessible: false,
         tags,
     };
-    cloud.restore_instance_from_snapshot(&request).await.unwrap();
+    cloud.restore_instance(&request).await.unwrap();
 
     // The damaged instance goes aside first: its name is free before the copy takes it.
     assert_eq!(cloud.rename_instance(PRODUCTION_DB, damaged).await.unwrap().id, damaged);

@@ -20,7 +20,7 @@ use crate::plan::{
     PlannedRelease, ProductionFacts, RunPlan, SecretKeyPlan, StagingDbPlan, StripeWebhookPlan, BACKFILL_TOKEN, COPIED_FROM_PRODUCTION,
     DATABASE_URL, STAGING_ENVIRONMENT, STRIPE_KEYS,
 };
-use crate::run::{ecs_cpu_units, ecs_memory_mib, RunInput, RUNTIMES};
+use crate::run::{ecs_cpu_units, ecs_memory_mib, RunInput, StagingSource, RUNTIMES};
 use crate::tags::RunTags;
 use crate::{CloudErrorKind, StepError};
 use chrono::{DateTime, Utc};
@@ -226,6 +226,15 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
         Some(db) => return Err(StepError::ProductionNotReady(format!("production database {} is {}, not available", db.id, db.status))),
         None => return Err(StepError::ProductionNotReady(format!("production database {} does not exist", run.production.db_instance_id))),
     };
+    if run.staging.source == StagingSource::PointInTime && production_db.backup_retention_days == 0 {
+        return Err(StepError::invalid(
+            "staging.source",
+            format!(
+                "point-in-time restores production's automated backups, but {} keeps none (backup retention 0): use snapshot",
+                production_db.id
+            ),
+        ));
+    }
     let production_service =
         cloud.find_service(&run.production.service_name, &stack.production_location(backend)).await.op("ListServices")?.ok_or_else(
             || {
@@ -304,6 +313,8 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
         staging_db: StagingDbPlan {
             instance_id: run.staging.db_instance_id.clone(),
             class: run.staging.db_instance_class.clone(),
+            source: run.staging.source,
+            parameter_group: production_db.parameter_group.clone(),
             // The runbook: same subnet group and security groups as production, never the caller's.
             subnet_group: production_db.subnet_group.clone(),
             security_group_ids: production_db.security_group_ids.clone(),

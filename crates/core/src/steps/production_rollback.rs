@@ -19,7 +19,7 @@ use super::promote::ProductionSource;
 use super::staging_database::{state, DatabaseState};
 use super::staging_service::ServiceState;
 use super::{adopt_if_made_by_run, Deadline, PromotionOnly};
-use crate::cloud::{Clock, DbInstance, Rds, RestoreRequest, ServiceHost};
+use crate::cloud::{Clock, DbInstance, Rds, RestoreRequest, RestoreSource, ServiceHost};
 use crate::error::CloudResultExt;
 use crate::guard::ProductionGuard;
 use crate::phase::{Phase, DB_INSTANCE};
@@ -52,14 +52,15 @@ pub async fn restore_production_database<C: Rds + Clock + Sync>(cloud: &C, input
     tags.insert(RESTORED_FROM_KEY.to_string(), promotion.snapshot_id.clone());
     let request = RestoreRequest {
         instance_id: promotion.restored_db_id.clone(),
-        snapshot_id: promotion.snapshot_id.clone(),
+        source: RestoreSource::Snapshot(promotion.snapshot_id.clone()),
         class: template.class,
         subnet_group: template.subnet_group,
         security_group_ids: template.security_group_ids,
+        parameter_group: template.parameter_group,
         publicly_accessible: template.publicly_accessible,
         tags,
     };
-    let restored = cloud.restore_instance_from_snapshot(&request).await.op("RestoreDBInstanceFromDBSnapshot")?;
+    let restored = cloud.restore_instance(&request).await.op("RestoreDBInstanceFromDBSnapshot")?;
     Ok(state(restored, false, wait))
 }
 

@@ -14,12 +14,13 @@
 //! `a_failure_at_each_promote_step_leaves_production_as_it_was`.
 
 use super::{adopt_if_made_by_run, required_parameter, Deadline};
-use crate::cloud::{Clock, DbInstance, Endpoint, ParameterStore, Rds, RestoreRequest};
+use crate::cloud::{Clock, DbInstance, Endpoint, ParameterStore, Rds, RestoreRequest, RestoreSource};
 use crate::database_url::target;
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
 use crate::phase::{Phase, DB_INSTANCE};
 use crate::plan::{RunPlan, DATABASE_URL};
+use crate::run::StagingSource;
 use crate::{CloudErrorKind, StepError};
 use serde::{Deserialize, Serialize};
 
@@ -44,8 +45,10 @@ pub struct DatabaseState {
 #[serde(deny_unknown_fields)]
 pub struct RestoreInput {
     pub plan: RunPlan,
-    /// The production snapshot, available.
-    pub snapshot_id: String,
+    /// The production snapshot, available: given with `staging.source` `snapshot` only
+    /// (`RestoreStagingDatabase`); `RestoreStagingDatabaseToPointInTime` gives none.
+    #[serde(default)]
+    pub snapshot_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,25 +66,40 @@ pub async fn restore_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: R
     let existing = match cloud.describe_instance(&staging.instance_id).await.op("DescribeDBInstances")? {
         Some(instance) => instance,
         None => {
+            let source = match (staging.source, &input.snapshot_id) {
+                (StagingSource::Snapshot, Some(snapshot_id)) => RestoreSource::Snapshot(snapshot_id.clone()),
+                (StagingSource::PointInTime, None) => {
+                    RestoreSource::LatestRestorableTime { source_instance_id: plan.production.db_instance_id.clone() }
+                }
+                (source, snapshot) => {
+                    return Err(StepError::MalformedInput(format!(
+                        "staging.source {} restores {}, but the state gave {snapshot:?}",
+                        source.name(),
+                        if source == StagingSource::Snapshot { "a snapshot" } else { "no snapshot" }
+                    )))
+                }
+            };
+            let operation = source.operation();
             let request = RestoreRequest {
                 instance_id: staging.instance_id.clone(),
-                snapshot_id: input.snapshot_id.clone(),
+                source,
                 class: staging.class.clone(),
                 subnet_group: staging.subnet_group.clone(),
                 security_group_ids: staging.security_group_ids.clone(),
+                parameter_group: staging.parameter_group.clone(),
                 // Hard-coded, not the plan's: a forged plan handed to this function directly
                 // still gets a private copy of production's data.
                 publicly_accessible: false,
                 tags: plan.tags.to_tags(),
             };
-            match cloud.restore_instance_from_snapshot(&request).await {
+            match cloud.restore_instance(&request).await {
                 Ok(created) => return Ok(state(created, false, wait)),
                 Err(e) if e.is(CloudErrorKind::AlreadyExists) => cloud
                     .describe_instance(&staging.instance_id)
                     .await
                     .op("DescribeDBInstances")?
-                    .ok_or_else(|| StepError::from_cloud("RestoreDBInstanceFromDBSnapshot", e))?,
-                Err(e) => return Err(StepError::from_cloud("RestoreDBInstanceFromDBSnapshot", e)),
+                    .ok_or_else(|| StepError::from_cloud(operation, e))?,
+                Err(e) => return Err(StepError::from_cloud(operation, e)),
             }
         }
     };

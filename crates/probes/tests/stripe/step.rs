@@ -74,8 +74,8 @@ impl Rds for TestCloud {
     async fn create_snapshot(&self, instance_id: &str, snapshot_id: &str, tags: &Tags) -> CloudResult<DbSnapshot> {
         self.sim.create_snapshot(instance_id, snapshot_id, tags).await
     }
-    async fn restore_instance_from_snapshot(&self, request: &RestoreRequest) -> CloudResult<DbInstance> {
-        self.sim.restore_instance_from_snapshot(request).await
+    async fn restore_instance(&self, request: &RestoreRequest) -> CloudResult<DbInstance> {
+        self.sim.restore_instance(request).await
     }
     async fn delete_instance(&self, id: &str, final_snapshot_id: Option<&str>) -> CloudResult<()> {
         self.sim.delete_instance(id, final_snapshot_id).await

@@ -202,7 +202,7 @@ async fn the_probe_answers_like_postgres() {
     let account = account();
     account.session("s").create_snapshot(PRODUCTION_DB, SNAPSHOT, &tags()).await.unwrap();
     minutes(10).await;
-    account.session("restore_staging_database").restore_instance_from_snapshot(&restore_request(STAGING_DB)).await.unwrap();
+    account.session("restore_staging_database").restore_instance(&restore_request(STAGING_DB)).await.unwrap();
     let probe = account.session("verify_staging_migrations");
     let tables = DbQuery::TablesLike { prefix: "core_".into() };
     let production_url = value_of(&account, "/tableicty/production/DATABASE_URL").await;

@@ -44,10 +44,11 @@ pub fn tags() -> Tags {
 pub fn restore_request(id: &str) -> RestoreRequest {
     RestoreRequest {
         instance_id: id.into(),
-        snapshot_id: SNAPSHOT.into(),
+        source: rehearsal_core::cloud::RestoreSource::Snapshot(SNAPSHOT.into()),
         class: "db.t3.micro".into(),
         subnet_group: Some(DB_SUBNET_GROUP.into()),
         security_group_ids: vec![DB_SECURITY_GROUP.into()],
+        parameter_group: None,
         publicly_accessible: false,
         tags: tags(),
     }
@@ -102,7 +103,7 @@ pub struct Staged {
 pub async fn snapshot_and_restore(account: &SimAccount) {
     account.session("snapshot_production_database").create_snapshot(PRODUCTION_DB, SNAPSHOT, &tags()).await.unwrap();
     minutes(10).await;
-    account.session("restore_staging_database").restore_instance_from_snapshot(&restore_request(STAGING_DB)).await.unwrap();
+    account.session("restore_staging_database").restore_instance(&restore_request(STAGING_DB)).await.unwrap();
     minutes(12).await;
 }
 

@@ -88,7 +88,7 @@ async fn failed_state_ends_what_the_step_starts_in_its_failed_state() {
     account.session("s").create_snapshot(PRODUCTION_DB, SNAPSHOT, &tags()).await.unwrap();
     minutes(10).await;
     let rds = account.session("restore_staging_database");
-    rds.restore_instance_from_snapshot(&restore_request(STAGING_DB)).await.unwrap();
+    rds.restore_instance(&restore_request(STAGING_DB)).await.unwrap();
     minutes(12).await;
     assert_eq!(rds.describe_instance(STAGING_DB).await.unwrap().unwrap().status, "incompatible-restore");
     assert_eq!(
@@ -98,7 +98,7 @@ async fn failed_state_ends_what_the_step_starts_in_its_failed_state() {
     );
     rds.delete_instance(STAGING_DB, None).await.unwrap();
     minutes(5).await;
-    account.session("restore_again").restore_instance_from_snapshot(&restore_request(STAGING_DB)).await.unwrap();
+    account.session("restore_again").restore_instance(&restore_request(STAGING_DB)).await.unwrap();
     minutes(12).await;
 
     let (secrets, _) = write_parameters(&account).await;
@@ -153,7 +153,7 @@ async fn never_ready_stalls_forever_and_deleting_is_accepted() {
 
     account.session("s").create_snapshot(PRODUCTION_DB, SNAPSHOT, &tags()).await.unwrap();
     minutes(10).await;
-    account.session("restore_staging_database").restore_instance_from_snapshot(&restore_request(STAGING_DB)).await.unwrap();
+    account.session("restore_staging_database").restore_instance(&restore_request(STAGING_DB)).await.unwrap();
     minutes(24 * 60).await;
     assert_eq!(cleanup.describe_instance(STAGING_DB).await.unwrap().unwrap().status, "creating");
     cleanup.delete_instance(STAGING_DB, None).await.unwrap();
@@ -195,7 +195,7 @@ async fn already_exists_plants_a_foreign_resource_that_is_never_the_runs() {
     rds.create_snapshot(PRODUCTION_DB, "tableicty-production-backup-alt", &tags()).await.unwrap();
     minutes(10).await;
 
-    let e = account.session("restore_staging_database").restore_instance_from_snapshot(&restore_request(STAGING_DB)).await.unwrap_err();
+    let e = account.session("restore_staging_database").restore_instance(&restore_request(STAGING_DB)).await.unwrap_err();
     assert_eq!((e.kind, e.code.as_str()), (CloudErrorKind::AlreadyExists, "DBInstanceAlreadyExists"));
     let instance = rds.describe_instance(STAGING_DB).await.unwrap().unwrap();
     assert_eq!((run.ownership(&instance.tags), instance.class.as_str()), (Ownership::Foreign, "db.t3.medium"));

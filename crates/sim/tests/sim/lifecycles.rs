@@ -26,7 +26,7 @@ async fn a_snapshot_is_creating_then_available_then_deleted() {
     );
     assert_eq!(code(rds.delete_snapshot(SNAPSHOT).await), (CloudErrorKind::InvalidState, "InvalidDBSnapshotState".into()));
     let restore = account.session("restore_staging_database");
-    assert_eq!(code(restore.restore_instance_from_snapshot(&restore_request(STAGING_DB)).await).1, "InvalidDBSnapshotState");
+    assert_eq!(code(restore.restore_instance(&restore_request(STAGING_DB)).await).1, "InvalidDBSnapshotState");
 
     minutes(9).await;
     assert_eq!(rds.describe_snapshot(SNAPSHOT).await.unwrap().unwrap().status, "creating");
@@ -60,16 +60,16 @@ async fn a_restore_copies_the_data_and_gets_its_own_endpoint() {
     account.session("s").create_snapshot(PRODUCTION_DB, SNAPSHOT, &tags()).await.unwrap();
     minutes(10).await;
     let rds = account.session("restore_staging_database");
-    let restored = rds.restore_instance_from_snapshot(&restore_request(STAGING_DB)).await.unwrap();
+    let restored = rds.restore_instance(&restore_request(STAGING_DB)).await.unwrap();
     assert_eq!((restored.status.as_str(), restored.endpoint.as_ref()), ("creating", None));
     assert_eq!(
-        code(rds.restore_instance_from_snapshot(&restore_request(STAGING_DB)).await),
+        code(rds.restore_instance(&restore_request(STAGING_DB)).await),
         (CloudErrorKind::AlreadyExists, "DBInstanceAlreadyExists".into())
     );
     assert_eq!(code(rds.delete_instance(STAGING_DB, None).await), (CloudErrorKind::InvalidState, "InvalidDBInstanceState".into()));
     let mut bad_group = restore_request("other-db");
     bad_group.subnet_group = Some("nope".into());
-    assert_eq!(code(rds.restore_instance_from_snapshot(&bad_group).await), (CloudErrorKind::NotFound, "DBSubnetGroupNotFoundFault".into()));
+    assert_eq!(code(rds.restore_instance(&bad_group).await), (CloudErrorKind::NotFound, "DBSubnetGroupNotFoundFault".into()));
 
     minutes(12).await;
     let available = rds.describe_instance(STAGING_DB).await.unwrap().unwrap();

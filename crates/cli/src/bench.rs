@@ -1,0 +1,121 @@
+//! `rehearsal bench critical-path`: how close each `staging.source` comes to the shortest time
+//! its dependencies allow. For each source it runs the deployed `staging.asl.json` on the
+//! simulated account (virtual clock) and prints the run's time, the lower bound of its dependency
+//! chain with the same durations, and their ratio, at the account's default durations and with
+//! the database's durations scaled (a larger database snapshots and restores longer).
+
+use crate::exit::{CliError, Exit};
+use crate::local::{run_on, LocalRun};
+use crate::report::RunStatus;
+use chrono::{DateTime, Utc};
+use rehearsal_core::run::StagingSource;
+use rehearsal_sim::{SimAccount, SimConfig};
+use serde_json::json;
+use std::time::Duration;
+
+#[derive(clap::Subcommand)]
+pub enum BenchCommand {
+    /// Virtual time of a staging run per `staging.source` against the lower bound of its
+    /// dependency chain, at the default durations and with the database's scaled.
+    CriticalPath(CriticalPathCommand),
+}
+
+impl BenchCommand {
+    pub fn run(self) -> Result<Exit, CliError> {
+        match self {
+            BenchCommand::CriticalPath(command) => command.run(),
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct CriticalPathCommand {
+    /// Also run with the snapshot and restore durations multiplied by this (a database this
+    /// many times larger).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=100))]
+    scale: u32,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriticalPath {
+    pub source: StagingSource,
+    pub scale: u32,
+    /// The run's virtual time.
+    pub run: Duration,
+    pub lower_bound: Duration,
+}
+
+impl CriticalPath {
+    pub fn ratio(&self) -> f64 {
+        self.run.as_secs_f64() / self.lower_bound.as_secs_f64()
+    }
+}
+
+/// A fixed start (09:00 UTC, six hours after the simulated backup window): the same table on
+/// every machine and day.
+fn bench_start() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z").expect("a valid time").with_timezone(&Utc)
+}
+
+/// The database's lifecycles `scale` times as long.
+fn scaled(scale: u32) -> SimConfig {
+    let base = SimConfig::default();
+    SimConfig { snapshot: base.snapshot * scale, restore: base.restore * scale, ..base }
+}
+
+/// The dependency chain of a staging run with `config`'s durations: the copy must exist
+/// (snapshot then restore, or the point-in-time restore beside the snapshot), answer to the
+/// staging password, and only then can the service start and take FRONTEND_URL. Everything else
+/// runs beside it or takes no simulated time.
+pub fn lower_bound(source: StagingSource, config: &SimConfig, start: DateTime<Utc>) -> Duration {
+    let copy = match source {
+        StagingSource::Snapshot => config.snapshot + config.restore,
+        StagingSource::PointInTime => config.snapshot.max(rehearsal_sim::point_in_time_restore(config, start)),
+    };
+    copy + config.password_reset + config.service_create + config.deployment
+}
+
+/// Runs the staging pipeline with `source` on an account with `config`'s durations.
+pub async fn measure(source: StagingSource, scale: u32) -> Result<CriticalPath, CliError> {
+    let config = scaled(scale);
+    let start = bench_start();
+    let account = SimAccount::new(config, start);
+    let run = LocalRun {
+        // The longest waits allowed: a larger database's snapshot outlasts the default hour.
+        input: json!({"staging": {"source": source.name()}, "timeouts": {"snapshot_minutes": 360, "restore_minutes": 360}}),
+        faults: Vec::new(),
+        start_time: start,
+        execution_name: format!("bench-{}-{scale}", source.name()),
+    };
+    let report = run_on(&account, run, std::io::sink()).await.map_err(|e| CliError::Failed(e.to_string()))?;
+    if report.status != RunStatus::Succeeded {
+        return Err(CliError::Failed(format!("the {} run did not succeed: {:?} {:?}", source.name(), report.error, report.cause)));
+    }
+    Ok(CriticalPath { source, scale, run: Duration::from_secs_f64(report.seconds), lower_bound: lower_bound(source, &config, start) })
+}
+
+fn minutes(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() / 60.0)
+}
+
+impl CriticalPathCommand {
+    pub fn run(self) -> Result<Exit, CliError> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
+        println!("staging.source  database  run (virtual min)  lower bound (min)  ratio");
+        for scale in [1, self.scale] {
+            for source in [StagingSource::Snapshot, StagingSource::PointInTime] {
+                let row = runtime.block_on(measure(source, scale))?;
+                let size = if scale == 1 { "default".to_string() } else { format!("{scale}x") };
+                println!(
+                    "{:<14}  {size:<8}  {:>17}  {:>17}  {:>5.3}",
+                    source.name(),
+                    minutes(row.run),
+                    minutes(row.lower_bound),
+                    row.ratio()
+                );
+            }
+        }
+        Ok(Exit::Succeeded)
+    }
+}
