@@ -183,14 +183,21 @@ fn every_substitution_of_every_state_machine_is_provided() {
                     "SchedulerRoleArn" => "!GetAtt SchedulerRole.Arn".to_string(),
                     // Stack parameters the promote machine hands its steps, as they are.
                     "AllowApprovalSkip" | "Approvers" => format!("!Ref {key}"),
-                    "StagingInstanceRoleArn" => "!GetAtt StagingInstanceRole.Arn".to_string(),
+                    // The stack's roles the staging service runs or pulls its image with.
+                    "StagingInstanceRoleArn" | "StagingImageAccessRoleArn" | "StagingEcsExecutionRoleArn" | "StagingEcsTaskRoleArn" => {
+                        format!("!GetAtt {}.Arn", key.trim_end_matches("Arn"))
+                    }
                     // The stack's staging settings are its parameters of the same name.
                     "StagingVpcConnector"
                     | "StagingRepositoryUrl"
                     | "StagingConnectionArn"
                     | "StagingRuntime"
                     | "StagingBuildCommand"
-                    | "StagingStartCommand" => format!("!Ref {key}"),
+                    | "StagingStartCommand"
+                    | "EcsCluster"
+                    | "EcsSubnetIds"
+                    | "EcsSecurityGroupIds"
+                    | "EcsInfrastructureRoleArn" => format!("!Ref {key}"),
                     other => panic!("{id}: no rule for the substitution {other}; add it here and in the template"),
                 },
             };
@@ -281,28 +288,30 @@ fn statements<'a>(id: &str, function: &'a Value) -> Vec<&'a Value> {
     statements
 }
 
-/// What a policy statement allows: (action, resource as written: the `!Sub` string, `${X}` for
-/// `!Ref X`, `${X.Y}` for `!GetAtt X.Y`). `!If` statements count with both branches.
-fn allowed(id: &str, function: &Value) -> Vec<(String, String)> {
-    fn resource(value: &Value) -> String {
-        match tagged(value) {
-            Some((tag, inner)) if tag == "Sub" || tag == "Ref" || tag == "GetAtt" => {
-                let text = inner.as_str().unwrap_or_else(|| panic!("!{tag} of a non-string: {inner:?}"));
-                if tag == "Sub" {
-                    text.to_string()
-                } else {
-                    format!("${{{text}}}")
-                }
+/// A resource as written: the `!Sub` string, `${X}` for `!Ref X`, `${X.Y}` for `!GetAtt X.Y`.
+fn as_written(value: &Value) -> String {
+    match tagged(value) {
+        Some((tag, inner)) if tag == "Sub" || tag == "Ref" || tag == "GetAtt" => {
+            let text = inner.as_str().unwrap_or_else(|| panic!("!{tag} of a non-string: {inner:?}"));
+            if tag == "Sub" {
+                text.to_string()
+            } else {
+                format!("${{{text}}}")
             }
-            _ => value.as_str().map(str::to_string).unwrap_or_else(|| panic!("no rule for the resource {value:?}")),
         }
+        _ => value.as_str().map(str::to_string).unwrap_or_else(|| panic!("no rule for the resource {value:?}")),
     }
+}
+
+/// What a policy statement allows: (action, resource as written). `!If` statements count with
+/// both branches.
+fn allowed(id: &str, function: &Value) -> Vec<(String, String)> {
     let mut allowed = Vec::new();
     for statement in statements(id, function) {
         assert_eq!(statement["Effect"], "Allow", "{id}: only Allow statements");
         for action in strings(&statement["Action"]) {
             for arn in strings(&statement["Resource"]) {
-                allowed.push((action.as_str().expect("an action").to_string(), resource(arn)));
+                allowed.push((action.as_str().expect("an action").to_string(), as_written(arn)));
             }
         }
     }
@@ -310,9 +319,18 @@ fn allowed(id: &str, function: &Value) -> Vec<(String, String)> {
 }
 
 /// An ARN of production: its database (with the restored copy that replaces it and the damaged
-/// one kept aside, both named after it), its parameter path, its service.
+/// one kept aside, both named after it), its parameter path, its service (App Runner's or ECS's,
+/// with its task definition family), the roles its service runs or pulls with.
 fn is_production(arn: &str) -> bool {
-    ["${ProductionDbInstanceId}", "${ProductionParameterPath}", "${ProductionServiceName}"].iter().any(|p| arn.contains(p))
+    [
+        "${ProductionDbInstanceId}",
+        "${ProductionParameterPath}",
+        "${ProductionServiceName}",
+        "${ImageAccessRoleArn}",
+        "${ProductionEcsRoleArns}",
+    ]
+    .iter()
+    .any(|p| arn.contains(p))
 }
 
 fn is_staging(arn: &str) -> bool {
@@ -430,6 +448,49 @@ fn every_pass_role_names_the_service_it_passes_to() {
         }
     }
     assert!(passes >= 5, "{passes} PassRole statements found");
+}
+
+/// (role as written, service) for every role a function's policies let it pass.
+fn passed_roles(id: &str, function: &Value) -> BTreeSet<(String, String)> {
+    let mut passed = BTreeSet::new();
+    for statement in statements(id, function) {
+        if !strings(&statement["Action"]).iter().any(|a| a.as_str() == Some("iam:PassRole")) {
+            continue;
+        }
+        let service = statement["Condition"]["StringEquals"]["iam:PassedToService"].as_str();
+        let service = service.unwrap_or_else(|| panic!("{id}: iam:PassRole without iam:PassedToService: {statement:?}"));
+        passed.extend(strings(&statement["Resource"]).into_iter().map(|role| (as_written(role), service.to_string())));
+    }
+    passed
+}
+
+/// Every role a function may pass is the stack's own or one a parameter names, each passed only to
+/// the service that runs with it; production's (its image access role, its ECS roles) only by the
+/// functions that write production.
+#[test]
+fn every_pass_role_passes_a_known_role_to_the_service_that_runs_with_it() {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    let template = yaml("infra/template.yaml");
+    let production_writers = listed_production_writers(&text);
+    let services = BTreeMap::from([
+        ("${SchedulerRole.Arn}", "scheduler.amazonaws.com"),
+        ("${StagingInstanceRole.Arn}", "tasks.apprunner.amazonaws.com"),
+        ("${StagingImageAccessRole.Arn}", "apprunner.amazonaws.com"),
+        ("${StagingEcsExecutionRole.Arn}", "ecs-tasks.amazonaws.com"),
+        ("${StagingEcsTaskRole.Arn}", "ecs-tasks.amazonaws.com"),
+        ("${EcsInfrastructureRoleArn}", "ecs.amazonaws.com"),
+        ("${ImageAccessRoleArn}", "apprunner.amazonaws.com"),
+        ("${ProductionEcsRoleArns}", "ecs-tasks.amazonaws.com"),
+    ]);
+    let mut passed = BTreeSet::new();
+    for (id, function) in of_type(&template, "AWS::Serverless::Function") {
+        for (role, service) in passed_roles(id, function) {
+            assert_eq!(services.get(role.as_str()), Some(&service.as_str()), "{id} may pass {role} to {service}");
+            assert!(!is_production(&role) || production_writers.contains(id), "{id} may pass production's {role}");
+            passed.insert(role);
+        }
+    }
+    assert_eq!(passed, services.keys().map(|r| r.to_string()).collect(), "the roles some function passes");
 }
 
 #[test]
@@ -565,14 +626,18 @@ fn staging_runs_as_the_stacks_staging_role_which_reads_only_the_staging_path() {
             assert!(resource.contains("parameter${StagingParameterPath}*") && !is_production(&resource), "{resource}");
         }
     }
-    // CreateStagingService may pass that role, and only to App Runner.
-    let create = &template["Resources"]["CreateStagingServiceFunction"];
-    let statements = create["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
-    let passes: Vec<&Value> =
-        statements.iter().filter(|s| s["Action"].as_sequence().is_some_and(|a| a.iter().any(|x| x == "iam:PassRole"))).collect();
-    assert_eq!(passes.len(), 1);
-    assert_eq!(intrinsic(&passes[0]["Resource"]), "!GetAtt StagingInstanceRole.Arn");
-    assert_eq!(passes[0]["Condition"]["StringEquals"]["iam:PassedToService"], "tasks.apprunner.amazonaws.com");
+    // CreateStagingService passes that role to App Runner, and otherwise only the stack's other
+    // staging roles (an image's, ECS's) and the operator's ECS infrastructure role.
+    let id = "CreateStagingServiceFunction";
+    let passed = passed_roles(id, &template["Resources"][id]);
+    let expected = [
+        ("${StagingInstanceRole.Arn}", "tasks.apprunner.amazonaws.com"),
+        ("${StagingImageAccessRole.Arn}", "apprunner.amazonaws.com"),
+        ("${StagingEcsExecutionRole.Arn}", "ecs-tasks.amazonaws.com"),
+        ("${StagingEcsTaskRole.Arn}", "ecs-tasks.amazonaws.com"),
+        ("${EcsInfrastructureRoleArn}", "ecs.amazonaws.com"),
+    ];
+    assert_eq!(passed, expected.iter().map(|(role, service)| (role.to_string(), service.to_string())).collect());
 }
 
 #[test]
@@ -588,5 +653,145 @@ fn snapshots_are_created_tagged_and_deleted_only_under_the_tools_names() {
                 );
             }
         }
+    }
+}
+
+const ECS_CLUSTER_ARN: &str = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/${EcsCluster}";
+const RELEASE_REPOSITORY_ARN: &str = "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/${ReleaseRepositoryName}";
+
+/// The ECS Express service named by the parameter `name` (`StagingServiceName`, `ProductionServiceName`).
+fn ecs_service(name: &str) -> String {
+    format!("arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:service/${{EcsCluster}}/${{{name}}}")
+}
+
+/// The task definition family Express Mode registers that service's revisions in.
+fn ecs_family(name: &str) -> String {
+    format!("arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:task-definition/${{EcsCluster}}-${{{name}}}:*")
+}
+
+/// ECS Express Mode: a staging service is created only with the tool's tag in the request (and
+/// tagged only as it is created), changed or deleted only when it carries the tag; production's
+/// service is changed only by the functions that write production; a revision is registered only
+/// in the family of the service being created or changed; only ListServices names `*`, for the
+/// stack's cluster.
+#[test]
+fn ecs_writes_are_held_to_the_tools_tag_or_to_productions_service() {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    let template = yaml("infra/template.yaml");
+    let production_writers = listed_production_writers(&text);
+    let (staging, production) = (ecs_service("StagingServiceName"), ecs_service("ProductionServiceName"));
+    let tagged_in = |statement: &Value, key: &str| statement["Condition"]["StringEquals"][key].as_str() == Some("rehearsal");
+    let mut writers: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for (id, function) in of_type(&template, "AWS::Serverless::Function") {
+        for statement in statements(id, function) {
+            let resources: Vec<String> = strings(&statement["Resource"]).into_iter().map(as_written).collect();
+            for action in strings(&statement["Action"]).into_iter().filter_map(Value::as_str).filter(|a| a.starts_with("ecs:")) {
+                if only_reads(action) {
+                    if resources.iter().any(|r| r == "*") {
+                        assert_eq!(action, "ecs:ListServices", "{id}: {action} on *");
+                        assert_eq!(as_written(&statement["Condition"]["ArnEquals"]["ecs:cluster"]), ECS_CLUSTER_ARN, "{id}: {action}");
+                    }
+                    continue;
+                }
+                let on_production = resources == [production.as_str()] || resources == [ecs_family("ProductionServiceName")];
+                match action {
+                    "ecs:CreateExpressGatewayService" => {
+                        assert!(tagged_in(statement, "aws:RequestTag/rehearsal:tool"), "{id}: {action} without the tag in the request");
+                        assert_eq!(resources, [staging.as_str()], "{id}: {action}");
+                    }
+                    "ecs:TagResource" => {
+                        assert!(tagged_in(statement, "aws:RequestTag/rehearsal:tool"), "{id}: {action} without the tag in the request");
+                        let creating = strings(&statement["Condition"]["StringEquals"]["ecs:CreateAction"]);
+                        assert!(!creating.is_empty() && creating.iter().all(|c| c.is_string()), "{id}: {action} of an existing resource");
+                        assert_eq!(resources, [staging.as_str(), &ecs_family("StagingServiceName")], "{id}: {action}");
+                    }
+                    "ecs:UpdateExpressGatewayService" | "ecs:DeleteExpressGatewayService" if on_production => {
+                        assert!(production_writers.contains(id), "{id}: {action} on production's service");
+                    }
+                    "ecs:UpdateExpressGatewayService" | "ecs:DeleteExpressGatewayService" => {
+                        assert!(tagged_in(statement, "aws:ResourceTag/rehearsal:tool"), "{id}: {action} of a service without the tag");
+                        assert_eq!(resources, [staging.as_str()], "{id}: {action}");
+                    }
+                    "ecs:RegisterTaskDefinition" if on_production => {
+                        assert!(production_writers.contains(id), "{id}: {action} in production's family");
+                    }
+                    "ecs:RegisterTaskDefinition" => assert_eq!(resources, [ecs_family("StagingServiceName")], "{id}: {action}"),
+                    other => panic!("{id}: no rule for the ECS write {other}; add one here"),
+                }
+                writers.entry(format!("{action} on {}", if on_production { "production" } else { "staging" })).or_default().insert(id);
+            }
+        }
+    }
+    let expected = BTreeMap::from([
+        ("ecs:CreateExpressGatewayService on staging", vec!["CreateStagingServiceFunction"]),
+        ("ecs:TagResource on staging", vec!["CreateStagingServiceFunction"]),
+        ("ecs:RegisterTaskDefinition on staging", vec!["CreateStagingServiceFunction", "PublishFrontendUrlFunction"]),
+        ("ecs:UpdateExpressGatewayService on staging", vec!["PublishFrontendUrlFunction"]),
+        ("ecs:DeleteExpressGatewayService on staging", vec!["RollbackStagingFunction", "TeardownStagingFunction"]),
+        ("ecs:RegisterTaskDefinition on production", vec!["RollBackProductionCodeFunction", "StartProductionDeploymentFunction"]),
+        ("ecs:UpdateExpressGatewayService on production", vec!["RollBackProductionCodeFunction", "StartProductionDeploymentFunction"]),
+    ]);
+    let expected: BTreeMap<String, BTreeSet<&str>> = expected.into_iter().map(|(k, v)| (k.to_string(), v.into_iter().collect())).collect();
+    assert_eq!(writers, expected, "which functions may write which ECS service");
+}
+
+/// Release images: only the planning steps (plan_rehearsal, verify_rehearsal_passed, which plans
+/// again, record_production_source) read the release repository, with DescribeImages; no step
+/// pulls, pushes or tags an image.
+#[test]
+fn only_the_planning_steps_describe_release_images() {
+    let template = yaml("infra/template.yaml");
+    let mut readers = BTreeSet::new();
+    for (id, allowed) in every_policy(&template) {
+        for (action, arn) in allowed.into_iter().filter(|(action, _)| action.starts_with("ecr:")) {
+            assert_eq!((action.as_str(), arn.as_str()), ("ecr:DescribeImages", RELEASE_REPOSITORY_ARN), "{id}");
+            readers.insert(id);
+        }
+    }
+    let planning = [Step::PlanRehearsal, Step::VerifyRehearsalPassed, Step::RecordProductionSource];
+    assert_eq!(readers, planning.iter().map(|s| function_id(*s)).collect());
+}
+
+/// The roles a staging service on ECS Express runs with (execution, task) or App Runner pulls a
+/// staging image with: each trusts its one service, reads parameters of the staging path only,
+/// pulls only from the release repository, and the execution role writes only the staging
+/// service's logs.
+#[test]
+fn the_staging_services_ecs_and_image_roles_reach_only_staging_parameters_and_the_release_image() {
+    let template = yaml("infra/template.yaml");
+    let staging_parameters = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${StagingParameterPath}*";
+    let staging_logs =
+        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/ecs/${EcsCluster}/${StagingServiceName}*:*";
+    let pulls = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage", "ecr:DescribeImages"];
+    for (id, trusted, reads_parameters) in [
+        ("StagingEcsExecutionRole", "ecs-tasks.amazonaws.com", true),
+        ("StagingEcsTaskRole", "ecs-tasks.amazonaws.com", true),
+        ("StagingImageAccessRole", "build.apprunner.amazonaws.com", false),
+    ] {
+        let role = &template["Resources"][id]["Properties"];
+        let trust = role["AssumeRolePolicyDocument"]["Statement"].as_sequence().expect("a trust policy");
+        assert_eq!(trust.len(), 1, "{id}");
+        assert_eq!(trust[0]["Principal"]["Service"], trusted, "{id}");
+        let mut granted = BTreeSet::new();
+        for policy in role["Policies"].as_sequence().expect("the role's policies") {
+            for statement in policy["PolicyDocument"]["Statement"].as_sequence().expect("statements") {
+                for action in strings(&statement["Action"]).into_iter().filter_map(Value::as_str) {
+                    for resource in strings(&statement["Resource"]).into_iter().map(as_written) {
+                        let expected = match action {
+                            "ssm:GetParameter" | "ssm:GetParameters" => staging_parameters,
+                            // ECR's token is per registry, not per repository.
+                            "ecr:GetAuthorizationToken" => "*",
+                            pull if pulls.contains(&pull) => RELEASE_REPOSITORY_ARN,
+                            "logs:CreateLogStream" | "logs:PutLogEvents" if id == "StagingEcsExecutionRole" => staging_logs,
+                            other => panic!("{id} may {other}"),
+                        };
+                        assert_eq!(resource, expected, "{id}: {action}");
+                        granted.insert(action);
+                    }
+                }
+            }
+        }
+        assert_eq!(granted.contains("ssm:GetParameters"), reads_parameters, "{id}: {granted:?}");
+        assert_eq!(granted.contains("ecr:BatchGetImage"), id != "StagingEcsTaskRole", "{id} pulls the image: {granted:?}");
     }
 }
