@@ -2,7 +2,13 @@
 //! Every field has the runbook's value as its default, so `{}` rehearses tableicty as the guide
 //! does. [`RunInput::validate`] refuses bad input with the field's name before any AWS call.
 
-use crate::naming::{parameter_path_problem, path_is_within, rds_identifier_problem, service_name_problem, MAX_APP_LENGTH};
+use crate::limits::{
+    branch_problem, check_document_size, db_instance_class_problem, email_problem, parameter_name_problem, parameter_path_problem,
+    staging_setting_problem, url_path_problem, variable_name_problem, MAX_ENVIRONMENT_VARIABLES,
+};
+use crate::naming::{
+    app_problem, path_is_within, promotion_identifiers_problem, rds_identifier_problem, service_name_problem, MAX_STAGING_DB_ID_LENGTH,
+};
 use crate::StepError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -275,6 +281,7 @@ pub fn parse_document<T: serde::de::DeserializeOwned>(value: serde_json::Value, 
     if !value.is_object() {
         return Err(StepError::invalid("(document)", format!("{what} must be a JSON object")));
     }
+    check_document_size(&value)?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         // The path names the field, including an unknown one.
         let field = match e.path().to_string() {
@@ -299,18 +306,8 @@ impl RunInput {
     /// Every rule the run document must satisfy; the first broken one is returned.
     pub fn validate(&self) -> Result<(), StepError> {
         let bad = |field: &str, reason: String| Err(StepError::invalid(field, reason));
-        if self.app.len() > MAX_APP_LENGTH
-            || !self.app.starts_with(|c: char| c.is_ascii_lowercase())
-            || !self.app.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            || self.app.contains("--")
-        {
-            return bad(
-                "app",
-                format!(
-                    "{:?} must be 1 to {MAX_APP_LENGTH} lowercase letters, digits and single hyphens, starting with a letter",
-                    self.app
-                ),
-            );
+        if let Some(problem) = app_problem(&self.app) {
+            return bad("app", problem);
         }
         if !(1..=168).contains(&self.ttl_hours) {
             return bad("ttl_hours", format!("{} is outside 1 to 168 hours (one week)", self.ttl_hours));
@@ -322,8 +319,20 @@ impl RunInput {
                 return bad(field, format!("{id:?} is not a valid RDS identifier: {problem}"));
             }
         }
+        if self.staging.db_instance_id.len() > MAX_STAGING_DB_ID_LENGTH {
+            return bad(
+                "staging.db_instance_id",
+                format!("is longer than {MAX_STAGING_DB_ID_LENGTH} characters: its final snapshot <id>-final-<start>-<digest> would not fit RDS's 63"),
+            );
+        }
+        if let Some(problem) = promotion_identifiers_problem(&self.production.db_instance_id) {
+            return bad("production.db_instance_id", problem);
+        }
         if self.staging.db_instance_id.eq_ignore_ascii_case(&self.production.db_instance_id) {
             return bad("staging.db_instance_id", "must differ from production.db_instance_id".into());
+        }
+        if let Some(problem) = db_instance_class_problem(&self.staging.db_instance_class) {
+            return bad("staging.db_instance_class", problem);
         }
         if !CLASS_PREFIXES.iter().any(|p| self.staging.db_instance_class.starts_with(p)) {
             return bad(
@@ -365,8 +374,8 @@ impl RunInput {
                 return bad("stripe.publishable_key", "must be a Stripe test publishable key (pk_test_…)".into());
             }
         }
-        if !self.stripe.webhook_path.starts_with('/') {
-            return bad("stripe.webhook_path", format!("{:?} must start with /", self.stripe.webhook_path));
+        if let Some(problem) = url_path_problem(&self.stripe.webhook_path) {
+            return bad("stripe.webhook_path", problem);
         }
         if self.stripe.webhook_events.is_empty()
             || self
@@ -378,6 +387,9 @@ impl RunInput {
             return bad("stripe.webhook_events", "must be a non-empty list of Stripe event names like invoice.paid".into());
         }
         let password = &self.validation.test_admin_password_parameter;
+        if let Some(problem) = parameter_name_problem(password) {
+            return bad("validation.test_admin_password_parameter", format!("{password:?} {problem}"));
+        }
         if !password.starts_with('/') || path_is_within(password, staging) {
             return bad(
                 "validation.test_admin_password_parameter",
@@ -401,8 +413,14 @@ impl RunInput {
         if self.service.port < 1024 {
             return bad("service.port", format!("{} is a privileged port; App Runner apps listen on 1024-65535", self.service.port));
         }
-        if self.service.branch.trim().is_empty() {
-            return bad("service.branch", "must not be empty".into());
+        if let Some(problem) = branch_problem(&self.service.branch) {
+            return bad("service.branch", problem);
+        }
+        if self.service.environment.len() > MAX_ENVIRONMENT_VARIABLES {
+            return bad(
+                "service.environment",
+                format!("sets {} variables; at most {MAX_ENVIRONMENT_VARIABLES}", self.service.environment.len()),
+            );
         }
         for (name, value) in &self.service.environment {
             if PARAMETER_BACKED_VARIABLES.contains(&name.as_str()) || name == "BACKFILL_TOKEN_PARAMETER" {
@@ -411,8 +429,11 @@ impl RunInput {
                     "is set by the run itself; it must not be given in the run document".into(),
                 );
             }
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return bad("service.environment", format!("{name:?} is not a valid variable name"));
+            if let Some(problem) = variable_name_problem(name) {
+                return bad("service.environment", problem);
+            }
+            if let Some(problem) = staging_setting_problem(name, value) {
+                return bad(&format!("service.environment.{name}"), problem);
             }
             if name == "IS_PRODUCTION" && !value.eq_ignore_ascii_case("false") {
                 return bad("service.environment.IS_PRODUCTION", "staging must run with IS_PRODUCTION=False".into());
@@ -426,12 +447,12 @@ impl RunInput {
             ("validation.tenant_register_path", &self.validation.tenant_register_path),
             ("validation.backfill_path", &self.validation.backfill_path),
         ] {
-            if !path.starts_with('/') {
-                return bad(field, format!("{path:?} must start with /"));
+            if let Some(problem) = url_path_problem(path) {
+                return bad(field, problem);
             }
         }
-        if !self.validation.test_admin_email.contains('@') {
-            return bad("validation.test_admin_email", "is not an email address".into());
+        if let Some(problem) = email_problem(&self.validation.test_admin_email) {
+            return bad("validation.test_admin_email", problem);
         }
         for (field, minutes) in [
             ("timeouts.snapshot_minutes", self.timeouts.snapshot_minutes),
@@ -450,6 +471,7 @@ impl RunInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::naming::MAX_APP_LENGTH;
     use serde_json::json;
 
     fn refused(doc: serde_json::Value) -> String {

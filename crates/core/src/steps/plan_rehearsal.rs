@@ -14,6 +14,7 @@ use crate::cloud::{
     ServiceSpec,
 };
 use crate::error::CloudResultExt;
+use crate::limits::{command_problem, connection_arn_problem, https_url_problem, iam_role_arn_problem, vpc_connector_problem};
 use crate::naming::{parameter_name, production_snapshot_id, run_id};
 use crate::plan::{
     ProductionFacts, RunPlan, SecretKeyPlan, StagingDbPlan, StripeWebhookPlan, BACKFILL_TOKEN, COPIED_FROM_PRODUCTION, DATABASE_URL,
@@ -66,21 +67,20 @@ pub struct StackSettings {
 }
 
 impl StackSettings {
-    fn validate(&self) -> Result<(), StepError> {
-        if !self.staging_instance_role_arn.starts_with("arn:aws") || !self.staging_instance_role_arn.contains(":role/") {
-            return Err(StepError::invalid("stack.staging_instance_role_arn", "is not an IAM role ARN"));
+    /// AWS's formats for what the stack names (checked before the first call of the plan, and of
+    /// a promotion, which plans again).
+    pub(crate) fn validate(&self) -> Result<(), StepError> {
+        if let Some(problem) = iam_role_arn_problem(&self.staging_instance_role_arn) {
+            return Err(StepError::invalid("stack.staging_instance_role_arn", format!("is not an IAM role ARN: {problem}")));
         }
-        if !self.repository_url.is_empty() && !self.repository_url.starts_with("https://") {
-            return Err(StepError::invalid(
-                "stack.repository_url",
-                format!("{:?} must be an https:// repository URL", self.repository_url),
-            ));
+        if let Some(problem) = Some(&self.repository_url).filter(|url| !url.is_empty()).and_then(|url| https_url_problem(url)) {
+            return Err(StepError::invalid("stack.repository_url", problem));
         }
-        if !self.connection_arn.is_empty() && !self.connection_arn.starts_with("arn:aws") {
-            return Err(StepError::invalid("stack.connection_arn", format!("{:?} is not an ARN", self.connection_arn)));
+        if let Some(problem) = Some(&self.connection_arn).filter(|arn| !arn.is_empty()).and_then(|arn| connection_arn_problem(arn)) {
+            return Err(StepError::invalid("stack.connection_arn", format!("is not an App Runner connection ARN: {problem}")));
         }
-        if self.vpc_connector.trim().is_empty() {
-            return Err(StepError::invalid("stack.vpc_connector", "must not be empty"));
+        if let Some(problem) = vpc_connector_problem(&self.vpc_connector) {
+            return Err(StepError::invalid("stack.vpc_connector", format!("is not a VPC connector's name or ARN: {problem}")));
         }
         if !RUNTIMES.contains(&self.build.runtime.as_str()) {
             return Err(StepError::invalid("stack.build.runtime", format!("{:?} is not one of {RUNTIMES:?}", self.build.runtime)));
@@ -88,8 +88,8 @@ impl StackSettings {
         for (field, command) in
             [("stack.build.build_command", &self.build.build_command), ("stack.build.start_command", &self.build.start_command)]
         {
-            if command.trim().is_empty() {
-                return Err(StepError::invalid(field, "must not be empty"));
+            if let Some(problem) = command_problem(command) {
+                return Err(StepError::invalid(field, problem));
             }
         }
         Ok(())
