@@ -210,11 +210,11 @@ mod tests {
         assert_eq!((id.len(), run_id_problem(&id)), (MAX_RUN_ID_LENGTH, None), "{id}");
         let staging_db = format!("s{}", "-s".repeat((MAX_STAGING_DB_ID_LENGTH - 1) / 2));
         assert_eq!((staging_db.len(), rds_identifier_problem(&staging_db)), (MAX_STAGING_DB_ID_LENGTH, None));
-        let rds = |name: &str| rds_identifier_problem(name);
-        let named: [(&str, String, &dyn Fn(&str) -> Option<String>); 3] = [
-            ("backup snapshot (RDS, 63)", production_snapshot_id(&id), &rds),
-            ("final snapshot (RDS, 63)", final_snapshot_id(&staging_db, &id), &rds),
-            ("teardown schedule (Scheduler, 64)", teardown_schedule_name(&id), &schedule_name_problem),
+        type Rule = fn(&str) -> Option<String>;
+        let named: [(&str, String, Rule); 3] = [
+            ("backup snapshot (RDS, 63)", production_snapshot_id(&id), rds_identifier_problem),
+            ("final snapshot (RDS, 63)", final_snapshot_id(&staging_db, &id), rds_identifier_problem),
+            ("teardown schedule (Scheduler, 64)", teardown_schedule_name(&id), schedule_name_problem),
         ];
         for (what, name, problem) in named {
             assert_eq!(problem(&name), None, "{what}: {name}");

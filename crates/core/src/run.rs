@@ -544,5 +544,13 @@ mod tests {
         assert_eq!(refused(json!([])), "(document)");
         assert_eq!(refused(json!({"masking": {"rules": {"auth_user": {"email": "scramble"}}}})), "masking.rules.auth_user.email");
         assert_eq!(refused(json!({"app": "ledgerly"})), "masking.rules");
+        // AWS's rules (crate::limits), and a staging copy that would serve debug pages.
+        assert_eq!(refused(json!({"app": "tableicty-"})), "app");
+        assert_eq!(refused(json!({"service": {"environment": {"DEBUG": "True"}}})), "service.environment.DEBUG");
+        assert_eq!(refused(json!({"service": {"environment": {"DEBUG": "on"}}})), "service.environment.DEBUG");
+        assert_eq!(refused(json!({"staging": {"parameter_path": "/tableicty/../staging/"}})), "staging.parameter_path");
+        assert_eq!(refused(json!({"staging": {"db_instance_id": "s".repeat(MAX_STAGING_DB_ID_LENGTH + 1)}})), "staging.db_instance_id");
+        assert_eq!(refused(json!({"service": {"branch": "x".repeat(crate::limits::MAX_STRING_BYTES + 1)}})), "service.branch");
+        assert_eq!(refused(json!({"validation": {"test_admin_email": "a@b"}})), "validation.test_admin_email");
     }
 }
