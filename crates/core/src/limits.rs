@@ -210,7 +210,8 @@ fn app_runner_arn_problem(arn: &str, kind: &str, parts_after_name: usize, max_na
     if rest[0].len() > max_name {
         return Some(format!("{:?}: an App Runner {kind} name has at most {max_name} characters", rest[0]));
     }
-    rest[1..].iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric())).then(shape)
+    // Revision and id: App Runner's pattern allows word characters and hyphens.
+    rest[1..].iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')).then(shape)
 }
 
 /// `${StagingConnectionArn}`: an App Runner source connection.
@@ -429,6 +430,7 @@ mod tests {
         assert_eq!(vpc_connector_problem("tableicty-vpc-connector"), None);
         assert_eq!(vpc_connector_problem("arn:aws:apprunner:us-east-1:123456789012:vpcconnector/tableicty-vpc-connector/1/3a8e5c1f"), None);
         assert!(vpc_connector_problem("vpc").is_some());
+        assert!(vpc_connector_problem("arn:aws:apprunner:us-east-1:123456789012:vpcconnector/tableicty-vpc-connector/1").is_some());
         assert!(vpc_connector_problem("arn:aws:apprunner:us-east-1:123456789012:connection/tableicty-vpc/1/3a8e").is_some());
         assert_eq!(execution_arn_problem("arn:aws:states:us-east-1:123456789012:execution:rehearsal-staging:staging-42"), None);
         for bad in [
