@@ -107,7 +107,8 @@ fn fnv1a(bytes: &[u8]) -> u32 {
 /// run id without its app, which the instance already names, so that it fits RDS's 63 characters
 /// for any instance of at most [`MAX_STAGING_DB_ID_LENGTH`]; the snapshot carries the run's tags).
 pub fn final_snapshot_id(staging_db: &str, run_id: &str) -> String {
-    let suffix = &run_id[run_id.len().saturating_sub(RUN_SUFFIX_LENGTH)..];
+    // By characters: a plan handed to the teardown is not necessarily one this tool made.
+    let suffix = run_id.char_indices().rev().nth(RUN_SUFFIX_LENGTH - 1).map_or(run_id, |(start, _)| &run_id[start..]);
     format!("{staging_db}{FINAL_SNAPSHOT_INFIX}{suffix}")
 }
 
@@ -179,6 +180,8 @@ mod tests {
         assert_ne!(run_id("tableicty", "staging", start + chrono::Duration::seconds(1)), id, "another start");
         assert_eq!(production_snapshot_id(&id), "rehearsal-tableicty-20251225090000-9ad76926");
         assert_eq!(final_snapshot_id("tableicty-staging-db", &id), "tableicty-staging-db-final-20251225090000-9ad76926");
+        let forged = "é".repeat(RUN_SUFFIX_LENGTH + 1);
+        assert_eq!(final_snapshot_id("db", &forged), format!("db-final-{}", &forged[2..]), "a forged id is cut by characters");
         assert_eq!(run_id_problem(&id), None);
         for bad in [
             "r",
