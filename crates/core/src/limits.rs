@@ -367,9 +367,9 @@ pub fn variable_name_problem(name: &str) -> Option<String> {
 /// Settings a staging copy of production must run with switched off: `DEBUG` would serve
 /// Django's debug pages (settings, environment, stack frames with production's data).
 pub const OFF_IN_STAGING: [&str; 1] = ["DEBUG"];
-/// The spellings of "off" a Django settings module reads as false, whichever way it reads the
-/// variable (`== "True"`, django-environ's `env.bool`, `strtobool`). Anything else may read as on
-/// (`bool("False")` is true), so only these are accepted.
+/// The spellings of "off" a Django settings module reads as false whichever common way it reads
+/// the variable (`== "True"`, django-environ's `env.bool`, `strtobool`). Anything else may read as
+/// on (django-environ takes `ok` and `y`, strtobool `t`), so only these are accepted.
 const OFF_SPELLINGS: [&str; 6] = ["false", "0", "no", "off", "n", "f"];
 
 /// `DEBUG=True` (or `true`, `1`, `yes`, `on`, …) is refused in staging: only an unmistakable off

@@ -4,7 +4,7 @@
 //! taken from the caller), and every production name the promotion and its rollback use.
 
 use crate::image::ImageName;
-use crate::limits::{execution_arn_problem, principal_arn_problem};
+use crate::limits::{check_document_size, execution_arn_problem, principal_arn_problem};
 use crate::naming::{promotion_identifiers, rds_identifier_problem, run_id_problem};
 use crate::plan::RunPlan;
 use crate::run::parse_document;
@@ -81,6 +81,7 @@ impl Default for PromoteInput {
 
 impl PromoteInput {
     pub fn from_json(value: serde_json::Value) -> Result<Self, StepError> {
+        check_document_size(&value)?;
         let input: PromoteInput = parse_document(value, "the promotion document")?;
         input.validate()?;
         Ok(input)

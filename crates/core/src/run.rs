@@ -281,7 +281,6 @@ pub fn parse_document<T: serde::de::DeserializeOwned>(value: serde_json::Value, 
     if !value.is_object() {
         return Err(StepError::invalid("(document)", format!("{what} must be a JSON object")));
     }
-    check_document_size(&value)?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         // The path names the field, including an unknown one.
         let field = match e.path().to_string() {
@@ -300,6 +299,7 @@ impl RunInput {
                 return Err(StepError::invalid(field, format!("is not accepted in the run document: {source}")));
             }
         }
+        check_document_size(&value)?;
         parse_document(value, "the run document")
     }
 
