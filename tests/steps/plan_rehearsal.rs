@@ -1,6 +1,7 @@
 //! `plan_rehearsal`.
 
 use crate::common::{assert_malformed, invalid_field, minutes, not_ready, plan_input, Run};
+use rehearsal_core::limits::MAX_DOCUMENT_BYTES;
 use rehearsal_core::plan::STAGING_ENVIRONMENT;
 use rehearsal_core::steps::Step;
 use rehearsal_tests::{run_document, start_time, BACKUP_SNAPSHOT, RUN_ID};
@@ -113,4 +114,23 @@ async fn documents_and_stack_settings_against_aws_rules_are_refused_naming_the_f
     input["stack"]["build"]["start_command"] = json!("gunicorn app\nrm -rf /");
     assert_eq!(invalid_field(run.call(PLAN, input).await).0, "stack.build.start_command");
     assert_eq!(run.account.ledger().calls.len(), before, "no AWS call for a refused document");
+}
+
+/// The largest document accepted plans, its plan stays far below a state's 256 KiB, and the
+/// teardown takes that plan (a teardown request carries a whole plan, so it is not bounded as a
+/// document is).
+#[tokio::test(start_paused = true)]
+async fn the_largest_document_accepted_plans_and_its_plan_fits_every_state() {
+    let run = Run::planned().await;
+    let mut document = json!({"masking": {"keep_rows": {"auth_user": {"email": []}}}});
+    let mut n = 0;
+    while document.to_string().len() + 40 < MAX_DOCUMENT_BYTES {
+        document["masking"]["keep_rows"]["auth_user"]["email"].as_array_mut().unwrap().push(json!(format!("user-{n}@tableicty.com")));
+        n += 1;
+    }
+    let plan = run.ok(PLAN, plan_input(document)).await;
+    let size = plan.to_string().len();
+    assert!(size < 256 * 1024 / 4, "a plan of {size} bytes");
+    let removal = run.ok(Step::TeardownStaging, json!({"request": {"plan": plan, "reason": "the largest plan"}, "attempts": 0})).await;
+    assert_eq!(removal["reason"], json!("the largest plan"));
 }
