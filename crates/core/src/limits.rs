@@ -145,8 +145,8 @@ fn parse_arn<'a>(arn: &'a str, service: &str, global: bool) -> Result<Arn<'a>, S
 /// slashes; App Runner takes an instance role ARN of 29–1024 characters
 /// (InstanceConfiguration.InstanceRoleArn: `arn:…:iam::<12 digits>:role/…`).
 pub fn iam_role_arn_problem(arn: &str) -> Option<String> {
-    static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[\w+=,.@-]{1,64}$").expect("valid regex"));
-    static PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^/([\w+=,.@-]+/)*$").expect("valid regex"));
+    static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_+=,.@-]{1,64}$").expect("valid regex"));
+    static PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^/([A-Za-z0-9_+=,.@-]+/)*$").expect("valid regex"));
     if !(29..=1024).contains(&arn.len()) {
         return Some(format!("is {} characters; a role ARN has 29 to 1024", arn.len()));
     }
@@ -171,9 +171,10 @@ pub fn iam_role_arn_problem(arn: &str) -> Option<String> {
 /// or federated session (IAM identifiers: `arn:…:iam::<account>:user/…`,
 /// `arn:…:sts::<account>:assumed-role/<role>/<session>`).
 pub fn principal_arn_problem(arn: &str, max_length: usize) -> Option<String> {
-    static IAM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(root|(user|role)(/[\w+=,.@-]+)+)$").expect("valid regex"));
-    static STS: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^(assumed-role/[\w+=,.@-]+/[\w+=,.@-]+|federated-user/[\w+=,.@-]+)$").expect("valid regex"));
+    static IAM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(root|(user|role)(/[A-Za-z0-9_+=,.@-]+)+)$").expect("valid regex"));
+    static STS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(assumed-role/[A-Za-z0-9_+=,.@-]+/[A-Za-z0-9_+=,.@-]+|federated-user/[A-Za-z0-9_+=,.@-]+)$").expect("valid regex")
+    });
     if arn.len() > max_length {
         return Some(format!("is {} characters; at most {max_length} are accepted", arn.len()));
     }
@@ -310,7 +311,7 @@ pub fn https_url_problem(url: &str) -> Option<String> {
     if url.len() > 2048 {
         return Some(format!("is {} characters; at most 2048 are accepted", url.len()));
     }
-    (!URL.is_match(url)).then(|| format!("{url:?} must be an https:// URL"))
+    (!url.is_ascii() || !URL.is_match(url)).then(|| format!("{url:?} must be an https:// URL"))
 }
 
 /// A git branch name (`git check-ref-format --branch`): no `..`, `//`, `@{`, white space,
@@ -414,6 +415,7 @@ mod tests {
             "arn:aws:iam:us-east-1:123456789012:role/rehearsal-staging",
             &format!("arn:aws:iam::123456789012:role/{}", "r".repeat(65)),
             "arn:aws:iam::123456789012:role/a b",
+            "arn:aws:iam::123456789012:role/réle",
         ] {
             assert!(iam_role_arn_problem(bad).is_some(), "{bad}");
         }
