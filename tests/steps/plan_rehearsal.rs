@@ -58,6 +58,7 @@ async fn bad_input_is_refused_naming_the_field_before_any_call() {
 async fn documents_and_stack_settings_against_aws_rules_are_refused_naming_the_field_before_any_call() {
     let run = Run::planned().await;
     let levels = format!("/{}", "l/".repeat(15));
+    let variables: serde_json::Map<String, serde_json::Value> = (0..51).map(|i| (format!("SETTING_{i}"), json!("x"))).collect();
     let keep_rows: Vec<String> = (0..600).map(|i| format!("user-{i:04}@tableicty.com-padding-padding-padding-padding-padding")).collect();
     let documents = [
         (json!({"app": "tableicty-"}), "app"),
@@ -69,6 +70,7 @@ async fn documents_and_stack_settings_against_aws_rules_are_refused_naming_the_f
         (json!({"staging": {"parameter_path": "/tableicty//staging/"}}), "staging.parameter_path"),
         (json!({"production": {"parameter_path": levels}}), "production.parameter_path"),
         (json!({"stripe": {"test_parameter_path": "/ssm-keys/rehearsal/"}}), "stripe.test_parameter_path"),
+        (json!({"stripe": {"test_parameter_path": format!("/{}/", "k".repeat(600))}}), "stripe.test_parameter_path"),
         (
             json!({"validation": {"test_admin_password_parameter": "/tableicty/rehearsal/../production/TEST_ADMIN_PASSWORD"}}),
             "validation.test_admin_password_parameter",
@@ -78,6 +80,7 @@ async fn documents_and_stack_settings_against_aws_rules_are_refused_naming_the_f
         (json!({"production": {"service_name": "-backend"}}), "production.service_name"),
         (json!({"service": {"branch": "main..release"}}), "service.branch"),
         (json!({"service": {"environment": {"AWSAPPRUNNER_PORT": "1"}}}), "service.environment"),
+        (json!({"service": {"environment": variables}}), "service.environment"),
         (json!({"stripe": {"webhook_path": "/api/../admin/"}}), "stripe.webhook_path"),
         (json!({"validation": {"health_path": "/health/?debug=1"}}), "validation.health_path"),
         (json!({"validation": {"test_admin_email": "admin@localhost"}}), "validation.test_admin_email"),

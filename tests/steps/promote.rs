@@ -124,6 +124,7 @@ async fn promotion_documents_against_aws_rules_are_refused_naming_the_field_befo
         ("requested_by", json!("arn:aws:s3:::bucket")),
         ("release_image", json!(image.replace(":release-42", ""))),
         ("release_image", json!(image.replace("123456789012.dkr.ecr", "docker.io"))),
+        ("release_image", json!(format!("{image}{}", "x".repeat(3000)))),
     ];
     for (field, value) in bad {
         let mut document = promotion(&arn);
