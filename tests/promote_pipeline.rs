@@ -133,7 +133,7 @@ fn only_a_passed_staging_run_of_the_named_run_id_is_promoted() {
 
         let account = new_account();
         let staging = staged(&account).await;
-        let wrong = json!({"run_id": "tableicty-20261123", "staging_execution_arn": staging, "approval": "skip"});
+        let wrong = json!({"run_id": "tableicty-20261123090000-9ad76926", "staging_execution_arn": staging, "approval": "skip"});
         let report = promote_on(&account, skipping_allowed(), wrong, &[], ApprovalAnswer::Approve).await;
         assert_eq!(report.error.as_deref(), Some("InvalidInputError"));
         assert!(report.cause.as_deref().unwrap().contains("run_id"), "{:?}", report.cause);

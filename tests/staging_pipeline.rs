@@ -577,13 +577,20 @@ fn the_state_machine_refuses_bad_input_too() {
         let definition = rehearsal_asl::Definition::parse(&definition).unwrap();
         let invoker = rehearsal_cli::invoker::StepInvoker::new(|step: Step| account.session(step.name()));
         let options = rehearsal_asl::RunOptions { start_time: rehearsal_tests::start_time(), ..Default::default() };
-        let execution = rehearsal_asl::run(&definition, json!({"ttl_hours": 0}), &invoker, &(), &options).await.unwrap();
-        match execution.outcome {
-            rehearsal_asl::Outcome::Failed { error, cause } => {
-                assert_eq!(error, "InvalidInputError");
-                assert!(cause.contains("ttl_hours"), "{cause}");
+        // A copy of production serving debug pages, and a path that means another once normalized (issue 13).
+        for (document, field) in [
+            (json!({"ttl_hours": 0}), "ttl_hours"),
+            (json!({"service": {"environment": {"DEBUG": "true"}}}), "service.environment.DEBUG"),
+            (json!({"staging": {"parameter_path": "/tableicty/staging/../production/"}}), "staging.parameter_path"),
+        ] {
+            let execution = rehearsal_asl::run(&definition, document, &invoker, &(), &options).await.unwrap();
+            match execution.outcome {
+                rehearsal_asl::Outcome::Failed { error, cause } => {
+                    assert_eq!(error, "InvalidInputError");
+                    assert!(cause.contains(field), "{cause}");
+                }
+                other => panic!("{other:?}"),
             }
-            other => panic!("{other:?}"),
         }
         assert!(account.ledger().calls.is_empty());
     });

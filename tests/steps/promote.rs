@@ -40,7 +40,7 @@ async fn a_passed_staging_run_is_promoted_with_its_own_plan_and_nothing_else_is(
     let elsewhere = "arn:aws:states:us-east-1:123456789012:stateMachine:someone-elses";
     assert_eq!(invalid_field(run.call(VERIFY, verify_input(&run, promotion(&arn), elsewhere)).await).0, "staging_execution_arn");
     let mut other_run = promotion(&arn);
-    other_run["run_id"] = json!("tableicty-20261101");
+    other_run["run_id"] = json!("tableicty-20261101090000-9ad76926");
     assert_eq!(invalid_field(run.call(VERIFY, verify_input(&run, other_run, &staging_state_machine_arn())).await).0, "run_id");
     assert!(run.production_writes().is_empty());
 }
@@ -107,4 +107,37 @@ async fn the_deployment_starts_from_what_production_runs_and_refuses_an_image_fo
     let deployed = run.wait_for(Step::CheckProductionService, "service", deployment).await;
     assert_eq!(phase(&deployed), Phase::Ready, "{deployed}");
     assert!(run.account.ledger().production_writes.iter().all(|w| w.step == Step::StartProductionDeployment.name()));
+}
+
+/// Issue 13, item 5: a promotion document or stack setting AWS would refuse is refused naming
+/// the field before the first call (not even the staging execution is described).
+#[tokio::test(start_paused = true)]
+async fn promotion_documents_against_aws_rules_are_refused_naming_the_field_before_any_call() {
+    let account = new_account();
+    let arn = staged(&account).await;
+    let run = Run::planned_on(account).await;
+    let before = run.account.ledger().calls.len();
+    let image = rehearsal_sim::seed::RELEASE_IMAGE;
+    let bad = [
+        ("run_id", json!("tableicty-20261124")),
+        ("run_id", json!(format!("{}-20261124090000-9ad76926", "a".repeat(21)))),
+        ("staging_execution_arn", json!("arn:aws:states:us-east-1:123456789012:stateMachine:rehearsal-staging")),
+        ("staging_execution_arn", json!(arn.replace("123456789012", "1234"))),
+        ("staging_execution_arn", json!(arn.replace(":states:", ":lambda:"))),
+        ("staging_execution_arn", json!(format!("{arn}{}", "x".repeat(80)))),
+        ("requested_by", json!("arn:aws:iam::123456789012:group/release")),
+        ("requested_by", json!("arn:aws:s3:::bucket")),
+        // The image is the staging run's: a document naming one is refused, whatever it names.
+        ("release_image", json!(image)),
+        ("accept_branch_head", json!("yes")),
+    ];
+    for (field, value) in bad {
+        let mut document = promotion(&arn);
+        document[field] = value.clone();
+        assert_eq!(invalid_field(run.call(VERIFY, verify_input(&run, document, &staging_state_machine_arn())).await).0, field, "{value}");
+    }
+    let mut input = verify_input(&run, promotion(&arn), &staging_state_machine_arn());
+    input["stack"]["staging_instance_role_arn"] = json!("arn:aws:iam::123456789012:policy/rehearsal-staging-instance");
+    assert_eq!(invalid_field(run.call(VERIFY, input).await).0, "stack.staging_instance_role_arn");
+    assert_eq!(run.account.ledger().calls.len(), before, "no AWS call for a refused promotion");
 }

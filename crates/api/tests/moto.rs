@@ -18,7 +18,7 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const RUN_ID: &str = "tableicty-20251225";
+const RUN_ID: &str = "tableicty-20251225090000-9ad76926";
 const OPERATOR: &str = "arn:aws:iam::123456789012:user/operator";
 /// Someone other than the operator who asks for promotions.
 const APPROVER: &str = "arn:aws:iam::123456789012:user/approver";

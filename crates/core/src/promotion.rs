@@ -3,7 +3,8 @@
 //! run is proven to have passed: the staging plan (re-derived from the execution itself, never
 //! taken from the caller), and every production name the promotion and its rollback use.
 
-use crate::naming::{rds_identifier_problem, SNAPSHOT_PREFIX};
+use crate::limits::{check_document_size, execution_arn_problem, principal_arn_problem};
+use crate::naming::{promotion_identifiers, rds_identifier_problem, run_id_problem};
 use crate::plan::RunPlan;
 use crate::run::parse_document;
 use crate::tags::RunTags;
@@ -86,6 +87,7 @@ impl PromoteInput {
                 "is not accepted in the promotion document: a promotion deploys the image digest the staging run ran (its output's release)",
             ));
         }
+        check_document_size(&value)?;
         let input: PromoteInput = parse_document(value, "the promotion document")?;
         input.validate()?;
         Ok(input)
@@ -95,8 +97,11 @@ impl PromoteInput {
         if self.run_id.is_empty() {
             return Err(StepError::invalid("run_id", "names the staging run to promote; it is required"));
         }
-        if !self.staging_execution_arn.starts_with("arn:aws:states:") || !self.staging_execution_arn.contains(":execution:") {
-            return Err(StepError::invalid("staging_execution_arn", "must be the ARN of the staging run's execution"));
+        if let Some(problem) = run_id_problem(&self.run_id) {
+            return Err(StepError::invalid("run_id", problem));
+        }
+        if let Some(problem) = execution_arn_problem(&self.staging_execution_arn) {
+            return Err(StepError::invalid("staging_execution_arn", format!("must be the ARN of the staging run's execution: {problem}")));
         }
         if !(1..=365).contains(&self.forensics_retention_days) {
             return Err(StepError::invalid("forensics_retention_days", format!("{} is outside 1 to 365", self.forensics_retention_days)));
@@ -105,9 +110,10 @@ impl PromoteInput {
             return Err(StepError::invalid("teardown_delay_minutes", "is more than a week"));
         }
         match &self.requested_by {
-            Some(principal) if !is_principal(principal) => {
-                Err(StepError::invalid("requested_by", format!("must be an IAM principal ARN of at most {MAX_PRINCIPAL} characters")))
-            }
+            Some(principal) => match principal_arn_problem(principal, MAX_PRINCIPAL) {
+                Some(problem) => Err(StepError::invalid("requested_by", format!("must be an IAM principal ARN: {problem}"))),
+                None => Ok(()),
+            },
             None if self.approval == Approval::Required => Err(StepError::invalid(
                 "requested_by",
                 "names who asked for the promotion (its approver must be someone else); it is required",
@@ -152,13 +158,7 @@ pub struct Promotion {
 impl Promotion {
     pub fn new(plan: RunPlan, input: &PromoteInput, started_at: DateTime<Utc>, execution_name: &str) -> Result<Self, StepError> {
         let release_image = plan.release.image.clone();
-        let production_db = plan.production.db_instance_id.clone();
-        let stamp = started_at.format("%Y%m%d%H%M");
-        let stem = production_db.strip_suffix("-db").unwrap_or(&production_db);
-        // A name only this tool makes (the prefix its IAM policies scope snapshots to).
-        let snapshot_id = format!("{SNAPSHOT_PREFIX}{stem}-predeploy-{stamp}");
-        let restored_db_id = format!("{production_db}-restored-{stamp}");
-        let damaged_db_id = format!("{production_db}-damaged-{stamp}");
+        let [snapshot_id, restored_db_id, damaged_db_id] = promotion_identifiers(&plan.production.db_instance_id, started_at);
         for id in [&snapshot_id, &restored_db_id, &damaged_db_id] {
             if let Some(problem) = rds_identifier_problem(id) {
                 return Err(StepError::invalid("production.db_instance_id", format!("the promotion's identifier {id:?} {problem}")));
@@ -203,10 +203,6 @@ impl Promotion {
 /// `execution_name` to (a JSON [`ApprovalDecision`]).
 pub fn approval_parameter(execution_name: &str) -> String {
     format!("{APPROVALS_PATH}{execution_name}/decision")
-}
-
-fn is_principal(value: &str) -> bool {
-    value.len() <= MAX_PRINCIPAL && value.starts_with("arn:") && !value.chars().any(char::is_whitespace)
 }
 
 /// The same IAM principal: ARNs compare without case (IAM names are case-insensitive).
@@ -274,24 +270,31 @@ mod tests {
     fn the_document_is_checked_field_by_field() {
         let arn = "arn:aws:states:us-east-1:123456789012:execution:rehearsal-staging:x";
         let who = "arn:aws:iam::123456789012:user/dev";
-        let ok =
-            PromoteInput::from_json(json!({"run_id": "tableicty-20261124", "staging_execution_arn": arn, "requested_by": who})).unwrap();
+        let run = "tableicty-20261124090000-9ad76926";
+        let ok = PromoteInput::from_json(json!({"run_id": run, "staging_execution_arn": arn, "requested_by": who})).unwrap();
         assert_eq!((ok.approval, ok.forensics_retention_days, ok.requested_by.as_deref()), (Approval::Required, 14, Some(who)));
         // Nobody approves a skipped approval, so it needs no requester (the stack decides whether it may be skipped).
-        let skip = PromoteInput::from_json(json!({"run_id": "r", "staging_execution_arn": arn, "approval": "skip"})).unwrap();
+        let skip = PromoteInput::from_json(json!({"run_id": run, "staging_execution_arn": arn, "approval": "skip"})).unwrap();
         assert_eq!(skip.approval, Approval::Skip);
         let field = |doc: serde_json::Value| match PromoteInput::from_json(doc) {
             Err(StepError::InvalidInput { field, .. }) => field,
             other => panic!("{other:?}"),
         };
         assert_eq!(field(json!({"staging_execution_arn": arn, "requested_by": who})), "run_id");
-        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn})), "requested_by");
-        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "requested_by": "someone"})), "requested_by");
-        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": "x", "requested_by": who})), "staging_execution_arn");
-        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "approval": "maybe"})), "approval");
-        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "forensics_retention_days": 0})), "forensics_retention_days");
-        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "bogus": 1})), "bogus");
-        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "requested_by": who, "release_image": "x"})), "release_image");
+        assert_eq!(field(json!({"run_id": run, "staging_execution_arn": arn})), "requested_by");
+        assert_eq!(field(json!({"run_id": run, "staging_execution_arn": arn, "requested_by": "someone"})), "requested_by");
+        assert_eq!(field(json!({"run_id": run, "staging_execution_arn": "x", "requested_by": who})), "staging_execution_arn");
+        assert_eq!(field(json!({"run_id": run, "staging_execution_arn": arn, "approval": "maybe"})), "approval");
+        assert_eq!(field(json!({"run_id": run, "staging_execution_arn": arn, "forensics_retention_days": 0})), "forensics_retention_days");
+        assert_eq!(field(json!({"run_id": run, "staging_execution_arn": arn, "bogus": 1})), "bogus");
+        // AWS's formats, before any call (tests/steps/promote.rs: and no call is made).
+        assert_eq!(field(json!({"run_id": "r", "staging_execution_arn": arn, "requested_by": who})), "run_id");
+        let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:rehearsal-staging";
+        assert_eq!(field(json!({"run_id": run, "staging_execution_arn": machine, "requested_by": who})), "staging_execution_arn");
+        let other_account = "arn:aws:iam::1234:user/dev";
+        assert_eq!(field(json!({"run_id": run, "staging_execution_arn": arn, "requested_by": other_account})), "requested_by");
+        // The image a promotion deploys is the staging run's, never the document's.
+        assert_eq!(field(json!({"run_id": run, "staging_execution_arn": arn, "requested_by": who, "release_image": "x"})), "release_image");
     }
 
     #[test]

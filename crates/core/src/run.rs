@@ -4,7 +4,13 @@
 
 use crate::cloud::ServiceBackend;
 use crate::image::ImageName;
-use crate::naming::{parameter_path_problem, path_is_within, rds_identifier_problem, service_name_problem, MAX_APP_LENGTH};
+use crate::limits::{
+    branch_problem, check_document_size, db_instance_class_problem, email_problem, parameter_name_problem, parameter_path_problem,
+    staging_setting_problem, url_path_problem, variable_name_problem, MAX_ENVIRONMENT_VARIABLES,
+};
+use crate::naming::{
+    app_problem, path_is_within, promotion_identifiers_problem, rds_identifier_problem, service_name_problem, MAX_STAGING_DB_ID_LENGTH,
+};
 use crate::StepError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -339,24 +345,15 @@ impl RunInput {
                 return Err(StepError::invalid(field, format!("is not accepted in the run document: {source}")));
             }
         }
+        check_document_size(&value)?;
         parse_document(value, "the run document")
     }
 
     /// Every rule the run document must satisfy; the first broken one is returned.
     pub fn validate(&self) -> Result<(), StepError> {
         let bad = |field: &str, reason: String| Err(StepError::invalid(field, reason));
-        if self.app.len() > MAX_APP_LENGTH
-            || !self.app.starts_with(|c: char| c.is_ascii_lowercase())
-            || !self.app.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            || self.app.contains("--")
-        {
-            return bad(
-                "app",
-                format!(
-                    "{:?} must be 1 to {MAX_APP_LENGTH} lowercase letters, digits and single hyphens, starting with a letter",
-                    self.app
-                ),
-            );
+        if let Some(problem) = app_problem(&self.app) {
+            return bad("app", problem);
         }
         if !(1..=168).contains(&self.ttl_hours) {
             return bad("ttl_hours", format!("{} is outside 1 to 168 hours (one week)", self.ttl_hours));
@@ -368,8 +365,20 @@ impl RunInput {
                 return bad(field, format!("{id:?} is not a valid RDS identifier: {problem}"));
             }
         }
+        if self.staging.db_instance_id.len() > MAX_STAGING_DB_ID_LENGTH {
+            return bad(
+                "staging.db_instance_id",
+                format!("is longer than {MAX_STAGING_DB_ID_LENGTH} characters: its final snapshot <id>-final-<start>-<digest> would not fit RDS's 63"),
+            );
+        }
+        if let Some(problem) = promotion_identifiers_problem(&self.production.db_instance_id) {
+            return bad("production.db_instance_id", problem);
+        }
         if self.staging.db_instance_id.eq_ignore_ascii_case(&self.production.db_instance_id) {
             return bad("staging.db_instance_id", "must differ from production.db_instance_id".into());
+        }
+        if let Some(problem) = db_instance_class_problem(&self.staging.db_instance_class) {
+            return bad("staging.db_instance_class", problem);
         }
         if !CLASS_PREFIXES.iter().any(|p| self.staging.db_instance_class.starts_with(p)) {
             return bad(
@@ -411,8 +420,8 @@ impl RunInput {
                 return bad("stripe.publishable_key", "must be a Stripe test publishable key (pk_test_…)".into());
             }
         }
-        if !self.stripe.webhook_path.starts_with('/') {
-            return bad("stripe.webhook_path", format!("{:?} must start with /", self.stripe.webhook_path));
+        if let Some(problem) = url_path_problem(&self.stripe.webhook_path) {
+            return bad("stripe.webhook_path", problem);
         }
         if self.stripe.webhook_events.is_empty()
             || self
@@ -424,6 +433,9 @@ impl RunInput {
             return bad("stripe.webhook_events", "must be a non-empty list of Stripe event names like invoice.paid".into());
         }
         let password = &self.validation.test_admin_password_parameter;
+        if let Some(problem) = parameter_name_problem(password) {
+            return bad("validation.test_admin_password_parameter", format!("{password:?} {problem}"));
+        }
         if !password.starts_with('/') || path_is_within(password, staging) {
             return bad(
                 "validation.test_admin_password_parameter",
@@ -442,6 +454,15 @@ impl RunInput {
         if self.service.port < 1024 {
             return bad("service.port", format!("{} is a privileged port; apps listen on 1024-65535", self.service.port));
         }
+        if let Some(problem) = branch_problem(&self.service.branch) {
+            return bad("service.branch", problem);
+        }
+        if self.service.environment.len() > MAX_ENVIRONMENT_VARIABLES {
+            return bad(
+                "service.environment",
+                format!("sets {} variables; at most {MAX_ENVIRONMENT_VARIABLES}", self.service.environment.len()),
+            );
+        }
         for (name, value) in &self.service.environment {
             if PARAMETER_BACKED_VARIABLES.contains(&name.as_str()) || name == "BACKFILL_TOKEN_PARAMETER" {
                 return bad(
@@ -449,8 +470,11 @@ impl RunInput {
                     "is set by the run itself; it must not be given in the run document".into(),
                 );
             }
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return bad("service.environment", format!("{name:?} is not a valid variable name"));
+            if let Some(problem) = variable_name_problem(name) {
+                return bad("service.environment", problem);
+            }
+            if let Some(problem) = staging_setting_problem(name, value) {
+                return bad(&format!("service.environment.{name}"), problem);
             }
             if name == "IS_PRODUCTION" && !value.eq_ignore_ascii_case("false") {
                 return bad("service.environment.IS_PRODUCTION", "staging must run with IS_PRODUCTION=False".into());
@@ -464,12 +488,12 @@ impl RunInput {
             ("validation.tenant_register_path", &self.validation.tenant_register_path),
             ("validation.backfill_path", &self.validation.backfill_path),
         ] {
-            if !path.starts_with('/') {
-                return bad(field, format!("{path:?} must start with /"));
+            if let Some(problem) = url_path_problem(path) {
+                return bad(field, problem);
             }
         }
-        if !self.validation.test_admin_email.contains('@') {
-            return bad("validation.test_admin_email", "is not an email address".into());
+        if let Some(problem) = email_problem(&self.validation.test_admin_email) {
+            return bad("validation.test_admin_email", problem);
         }
         for (field, minutes) in [
             ("timeouts.snapshot_minutes", self.timeouts.snapshot_minutes),
@@ -565,6 +589,7 @@ pub fn fargate_allows(cpu: u32, memory: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::naming::MAX_APP_LENGTH;
     use serde_json::json;
 
     fn refused(doc: serde_json::Value) -> String {
@@ -655,5 +680,13 @@ mod tests {
         assert_eq!(refused(json!([])), "(document)");
         assert_eq!(refused(json!({"masking": {"rules": {"auth_user": {"email": "scramble"}}}})), "masking.rules.auth_user.email");
         assert_eq!(refused(json!({"app": "ledgerly"})), "masking.rules");
+        // AWS's rules (crate::limits), and a staging copy that would serve debug pages.
+        assert_eq!(refused(json!({"app": "tableicty-"})), "app");
+        assert_eq!(refused(json!({"service": {"environment": {"DEBUG": "True"}}})), "service.environment.DEBUG");
+        assert_eq!(refused(json!({"service": {"environment": {"DEBUG": "on"}}})), "service.environment.DEBUG");
+        assert_eq!(refused(json!({"staging": {"parameter_path": "/tableicty/../staging/"}})), "staging.parameter_path");
+        assert_eq!(refused(json!({"staging": {"db_instance_id": "s".repeat(MAX_STAGING_DB_ID_LENGTH + 1)}})), "staging.db_instance_id");
+        assert_eq!(refused(json!({"service": {"branch": "x".repeat(crate::limits::MAX_STRING_BYTES + 1)}})), "service.branch");
+        assert_eq!(refused(json!({"validation": {"test_admin_email": "a@b"}})), "validation.test_admin_email");
     }
 }

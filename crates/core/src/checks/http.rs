@@ -13,6 +13,15 @@ use serde_json::{json, Value};
 pub const BACKFILL_TOKEN_HEADER: &str = "X-Rehearsal-Token";
 /// Prefix of tenants the checklist registers, so they are recognisable (and removable).
 pub const CHECK_TENANT_PREFIX: &str = "rehearsal-check-";
+/// The longest tenant name (and slug) the app takes: tableicty's `core_tenant.slug` is a
+/// `varchar(100)` (as crates/probes/tests/postgres.rs models its schema).
+pub const MAX_TENANT_SLUG: usize = 100;
+
+/// The tenant one checklist attempt of run `run_id` registers at `at`: unique per attempt,
+/// because registration refuses a slug that exists.
+pub fn check_tenant_name(run_id: &str, at: DateTime<Utc>) -> String {
+    format!("{CHECK_TENANT_PREFIX}{run_id}-{}", at.format("%H%M%S"))
+}
 
 pub fn request(method: &str, url: String, bearer: Option<&Secret>, body: Option<Value>) -> HttpRequest {
     let mut headers = vec![("Content-Type".to_string(), Secret::new("application/json"))];

@@ -15,6 +15,7 @@ use crate::cloud::{
 };
 use crate::error::CloudResultExt;
 use crate::image::ImageName;
+use crate::limits::{command_problem, connection_arn_problem, https_url_problem, iam_role_arn_problem, vpc_connector_problem};
 use crate::naming::{parameter_name, production_snapshot_id, run_id};
 use crate::plan::{
     PlannedRelease, ProductionFacts, RunPlan, SecretKeyPlan, StagingDbPlan, StripeWebhookPlan, BACKFILL_TOKEN, COPIED_FROM_PRODUCTION,
@@ -157,18 +158,17 @@ impl StackSettings {
         }
     }
 
-    fn validate(&self) -> Result<(), StepError> {
-        if !is_role_arn(&self.staging_instance_role_arn) {
-            return Err(StepError::invalid("stack.staging_instance_role_arn", "is not an IAM role ARN"));
+    /// AWS's formats for what the stack names (checked before the first call of the plan, and of
+    /// a promotion, which plans again).
+    pub(crate) fn validate(&self) -> Result<(), StepError> {
+        if let Some(problem) = iam_role_arn_problem(&self.staging_instance_role_arn) {
+            return Err(StepError::invalid("stack.staging_instance_role_arn", format!("is not an IAM role ARN: {problem}")));
         }
-        if !self.repository_url.is_empty() && !self.repository_url.starts_with("https://") {
-            return Err(StepError::invalid(
-                "stack.repository_url",
-                format!("{:?} must be an https:// repository URL", self.repository_url),
-            ));
+        if let Some(problem) = Some(&self.repository_url).filter(|url| !url.is_empty()).and_then(|url| https_url_problem(url)) {
+            return Err(StepError::invalid("stack.repository_url", problem));
         }
-        if !self.connection_arn.is_empty() && !self.connection_arn.starts_with("arn:aws") {
-            return Err(StepError::invalid("stack.connection_arn", format!("{:?} is not an ARN", self.connection_arn)));
+        if let Some(problem) = Some(&self.connection_arn).filter(|arn| !arn.is_empty()).and_then(|arn| connection_arn_problem(arn)) {
+            return Err(StepError::invalid("stack.connection_arn", format!("is not an App Runner connection ARN: {problem}")));
         }
         for (field, role) in [
             ("stack.image_access_role_arn", &self.image_access_role_arn),
@@ -176,8 +176,8 @@ impl StackSettings {
             ("stack.ecs.task_role_arn", &self.ecs.task_role_arn),
             ("stack.ecs.infrastructure_role_arn", &self.ecs.infrastructure_role_arn),
         ] {
-            if !role.is_empty() && !is_role_arn(role) {
-                return Err(StepError::invalid(field, format!("{role:?} is not an IAM role ARN")));
+            if let Some(problem) = iam_role_arn_problem(role).filter(|_| !role.is_empty()) {
+                return Err(StepError::invalid(field, format!("is not an IAM role ARN: {problem}")));
             }
         }
         for (field, list, prefix) in
@@ -187,8 +187,8 @@ impl StackSettings {
                 return Err(StepError::invalid(field, format!("{bad:?} is not a {prefix}… id")));
             }
         }
-        if self.vpc_connector.trim().is_empty() {
-            return Err(StepError::invalid("stack.vpc_connector", "must not be empty"));
+        if let Some(problem) = vpc_connector_problem(&self.vpc_connector) {
+            return Err(StepError::invalid("stack.vpc_connector", format!("is not a VPC connector's name or ARN: {problem}")));
         }
         if !RUNTIMES.contains(&self.build.runtime.as_str()) {
             return Err(StepError::invalid("stack.build.runtime", format!("{:?} is not one of {RUNTIMES:?}", self.build.runtime)));
@@ -196,16 +196,12 @@ impl StackSettings {
         for (field, command) in
             [("stack.build.build_command", &self.build.build_command), ("stack.build.start_command", &self.build.start_command)]
         {
-            if command.trim().is_empty() {
-                return Err(StepError::invalid(field, "must not be empty"));
+            if let Some(problem) = command_problem(command) {
+                return Err(StepError::invalid(field, problem));
             }
         }
         Ok(())
     }
-}
-
-fn is_role_arn(value: &str) -> bool {
-    value.starts_with("arn:aws") && value.contains(":role/")
 }
 
 pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerImages + Sync>(

@@ -56,6 +56,7 @@ pub async fn verify_rehearsal_passed<C: Executions + Rds + ParameterStore + Serv
     input: VerifyRehearsalInput,
 ) -> Result<Promotion, StepError> {
     let document = PromoteInput::from_json(input.input)?;
+    input.stack.validate()?;
     let skip_allowed = match input.allow_approval_skip.as_str() {
         "true" => true,
         "false" => false,

@@ -13,7 +13,7 @@
 
 use super::migrations::CheckReport;
 use super::{reported_service_url, required_parameter};
-use crate::checks::http::{run_checklist, CHECK_TENANT_PREFIX};
+use crate::checks::http::{check_tenant_name, run_checklist};
 use crate::checks::require_all;
 use crate::cloud::{Clock, HttpClient, ParameterStore, ServiceHost};
 use crate::plan::{Environment, RunPlan};
@@ -36,8 +36,7 @@ pub async fn validate_service<C: ParameterStore + HttpClient + ServiceHost + Clo
     let url = reported_service_url(cloud, plan, environment, &input.service_url).await?;
     let password = required_parameter(cloud, &plan.validation.test_admin_password_parameter).await?;
     let now = cloud.now();
-    // Unique per attempt: registration refuses a slug that exists.
-    let tenant = format!("{CHECK_TENANT_PREFIX}{}-{}", plan.run_id, now.format("%H%M%S"));
+    let tenant = check_tenant_name(&plan.run_id, now);
     let results = run_checklist(cloud, &format!("https://{url}"), &plan.validation, &password, &tenant, now).await;
     Ok(CheckReport { checks: require_all(results)? })
 }
