@@ -112,7 +112,9 @@ fn simulated_durations() -> ExpectedDurations {
         ("WaitForService", sim.service_create),
         ("WaitForRedeploy", sim.deployment),
     ];
-    ExpectedDurations { waits: waits.into_iter().map(|(w, d)| (w.to_string(), d)).collect(), ..ExpectedDurations::default() }
+    // The run below takes the default staging.source, snapshot.
+    let choices = rehearsal_cli::plan::staging_choices(false);
+    ExpectedDurations { waits: waits.into_iter().map(|(w, d)| (w.to_string(), d)).collect(), choices, ..ExpectedDurations::default() }
 }
 
 /// Runs the staging definition on a fresh simulated account and returns every event.
@@ -174,10 +176,12 @@ fn the_critical_path_is_what_a_run_on_the_simulated_account_takes() {
         [
             "PlanRehearsal",
             "PrepareStaging",
+            "ChooseStagingSource",
             "SnapshotProductionDatabase",
             "IsSnapshotAvailable",
             "WaitForSnapshot",
             "CheckProductionSnapshot",
+            "IsRestoreStarted",
             "RestoreStagingDatabase",
             "IsDatabaseAvailable",
             "WaitForDatabase",

@@ -23,6 +23,7 @@ use rehearsal_core::StepError;
 use rehearsal_sim::seed::stack_settings;
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -113,11 +114,17 @@ pub async fn plan<C: Cloud>(
         .ok_or_else(|| StepError::ProductionNotReady(format!("production database {} vanished", plan.production.db_instance_id)))?;
 
     let durations = TypicalDurations::aws();
+    let mut waits = durations.wait_durations();
+    if plan.staging_db.restore_from_backups {
+        // The copy has been restoring since before the snapshot's wait loop began.
+        let restoring = waits.get("WaitForSnapshot").copied().unwrap_or_default();
+        waits.entry("WaitForDatabase".to_string()).and_modify(|restore| *restore = restore.saturating_sub(restoring));
+    }
     let expected = ExpectedDurations {
         tasks: durations.task_durations(),
         default_task: durations.default_task(),
-        waits: durations.wait_durations(),
-        choices: Default::default(),
+        waits,
+        choices: staging_choices(plan.staging_db.restore_from_backups),
     };
     let definition =
         crate::execution::definition(STAGING_DEFINITION, &local_substitutions()).map_err(|e| StepError::MalformedInput(e.to_string()))?;
@@ -139,6 +146,16 @@ pub async fn plan<C: Cloud>(
         environment,
         plan,
     })
+}
+
+/// The exits `staging.asl.json`'s source Choices take for a plan that restores from production's
+/// automated backups (`staging.source: point-in-time`) or from the safety snapshot.
+pub fn staging_choices(restore_from_backups: bool) -> BTreeMap<String, String> {
+    let (first, after_snapshot) = match restore_from_backups {
+        true => ("RestoreStagingDatabaseToPointInTime", "IsDatabaseAvailable"),
+        false => ("SnapshotProductionDatabase", "RestoreStagingDatabase"),
+    };
+    BTreeMap::from([("ChooseStagingSource".to_string(), first.to_string()), ("IsRestoreStarted".to_string(), after_snapshot.to_string())])
 }
 
 fn reads(plan: &RunPlan, production_db: &DbInstance) -> Vec<PlannedResource> {

@@ -107,7 +107,9 @@ pub struct StripeWebhookPlan {
 pub struct StagingDbPlan {
     pub instance_id: String,
     pub class: String,
-    pub source: crate::run::StagingSource,
+    /// `staging.source: point-in-time`: restored from production's automated backups, started
+    /// before the safety snapshot (the definition's Choices test this, not the source's name).
+    pub restore_from_backups: bool,
     /// Production's instance's, set explicitly on the restore (RDS would give the default).
     pub parameter_group: Option<String>,
     /// Production's instance's, as DescribeDBInstances answered (never the document's).

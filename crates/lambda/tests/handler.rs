@@ -83,6 +83,9 @@ fn capture() -> (Captured, Logging) {
 
 #[tokio::test]
 async fn a_malformed_payload_answers_malformed_input_error() {
+    // Serialized with the capturing tests: a line logged here while one of them registers its
+    // subscriber could leave a callsite's cached interest without it.
+    let _serial = capture();
     let account = account();
     let payload = json!({"plan": {"run_id": "tableicty-20251225"}, "unexpected": true});
     let error =
@@ -94,6 +97,7 @@ async fn a_malformed_payload_answers_malformed_input_error() {
 
 #[tokio::test]
 async fn a_cloud_error_answers_the_step_error_name() {
+    let _serial = capture();
     let account = account();
     account.inject(Fault { step: "plan_rehearsal".into(), kind: FaultKind::Throttle });
     let error = handle(&account.session("plan_rehearsal"), Step::PlanRehearsal, event("req-1", plan_input())).await.unwrap_err();
@@ -103,6 +107,7 @@ async fn a_cloud_error_answers_the_step_error_name() {
 
 #[tokio::test]
 async fn a_panic_answers_panic_error_and_the_next_invocation_is_served() {
+    let _serial = capture();
     let panicked = handle_with(Step::ValidateStaging, event("req-1", json!({})), |_| async { panic!("index out of bounds") }).await;
     assert_eq!(
         panicked.unwrap_err(),
@@ -233,8 +238,10 @@ async fn log_lines_carry_step_request_and_run_id() {
 
 #[tokio::test]
 async fn no_secret_reaches_a_log_line() {
+    let planning = capture();
     let account = account();
     let plan = handle(&account.session("plan_rehearsal"), Step::PlanRehearsal, event("req-plan", plan_input())).await.unwrap();
+    drop(planning);
 
     let (logs, _guard) = capture();
     // A payload that should never carry a secret, but does.

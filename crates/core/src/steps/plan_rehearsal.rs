@@ -309,7 +309,7 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
         staging_db: StagingDbPlan {
             instance_id: run.staging.db_instance_id.clone(),
             class: run.staging.db_instance_class.clone(),
-            source: run.staging.source,
+            restore_from_backups: run.staging.source == StagingSource::PointInTime,
             parameter_group: production_db.parameter_group.clone(),
             // The runbook: same subnet group and security groups as production, never the caller's.
             subnet_group: production_db.subnet_group.clone(),

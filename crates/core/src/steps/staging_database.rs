@@ -20,7 +20,6 @@ use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
 use crate::phase::{Phase, DB_INSTANCE};
 use crate::plan::{RunPlan, DATABASE_URL};
-use crate::run::StagingSource;
 use crate::{CloudErrorKind, StepError};
 use serde::{Deserialize, Serialize};
 
@@ -66,16 +65,13 @@ pub async fn restore_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: R
     let existing = match cloud.describe_instance(&staging.instance_id).await.op("DescribeDBInstances")? {
         Some(instance) => instance,
         None => {
-            let source = match (staging.source, &input.snapshot_id) {
-                (StagingSource::Snapshot, Some(snapshot_id)) => RestoreSource::Snapshot(snapshot_id.clone()),
-                (StagingSource::PointInTime, None) => {
-                    RestoreSource::LatestRestorableTime { source_instance_id: plan.production.db_instance_id.clone() }
-                }
-                (source, snapshot) => {
+            let source = match (staging.restore_from_backups, &input.snapshot_id) {
+                (false, Some(snapshot_id)) => RestoreSource::Snapshot(snapshot_id.clone()),
+                (true, None) => RestoreSource::LatestRestorableTime { source_instance_id: plan.production.db_instance_id.clone() },
+                (from_backups, snapshot) => {
                     return Err(StepError::MalformedInput(format!(
-                        "staging.source {} restores {}, but the state gave {snapshot:?}",
-                        source.name(),
-                        if source == StagingSource::Snapshot { "a snapshot" } else { "no snapshot" }
+                        "the plan restores from {}, but the state gave the snapshot {snapshot:?}",
+                        if from_backups { "production's automated backups" } else { "the safety snapshot" }
                     )))
                 }
             };
