@@ -31,6 +31,8 @@ fn teardown_deletes_exactly_the_runs_staging_resources_and_twice_is_fine() {
         let mut expected: Vec<String> = [
             "service tableicty-staging-backend",
             "db-instance tableicty-staging-db",
+            // Staging is gone: the run's lease is released for the next run.
+            "parameter /rehearsal/leases/tableicty/staging",
             &format!("schedule rehearsal/rehearsal-teardown-{RUN_ID}"),
         ]
         .map(String::from)

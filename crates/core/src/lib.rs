@@ -4,6 +4,8 @@
 //!   runbook's values as defaults, validated before any AWS call.
 //! * [`plan`]: the resolved plan every step works from (names, tags, production facts).
 //! * [`promotion`]: the promotion document and the names a promotion and its rollback use.
+//! * [`lease`]: one run at a time per environment (a Parameter Store parameter per app and
+//!   environment, created without overwrite).
 //! * [`naming`], [`tags`], [`guard`]: naming rules, ownership tags, and the guards: staging's
 //!   refuses writes to production, production's admits only the promotion's own resources.
 //! * [`cloud`]: the narrow capability traits (RDS, SSM, the service host on App Runner or ECS
@@ -26,6 +28,7 @@ pub mod durations;
 pub mod error;
 pub mod guard;
 pub mod image;
+pub mod lease;
 pub mod markdown_report;
 pub mod masking;
 pub mod naming;
