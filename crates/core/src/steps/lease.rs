@@ -1,6 +1,7 @@
 //! The environment leases ([`crate::lease`]): a staging run takes its app's staging lease right
 //! after planning and gives it back at the end of its rollback or of its teardown (a run that
-//! succeeded keeps it: its staging is up); a promotion takes production's once it is verified and
+//! succeeded keeps it: its staging is up; so does one whose rollback gave up, until its teardown
+//! schedule removes what is left); a promotion takes production's once it is verified and
 //! gives it back on every way out. A run refused here has created nothing and fails without a
 //! rollback (which would delete the holder's resources).
 //!
