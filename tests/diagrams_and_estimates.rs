@@ -175,6 +175,7 @@ fn the_critical_path_is_what_a_run_on_the_simulated_account_takes() {
         names,
         [
             "PlanRehearsal",
+            "TakeStagingLease",
             "PrepareStaging",
             "ChooseStagingSource",
             "SnapshotProductionDatabase",

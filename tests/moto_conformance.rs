@@ -391,6 +391,18 @@ fn rollback(complete: bool, attempts: u32) -> Value {
     json!({"complete": complete, "phase": phase, "attempts": attempts, "pending": pending, "failed": []})
 }
 
+fn lease_taken() -> Value {
+    let holder = json!({"execution_arn": "arn:aws:states:us-east-1:123456789012:execution:staging:run", "run_id": "tableicty-20261124",
+        "started_at": "2026-11-24T09:00:00Z"});
+    json!({"parameter": "/rehearsal/leases/tableicty/staging", "holder": holder, "taken_over": null})
+}
+
+/// A rollback's replies, then the release of the lease once it is complete.
+fn rolled_back(replies: Vec<Value>) -> [(Step, Vec<Value>); 2] {
+    let released = json!({"parameter": "/rehearsal/leases/tableicty/staging", "released": true, "holder": null});
+    [(Step::RollbackStaging, replies), (Step::ReleaseStagingLease, vec![ok(released)])]
+}
+
 /// Script entries keyed by the step's function ARN.
 fn script(entries: Vec<(Step, Vec<Value>)>) -> Value {
     Value::Object(entries.into_iter().map(|(step, replies)| (function_arn(step), Value::Array(replies))).collect())
@@ -402,6 +414,7 @@ fn prepare(snapshot_replies: Vec<Value>, slow_siblings: bool) -> Vec<(Step, Vec<
     let sibling = |result: Value| if slow_siblings { ok_after(2.0, result) } else { ok(result) };
     let mut replies = vec![
         (Step::PlanRehearsal, vec![ok(plan())]),
+        (Step::TakeStagingLease, vec![ok(lease_taken())]),
         (Step::SnapshotProductionDatabase, snapshot_replies),
         (Step::WriteStagingParameters, vec![sibling(arns(&["SECRET_KEY", "PGCRYPTO_KEY"]))]),
         (Step::ScheduleStagingTeardown, vec![sibling(teardown())]),
@@ -442,9 +455,9 @@ fn happy_path_matches_until_moto_reads_through_a_wrapped_parallel_result() {
         (Step::TriggerStagingBackfill, vec![ok(json!({"response": {"status": 200, "tenants": 1}}))]),
         (Step::VerifyStagingBackfill, vec![ok(checks("default tenant exists"))]),
         (Step::ValidateStaging, vec![ok(checks("health endpoint returns 200"))]),
-        // Used by moto only: its execution ends in the rollback (see below).
-        (Step::RollbackStaging, vec![ok(rollback(true, 1))]),
     ]);
+    // Used by moto only: its execution ends in the rollback (see below).
+    entries.extend(rolled_back(vec![ok(rollback(true, 1))]));
     let run = compare("happy-path", false, script(entries));
 
     // The local runner: AWS semantics, straight through to Summary.
@@ -456,7 +469,10 @@ fn happy_path_matches_until_moto_reads_through_a_wrapped_parallel_result() {
     assert_eq!(output["stripe_webhook_id"], "we_123");
     assert_eq!(output["release"]["branch"], "main", "the output says what a promotion deploys");
     assert_eq!(output["teardown"], teardown());
-    assert_eq!(run.local.unused_replies, BTreeMap::from([(function_arn(Step::RollbackStaging), 1)]));
+    assert_eq!(
+        run.local.unused_replies,
+        BTreeMap::from([(function_arn(Step::RollbackStaging), 1), (function_arn(Step::ReleaseStagingLease), 1)])
+    );
 
     // Every branch lane is the same in both; the top level is the same up to ValidateStaging.
     let (local, moto) = (run.local_lanes(), run.moto_lanes());
@@ -473,7 +489,7 @@ fn happy_path_matches_until_moto_reads_through_a_wrapped_parallel_result() {
     assert!(run.moto.inputs["ValidateStaging"]["deployed"]["service"].is_array());
     // …so ValidateStaging's `$.deployed.service.url` finds nothing, which moto reports as a
     // catchable `Exception` (AWS: States.Runtime, never caught): the Catch starts the rollback.
-    assert_eq!(moto[""][validate + 1..], ["StartRollback", "RollbackStaging", "IsRollbackComplete", "RolledBack"]);
+    assert_eq!(moto[""][validate + 1..], ["StartRollback", "RollbackStaging", "IsRollbackComplete", "ReleaseStagingLease", "RolledBack"]);
     assert_eq!(run.moto.error.as_deref(), Some("Exception"));
     assert!(
         run.moto.cause.as_deref().unwrap().starts_with("The JSONPath '$.deployed.service.url' could not be found in the input"),
@@ -505,7 +521,7 @@ fn a_planning_failure_after_a_throttled_retry_fails_without_rollback() {
 #[test]
 fn a_failed_snapshot_stops_the_branch_and_rolls_back() {
     let mut entries = prepare(vec![after_siblings_entered(snapshot("failed", false))], true);
-    entries.push((Step::RollbackStaging, vec![ok(rollback(true, 1))]));
+    entries.extend(rolled_back(vec![ok(rollback(true, 1))]));
     let run = compare("snapshot-failed", false, script(entries));
     run.assert_conforms();
     assert_eq!(run.local.error.as_deref(), Some("SnapshotFailedError"));
@@ -517,7 +533,7 @@ fn a_failed_snapshot_stops_the_branch_and_rolls_back() {
 #[test]
 fn a_snapshot_past_its_deadline_times_out() {
     let mut entries = prepare(vec![after_siblings_entered(snapshot("creating", true))], true);
-    entries.push((Step::RollbackStaging, vec![ok(rollback(true, 1))]));
+    entries.extend(rolled_back(vec![ok(rollback(true, 1))]));
     let run = compare("snapshot-timed-out", false, script(entries));
     run.assert_conforms();
     assert_eq!(run.local.error.as_deref(), Some("SnapshotTimedOutError"));
@@ -527,7 +543,7 @@ fn a_snapshot_past_its_deadline_times_out() {
 fn database_ends(name: &str, database_result: Value) -> Compared {
     let mut entries = prepare(vec![ok(snapshot("available", false))], true);
     entries.push((Step::RestoreStagingDatabase, vec![after_siblings_entered(database_result)]));
-    entries.push((Step::RollbackStaging, vec![ok(rollback(true, 1))]));
+    entries.extend(rolled_back(vec![ok(rollback(true, 1))]));
     compare(name, false, script(entries))
 }
 
@@ -550,6 +566,7 @@ fn a_restore_past_its_deadline_times_out() {
 fn every_wait_loop_of_the_build_then_a_failed_service_and_a_second_rollback_pass() {
     let mut entries = vec![
         (Step::PlanRehearsal, vec![ok(plan())]),
+        (Step::TakeStagingLease, vec![ok(lease_taken())]),
         (Step::SnapshotProductionDatabase, vec![ok(snapshot("creating", false))]),
         (Step::CheckProductionSnapshot, vec![ok(snapshot("available", false))]),
         (Step::RestoreStagingDatabase, vec![ok(database("creating", false))]),
@@ -563,7 +580,7 @@ fn every_wait_loop_of_the_build_then_a_failed_service_and_a_second_rollback_pass
         (Step::CheckStagingService, vec![ok(service("CREATE_FAILED", "FAILED", false))]),
     ];
     entries.extend(masked());
-    entries.push((Step::RollbackStaging, vec![ok(rollback(false, 1)), ok(rollback(true, 2))]));
+    entries.extend(rolled_back(vec![ok(rollback(false, 1)), ok(rollback(true, 2))]));
     let run = compare("wait-loops", true, script(entries));
     run.assert_conforms();
     assert_eq!(run.local.error.as_deref(), Some("ServiceFailedError"));
@@ -588,7 +605,7 @@ fn through_service(service_replies: Vec<Value>) -> Vec<(Step, Vec<Value>)> {
 #[test]
 fn a_service_past_its_deadline_times_out_and_rolls_back() {
     let mut entries = through_service(vec![ok(service("OPERATION_IN_PROGRESS", "IN_PROGRESS", true))]);
-    entries.push((Step::RollbackStaging, vec![ok(rollback(true, 1))]));
+    entries.extend(rolled_back(vec![ok(rollback(true, 1))]));
     let run = compare("service-timed-out", false, script(entries));
     run.assert_conforms();
     assert_eq!(run.local.error.as_deref(), Some("ServiceTimedOutError"));
@@ -603,8 +620,8 @@ fn a_redeploy_that_rolled_back_fails_its_branch_and_rolls_staging_back() {
         (Step::CheckStagingService, vec![ok(service("RUNNING", "ROLLBACK_SUCCEEDED", false))]),
         // Still checking migrations when the redeploy branch fails (after its 1 s wait).
         (Step::VerifyStagingMigrations, vec![ok_after(4.0, checks("tenant tables exist"))]),
-        (Step::RollbackStaging, vec![ok(rollback(true, 1))]),
     ]);
+    entries.extend(rolled_back(vec![ok(rollback(true, 1))]));
     let run = compare("redeploy-rolled-back", true, script(entries));
     run.assert_conforms();
     assert_eq!(run.local.error.as_deref(), Some("DeploymentFailedError"));
@@ -619,8 +636,8 @@ fn a_failed_check_rolls_staging_back_and_fails_with_the_check() {
         // Still registering the webhook when the migration check fails.
         (Step::RegisterStripeWebhook, vec![ok_after(2.0, json!({"webhook_id": "we_123", "arns": {}}))]),
         (Step::VerifyStagingMigrations, vec![lambda_error("CheckFailedError", "check failed: tenant tables exist: missing core_tenant")]),
-        (Step::RollbackStaging, vec![ok(rollback(true, 1))]),
     ]);
+    entries.extend(rolled_back(vec![ok(rollback(true, 1))]));
     let run = compare("check-failed", false, script(entries));
     run.assert_conforms();
     assert_eq!(run.local.error.as_deref(), Some("CheckFailedError"));

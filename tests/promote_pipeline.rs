@@ -7,11 +7,14 @@ use rehearsal_cli::follow_up::{
 };
 use rehearsal_cli::report::RunStatus;
 use rehearsal_core::checks::http::request;
-use rehearsal_core::cloud::{HttpClient, ParameterStore, Rds, Scheduler};
+use rehearsal_core::cloud::{ExecutionInfo, HttpClient, ParameterKind, ParameterStore, Rds, Scheduler};
+use rehearsal_core::lease::{lease_parameter, Lease, LeasedEnvironment};
 use rehearsal_core::naming::teardown_schedule_name;
 use rehearsal_core::plan::SCHEDULE_GROUP;
 use rehearsal_core::promotion::{approval_parameter, ApprovalDecision, Promotion, Verdict, RETAIN_UNTIL_KEY};
 use rehearsal_core::steps::{invoke, Step};
+use rehearsal_core::tags::RunTags;
+use rehearsal_core::Secret;
 use rehearsal_sim::seed::{
     ECR_REGISTRY, ECR_REPOSITORY, ECS_CLUSTER, PRODUCTION_DB, PRODUCTION_IMAGE_DIGEST, PRODUCTION_SERVICE, PRODUCTION_SERVICE_URL,
     RELEASE_IMAGE, RELEASE_IMAGE_DIGEST, RELEASE_IMAGE_TAG,
@@ -40,6 +43,13 @@ async fn production_health(account: &SimAccount) -> u16 {
 async fn health_at(account: &SimAccount, host: &str) -> u16 {
     let answer = account.session("test").send(request("GET", format!("https://{host}/api/v1/health/"), None, None)).await;
     answer.map_or(0, |r| r.status)
+}
+
+/// Who holds production now, if anyone.
+async fn production_lease(account: &SimAccount) -> Option<Lease> {
+    let name = lease_parameter("tableicty", LeasedEnvironment::Production);
+    let stored = account.session("test").get_parameter(&name).await.unwrap()?;
+    Some(Lease::parse(&name, stored.value.expose()).unwrap())
 }
 
 /// Staging (the runbook's tables, staging service) as the staging run left it.
@@ -84,6 +94,8 @@ fn an_approved_promotion_deploys_backfills_checks_production_and_moves_the_teard
         assert!(schedule.input.contains("\"reason\":\"promoted\""), "{}", schedule.input);
         assert!(schedule.at <= account.now() + chrono::Duration::minutes(60) && schedule.at > account.now(), "{}", schedule.at);
         assert_eq!(alert_subjects(&report), ["rehearsal: promoted to production"]);
+        assert!(report.entered("TakeProductionLease") && report.entered("ReleaseProductionLeaseAfterPromotion"));
+        assert_eq!(production_lease(&account).await, None, "the next promotion may have production");
     });
 }
 
@@ -105,6 +117,46 @@ fn a_rejected_approval_changes_nothing() {
         assert_eq!(account.session("test").get_parameter(&approval_parameter(PROMOTE_EXECUTION)).await.unwrap(), None);
         staging_is_up(&account);
         assert_eq!(alert_subjects(&report), ["rehearsal: not promoted, production unchanged"]);
+        assert_eq!(production_lease(&account).await, None);
+    });
+}
+
+#[test]
+fn a_promotion_is_refused_while_another_one_holds_production_and_leaves_its_lease() {
+    runtime().block_on(async {
+        let account = new_account();
+        let staging = staged(&account).await;
+        // Another promotion is running (waiting for its approval, say) and holds production.
+        let other = Lease {
+            execution_arn: "arn:aws:states:us-east-1:123456789012:execution:rehearsal-promote:promote-41".into(),
+            run_id: "tableicty-20261123090000-00000000".into(),
+            started_at: account.now(),
+        };
+        let tags = RunTags { app: "tableicty".into(), environment: "production".into(), run_id: other.run_id.clone() }.to_tags();
+        let name = lease_parameter("tableicty", LeasedEnvironment::Production);
+        account.session("operator").create_parameter(&name, &Secret::new(other.to_value()), ParameterKind::String, &tags).await.unwrap();
+        account.record_execution(ExecutionInfo {
+            arn: other.execution_arn.clone(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:rehearsal-promote".into(),
+            name: Some("promote-41".into()),
+            status: "RUNNING".into(),
+            start: other.started_at,
+            stop: None,
+            input: Some("{}".into()),
+            output: None,
+            error: None,
+            cause: None,
+        });
+
+        let report = promote(&account, promotion(&staging), &[], ApprovalAnswer::Approve).await;
+        assert_eq!(report.error.as_deref(), Some("LeaseHeldError"), "{:?}", report.cause);
+        let cause = report.cause.as_deref().unwrap();
+        assert!(cause.contains(&other.execution_arn) && cause.contains(&other.run_id), "{cause}");
+        assert!(!report.entered("CheckApproval") && !report.entered("SnapshotProductionBeforeDeploy"));
+        assert_eq!(report.production_writes, json!([]));
+        assert_eq!(alert_subjects(&report), ["rehearsal: not promoted, production unchanged"]);
+        // Its way out released nothing: the lease is the other promotion's.
+        assert_eq!(production_lease(&account).await, Some(other));
     });
 }
 
@@ -285,6 +337,7 @@ async fn check_failure(account: &SimAccount, report: &MachineReport, expect: &Ex
     ensure(health_at(account, backend.production_host()).await == 200, "production does not answer through its DATABASE_URL")?;
     let env = backend.production_environment(account).ok_or("production runs nothing")?;
     ensure(env["DATABASE_URL"].contains(&format!("@{PRODUCTION_DB}.")), "DATABASE_URL moved")?;
+    ensure(production_lease(account).await.is_none(), "the promotion kept production's lease")?;
     match expect {
         Expect::Unchanged(error) => {
             ensure(report.error.as_deref() == Some(*error), "another error")?;

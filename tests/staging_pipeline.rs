@@ -2,11 +2,14 @@
 //! runner, calling the step handlers against the simulated account on a virtual clock.
 
 use rehearsal_cli::execution::RunError;
+use rehearsal_cli::follow_up::{staging_execution_arn, staging_state_machine_arn};
+use rehearsal_cli::local::{run_on, LocalRun};
 use rehearsal_cli::report::{AccountRecord, RunReport, RunStatus, StateSummary};
-use rehearsal_core::cloud::{ParameterKind, ParameterStore, Rds, ServiceHost, ServiceLocation};
+use rehearsal_core::cloud::{ExecutionInfo, ParameterKind, ParameterStore, Rds, ServiceHost, ServiceLocation};
+use rehearsal_core::lease::{lease_parameter, Lease, LeasedEnvironment};
 use rehearsal_core::plan::staging_parameter_keys;
 use rehearsal_core::steps::Step;
-use rehearsal_core::tags::RunTags;
+use rehearsal_core::tags::{RunTags, RUN_KEY};
 use rehearsal_sim::seed;
 use rehearsal_sim::FaultKind;
 use rehearsal_tests::{new_account, run_pipeline, runtime, start_time, states_entered, BACKUP_SNAPSHOT, RUN_ID};
@@ -221,6 +224,8 @@ fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
         (NeverReady, RestoreStagingDatabase | ResetStagingDatabasePassword) => Some("DatabaseTimedOutError"),
         // Resetting a password creates nothing a foreign resource could stand in for.
         (AlreadyExists, ResetStagingDatabasePassword) => None,
+        // Someone else's parameter under the lease's name is not a lease: refused, not taken.
+        (AlreadyExists, TakeStagingLease) => Some("CheckFailedError"),
         (NeverReady, CreateStagingService) => Some("ServiceTimedOutError"),
         (NeverReady, PublishFrontendUrl) => Some("DeploymentTimedOutError"),
         (AlreadyExists, _) => Some("ResourceNotOwnedError"),
@@ -236,8 +241,10 @@ fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
 async fn fault_matrix(document: Value, prepare: fn(&rehearsal_sim::SimAccount)) -> (usize, Vec<String>) {
     // The staging pipeline's own steps (Step::ALL also holds the promote and teardown ones).
     let staging = |s: &Step| rehearsal_cli::local::STAGING_DEFINITION.contains(&format!("${{{}}}", s.arn_key()));
-    let steps: Vec<Step> = Step::ALL.iter().copied().filter(|s| staging(s) && s.mutates() && *s != Step::RollbackStaging).collect();
-    assert_eq!(steps.len(), 11);
+    // The rollback's own steps run only after another failure.
+    let in_rollback = [Step::RollbackStaging, Step::ReleaseStagingLease];
+    let steps: Vec<Step> = Step::ALL.iter().copied().filter(|s| staging(s) && s.mutates() && !in_rollback.contains(s)).collect();
+    assert_eq!(steps.len(), 12);
     let mut failures = Vec::new();
     for &step in &steps {
         for &kind in FaultKind::ALL {
@@ -258,6 +265,15 @@ async fn fault_matrix(document: Value, prepare: fn(&rehearsal_sim::SimAccount)) 
                 match (expected, &report.status, report.error.as_deref()) {
                     (None, RunStatus::Succeeded, _) => None,
                     (Some(e), RunStatus::RolledBack, Some(got)) if got == e => None,
+                    // Before the lease is held the run has created nothing, and a rollback
+                    // would delete what the holder created: it fails as it is.
+                    (Some(e), RunStatus::Failed, Some(got))
+                        if got == e
+                            && step == Step::TakeStagingLease
+                            && ledger(&report).resources_created.as_array().unwrap().is_empty() =>
+                    {
+                        None
+                    }
                     _ => Some(format!("expected {expected:?}, got {:?} {:?}: {:?}", report.status, report.error, report.cause)),
                 }
             };
@@ -619,5 +635,78 @@ fn the_checks_and_the_backfill_token_go_only_to_the_url_the_service_api_reports(
             let calls: Vec<String> = account.ledger().calls[before..].iter().map(|c| format!("{}:{}", c.service, c.operation)).collect();
             assert!(calls.iter().all(|c| c.starts_with("apprunner:")), "{step:?}: {calls:?}");
         }
+    });
+}
+
+/// A staging run of `{}` named `execution_name`, started at [`start_time`].
+fn named_run(execution_name: &str) -> LocalRun {
+    LocalRun { input: json!({}), faults: vec![], start_time: start_time(), execution_name: execution_name.into() }
+}
+
+#[test]
+fn two_concurrent_staging_runs_one_runs_and_the_other_is_refused_naming_it() {
+    runtime().block_on(async {
+        let account = new_account();
+        let (a, b) = tokio::join!(
+            run_on(&account, named_run("staging"), std::io::sink()),
+            run_on(&account, named_run("staging-again"), std::io::sink())
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_ne!(a.run_id, b.run_id);
+        let (ran, refused) = if a.status == RunStatus::Succeeded { (a, b) } else { (b, a) };
+        assert_eq!(ran.status, RunStatus::Succeeded, "{:?}", ran.cause);
+        assert_eq!((refused.status, refused.error.as_deref()), (RunStatus::Failed, Some("LeaseHeldError")), "{:?}", refused.cause);
+        let cause = refused.cause.clone().unwrap();
+        let holder_arn = staging_execution_arn(&ran.execution_name);
+        for part in [ran.run_id.as_str(), holder_arn.as_str(), "2026-11-24T09:00:00+00:00", "its execution is RUNNING"] {
+            assert!(cause.contains(part), "{cause} does not name {part}");
+        }
+        // Refused before creating anything, and without a rollback, which would have deleted the
+        // holder's staging (the runs share every staging name).
+        let states = states_entered(&refused);
+        assert_eq!(states.last().map(String::as_str), Some("StagingHeld"), "{states:?}");
+        assert!(!states.contains(&"StartRollback".to_string()), "{states:?}");
+        for resource in account.existing_resources() {
+            assert_ne!(resource.tags.get(RUN_KEY), Some(&refused.run_id), "{resource:?}");
+        }
+        assert!(account.service_environment("tableicty-staging-backend").is_some(), "the holder's staging serves");
+        let lease = account.session("test").get_parameter(&lease_parameter("tableicty", LeasedEnvironment::Staging)).await.unwrap();
+        assert!(lease.unwrap().value.expose().contains(&holder_arn));
+    });
+}
+
+#[test]
+fn a_lease_left_by_a_crashed_execution_is_taken_over() {
+    runtime().block_on(async {
+        let account = new_account();
+        // An execution that was stopped right after taking the lease: nothing of it is up.
+        let crashed = Lease {
+            execution_arn: staging_execution_arn("crashed"),
+            run_id: "tableicty-20261123090000-00000000".into(),
+            started_at: start_time() - chrono::Duration::days(1),
+        };
+        let tags = RunTags { app: "tableicty".into(), environment: "staging".into(), run_id: crashed.run_id.clone() }.to_tags();
+        let name = lease_parameter("tableicty", LeasedEnvironment::Staging);
+        let operator = account.session("operator");
+        operator.create_parameter(&name, &rehearsal_core::Secret::new(crashed.to_value()), ParameterKind::String, &tags).await.unwrap();
+        account.record_execution(ExecutionInfo {
+            arn: crashed.execution_arn.clone(),
+            state_machine_arn: staging_state_machine_arn(),
+            name: Some("crashed".into()),
+            status: "ABORTED".into(),
+            start: crashed.started_at,
+            stop: Some(crashed.started_at + chrono::Duration::minutes(1)),
+            input: Some("{}".into()),
+            output: None,
+            error: None,
+            cause: None,
+        });
+
+        let report = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.cause);
+        let lease = operator.get_parameter(&name).await.unwrap().unwrap();
+        let holder = Lease::parse(&name, lease.value.expose()).unwrap();
+        assert_eq!((holder.execution_arn, holder.run_id), (staging_execution_arn("staging"), RUN_ID.to_string()));
+        assert_eq!(operator.parameter_tags(&name).await.unwrap().get(RUN_KEY).map(String::as_str), Some(RUN_ID));
     });
 }

@@ -1,10 +1,15 @@
 //! Teardown end to end: the real `statemachine/teardown.asl.json` after a staging run, with the
 //! input the run's schedule sends (a manual teardown sends the same).
 
+use rehearsal_cli::local::{run_on, LocalRun};
+use rehearsal_cli::report::RunStatus;
 use rehearsal_core::cloud::{ParameterKind, ParameterStore, Rds};
-use rehearsal_core::tags::RunTags;
+use rehearsal_core::lease::{lease_parameter, Lease, LeasedEnvironment};
+use rehearsal_core::steps::Step;
+use rehearsal_core::tags::{RunTags, RUN_KEY};
 use rehearsal_core::Secret;
 use rehearsal_sim::seed::{PRODUCTION_DB, PRODUCTION_SERVICE};
+use rehearsal_sim::{Fault, FaultKind};
 use rehearsal_tests::promotion::{scheduled_teardown_input, staged, teardown};
 use rehearsal_tests::{new_account, runtime, BACKUP_SNAPSHOT, RUN_ID};
 use serde_json::json;
@@ -31,6 +36,8 @@ fn teardown_deletes_exactly_the_runs_staging_resources_and_twice_is_fine() {
         let mut expected: Vec<String> = [
             "service tableicty-staging-backend",
             "db-instance tableicty-staging-db",
+            // Staging is gone: the run's lease is released for the next run.
+            "parameter /rehearsal/leases/tableicty/staging",
             &format!("schedule rehearsal/rehearsal-teardown-{RUN_ID}"),
         ]
         .map(String::from)
@@ -94,5 +101,40 @@ fn a_production_resource_tagged_as_staging_is_refused() {
         let described = operator.describe_instance(PRODUCTION_DB).await.unwrap().unwrap();
         assert_eq!(described.status, "available");
         assert_eq!(account.ledger().production_writes.iter().filter(|w| w.step != "operator").count(), 0);
+    });
+}
+
+/// Another staging run of `{}`, started now under `execution_name`.
+async fn another_run(account: &rehearsal_sim::SimAccount, execution_name: &str) -> rehearsal_cli::report::RunReport {
+    let run = LocalRun { input: json!({}), faults: vec![], start_time: account.now(), execution_name: execution_name.into() };
+    run_on(account, run, std::io::sink()).await.expect("the run completes")
+}
+
+#[test]
+fn a_run_that_passed_holds_staging_until_its_teardown_and_a_lease_its_teardown_left_is_taken_over() {
+    runtime().block_on(async {
+        let account = new_account();
+        let holder = staged(&account).await;
+        // Its staging is up: the next run is refused, naming it, and creates nothing.
+        let refused = another_run(&account, "staging-too-soon").await;
+        assert_eq!((refused.status, refused.error.as_deref()), (RunStatus::Failed, Some("LeaseHeldError")));
+        let cause = refused.cause.unwrap();
+        assert!(cause.contains(&holder) && cause.contains("SUCCEEDED, but its staging is still up"), "{cause}");
+        assert!(account.existing_resources().iter().all(|r| r.tags.get(RUN_KEY) != Some(&refused.run_id)));
+
+        // Torn down, but the release failed (its Catch ends the teardown all the same): the lease
+        // names an ended execution whose staging is gone, and the next run takes it over.
+        account.inject(Fault { step: Step::ReleaseStagingLease.name().into(), kind: FaultKind::Fatal });
+        let input = scheduled_teardown_input(&account).await;
+        let report = teardown(&account, input).await;
+        assert!(report.succeeded, "{:?}: {:?}", report.error, report.cause);
+        let name = lease_parameter("tableicty", LeasedEnvironment::Staging);
+        assert!(account.existing_resources().iter().any(|r| r.id == name), "the failed release left the lease");
+        account.clear_faults(Step::ReleaseStagingLease.name());
+
+        let next = another_run(&account, "staging-next").await;
+        assert_eq!(next.status, RunStatus::Succeeded, "{:?}", next.cause);
+        let lease = account.session("test").get_parameter(&name).await.unwrap().unwrap();
+        assert_eq!(Lease::parse(&name, lease.value.expose()).unwrap().run_id, next.run_id);
     });
 }

@@ -240,6 +240,8 @@ fn happy_path_over_the_wire_builds_staging_and_passes_every_check() {
         "db tableicty-staging-db",
         "snapshot rehearsal-tableicty-",
         "parameter /tableicty/staging/DATABASE_URL",
+        // The run holds its app's staging until the teardown releases it.
+        "parameter /rehearsal/leases/tableicty/staging",
         "schedule rehearsal-teardown-",
         "service tableicty-staging-backend",
         "stripe webhook",
@@ -249,7 +251,8 @@ fn happy_path_over_the_wire_builds_staging_and_passes_every_check() {
 
     // Its EventBridge schedule in moto: one time, at the end of the time to live, starting the
     // teardown machine with the run's plan; the teardown step, given exactly that input, removes
-    // staging (the database after a final snapshot) and the schedule, and keeps the backup.
+    // staging (the database after a final snapshot) and the schedule, and keeps the backup; the
+    // release of the lease follows.
     runtime().block_on(async {
         let cloud = connect(&stage.options).await.expect("the wire cloud");
         let name = format!("rehearsal-teardown-{}", report.run_id);
@@ -263,6 +266,9 @@ fn happy_path_over_the_wire_builds_staging_and_passes_every_check() {
             let state =
                 invoke(&cloud, Step::TeardownStaging, json!({"request": request, "attempts": attempt})).await.expect("a teardown attempt");
             if state["complete"] == true {
+                // As the teardown machine does next: staging is gone, the run's lease goes too.
+                let released = invoke(&cloud, Step::ReleaseStagingLease, json!({"plan": request["plan"]})).await.expect("the release");
+                assert_eq!(released["released"], true, "{released}");
                 return;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;

@@ -9,6 +9,7 @@
 
 mod backfill;
 mod common;
+mod lease;
 mod masking;
 mod migrations;
 mod plan_rehearsal;

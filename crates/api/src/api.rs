@@ -10,6 +10,8 @@ use lambda_http::http::{HeaderMap, HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use rehearsal_core::cloud::{ExecutionInfo, HistoryEvent, ParameterStore, StateMachines};
+use rehearsal_core::lease::{lease_parameter, Lease, LeaseHeld, LeasedEnvironment};
+use rehearsal_core::phase::{Phase, EXECUTION};
 use rehearsal_core::promotion::{bounded_comment, parse_approvers, same_principal, ApprovalDecision, PromoteInput, Verdict, MAX_COMMENT};
 use rehearsal_core::{CloudError, CloudErrorKind, RunInput, StepError};
 use serde_json::{json, Map, Value};
@@ -88,21 +90,28 @@ fn is_name(value: &str) -> bool {
     (1..=MAX_NAME).contains(&value.len()) && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// An answer other than success: `{"error": …}`, with `"field"` when one input field is at fault.
+/// An answer other than success: `{"error": …}`, with `"field"` when one input field is at fault
+/// and `"holder"` when another run holds the environment.
 #[derive(Debug)]
 struct ApiError {
     status: StatusCode,
     message: String,
     field: Option<String>,
+    holder: Option<Lease>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), field: None }
+        Self { status, message: message.into(), field: None, holder: None }
     }
 
     fn field(status: StatusCode, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), field: Some(field.into()) }
+        Self { status, message: message.into(), field: Some(field.into()), holder: None }
+    }
+
+    /// 409: another run holds the environment; the message and `holder` name it.
+    fn held(held: LeaseHeld) -> Self {
+        Self { status: StatusCode::CONFLICT, message: held.to_string(), field: None, holder: Some(held.holder) }
     }
 
     fn bad(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -127,10 +136,14 @@ impl ApiError {
     }
 
     fn body(&self) -> Value {
-        match &self.field {
-            Some(field) => json!({ "error": self.message, "field": field }),
-            None => json!({ "error": self.message }),
+        let mut body = json!({ "error": self.message });
+        if let Some(field) = &self.field {
+            body["field"] = json!(field);
         }
+        if let Some(holder) = &self.holder {
+            body["holder"] = json!(holder);
+        }
+        body
     }
 }
 
@@ -332,8 +345,32 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
         let Some(document) = json_body(request.body())? else {
             return Err(ApiError::bad("(document)", "the body must be a run document; {} runs the runbook's defaults"));
         };
-        RunInput::from_json(document.clone()).map_err(invalid_document)?.validate().map_err(invalid_document)?;
+        let input = RunInput::from_json(document.clone()).map_err(invalid_document)?;
+        input.validate().map_err(invalid_document)?;
+        self.refuse_while_staging_is_held(&input.app, key).await?;
         self.start_once(&self.config.staging_state_machine_arn, key, &document).await
+    }
+
+    /// 409, before StartExecution, while a running execution other than the one `key` names
+    /// holds the app's staging lease. A holder that has ended is for the run's own
+    /// `take_staging_lease` to judge: it takes the lease over once the holder's staging is gone.
+    async fn refuse_while_staging_is_held(&self, app: &str, key: &str) -> Result<(), ApiError> {
+        let parameter = lease_parameter(app, LeasedEnvironment::Staging);
+        let stored =
+            self.parameters.get_parameter(&parameter).await.map_err(|e| ApiError::upstream("Parameter Store", "GetParameter", e))?;
+        // No lease, or something that is not one (which the run's lease step refuses, naming it).
+        let Some(holder) = stored.and_then(|p| Lease::parse(&parameter, p.value.expose()).ok()) else { return Ok(()) };
+        if holder.execution_arn == execution_arn(&self.config.staging_state_machine_arn, key) {
+            // A retried request: start_once answers the execution it started.
+            return Ok(());
+        }
+        match self.describe(&holder.execution_arn).await? {
+            Some(execution) if EXECUTION.of(&execution.status) == Phase::InProgress => {
+                let reason = format!("its execution is {}", execution.status);
+                Err(ApiError::held(LeaseHeld { app: app.to_string(), environment: LeasedEnvironment::Staging, holder, reason }))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Starts an execution named `key`, or answers the one the key already started with this

@@ -4,7 +4,8 @@
 //! * `POST /runs`: the body is a run document, validated as the staging machine's first step
 //!   does, before any AWS call (400 naming the field). The `Idempotency-Key` header names the
 //!   staging execution, so a retried request starts nothing twice (409 when the key was used for
-//!   another document).
+//!   another document). 409 too, naming the holder, while a running execution of another run
+//!   holds the app's staging lease ([`rehearsal_core::lease`]).
 //! * `GET /runs/{id}`: status, the states the run is in (from the execution history), its report
 //!   (the execution's output) or failure, its run id, what a promotion of it would ship (the
 //!   source the staging run built: repository and branch, or image, and its commands), and its

@@ -10,8 +10,15 @@ use lambda_http::{Body, Request};
 use rehearsal_api::{Api, Config};
 use rehearsal_aws::{load_config, AwsCloud, StepFunctions};
 use rehearsal_core::cloud::{CloudResult, ExecutionInfo, Executions, HistoryEvent, ParameterStore, StartedExecution, StateMachines};
+use rehearsal_core::lease::{lease_parameter, Lease, LeasedEnvironment};
+use rehearsal_core::plan::RunPlan;
 use rehearsal_core::promotion::{approval_parameter, ApprovalDecision, Verdict};
+use rehearsal_core::steps::lease::{take_staging_lease, TakeStagingLeaseInput};
+use rehearsal_core::steps::plan_rehearsal::{plan_rehearsal, PlanInput};
+use rehearsal_core::StepError;
 use rehearsal_moto::{moto, Moto};
+use rehearsal_sim::seed::stack_settings;
+use rehearsal_sim::{SimAccount, SimConfig};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -532,4 +539,76 @@ async fn teardown_refuses_a_run_that_never_planned() {
     let (status, body) = call(&api, event("POST", "/environments/staging/teardown", Some("t2"), Some(r#"{"run": "refused"}"#))).await;
     assert_eq!(status, 409, "{body}");
     assert!(body["error"].as_str().unwrap().contains("nothing to tear down"), "{body}");
+}
+
+/// What the staging run started as execution `started` plans (on the simulated account: moto
+/// has no App Runner), for its `take_staging_lease` to run against moto.
+async fn planned(started: &Value) -> RunPlan {
+    let account = SimAccount::new(SimConfig::default(), chrono::Utc::now());
+    let start = chrono::DateTime::parse_from_rfc3339(started["started_at"].as_str().unwrap()).unwrap().to_utc();
+    let input = PlanInput {
+        input: json!({}),
+        execution_name: started["id"].as_str().unwrap().into(),
+        execution_start: start,
+        stack: stack_settings(),
+        pinned_image: None,
+    };
+    plan_rehearsal(&account.session("plan_rehearsal"), input).await.expect("the run plans")
+}
+
+#[tokio::test]
+async fn of_two_concurrent_runs_one_holds_staging_and_the_api_answers_409_naming_it() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&waiting()).await;
+    let (a, b) = tokio::join!(
+        call(&api, event("POST", "/runs", Some("release-42"), Some("{}"))),
+        call(&api, event("POST", "/runs", Some("release-43"), Some("{}")))
+    );
+    assert_eq!((a.0, b.0), (202, 202), "{a:?} {b:?}");
+    // Each execution's TakeStagingLease, at once, against moto's Parameter Store and Step
+    // Functions: exactly one holds staging, the other is refused naming it.
+    let (plan_a, plan_b) = (planned(&a.1).await, planned(&b.1).await);
+    let take = |plan: &RunPlan, started: &Value| TakeStagingLeaseInput {
+        plan: plan.clone(),
+        execution_arn: started["execution_arn"].as_str().unwrap().into(),
+    };
+    let (took_a, took_b) =
+        tokio::join!(take_staging_lease(&fixture.cloud, take(&plan_a, &a.1)), take_staging_lease(&fixture.cloud, take(&plan_b, &b.1)));
+    let (holder, refusal) = match (took_a, took_b) {
+        (Ok(held), Err(refused)) | (Err(refused), Ok(held)) => (held.holder, refused),
+        other => panic!("exactly one run must hold staging: {other:?}"),
+    };
+    let StepError::LeaseHeld(refused) = refusal else { panic!("not refused for the lease: {refusal:?}") };
+    assert_eq!(refused.holder, holder);
+    assert!(refused.reason.contains("RUNNING"), "{}", refused.reason);
+    let stored = fixture.cloud.parameter_tags(&lease_parameter("tableicty", LeasedEnvironment::Staging)).await.unwrap();
+    assert_eq!(stored.get("rehearsal:run-id"), Some(&holder.run_id), "tagged at creation: {stored:?}");
+
+    // A third start is refused before StartExecution, naming the holder.
+    let calls = api.state_machines().count();
+    let (status, body) = call(&api, event("POST", "/runs", Some("release-44"), Some("{}"))).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["holder"], json!(holder));
+    let message = body["error"].as_str().unwrap();
+    for part in [holder.run_id.as_str(), holder.execution_arn.as_str(), &holder.started_at.to_rfc3339()] {
+        assert!(message.contains(part), "{message} does not name {part}");
+    }
+    assert_eq!(api.state_machines().count(), calls + 1, "one DescribeExecution of the holder, no StartExecution");
+    let staging = &api_staging_arn(&holder);
+    assert!(!fixture.executions(staging).await.contains(&"release-44".to_string()));
+
+    // The holder's own request retried answers its execution; once it has ended, a start is
+    // the staging machine's to judge (its lease step takes an ended holder's lease over).
+    let holder_key = holder.execution_arn.rsplit(':').next().unwrap().to_string();
+    let (status, again) = call(&api, event("POST", "/runs", Some(&holder_key), Some("{}"))).await;
+    assert_eq!((status, again["execution_arn"].as_str()), (202, Some(holder.execution_arn.as_str())), "{again}");
+    fixture.sfn.client.stop_execution().execution_arn(&holder.execution_arn).send().await.expect("stop the holder");
+    let (status, started) = call(&api, event("POST", "/runs", Some("release-45"), Some("{}"))).await;
+    assert_eq!(status, 202, "{started}");
+}
+
+/// The staging machine `holder`'s execution belongs to.
+fn api_staging_arn(holder: &Lease) -> String {
+    let (machine, _) = holder.execution_arn.rsplit_once(':').unwrap();
+    machine.replacen(":execution:", ":stateMachine:", 1)
 }

@@ -19,6 +19,17 @@ fn kind_of(name: &str, t: Option<&ParameterType>) -> CloudResult<ParameterKind> 
     }
 }
 
+fn parameter_type(kind: ParameterKind) -> ParameterType {
+    match kind {
+        ParameterKind::String => ParameterType::String,
+        ParameterKind::SecureString => ParameterType::SecureString,
+    }
+}
+
+fn sdk_tags(tags: &Tags) -> CloudResult<Vec<Tag>> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(crate::error::from_build)).collect()
+}
+
 /// Masks the value wherever the service quoted it (validation messages can echo input).
 fn masked(mut err: CloudError, value: &Secret) -> CloudError {
     if !value.expose().is_empty() {
@@ -65,15 +76,11 @@ impl ParameterStore for AwsCloud {
     }
 
     async fn put_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, overwrite: bool) -> CloudResult<String> {
-        let t = match kind {
-            ParameterKind::String => ParameterType::String,
-            ParameterKind::SecureString => ParameterType::SecureString,
-        };
         self.ssm
             .put_parameter()
             .name(name)
             .value(value.expose())
-            .r#type(t)
+            .r#type(parameter_type(kind))
             .overwrite(overwrite)
             .send()
             .await
@@ -85,6 +92,20 @@ impl ParameterStore for AwsCloud {
             .and_then(|p| p.arn())
             .map(str::to_string)
             .ok_or_else(|| unsupported("MissingInResponse", format!("GetParameter answered no ARN for {name}")))
+    }
+
+    async fn create_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, tags: &Tags) -> CloudResult<()> {
+        self.ssm
+            .put_parameter()
+            .name(name)
+            .value(value.expose())
+            .r#type(parameter_type(kind))
+            .overwrite(false)
+            .set_tags(Some(sdk_tags(tags)?))
+            .send()
+            .await
+            .map_err(|e| masked(from_sdk(e), value))?;
+        Ok(())
     }
 
     async fn parameter_tags(&self, name: &str) -> CloudResult<Tags> {
@@ -100,10 +121,7 @@ impl ParameterStore for AwsCloud {
     }
 
     async fn add_parameter_tags(&self, name: &str, tags: &Tags) -> CloudResult<()> {
-        let tags = tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(crate::error::from_build))
-            .collect::<CloudResult<Vec<_>>>()?;
+        let tags = sdk_tags(tags)?;
         self.ssm
             .add_tags_to_resource()
             .resource_type(ResourceTypeForTagging::Parameter)

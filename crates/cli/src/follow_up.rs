@@ -9,10 +9,10 @@
 use crate::execution::{definition, execute, RunError};
 use crate::invoker::{function_arn, local_substitutions, StepInvoker, ACCOUNT, REGION};
 use crate::local::{inject_faults, run_on, LocalRun};
-use crate::report::{clock, count, summarize, RunReport, RunStatus, StateSpan, StateSummary};
+use crate::report::{clock, count, summarize, RunReport, StateSpan, StateSummary};
 use chrono::{DateTime, Utc};
 use rehearsal_asl::{RunOptions, TaskCall, TaskFailure, TaskInvoker, SNS_PUBLISH};
-use rehearsal_core::cloud::{Clock, ExecutionInfo, Scheduler};
+use rehearsal_core::cloud::{Clock, Scheduler};
 use rehearsal_core::naming::teardown_schedule_name;
 use rehearsal_core::plan::SCHEDULE_GROUP;
 use rehearsal_core::promotion::{bounded_comment, ApprovalDecision, Promotion, Verdict};
@@ -239,25 +239,16 @@ pub struct LocalExecution<'a> {
     pub stack: ApprovalSettings,
 }
 
-/// Runs a staging pipeline (`run_on`) and records its execution in the account, as Step
-/// Functions would keep it, so that a promotion can read it. Answers the execution's ARN.
+/// The ARN of the staging execution named `name` in the local account.
+pub fn staging_execution_arn(name: &str) -> String {
+    format!("{}:{name}", staging_state_machine_arn().replacen(":stateMachine:", ":execution:", 1))
+}
+
+/// Runs a staging pipeline (`run_on`, which records its execution in the account as Step
+/// Functions would keep it, so that a promotion can read it). Answers the execution's ARN.
 pub async fn run_staging_recorded<W: Write>(account: &SimAccount, run: LocalRun, progress: W) -> Result<(RunReport, String), RunError> {
-    let input = run.input.clone();
     let report = run_on(account, run, progress).await?;
-    let arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:rehearsal-staging:{}", report.execution_name);
-    let stop = report.started_at + chrono::Duration::milliseconds((report.seconds * 1000.0) as i64);
-    account.record_execution(ExecutionInfo {
-        arn: arn.clone(),
-        state_machine_arn: staging_state_machine_arn(),
-        name: Some(report.execution_name.clone()),
-        status: if report.status == RunStatus::Succeeded { "SUCCEEDED" } else { "FAILED" }.into(),
-        start: report.started_at,
-        stop: Some(stop),
-        input: Some(input.to_string()),
-        output: report.output.as_ref().map(Value::to_string),
-        error: report.error.clone(),
-        cause: report.cause.clone(),
-    });
+    let arn = staging_execution_arn(&report.execution_name);
     Ok((report, arn))
 }
 

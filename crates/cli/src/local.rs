@@ -2,10 +2,12 @@
 //! the step handlers in-process against the simulated account, on a virtual clock.
 
 use crate::execution::{checked_input, definition, execute, planned_run_id, RunError};
+use crate::follow_up::{staging_execution_arn, staging_state_machine_arn};
 use crate::invoker::{local_substitutions, StepInvoker};
 use crate::report::{AccountRecord, RunAccount, RunReport};
 use chrono::{DateTime, Utc};
 use rehearsal_asl::RunOptions;
+use rehearsal_core::cloud::ExecutionInfo;
 use rehearsal_core::steps::Step;
 use rehearsal_sim::{Fault, SimAccount};
 use serde::Serialize;
@@ -69,8 +71,34 @@ pub async fn run_on<W: Write>(account: &SimAccount, run: LocalRun, progress: W) 
     let definition = definition(STAGING_DEFINITION, &local_substitutions())?;
     inject_faults(account, &run.faults)?;
     let invoker = StepInvoker::new(|step: Step| account.session(step.name()));
-    let options = RunOptions { execution_name: run.execution_name.clone(), start_time: run.start_time, ..RunOptions::default() };
+    let options = RunOptions {
+        execution_name: run.execution_name.clone(),
+        state_machine_name: staging_state_machine_arn(),
+        start_time: run.start_time,
+        ..RunOptions::default()
+    };
+    // Step Functions knows the execution while it runs: a second run finds the holder of the
+    // staging lease running (DescribeExecution), and a promotion finds it once it has ended.
+    let mut execution = ExecutionInfo {
+        arn: staging_execution_arn(&run.execution_name),
+        state_machine_arn: staging_state_machine_arn(),
+        name: Some(run.execution_name.clone()),
+        status: "RUNNING".into(),
+        start: run.start_time,
+        stop: None,
+        input: Some(run.input.to_string()),
+        output: None,
+        error: None,
+        cause: None,
+    };
+    account.record_execution(execution.clone());
     let executed = execute(&definition, run.input, &invoker, &options, progress).await?;
+    execution.status = if executed.output.is_some() { "SUCCEEDED" } else { "FAILED" }.into();
+    execution.stop = Some(run.start_time + chrono::Duration::from_std(executed.elapsed).unwrap_or_default());
+    execution.output = executed.output.as_ref().map(Value::to_string);
+    execution.error.clone_from(&executed.error);
+    execution.cause.clone_from(&executed.cause);
+    account.record_execution(execution);
 
     let run_id = planned_run_id(&input, &run.execution_name, run.start_time);
     let ledger = account.ledger();

@@ -15,6 +15,7 @@ use rehearsal_core::cloud::{DbInstance, ReleaseSource, ServiceBackend};
 use rehearsal_core::cost::{estimate, CostEstimate, RunUsage, StagingEnvironment};
 use rehearsal_core::durations::TypicalDurations;
 use rehearsal_core::error::CloudResultExt;
+use rehearsal_core::lease::{lease_parameter, LeasedEnvironment};
 use rehearsal_core::plan::RunPlan;
 use rehearsal_core::run::RunInput;
 use rehearsal_core::steps::plan_rehearsal::StackSettings;
@@ -191,6 +192,11 @@ fn creates(plan: &RunPlan, production_db: &DbInstance) -> Vec<PlannedResource> {
         ReleaseSource::Image(image) => format!("image {}", image.image),
     };
     let mut creates = vec![
+        resource(
+            "parameter",
+            lease_parameter(&plan.app, LeasedEnvironment::Staging),
+            "the staging lease: refuses other runs until this one's rollback or teardown",
+        ),
         resource("db-snapshot", &plan.snapshot_id, format!("of {} (kept after the run as its backup)", production_db.id)),
         resource(
             "db-instance",

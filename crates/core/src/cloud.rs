@@ -175,6 +175,16 @@ pub trait ParameterStore {
         kind: ParameterKind,
         overwrite: bool,
     ) -> impl Future<Output = CloudResult<String>> + Send;
+    /// PutParameter without overwrite, tagged in the same call: the parameter never exists
+    /// untagged, and of two concurrent creations exactly one succeeds (the other is
+    /// `AlreadyExists`, `ParameterAlreadyExists`). What a lease is taken with.
+    fn create_parameter(
+        &self,
+        name: &str,
+        value: &Secret,
+        kind: ParameterKind,
+        tags: &Tags,
+    ) -> impl Future<Output = CloudResult<()>> + Send;
     fn parameter_tags(&self, name: &str) -> impl Future<Output = CloudResult<Tags>> + Send;
     fn add_parameter_tags(&self, name: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send;
     fn delete_parameter(&self, name: &str) -> impl Future<Output = CloudResult<()>> + Send;

@@ -77,6 +77,9 @@ pub enum StepError {
     /// A step's input is not what the state machine should send (a definition bug).
     #[error("malformed step input: {0}")]
     MalformedInput(String),
+    /// Another run holds the environment (its lease, [`crate::lease`]); nothing was done.
+    #[error("{0}")]
+    LeaseHeld(crate::lease::LeaseHeld),
 }
 
 impl StepError {
@@ -93,6 +96,7 @@ impl StepError {
             StepError::CheckFailed(_) => "CheckFailedError",
             StepError::Fatal { .. } => "FatalError",
             StepError::MalformedInput(_) => "MalformedInputError",
+            StepError::LeaseHeld(_) => "LeaseHeldError",
         }
     }
 

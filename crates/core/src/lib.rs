@@ -5,6 +5,8 @@
 //! * [`plan`]: the resolved plan every step works from (names, tags, production facts).
 //! * [`promotion`]: the promotion document and the names a promotion and its rollback use.
 //! * [`limits`]: AWS's formats and length limits for everything a document or the stack names.
+//! * [`lease`]: one run at a time per environment (a Parameter Store parameter per app and
+//!   environment, created without overwrite).
 //! * [`naming`], [`tags`], [`guard`]: naming rules, ownership tags, and the guards: staging's
 //!   refuses writes to production, production's admits only the promotion's own resources.
 //! * [`cloud`]: the narrow capability traits (RDS, SSM, the service host on App Runner or ECS
@@ -27,6 +29,7 @@ pub mod durations;
 pub mod error;
 pub mod guard;
 pub mod image;
+pub mod lease;
 pub mod limits;
 pub mod markdown_report;
 pub mod masking;

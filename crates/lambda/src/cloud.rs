@@ -182,6 +182,16 @@ impl<H, P, S> ParameterStore for LiveCloud<H, P, S> {
         self.aws.put_parameter(name, value, kind, overwrite)
     }
 
+    fn create_parameter(
+        &self,
+        name: &str,
+        value: &Secret,
+        kind: ParameterKind,
+        tags: &Tags,
+    ) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.create_parameter(name, value, kind, tags)
+    }
+
     fn parameter_tags(&self, name: &str) -> impl Future<Output = CloudResult<Tags>> + Send {
         self.aws.parameter_tags(name)
     }

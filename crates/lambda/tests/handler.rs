@@ -2,6 +2,7 @@
 //! the cloud, and log lines are captured from the same subscriber the functions install.
 
 use rehearsal_core::cloud::ParameterStore;
+use rehearsal_core::lease::{Lease, LeaseHeld, LeasedEnvironment};
 use rehearsal_core::{CloudError, CloudErrorKind, RunPlan, StepError};
 use rehearsal_lambda::{diagnostic, handle, handle_with, log_subscriber, Context, Diagnostic, LambdaEvent, Step, PANIC_ERROR};
 use rehearsal_sim::{Fault, FaultKind, SimAccount, SimConfig};
@@ -139,6 +140,7 @@ fn expected_name(error: &StepError) -> &'static str {
         StepError::CheckFailed(_) => "CheckFailedError",
         StepError::Fatal { .. } => "FatalError",
         StepError::MalformedInput(_) => "MalformedInputError",
+        StepError::LeaseHeld(_) => "LeaseHeldError",
     }
 }
 
@@ -155,6 +157,16 @@ fn every_step_error() -> Vec<StepError> {
         StepError::CheckFailed("health answered 500".into()),
         StepError::Fatal { operation: "CreateService".into(), source: cloud(CloudErrorKind::AccessDenied, "AccessDeniedException") },
         StepError::MalformedInput("plan: missing field `run_id`".into()),
+        StepError::LeaseHeld(LeaseHeld {
+            app: "tableicty".into(),
+            environment: LeasedEnvironment::Staging,
+            holder: Lease {
+                execution_arn: "arn:aws:states:us-east-1:123456789012:execution:rehearsal-staging:release-42".into(),
+                run_id: "tableicty-20261124090000-9ad76926".into(),
+                started_at: chrono::DateTime::UNIX_EPOCH,
+            },
+            reason: "its execution is RUNNING".into(),
+        }),
     ]
 }
 

@@ -73,6 +73,17 @@ fn check_name(name: &str) -> CloudResult<()> {
     Ok(())
 }
 
+/// Tag keys AWS reserves, and its 50 tags per resource (`total`: with the ones it has).
+fn check_tags(tags: &Tags, total: usize) -> CloudResult<()> {
+    if let Some(key) = tags.keys().find(|k| k.to_ascii_lowercase().starts_with("aws:")) {
+        return Err(validation(format!("Tag keys may not start with aws: ({key}).")));
+    }
+    if total > 50 {
+        return Err(CloudError::new(CloudErrorKind::Fatal, "TooManyTagsError", "A resource can have at most 50 tags."));
+    }
+    Ok(())
+}
+
 fn invalid_resource(name: &str) -> CloudError {
     CloudError::new(CloudErrorKind::NotFound, "InvalidResourceId", format!("Parameter {name} was not found."))
 }
@@ -84,8 +95,22 @@ impl World {
         }
     }
 
-    fn put_parameter(&mut self, ctx: &Ctx, name: &str, value: &Secret, kind: ParameterKind, overwrite: bool) -> CloudResult<String> {
+    /// PutParameter; `tags` are given at creation (AWS refuses them with `Overwrite`). The
+    /// account is one lock, so of two concurrent creations exactly one succeeds.
+    fn put_parameter(
+        &mut self,
+        ctx: &Ctx,
+        name: &str,
+        value: &Secret,
+        kind: ParameterKind,
+        overwrite: bool,
+        tags: &Tags,
+    ) -> CloudResult<String> {
         check_name(name)?;
+        if overwrite && !tags.is_empty() {
+            return Err(validation("Invalid request: tags and overwrite can't be used together.".into()));
+        }
+        check_tags(tags, tags.len())?;
         let length = value.expose().chars().count();
         if length == 0 || length > 4096 {
             return Err(validation(format!("Parameter value must be 1 to 4096 characters (got {length}).")));
@@ -122,7 +147,7 @@ impl World {
                     kind,
                     value: value.expose().to_string(),
                     version: 1,
-                    tags: Tags::new(),
+                    tags: tags.clone(),
                     origin: Origin::Created,
                     writer: session_principal(ctx.step),
                 };
@@ -136,14 +161,9 @@ impl World {
     fn add_parameter_tags(&mut self, ctx: &Ctx, name: &str, tags: &Tags) -> CloudResult<()> {
         self.note_production_parameter(ctx, name, "AddTagsToResource");
         let param = self.parameters.get_mut(name).ok_or_else(|| invalid_resource(name))?;
-        if let Some(key) = tags.keys().find(|k| k.to_ascii_lowercase().starts_with("aws:")) {
-            return Err(validation(format!("Tag keys may not start with aws: ({key}).")));
-        }
         let mut merged = param.tags.clone();
         merged.extend(tags.clone());
-        if merged.len() > 50 {
-            return Err(CloudError::new(CloudErrorKind::Fatal, "TooManyTagsError", "A resource can have at most 50 tags."));
-        }
+        check_tags(tags, merged.len())?;
         param.tags = merged;
         Ok(())
     }
@@ -183,7 +203,11 @@ impl ParameterStore for SimCloud {
     }
 
     async fn put_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, overwrite: bool) -> CloudResult<String> {
-        self.aws(api("PutParameter"), |w, ctx| w.put_parameter(ctx, name, value, kind, overwrite))
+        self.aws(api("PutParameter"), |w, ctx| w.put_parameter(ctx, name, value, kind, overwrite, &Tags::new()))
+    }
+
+    async fn create_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, tags: &Tags) -> CloudResult<()> {
+        self.aws(api("PutParameter"), |w, ctx| w.put_parameter(ctx, name, value, kind, false, tags).map(drop))
     }
 
     async fn parameter_tags(&self, name: &str) -> CloudResult<Tags> {

@@ -316,6 +316,18 @@ async fn parameters_are_copied_to_the_staging_path_with_tags() {
 }
 
 #[tokio::test]
+async fn a_parameter_created_without_overwrite_is_tagged_in_the_same_call_and_created_once() {
+    let moto = moto();
+    let cloud = cloud(&moto).await;
+    let name = "/rehearsal/leases/tableicty/staging";
+    cloud.create_parameter(name, &Secret::new("first"), ParameterKind::String, &run_tags()).await.unwrap();
+    assert_eq!(cloud.parameter_tags(name).await.unwrap(), run_tags());
+    let taken = cloud.create_parameter(name, &Secret::new("second"), ParameterKind::String, &run_tags()).await.unwrap_err();
+    assert_eq!((taken.kind, taken.code.as_str()), (CloudErrorKind::AlreadyExists, "ParameterAlreadyExists"));
+    assert_eq!(cloud.get_parameter(name).await.unwrap().unwrap().value.expose(), "first");
+}
+
+#[tokio::test]
 async fn teardown_is_scheduled_once_at_a_time_then_deleted() {
     let moto = moto();
     let cloud = cloud(&moto).await;

@@ -4,6 +4,7 @@
 //! handler starts something or looks at it once, and never sleeps.
 
 pub mod backfill;
+pub mod lease;
 pub mod masking;
 pub mod migrations;
 pub mod plan_rehearsal;
@@ -93,6 +94,8 @@ macro_rules! steps {
 
 steps! {
     PlanRehearsal => "plan_rehearsal", "PlanRehearsalFunctionArn";
+    TakeStagingLease => "take_staging_lease", "TakeStagingLeaseFunctionArn";
+    ReleaseStagingLease => "release_staging_lease", "ReleaseStagingLeaseFunctionArn";
     SnapshotProductionDatabase => "snapshot_production_database", "SnapshotProductionDatabaseFunctionArn";
     CheckProductionSnapshot => "check_production_snapshot", "CheckProductionSnapshotFunctionArn";
     RestoreStagingDatabase => "restore_staging_database", "RestoreStagingDatabaseFunctionArn";
@@ -113,6 +116,8 @@ steps! {
     ValidateStaging => "validate_staging", "ValidateStagingFunctionArn";
     RollbackStaging => "rollback_staging", "RollbackStagingFunctionArn";
     VerifyRehearsalPassed => "verify_rehearsal_passed", "VerifyRehearsalPassedFunctionArn";
+    TakeProductionLease => "take_production_lease", "TakeProductionLeaseFunctionArn";
+    ReleaseProductionLease => "release_production_lease", "ReleaseProductionLeaseFunctionArn";
     CheckApproval => "check_approval", "CheckApprovalFunctionArn";
     CloseApproval => "close_approval", "CloseApprovalFunctionArn";
     SnapshotProductionBeforeDeploy => "snapshot_production_before_deploy", "SnapshotProductionBeforeDeployFunctionArn";
@@ -165,6 +170,10 @@ pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Val
     use crate::plan::Environment::{Production, Staging};
     match step {
         Step::PlanRehearsal => call(input, |i| plan_rehearsal::plan_rehearsal(cloud, i)).await,
+        Step::TakeStagingLease => call(input, |i| lease::take_staging_lease(cloud, i)).await,
+        Step::ReleaseStagingLease => call(input, |i| lease::release_staging_lease(cloud, i)).await,
+        Step::TakeProductionLease => call(input, |i| lease::take_production_lease(cloud, i)).await,
+        Step::ReleaseProductionLease => call(input, |i| lease::release_production_lease(cloud, i)).await,
         Step::SnapshotProductionDatabase => call(input, |i| production_snapshot::snapshot_production_database(cloud, i)).await,
         Step::CheckProductionSnapshot => call(input, |i| production_snapshot::check_production_snapshot(cloud, i)).await,
         Step::RestoreStagingDatabase => call(input, |i| staging_database::restore_staging_database(cloud, i)).await,

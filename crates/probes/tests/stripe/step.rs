@@ -39,6 +39,9 @@ impl ParameterStore for TestCloud {
     async fn put_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, overwrite: bool) -> CloudResult<String> {
         self.sim.put_parameter(name, value, kind, overwrite).await
     }
+    async fn create_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, tags: &Tags) -> CloudResult<()> {
+        self.sim.create_parameter(name, value, kind, tags).await
+    }
     async fn parameter_tags(&self, name: &str) -> CloudResult<Tags> {
         self.sim.parameter_tags(name).await
     }
