@@ -325,6 +325,27 @@ fn point_in_time_copies_production_beside_the_safety_snapshot_which_the_rollback
 }
 
 #[test]
+fn identifiers_in_any_case_name_the_same_rds_resources_as_rds_reads_them_case_insensitively() {
+    runtime().block_on(async {
+        let account = new_account();
+        let document = json!({
+            "production": {"db_instance_id": "Tableicty-Production-DB"},
+            "staging": {"db_instance_id": "Tableicty-Staging-DB"},
+        });
+        let report = run_pipeline(&account, document, &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?} {:?}", report.error, report.cause);
+        assert_eq!(ledger(&report).production_writes, json!([]));
+        assert!(created_ids(&report).iter().any(|id| id.ends_with("tableicty-staging-db")), "{:?}", created_ids(&report));
+        // A failed run with the same spelling rolls back what it made, whatever the case.
+        let account = new_account();
+        let document = json!({"staging": {"db_instance_id": "TABLEICTY-STAGING-DB"}});
+        let report = run_pipeline(&account, document, &["validate_staging=failed-check"]).await.unwrap();
+        assert_eq!(report.status, RunStatus::RolledBack, "{:?} {:?}", report.error, report.cause);
+        assert!(ledger(&report).leftovers.is_empty(), "{:?}", ledger(&report).leftovers);
+    });
+}
+
+#[test]
 fn point_in_time_is_refused_before_any_write_when_production_keeps_no_backups() {
     runtime().block_on(async {
         let account = new_account();

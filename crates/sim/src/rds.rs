@@ -611,41 +611,61 @@ impl World {
     }
 }
 
+/// RDS identifiers are case-insensitive: RDS stores and answers them in lowercase.
+fn rds_id(id: &str) -> String {
+    id.to_ascii_lowercase()
+}
+
 impl Rds for SimCloud {
     async fn describe_instance(&self, id: &str) -> CloudResult<Option<DbInstance>> {
-        self.aws(api("DescribeDBInstances"), |w, ctx| Ok(w.live_instance(id, ctx.now).map(|i| describe_instance(i, ctx))))
+        let id = rds_id(id);
+        self.aws(api("DescribeDBInstances"), |w, ctx| Ok(w.live_instance(&id, ctx.now).map(|i| describe_instance(i, ctx))))
     }
 
     async fn describe_snapshot(&self, id: &str) -> CloudResult<Option<DbSnapshot>> {
-        self.aws(api("DescribeDBSnapshots"), |w, ctx| Ok(w.live_snapshot(id, ctx.now).map(|s| describe_snapshot(s, ctx))))
+        let id = rds_id(id);
+        self.aws(api("DescribeDBSnapshots"), |w, ctx| Ok(w.live_snapshot(&id, ctx.now).map(|s| describe_snapshot(s, ctx))))
     }
 
     async fn create_snapshot(&self, instance_id: &str, snapshot_id: &str, tags: &Tags) -> CloudResult<DbSnapshot> {
-        self.aws(api("CreateDBSnapshot"), |w, ctx| w.create_snapshot(ctx, instance_id, snapshot_id, tags))
+        let (instance_id, snapshot_id) = (rds_id(instance_id), rds_id(snapshot_id));
+        self.aws(api("CreateDBSnapshot"), |w, ctx| w.create_snapshot(ctx, &instance_id, &snapshot_id, tags))
     }
 
     async fn restore_instance(&self, request: &RestoreRequest) -> CloudResult<DbInstance> {
-        self.aws(api(request.source.operation()), |w, ctx| w.restore(ctx, request))
+        let source = match &request.source {
+            RestoreSource::Snapshot(id) => RestoreSource::Snapshot(rds_id(id)),
+            RestoreSource::LatestRestorableTime { source_instance_id } => {
+                RestoreSource::LatestRestorableTime { source_instance_id: rds_id(source_instance_id) }
+            }
+        };
+        let request = RestoreRequest { instance_id: rds_id(&request.instance_id), source, ..request.clone() };
+        self.aws(api(request.source.operation()), |w, ctx| w.restore(ctx, &request))
     }
 
     async fn delete_instance(&self, id: &str, final_snapshot_id: Option<&str>) -> CloudResult<()> {
-        self.aws(api("DeleteDBInstance"), |w, ctx| w.delete_instance(ctx, id, final_snapshot_id))
+        let (id, final_snapshot_id) = (rds_id(id), final_snapshot_id.map(rds_id));
+        self.aws(api("DeleteDBInstance"), |w, ctx| w.delete_instance(ctx, &id, final_snapshot_id.as_deref()))
     }
 
     async fn delete_snapshot(&self, id: &str) -> CloudResult<()> {
-        self.aws(api("DeleteDBSnapshot"), |w, ctx| w.delete_snapshot(ctx, id))
+        let id = rds_id(id);
+        self.aws(api("DeleteDBSnapshot"), |w, ctx| w.delete_snapshot(ctx, &id))
     }
 
     async fn rename_instance(&self, id: &str, new_id: &str) -> CloudResult<DbInstance> {
-        self.aws(api("ModifyDBInstance"), |w, ctx| w.rename_instance(ctx, id, new_id))
+        let (id, new_id) = (rds_id(id), rds_id(new_id));
+        self.aws(api("ModifyDBInstance"), |w, ctx| w.rename_instance(ctx, &id, &new_id))
     }
 
     async fn stop_instance(&self, id: &str) -> CloudResult<()> {
-        self.aws(api("StopDBInstance"), |w, ctx| w.stop_instance(ctx, id))
+        let id = rds_id(id);
+        self.aws(api("StopDBInstance"), |w, ctx| w.stop_instance(ctx, &id))
     }
 
     async fn reset_master_password(&self, id: &str, password: &Secret) -> CloudResult<DbInstance> {
-        self.aws(api("ModifyDBInstance"), |w, ctx| w.reset_master_password(ctx, id, password.expose()))
+        let id = rds_id(id);
+        self.aws(api("ModifyDBInstance"), |w, ctx| w.reset_master_password(ctx, &id, password.expose()))
     }
 
     async fn tag_instance(&self, arn: &str, tags: &Tags) -> CloudResult<()> {

@@ -307,7 +307,8 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
         },
         snapshot_id,
         staging_db: StagingDbPlan {
-            instance_id: run.staging.db_instance_id.clone(),
+            // RDS answers identifiers in lowercase, whatever case they were given in.
+            instance_id: run.staging.db_instance_id.to_ascii_lowercase(),
             class: run.staging.db_instance_class.clone(),
             restore_from_backups: run.staging.source == StagingSource::PointInTime,
             parameter_group: production_db.parameter_group.clone(),
