@@ -523,6 +523,13 @@ impl RunInput {
                 if !MEMORY_VALUES.contains(&service.memory.as_str()) {
                     return Err(StepError::invalid("service.memory", format!("{:?} is not one of {MEMORY_VALUES:?}", service.memory)));
                 }
+                let units = (ecs_cpu_units(&service.cpu).unwrap_or_default(), ecs_memory_mib(&service.memory).unwrap_or_default());
+                if !app_runner_allows(units.0, units.1) {
+                    return Err(StepError::invalid(
+                        "service.memory",
+                        format!("App Runner offers no {} instance with {} (see its instance configurations)", service.cpu, service.memory),
+                    ));
+                }
             }
             ServiceBackend::EcsExpress => {
                 if image.is_none() {
@@ -568,6 +575,19 @@ pub fn ecs_memory_mib(memory: &str) -> Option<u32> {
         None => memory.parse().ok()?,
     };
     (mib > 0).then_some(mib)
+}
+
+/// The CPU (units) and memory (MiB) pairs App Runner's instances come in (App Runner developer
+/// guide, "Instance configuration"): any other pair is refused by CreateService.
+pub fn app_runner_allows(cpu: u32, memory: u32) -> bool {
+    match cpu {
+        256 => [512, 1024].contains(&memory),
+        512 => memory == 1024,
+        1024 => [2048, 3072, 4096].contains(&memory),
+        2048 => [4096, 6144].contains(&memory),
+        4096 => [8192, 10240, 12288].contains(&memory),
+        _ => false,
+    }
 }
 
 /// Fargate's CPU units and the memory (MiB) each allows (Amazon ECS task size table), which
@@ -636,6 +656,12 @@ mod tests {
             [Some(512), Some(2048), Some(3072), None]
         );
         assert!(fargate_allows(256, 512) && fargate_allows(1024, 8192) && !fargate_allows(256, 4096) && !fargate_allows(300, 1024));
+        assert!(
+            app_runner_allows(256, 512)
+                && app_runner_allows(4096, 12288)
+                && !app_runner_allows(256, 2048)
+                && !app_runner_allows(2048, 2048)
+        );
     }
 
     #[test]
@@ -654,6 +680,7 @@ mod tests {
         assert_eq!(refused(json!({"staging": {"db_instance_class": "db.r6g.16xlarge"}})), "staging.db_instance_class");
         assert_eq!(refused(json!({"service": {"cpu": "64 vCPU"}})), "service.cpu");
         assert_eq!(refused(json!({"service": {"memory": "512 GB"}})), "service.memory");
+        assert_eq!(refused(json!({"service": {"cpu": "0.25 vCPU", "memory": "4 GB"}})), "service.memory");
         for field in NOT_ACCEPTED.map(|(f, _)| f) {
             let document = match field.split_once('.') {
                 Some((section, key)) => json!({section: {key: "x"}}),

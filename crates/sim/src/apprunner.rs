@@ -319,7 +319,12 @@ impl World {
                 format!("Service with the provided name already exists: {}", spec.name),
             ));
         }
-        if !CPU.contains(&spec.cpu.as_str()) || !MEMORY.contains(&spec.memory.as_str()) {
+        // AWS's own pairs (the same table the run document is checked against before any call).
+        let units = (rehearsal_core::run::ecs_cpu_units(&spec.cpu), rehearsal_core::run::ecs_memory_mib(&spec.memory));
+        if !CPU.contains(&spec.cpu.as_str())
+            || !MEMORY.contains(&spec.memory.as_str())
+            || !matches!(units, (Some(cpu), Some(memory)) if rehearsal_core::run::app_runner_allows(cpu, memory))
+        {
             return Err(invalid_request(format!("Unsupported CPU/memory combination: {} / {}", spec.cpu, spec.memory)));
         }
         if spec.port == 0 {

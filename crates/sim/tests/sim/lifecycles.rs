@@ -124,6 +124,9 @@ async fn a_service_is_created_updated_and_deleted_through_operations() {
         code(apprunner.create_service(&spec(secrets.clone()), &tags()).await),
         (CloudErrorKind::AlreadyExists, "InvalidRequestException".into())
     );
+    // Only App Runner's instance configurations: 0.25 vCPU comes with 0.5 or 1 GB.
+    let oversized = rehearsal_core::cloud::ServiceSpec { name: "tableicty-other".into(), memory: "4 GB".into(), ..spec(secrets.clone()) };
+    assert_eq!(code(apprunner.create_service(&oversized, &tags()).await), (CloudErrorKind::Fatal, "InvalidRequestException".into()));
     assert!(account.service_environment(STAGING_SERVICE).is_none(), "nothing runs before the first deployment ends");
 
     minutes(6).await;
