@@ -98,6 +98,12 @@ async fn a_service_that_fails_or_vanishes_ends_the_wait() {
 async fn the_frontend_url_is_published_and_redeployed() {
     let run = Run::planned().await;
     let (service, secrets) = run.service_running().await;
+    // A service that reports no URL yet (App Runner may create one without) gets no FRONTEND_URL.
+    let mut unnamed = service.clone();
+    unnamed["url"] = json!("");
+    let refused = run.call(PUBLISH, run.with_plan(json!({"service": unnamed, "secrets": secrets}))).await;
+    assert_eq!(refused.unwrap_err().name(), "MalformedInputError");
+    assert!(run.calls_of(PUBLISH).is_empty(), "{:?}", run.calls_of(PUBLISH));
     let input = run.with_plan(json!({"service": service, "secrets": secrets}));
     let redeploying = run.ok(PUBLISH, input.clone()).await;
     assert_eq!(phase(&redeploying), Phase::InProgress);

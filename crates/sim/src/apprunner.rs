@@ -383,7 +383,8 @@ impl World {
             origin: Origin::Created,
             operations: vec![op],
         };
-        let info = describe(&service, ctx.now);
+        // ServiceUrl is optional in CreateService's answer: callers read it from DescribeService.
+        let info = ServiceInfo { url: String::new(), ..describe(&service, ctx.now) };
         self.services.push(service);
         self.created(ctx, "service", &spec.name);
         Ok((info, operation_id))

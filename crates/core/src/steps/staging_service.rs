@@ -138,6 +138,10 @@ pub async fn publish_frontend_url<C: ServiceHost + ParameterStore + Clock + Sync
 ) -> Result<ServiceState, StepError> {
     let plan = &input.plan;
     StagingGuard::new(plan).service_write(&input.service.arn)?;
+    // A service reports its URL once it runs (App Runner may create it without one).
+    if input.service.url.is_empty() {
+        return Err(StepError::MalformedInput(format!("service {} reports no URL yet: FRONTEND_URL needs one", input.service.name)));
+    }
     let url = Secret::new(format!("https://{}", input.service.url));
     let arn = write_owned_parameter(cloud, plan, FRONTEND_URL, &url, kind_of(FRONTEND_URL)).await?;
     let mut secrets = input.secrets.clone();

@@ -54,7 +54,8 @@ async fn the_checklists_fail_before_the_deployment_and_pass_after_deploy_and_bac
     assert_eq!(failures(&before), ["tenant tables exist", "subscription tables exist"]);
 
     let (info, _) = account.session("create_staging_service").create_service(&spec(secrets), &tags()).await.unwrap();
-    let base = format!("https://{}", info.url);
+    let described = account.session("check_staging_service").describe_service(&info.arn).await.unwrap().expect("the service exists");
+    let base = format!("https://{}", described.url);
     let validate = account.session("validate_staging");
     let early = checklist(&validate, &base, &password, "rehearsal-check-early").await;
     assert!(early[0].found.contains("connection refused"), "{early:?}");

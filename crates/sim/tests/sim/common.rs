@@ -144,5 +144,7 @@ pub async fn stage(account: &SimAccount) -> Staged {
     let (secrets, database_url) = write_parameters(account).await;
     let (info, _) = account.session("create_staging_service").create_service(&spec(secrets.clone()), &tags()).await.unwrap();
     minutes(6).await;
-    Staged { service_arn: info.arn, url: format!("https://{}", info.url), database_url, secrets }
+    // CreateService may answer without ServiceUrl: DescribeService has it.
+    let described = account.session("check_staging_service").describe_service(&info.arn).await.unwrap().expect("the service exists");
+    Staged { service_arn: info.arn, url: format!("https://{}", described.url), database_url, secrets }
 }
