@@ -85,16 +85,10 @@ impl ParameterStore for AwsCloud {
             .send()
             .await
             .map_err(|e| masked(from_sdk(e), value))?;
-        // PutParameter answers only the version; the ARN (which App Runner references) comes from
-        // a read without decryption, so the value is not fetched back.
-        let out = self.ssm.get_parameter().name(name).with_decryption(false).send().await.map_err(from_sdk)?;
-        out.parameter()
-            .and_then(|p| p.arn())
-            .map(str::to_string)
-            .ok_or_else(|| unsupported("MissingInResponse", format!("GetParameter answered no ARN for {name}")))
+        self.parameter_arn(name).await
     }
 
-    async fn create_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, tags: &Tags) -> CloudResult<()> {
+    async fn create_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, tags: &Tags) -> CloudResult<String> {
         self.ssm
             .put_parameter()
             .name(name)
@@ -105,7 +99,7 @@ impl ParameterStore for AwsCloud {
             .send()
             .await
             .map_err(|e| masked(from_sdk(e), value))?;
-        Ok(())
+        self.parameter_arn(name).await
     }
 
     async fn parameter_tags(&self, name: &str) -> CloudResult<Tags> {
@@ -136,6 +130,18 @@ impl ParameterStore for AwsCloud {
     async fn delete_parameter(&self, name: &str) -> CloudResult<()> {
         self.ssm.delete_parameter().name(name).send().await.map_err(from_sdk)?;
         Ok(())
+    }
+}
+
+impl AwsCloud {
+    /// PutParameter answers only the version; the ARN (which the services reference) comes from
+    /// a read without decryption, so the value is not fetched back.
+    async fn parameter_arn(&self, name: &str) -> CloudResult<String> {
+        let out = self.ssm.get_parameter().name(name).with_decryption(false).send().await.map_err(from_sdk)?;
+        out.parameter()
+            .and_then(|p| p.arn())
+            .map(str::to_string)
+            .ok_or_else(|| unsupported("MissingInResponse", format!("GetParameter answered no ARN for {name}")))
     }
 }
 

@@ -177,14 +177,15 @@ pub trait ParameterStore {
     ) -> impl Future<Output = CloudResult<String>> + Send;
     /// PutParameter without overwrite, tagged in the same call: the parameter never exists
     /// untagged, and of two concurrent creations exactly one succeeds (the other is
-    /// `AlreadyExists`, `ParameterAlreadyExists`). What a lease is taken with.
+    /// `AlreadyExists`, `ParameterAlreadyExists`). What a lease is taken and every staging
+    /// parameter created with; returns the stored parameter's ARN.
     fn create_parameter(
         &self,
         name: &str,
         value: &Secret,
         kind: ParameterKind,
         tags: &Tags,
-    ) -> impl Future<Output = CloudResult<()>> + Send;
+    ) -> impl Future<Output = CloudResult<String>> + Send;
     fn parameter_tags(&self, name: &str) -> impl Future<Output = CloudResult<Tags>> + Send;
     fn add_parameter_tags(&self, name: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send;
     fn delete_parameter(&self, name: &str) -> impl Future<Output = CloudResult<()>> + Send;

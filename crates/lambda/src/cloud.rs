@@ -188,7 +188,7 @@ impl<H, P, S> ParameterStore for LiveCloud<H, P, S> {
         value: &Secret,
         kind: ParameterKind,
         tags: &Tags,
-    ) -> impl Future<Output = CloudResult<()>> + Send {
+    ) -> impl Future<Output = CloudResult<String>> + Send {
         self.aws.create_parameter(name, value, kind, tags)
     }
 

@@ -206,8 +206,8 @@ impl ParameterStore for SimCloud {
         self.aws(api("PutParameter"), |w, ctx| w.put_parameter(ctx, name, value, kind, overwrite, &Tags::new()))
     }
 
-    async fn create_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, tags: &Tags) -> CloudResult<()> {
-        self.aws(api("PutParameter"), |w, ctx| w.put_parameter(ctx, name, value, kind, false, tags).map(drop))
+    async fn create_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, tags: &Tags) -> CloudResult<String> {
+        self.aws(api("PutParameter"), |w, ctx| w.put_parameter(ctx, name, value, kind, false, tags))
     }
 
     async fn parameter_tags(&self, name: &str) -> CloudResult<Tags> {

@@ -320,7 +320,8 @@ async fn a_parameter_created_without_overwrite_is_tagged_in_the_same_call_and_cr
     let moto = moto();
     let cloud = cloud(&moto).await;
     let name = "/rehearsal/leases/tableicty/staging";
-    cloud.create_parameter(name, &Secret::new("first"), ParameterKind::String, &run_tags()).await.unwrap();
+    let arn = cloud.create_parameter(name, &Secret::new("first"), ParameterKind::String, &run_tags()).await.unwrap();
+    assert!(arn.starts_with("arn:aws:ssm:") && arn.ends_with(&format!(":parameter{name}")), "{arn}");
     assert_eq!(cloud.parameter_tags(name).await.unwrap(), run_tags());
     let taken = cloud.create_parameter(name, &Secret::new("second"), ParameterKind::String, &run_tags()).await.unwrap_err();
     assert_eq!((taken.kind, taken.code.as_str()), (CloudErrorKind::AlreadyExists, "ParameterAlreadyExists"));

@@ -127,7 +127,7 @@ async fn take<C: ParameterStore + Executions + Rds + ServiceHost + Sync>(
     // means it changed hands under this run twice.
     for _ in 0..3 {
         match cloud.create_parameter(&parameter, &value, ParameterKind::String, tags).await {
-            Ok(()) => return Ok(LeaseTaken { parameter, holder: wanted, taken_over }),
+            Ok(_) => return Ok(LeaseTaken { parameter, holder: wanted, taken_over }),
             Err(e) if e.is(CloudErrorKind::AlreadyExists) => {}
             Err(e) => return Err(StepError::from_cloud("PutParameter", e)),
         }

@@ -294,19 +294,21 @@ pub(crate) async fn write_owned_parameter<C: ParameterStore + Sync>(
     if exists {
         adopt_or_refuse(&plan.tags, &name, &cloud.parameter_tags(&name).await.op("ListTagsForResource")?)?;
     }
-    let arn = match cloud.put_parameter(&name, value, kind, exists).await {
+    // Created tagged in one call, so it never exists untagged (a parameter a failed second
+    // call left untagged would be refused as foreign by every later run); an existing one of
+    // this run's is overwritten (PutParameter cannot tag on overwrite, and it is tagged already).
+    let written = match exists {
+        false => cloud.create_parameter(&name, value, kind, &plan.tags.to_tags()).await,
+        true => cloud.put_parameter(&name, value, kind, true).await,
+    };
+    match written {
         // Created by someone else between our read and our write.
         Err(e) if e.is(CloudErrorKind::AlreadyExists) => {
             adopt_or_refuse(&plan.tags, &name, &cloud.parameter_tags(&name).await.op("ListTagsForResource")?)?;
-            cloud.put_parameter(&name, value, kind, true).await.op("PutParameter")?
+            cloud.put_parameter(&name, value, kind, true).await.op("PutParameter")
         }
-        other => other.op("PutParameter")?,
-    };
-    if !exists {
-        // PutParameter cannot tag on overwrite, so tags are always added as a second call.
-        cloud.add_parameter_tags(&name, &plan.tags.to_tags()).await.op("AddTagsToResource")?;
+        other => other.op("PutParameter"),
     }
-    Ok(arn)
 }
 
 /// The host name the service API reports for `environment`'s service, which must be the one the

@@ -39,7 +39,7 @@ impl ParameterStore for TestCloud {
     async fn put_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, overwrite: bool) -> CloudResult<String> {
         self.sim.put_parameter(name, value, kind, overwrite).await
     }
-    async fn create_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, tags: &Tags) -> CloudResult<()> {
+    async fn create_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, tags: &Tags) -> CloudResult<String> {
         self.sim.create_parameter(name, value, kind, tags).await
     }
     async fn parameter_tags(&self, name: &str) -> CloudResult<Tags> {
