@@ -346,6 +346,21 @@ fn identifiers_in_any_case_name_the_same_rds_resources_as_rds_reads_them_case_in
 }
 
 #[test]
+fn a_busy_production_is_waited_for_before_its_snapshot_not_rolled_back() {
+    runtime().block_on(async {
+        let account = new_account();
+        account.make_production_busy("backing-up", 12);
+        let report = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?} {:?}", report.error, report.cause);
+        let refused = account.ledger().calls.iter().filter(|c| c.operation == "CreateDBSnapshot").count();
+        assert!(refused > 1, "CreateDBSnapshot was not asked again while production was busy");
+        // The snapshot began once production was available again: 12 minutes later than usual.
+        assert!(report.seconds >= (34.0 + 12.0) * 60.0 && report.seconds <= (34.0 + 14.0) * 60.0, "{}", report.seconds);
+        assert_eq!(ledger(&report).production_writes, json!([]));
+    });
+}
+
+#[test]
 fn point_in_time_is_refused_before_any_write_when_production_keeps_no_backups() {
     runtime().block_on(async {
         let account = new_account();

@@ -65,6 +65,10 @@ pub enum StepError {
     /// A production resource the run reads from is missing or unusable.
     #[error("production precondition failed: {0}")]
     ProductionNotReady(String),
+    /// Production's instance is busy (backing up, modifying, in maintenance…) and cannot be
+    /// snapshotted now: not a failure, the state machine asks again for a while.
+    #[error("production is busy: {0}")]
+    ProductionBusy(String),
     /// The database is still starting: not a failure, ask again.
     #[error("database not ready: {0}")]
     DatabaseNotReady(String),
@@ -92,6 +96,7 @@ impl StepError {
             StepError::ResourceNotOwned { .. } => "ResourceNotOwnedError",
             StepError::ProductionWriteRefused { .. } => "ProductionWriteRefusedError",
             StepError::ProductionNotReady(_) => "ProductionNotReadyError",
+            StepError::ProductionBusy(_) => "ProductionBusyError",
             StepError::DatabaseNotReady(_) => "DatabaseNotReadyError",
             StepError::CheckFailed(_) => "CheckFailedError",
             StepError::Fatal { .. } => "FatalError",

@@ -91,6 +91,15 @@ impl SimAccount {
         }
     }
 
+    /// Makes production busy for `minutes` (`backing-up`, `modifying`, `maintenance`,
+    /// `storage-optimization`…): RDS refuses CreateDBSnapshot meanwhile (InvalidDBInstanceState).
+    pub fn make_production_busy(&self, status: &'static str, minutes: i64) {
+        let (mut world, now) = self.world();
+        if let Some(production) = world.instances.get_mut(crate::seed::PRODUCTION_DB) {
+            production.busy = Some((status, Some(now + chrono::Duration::minutes(minutes))));
+        }
+    }
+
     /// The parameter group an instance has (RDS's `DBParameterGroups[0]`).
     pub fn parameter_group(&self, instance_id: &str) -> Option<String> {
         let (world, now) = self.world();

@@ -17,6 +17,7 @@ use crate::error::CloudResultExt;
 use crate::image::ImageName;
 use crate::limits::{command_problem, connection_arn_problem, https_url_problem, iam_role_arn_problem, vpc_connector_problem};
 use crate::naming::{parameter_name, production_snapshot_id, run_id};
+use crate::phase::{Phase, DB_INSTANCE};
 use crate::plan::{
     PlannedRelease, ProductionFacts, RunPlan, SecretKeyPlan, StagingDbPlan, StripeWebhookPlan, BACKFILL_TOKEN, COPIED_FROM_PRODUCTION,
     DATABASE_URL, STAGING_ENVIRONMENT, STRIPE_KEYS,
@@ -218,7 +219,8 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
     let snapshot_id = production_snapshot_id(&run_id);
 
     let production_db = match cloud.describe_instance(&run.production.db_instance_id).await.op("DescribeDBInstances")? {
-        Some(db) if db.status == "available" => db,
+        // Busy (backing up, modifying, in maintenance…) is fine: the snapshot step waits it out.
+        Some(db) if matches!(DB_INSTANCE.of(&db.status), Phase::Ready | Phase::InProgress) => db,
         Some(db) => return Err(StepError::ProductionNotReady(format!("production database {} is {}, not available", db.id, db.status))),
         None => return Err(StepError::ProductionNotReady(format!("production database {} does not exist", run.production.db_instance_id))),
     };

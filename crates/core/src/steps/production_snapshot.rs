@@ -75,6 +75,9 @@ async fn take_snapshot<C: Rds + Clock + Sync>(
         None => match cloud.create_snapshot(instance_id, snapshot_id, &owner.to_tags()).await {
             Ok(created) => return Ok(state(created.id, created.status, false, wait)),
             Err(e) if e.is(CloudErrorKind::AlreadyExists) => cloud.describe_snapshot(snapshot_id).await.op("DescribeDBSnapshots")?,
+            // InvalidDBInstanceState: backing up, modifying, in maintenance… The state machine
+            // retries for up to half an hour (ProductionBusyError) instead of rolling back.
+            Err(e) if e.is(CloudErrorKind::InvalidState) => return Err(StepError::ProductionBusy(format!("CreateDBSnapshot: {e}"))),
             Err(e) => return Err(StepError::from_cloud("CreateDBSnapshot", e)),
         },
     };
