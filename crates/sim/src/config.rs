@@ -23,7 +23,8 @@ pub struct SimConfig {
     pub service_delete: Duration,
     /// `DeleteDBSnapshot`: `deleting` → gone.
     pub snapshot_delete: Duration,
-    /// `ModifyDBInstance` with a new identifier: `renaming` → `available` under the new name.
+    /// `ModifyDBInstance` with a new identifier: `renaming` → `available` under the new name
+    /// (about ten minutes in AWS).
     pub rename: Duration,
     /// `StopDBInstance`: `stopping` → `stopped`.
     pub stop: Duration,
@@ -59,7 +60,7 @@ impl Default for SimConfig {
             instance_delete: minutes(5),
             service_delete: minutes(2),
             snapshot_delete: minutes(1),
-            rename: minutes(3),
+            rename: minutes(10),
             stop: minutes(4),
             password_reset: minutes(2),
             express_provision: minutes(4),

@@ -31,7 +31,10 @@ async fn a_rename_frees_the_old_name_at_once_and_answers_under_the_new_one_minut
     assert!(matches!(s.query(&target(STAGING_ENDPOINT), &query).await, Err(ProbeError::NotReady(_))), "the old endpoint is gone");
     let new_host = "tableicty-staging-db-aside.c9akciq32.us-east-1.rds.amazonaws.com";
     assert!(matches!(s.query(&target(new_host), &query).await, Err(ProbeError::NotReady(_))), "not yet under the new name");
-    minutes(3).await;
+    // About ten minutes, as in AWS.
+    minutes(9).await;
+    assert_eq!(s.describe_instance("tableicty-staging-db-aside").await.unwrap().unwrap().status, "renaming");
+    minutes(1).await;
     assert_eq!(s.describe_instance("tableicty-staging-db-aside").await.unwrap().unwrap().status, "available");
     assert!(s.query(&target(new_host), &query).await.is_ok());
 
