@@ -66,6 +66,9 @@ fn teardown_deletes_exactly_the_runs_staging_resources_and_twice_is_fine() {
         let final_snapshot = output["final_snapshot"].as_str().expect("a final snapshot").to_string();
         // The run id without its app (the instance names it): every staging instance RunInput accepts fits RDS's 63.
         assert_eq!(final_snapshot, "tableicty-staging-db-final-20261124090000-9ad76926");
+        // CopyTagsToSnapshot (set on every restore): the final snapshot says whose it is.
+        let kept = after_tags(&account, &final_snapshot).await;
+        assert_eq!(kept.get("rehearsal:run-id").map(String::as_str), Some(RUN_ID), "{kept:?}");
         let after = account.existing_resources();
         for id in [final_snapshot.as_str(), BACKUP_SNAPSHOT, PRODUCTION_DB, PRODUCTION_SERVICE, "/tableicty/staging/NOTES"] {
             assert!(after.iter().any(|r| r.id == id), "{id} is gone");
@@ -137,4 +140,10 @@ fn a_run_that_passed_holds_staging_until_its_teardown_and_a_lease_its_teardown_l
         let lease = account.session("test").get_parameter(&name).await.unwrap().unwrap();
         assert_eq!(Lease::parse(&name, lease.value.expose()).unwrap().run_id, next.run_id);
     });
+}
+
+/// The tags of the snapshot `id`, as RDS describes it.
+async fn after_tags(account: &rehearsal_sim::SimAccount, id: &str) -> rehearsal_core::tags::Tags {
+    use rehearsal_core::cloud::Rds;
+    account.session("test").describe_snapshot(id).await.unwrap().expect("the snapshot exists").tags
 }

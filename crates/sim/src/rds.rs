@@ -99,9 +99,13 @@ pub(crate) struct Instance {
     pub origin: Origin,
     /// A modification of an available instance: `renaming` or `stopping` until then (`None`: never ends).
     pub busy: Option<(&'static str, Option<DateTime<Utc>>)>,
-    pub stopped: bool,
+    /// Stopped, until RDS starts it again by itself seven days after the stop (`None`: running).
+    pub stopped: Option<DateTime<Utc>>,
     /// A new master password and when it takes effect (`None`: never); the old one works until then.
     pub password_reset: Option<(String, Option<DateTime<Utc>>)>,
+    /// `CopyTagsToSnapshot`: its snapshots (the final one too) carry its tags. This tool's
+    /// restores set it.
+    pub copy_tags_to_snapshot: bool,
 }
 
 impl Instance {
@@ -123,7 +127,7 @@ impl Instance {
             Phase::InProgress => "creating",
             Phase::Ready => match self.busy {
                 Some((status, until)) if until.is_none_or(|u| t < u) => status,
-                _ if self.stopped => "stopped",
+                _ if self.stopped.is_some_and(|restarts| t < restarts) => "stopped",
                 _ => "available",
             },
             Phase::Failed => "incompatible-restore",
@@ -352,8 +356,9 @@ impl World {
             tags: Tags::from([("Owner".to_string(), "analytics-team".to_string())]),
             origin: Origin::Foreign,
             busy: None,
-            stopped: false,
+            stopped: None,
             password_reset: None,
+            copy_tags_to_snapshot: false,
         };
         self.instances.insert(id.to_string(), instance);
         self.foreign(ctx, "db-instance", id);
@@ -450,8 +455,9 @@ impl World {
             tags: request.tags.clone(),
             origin: Origin::Created,
             busy: None,
-            stopped: false,
+            stopped: None,
             password_reset: None,
+            copy_tags_to_snapshot: true,
         };
         let described = describe_instance(&instance, ctx);
         self.instances.insert(id.clone(), instance);
@@ -489,7 +495,8 @@ impl World {
             }
             // A final snapshot needs an available instance; this fails for one that never
             // became available (or failed to), exactly as RDS refuses it.
-            self.start_snapshot(ctx, id, snapshot_id, &Tags::new(), "DeleteDBInstance")?;
+            let tags = self.instances.get(id).filter(|i| i.copy_tags_to_snapshot).map(|i| i.tags.clone()).unwrap_or_default();
+            self.start_snapshot(ctx, id, snapshot_id, &tags, "DeleteDBInstance")?;
         }
         let outcome = self.outcome(ctx, "DeleteDBInstance", false);
         let duration = self.config.instance_delete;
@@ -549,7 +556,10 @@ impl World {
         let until = ends(ctx.now, self.config.stop, outcome);
         if let Some(instance) = self.instances.get_mut(id) {
             instance.busy = Some(("stopping", until));
-            instance.stopped = true;
+            // RDS starts a stopped instance again after seven days.
+            instance.stopped = Some(
+                until.unwrap_or(DateTime::<Utc>::MAX_UTC).checked_add_signed(chrono::Duration::days(7)).unwrap_or(DateTime::<Utc>::MAX_UTC),
+            );
         }
         Ok(())
     }

@@ -164,8 +164,9 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
             tags: production_tags(),
             origin: Origin::Seed,
             busy: None,
-            stopped: false,
+            stopped: None,
             password_reset: None,
+            copy_tags_to_snapshot: false,
         },
     );
 

@@ -56,6 +56,11 @@ async fn a_rename_frees_the_old_name_at_once_and_answers_under_the_new_one_minut
     let stopped = s.describe_instance(&db.id).await.unwrap().unwrap();
     assert_eq!(stopped.status, "stopped");
     assert!(tags().iter().all(|(k, v)| stopped.tags.get(k) == Some(v)));
+    // RDS starts a stopped instance again by itself after seven days.
+    minutes(7 * 24 * 60 - 1).await;
+    assert_eq!(s.describe_instance(&db.id).await.unwrap().unwrap().status, "stopped");
+    minutes(1).await;
+    assert_eq!(s.describe_instance(&db.id).await.unwrap().unwrap().status, "available");
 }
 
 #[tokio::test(start_paused = true)]
