@@ -346,6 +346,27 @@ fn identifiers_in_any_case_name_the_same_rds_resources_as_rds_reads_them_case_in
 }
 
 #[test]
+fn a_variable_production_reads_from_parameter_store_is_never_silently_missing_in_staging() {
+    runtime().block_on(async {
+        let account = new_account();
+        account.add_production_secret("SENTRY_DSN", "https://live-key@sentry.example/1");
+        let refused = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        assert_eq!(refused.error.as_deref(), Some("InvalidInputError"), "{:?}", refused.cause);
+        let cause = refused.cause.as_deref().unwrap();
+        assert!(cause.contains("service.environment") && cause.contains("SENTRY_DSN"), "{cause}");
+        assert!(created_ids(&refused).is_empty(), "{:?}", created_ids(&refused));
+
+        // A staging value of its own: the run goes on, and the app sees that value, not production's.
+        let mut document = json!({"service": {"environment": {"IS_PRODUCTION": "False", "DEBUG": "False", "ALLOWED_HOSTS": "*"}}});
+        document["service"]["environment"]["SENTRY_DSN"] = json!("");
+        let report = run_pipeline(&account, document, &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?} {:?}", report.error, report.cause);
+        let env = account.service_environment("tableicty-staging-backend").expect("the staging service runs");
+        assert_eq!(env.get("SENTRY_DSN").map(String::as_str), Some(""));
+    });
+}
+
+#[test]
 fn a_busy_production_is_waited_for_before_its_snapshot_not_rolled_back() {
     runtime().block_on(async {
         let account = new_account();

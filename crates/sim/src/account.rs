@@ -100,6 +100,27 @@ impl SimAccount {
         }
     }
 
+    /// Adds a variable production's App Runner service reads from Parameter Store (a parameter
+    /// `<production path><name>` holding `value`), as its next deployment would.
+    pub fn add_production_secret(&self, name: &str, value: &str) {
+        let (mut world, now) = self.world();
+        let parameter = format!("{}{name}", crate::seed::PRODUCTION_PARAMETER_PATH);
+        let param = crate::ssm::Param {
+            kind: rehearsal_core::cloud::ParameterKind::SecureString,
+            value: value.to_string(),
+            version: 1,
+            tags: Tags::new(),
+            origin: crate::world::Origin::Seed,
+            writer: crate::ssm::session_principal("seed"),
+        };
+        world.parameters.insert(parameter.clone(), param);
+        if let Some(index) = world.service_named(PRODUCTION_SERVICE, now) {
+            for deployment in world.services[index].operations.iter_mut().filter_map(|op| op.deployment.as_mut()) {
+                deployment.secrets.insert(name.to_string(), crate::ssm::parameter_arn(&parameter));
+            }
+        }
+    }
+
     /// The parameter group an instance has (RDS's `DBParameterGroups[0]`).
     pub fn parameter_group(&self, instance_id: &str) -> Option<String> {
         let (world, now) = self.world();

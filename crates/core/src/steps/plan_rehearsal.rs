@@ -22,7 +22,7 @@ use crate::plan::{
     PlannedRelease, ProductionFacts, RunPlan, SecretKeyPlan, StagingDbPlan, StripeWebhookPlan, BACKFILL_TOKEN, COPIED_FROM_PRODUCTION,
     DATABASE_URL, STAGING_ENVIRONMENT, STRIPE_KEYS,
 };
-use crate::run::{ecs_cpu_units, ecs_memory_mib, RunInput, StagingSource, RUNTIMES};
+use crate::run::{ecs_cpu_units, ecs_memory_mib, RunInput, StagingSource, PARAMETER_BACKED_VARIABLES, RUNTIMES};
 use crate::tags::RunTags;
 use crate::{CloudErrorKind, StepError};
 use chrono::{DateTime, Utc};
@@ -243,6 +243,25 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
                 ))
             },
         )?;
+
+    // Every variable production's service reads from Parameter Store reaches staging too: from
+    // this run's own parameters, or as a staging value the document gives. Copying the others
+    // from production could hand staging another live credential, so the run refuses instead.
+    let unserved: Vec<String> = production_service
+        .secrets
+        .iter()
+        .filter(|(name, _)| !PARAMETER_BACKED_VARIABLES.contains(&name.as_str()) && !run.service.environment.contains_key(*name))
+        .map(|(name, arn)| format!("{name} (from {arn})"))
+        .collect();
+    if !unserved.is_empty() {
+        return Err(StepError::invalid(
+            "service.environment",
+            format!(
+                "production's service also reads {} from Parameter Store; staging would start without: give each a staging value here",
+                unserved.join(", ")
+            ),
+        ));
+    }
 
     // Production's values are only checked for, never read here: write_staging_parameters
     // reads the ones it copies.
