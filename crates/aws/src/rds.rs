@@ -81,45 +81,36 @@ impl Rds for AwsCloud {
     }
 
     async fn restore_instance(&self, request: &RestoreRequest) -> CloudResult<DbInstance> {
-        let tags = Some(to_sdk_tags(&request.tags));
-        let groups = Some(request.security_group_ids.clone());
-        // Snapshots later taken of the new instance carry its ownership tags.
+        // The two restore calls take the new instance's settings alike, on builders of two types.
+        macro_rules! new_instance {
+            ($builder:expr) => {
+                $builder
+                    .db_instance_class(&request.class)
+                    .set_db_subnet_group_name(request.subnet_group.clone())
+                    .set_vpc_security_group_ids(Some(request.security_group_ids.clone()))
+                    .set_db_parameter_group_name(request.parameter_group.clone())
+                    .publicly_accessible(request.publicly_accessible)
+                    .set_tags(Some(to_sdk_tags(&request.tags)))
+                    // Snapshots later taken of the new instance carry its ownership tags.
+                    .copy_tags_to_snapshot(true)
+                    .send()
+                    .await
+                    .map_err(from_sdk)?
+                    .db_instance
+            };
+        }
         let out = match &request.source {
-            RestoreSource::Snapshot(snapshot_id) => {
-                self.rds
-                    .restore_db_instance_from_db_snapshot()
-                    .db_instance_identifier(&request.instance_id)
-                    .db_snapshot_identifier(snapshot_id)
-                    .db_instance_class(&request.class)
-                    .set_db_subnet_group_name(request.subnet_group.clone())
-                    .set_vpc_security_group_ids(groups)
-                    .set_db_parameter_group_name(request.parameter_group.clone())
-                    .publicly_accessible(request.publicly_accessible)
-                    .set_tags(tags)
-                    .copy_tags_to_snapshot(true)
-                    .send()
-                    .await
-                    .map_err(from_sdk)?
-                    .db_instance
-            }
-            RestoreSource::LatestRestorableTime { source_instance_id } => {
-                self.rds
-                    .restore_db_instance_to_point_in_time()
-                    .source_db_instance_identifier(source_instance_id)
-                    .use_latest_restorable_time(true)
-                    .target_db_instance_identifier(&request.instance_id)
-                    .db_instance_class(&request.class)
-                    .set_db_subnet_group_name(request.subnet_group.clone())
-                    .set_vpc_security_group_ids(groups)
-                    .set_db_parameter_group_name(request.parameter_group.clone())
-                    .publicly_accessible(request.publicly_accessible)
-                    .set_tags(tags)
-                    .copy_tags_to_snapshot(true)
-                    .send()
-                    .await
-                    .map_err(from_sdk)?
-                    .db_instance
-            }
+            RestoreSource::Snapshot(snapshot_id) => new_instance!(self
+                .rds
+                .restore_db_instance_from_db_snapshot()
+                .db_instance_identifier(&request.instance_id)
+                .db_snapshot_identifier(snapshot_id)),
+            RestoreSource::LatestRestorableTime { source_instance_id } => new_instance!(self
+                .rds
+                .restore_db_instance_to_point_in_time()
+                .source_db_instance_identifier(source_instance_id)
+                .use_latest_restorable_time(true)
+                .target_db_instance_identifier(&request.instance_id)),
         };
         out.as_ref().map(instance).ok_or_else(|| missing(request.source.operation(), &request.instance_id))
     }

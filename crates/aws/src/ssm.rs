@@ -76,30 +76,11 @@ impl ParameterStore for AwsCloud {
     }
 
     async fn put_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, overwrite: bool) -> CloudResult<String> {
-        self.ssm
-            .put_parameter()
-            .name(name)
-            .value(value.expose())
-            .r#type(parameter_type(kind))
-            .overwrite(overwrite)
-            .send()
-            .await
-            .map_err(|e| masked(from_sdk(e), value))?;
-        self.parameter_arn(name).await
+        self.write_parameter(name, value, kind, overwrite, None).await
     }
 
     async fn create_parameter(&self, name: &str, value: &Secret, kind: ParameterKind, tags: &Tags) -> CloudResult<String> {
-        self.ssm
-            .put_parameter()
-            .name(name)
-            .value(value.expose())
-            .r#type(parameter_type(kind))
-            .overwrite(false)
-            .set_tags(Some(sdk_tags(tags)?))
-            .send()
-            .await
-            .map_err(|e| masked(from_sdk(e), value))?;
-        self.parameter_arn(name).await
+        self.write_parameter(name, value, kind, false, Some(sdk_tags(tags)?)).await
     }
 
     async fn parameter_tags(&self, name: &str) -> CloudResult<Tags> {
@@ -134,6 +115,29 @@ impl ParameterStore for AwsCloud {
 }
 
 impl AwsCloud {
+    /// PutParameter (tags only on a creation: AWS refuses them with an overwrite), answering the
+    /// stored parameter's ARN.
+    async fn write_parameter(
+        &self,
+        name: &str,
+        value: &Secret,
+        kind: ParameterKind,
+        overwrite: bool,
+        tags: Option<Vec<Tag>>,
+    ) -> CloudResult<String> {
+        self.ssm
+            .put_parameter()
+            .name(name)
+            .value(value.expose())
+            .r#type(parameter_type(kind))
+            .overwrite(overwrite)
+            .set_tags(tags)
+            .send()
+            .await
+            .map_err(|e| masked(from_sdk(e), value))?;
+        self.parameter_arn(name).await
+    }
+
     /// PutParameter answers only the version; the ARN (which the services reference) comes from
     /// a read without decryption, so the value is not fetched back.
     async fn parameter_arn(&self, name: &str) -> CloudResult<String> {
