@@ -11,6 +11,7 @@ use rehearsal_core::naming::rds_identifier_problem;
 use rehearsal_core::tags::Tags;
 use rehearsal_core::Secret;
 use rehearsal_core::{CloudError, CloudErrorKind};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +103,9 @@ pub(crate) struct Instance {
     pub stopped: bool,
     /// A new master password and when it takes effect (`None`: never); the old one works until then.
     pub password_reset: Option<(String, Option<DateTime<Utc>>)>,
+    /// Lazy loading: the tables of a restored volume whose blocks still come from S3 on first
+    /// read (slowly), until a warm-up or a full read of the table loaded them.
+    pub cold_tables: BTreeSet<String>,
 }
 
 impl Instance {
@@ -354,6 +358,7 @@ impl World {
             busy: None,
             stopped: false,
             password_reset: None,
+            cold_tables: BTreeSet::new(),
         };
         self.instances.insert(id.to_string(), instance);
         self.foreign(ctx, "db-instance", id);
@@ -432,6 +437,7 @@ impl World {
             return Err(error(CloudErrorKind::Fatal, "InvalidParameterValue", format!("Invalid security group: {bad}")));
         }
         let outcome = self.outcome(ctx, request.source.operation(), true);
+        let cold_tables = copy.data.tables.keys().cloned().collect();
         let instance = Instance {
             id: id.clone(),
             class: request.class.clone(),
@@ -452,6 +458,7 @@ impl World {
             busy: None,
             stopped: false,
             password_reset: None,
+            cold_tables,
         };
         let described = describe_instance(&instance, ctx);
         self.instances.insert(id.clone(), instance);
