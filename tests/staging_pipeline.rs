@@ -490,6 +490,8 @@ fn prewarm_reads_the_restored_copy_before_the_service_exists() {
         let (before, after) = (prewarm["first_query_ms_before"].as_u64().unwrap(), prewarm["first_query_ms_after"].as_u64().unwrap());
         assert!(before > after, "the restored copy loads lazily until warmed: before {before} ms, after {after} ms");
         assert_eq!(prewarm["tables"].as_array().unwrap().len(), 5, "{prewarm}");
+        let markdown = report.markdown(None);
+        assert!(markdown.contains("| Warm-up | warmed 5 table(s): first query on core\\_shareholder "), "{markdown}");
         assert_eq!(ledger(&report).production_writes, json!([]));
 
         let account = new_account();
@@ -498,6 +500,7 @@ fn prewarm_reads_the_restored_copy_before_the_service_exists() {
         assert!(!states_entered(&off).contains(&"PrewarmStagingDatabase".to_string()), "{:?}", states_entered(&off));
         assert_eq!(span(&off, "PrewarmOff").times_entered, 1);
         assert_eq!(off.output.as_ref().unwrap()["prewarm"], json!({"enabled": false}));
+        assert!(!off.markdown(None).contains("Warm-up"));
         let calls = account.ledger().calls.iter().filter(|c| c.step == Step::PrewarmStagingDatabase.name()).count();
         assert_eq!(calls, 0, "off, the step is never called");
     });

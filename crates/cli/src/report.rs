@@ -203,6 +203,7 @@ impl RunReport {
             staging_url: output.and_then(|o| o["staging_url"].as_str()).map(str::to_string),
             release: output.and_then(|o| serde_json::from_value(o["release"].clone()).ok()),
             teardown_at: output.and_then(|o| serde_json::from_value(o["teardown"]["at"].clone()).ok()),
+            warm_up: output.and_then(prewarm_line),
             cost,
             next_steps: Vec::new(),
         })
