@@ -92,6 +92,31 @@ async fn a_user_who_cannot_create_the_extension_reads_sequentially() {
     assert!(!has_pg_prewarm(&db).await, "nothing was created");
 }
 
+/// A read still running at the limit is cancelled by the server and reported cut short: a row
+/// security policy that sleeps on every row makes the reader's count of core_issuer slow.
+#[tokio::test]
+async fn a_read_the_limit_cancels_is_reported_cut_short_and_ends_the_warm_up() {
+    let db = database().await;
+    db.admin()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION slow_row() RETURNS boolean LANGUAGE sql AS $$ SELECT pg_sleep(0.01); SELECT true $$; \
+             ALTER TABLE core_issuer ENABLE ROW LEVEL SECURITY; CREATE POLICY slow ON core_issuer FOR SELECT USING (slow_row())",
+        )
+        .await
+        .unwrap();
+    let reader = Reader::create(&db).await;
+    let started = std::time::Instant::now();
+    let warmed = warmer().prewarm(&reader.target(), 5, Duration::from_secs(3)).await;
+    let took = started.elapsed();
+    reader.drop_role().await;
+    let warmed = warmed.unwrap();
+    assert_eq!(names(&warmed), ["core_shareholder", "core_issuer"], "the small table after it is not started");
+    assert!(warmed.tables[0].complete && !warmed.tables[1].complete, "{warmed:?}");
+    assert!(warmed.time_limit_reached);
+    assert!(took < Duration::from_secs(6), "bounded by the limit: {took:?}");
+}
+
 #[tokio::test]
 async fn a_limit_too_short_for_a_read_starts_none_and_says_so() {
     let db = database().await;
