@@ -476,7 +476,7 @@ fn the_copy_is_masked_before_the_service_exists_and_the_report_says_what_was_mas
 fn prewarm_reads_the_restored_copy_before_the_service_exists() {
     runtime().block_on(async {
         let report =
-            run_pipeline(&new_account(), json!({"staging": {"prewarm": {"enabled": true, "max_seconds": 900}}}), &[]).await.unwrap();
+            run_pipeline(&new_account(), json!({"staging": {"prewarm": {"enabled": true, "max_seconds": 840}}}), &[]).await.unwrap();
         assert_eq!(report.status, RunStatus::Succeeded, "{:?} {:?}", report.error, report.cause);
         let warmed = span(&report, "PrewarmStagingDatabase");
         assert_eq!(warmed.times_entered, 1);
@@ -601,7 +601,7 @@ fn bad_input_is_refused_before_any_call() {
         (json!({"service": {"security_groups": ["sg-0123456789abcdef0"]}}), "service.security_groups"),
         (json!({"service": {"cluster": "other"}}), "service.cluster"),
         (json!({"staging": {"prewarm": {"enabled": true, "max_seconds": 5}}}), "staging.prewarm.max_seconds"),
-        (json!({"staging": {"prewarm": {"enabled": true, "max_seconds": 901}}}), "staging.prewarm.max_seconds"),
+        (json!({"staging": {"prewarm": {"enabled": true, "max_seconds": 841}}}), "staging.prewarm.max_seconds"),
         (json!({"staging": {"prewarm": {"enabled": true, "tables": 0}}}), "staging.prewarm.tables"),
         (json!({"staging": {"prewarm": {"enabled": true, "tables": 21}}}), "staging.prewarm.tables"),
         (json!({"staging": {"prewarm": {"enabled": "yes"}}}), "staging.prewarm.enabled"),

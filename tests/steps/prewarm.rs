@@ -50,7 +50,7 @@ async fn the_largest_tables_are_read_first_within_the_limit_and_the_first_query_
     assert!(before > 10 * after, "before {before} ms, after {after} ms");
     assert!(run.calls_of(PREWARM).iter().any(|c| c.ends_with("Prewarm")), "{:?}", run.calls_of(PREWARM));
 
-    let again = run.ok(PREWARM, warm_up(&run, 900)).await;
+    let again = run.ok(PREWARM, warm_up(&run, 840)).await;
     assert_eq!(millis(&again, "first_query_ms_before"), millis(&again, "first_query_ms_after"), "warm already: {again}");
     assert_eq!(again["time_limit_reached"], json!(false), "{again}");
     assert_eq!(tables(&again).len(), 5, "staging.prewarm.tables' default: {again}");
@@ -68,7 +68,7 @@ async fn a_full_read_by_a_check_warms_the_table_it_counts() {
     let target = rehearsal_core::database_url::target(&url.value).unwrap();
     let count = DbQuery::CountRows { table: "core_shareholder".into(), null_column: None };
     assert_eq!(operator.query(&target, &count).await.unwrap(), [[json!(11)]]);
-    let report = run.ok(PREWARM, warm_up(&run, 900)).await;
+    let report = run.ok(PREWARM, warm_up(&run, 840)).await;
     assert_eq!(millis(&report, "first_query_ms_before"), millis(&report, "first_query_ms_after"), "counted, so warm: {report}");
     assert!(report["tables"][0]["millis"].as_u64().unwrap() < report["tables"][1]["millis"].as_u64().unwrap(), "{report}");
 }

@@ -80,7 +80,9 @@ impl Default for PrewarmInput {
 }
 
 impl PrewarmInput {
-    pub const MAX_SECONDS: std::ops::RangeInclusive<u32> = 10..=900;
+    /// The step is one Lambda invocation (at most 900 s): a minute is left for connecting, reading
+    /// the parameters and the sample query after.
+    pub const MAX_SECONDS: std::ops::RangeInclusive<u32> = 10..=840;
     pub const TABLES: std::ops::RangeInclusive<u32> = 1..=20;
 }
 
@@ -383,8 +385,10 @@ impl RunInput {
         }
         let prewarm = &self.staging.prewarm;
         if !PrewarmInput::MAX_SECONDS.contains(&prewarm.max_seconds) {
-            // The step is one Lambda invocation (at most 900 seconds).
-            return bad("staging.prewarm.max_seconds", format!("{} is outside 10 to 900 seconds", prewarm.max_seconds));
+            return bad(
+                "staging.prewarm.max_seconds",
+                format!("{} is outside 10 to 840 seconds (the step is one Lambda invocation, 900 s at most)", prewarm.max_seconds),
+            );
         }
         if !PrewarmInput::TABLES.contains(&prewarm.tables) {
             return bad("staging.prewarm.tables", format!("{} is outside 1 to 20 tables", prewarm.tables));
