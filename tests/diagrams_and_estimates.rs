@@ -112,8 +112,8 @@ fn simulated_durations() -> ExpectedDurations {
         ("WaitForService", sim.service_create),
         ("WaitForRedeploy", sim.deployment),
     ];
-    // The run below takes the default staging.source, snapshot.
-    let choices = rehearsal_cli::plan::staging_choices(false);
+    // The run below takes the default staging.source, snapshot, and no warm-up.
+    let choices = rehearsal_cli::plan::staging_choices(false, false);
     ExpectedDurations { waits: waits.into_iter().map(|(w, d)| (w.to_string(), d)).collect(), choices, ..ExpectedDurations::default() }
 }
 
@@ -195,6 +195,8 @@ fn the_critical_path_is_what_a_run_on_the_simulated_account_takes() {
             "StagingDatabaseReady",
             "MaskStagingDatabase",
             "VerifyMasking",
+            "IsPrewarmOn",
+            "PrewarmOff",
             "CreateStagingService",
             "IsServiceRunning",
             "WaitForService",

@@ -329,7 +329,7 @@ fn plan() -> Value {
         "app": "tableicty",
         "secret_key": {"source": "copy", "exposes": "production's SECRET_KEY"},
         "release": {"backend": "apprunner", "requested_image": null, "image": null, "branch": "main"},
-        "staging_db": {"restore_from_backups": false},
+        "staging_db": {"restore_from_backups": false, "prewarm": {"enabled": false}},
     })
 }
 
@@ -641,6 +641,26 @@ fn a_failed_check_rolls_staging_back_and_fails_with_the_check() {
     let run = compare("check-failed", false, script(entries));
     run.assert_conforms();
     assert_eq!(run.local.error.as_deref(), Some("CheckFailedError"));
+    assert_eq!(run.local.states.last().map(String::as_str), Some("RolledBack"));
+}
+
+#[test]
+fn with_prewarm_on_the_warm_up_runs_after_the_masking_check_and_its_failure_rolls_back() {
+    let mut entries = prepare(vec![ok(snapshot("available", false))], false);
+    let mut warmed_plan = plan();
+    warmed_plan["staging_db"]["prewarm"] = json!({"enabled": true, "max_seconds": 300, "tables": 5});
+    entries.retain(|(step, _)| *step != Step::PlanRehearsal);
+    entries.push((Step::PlanRehearsal, vec![ok(warmed_plan)]));
+    // It fails once its siblings entered their first state, as in both engines' other scenarios.
+    let mut failed = lambda_error("CheckFailedError", "check failed: warming the staging database");
+    failed["delay_seconds"] = json!(0.3);
+    entries.push((Step::PrewarmStagingDatabase, vec![failed]));
+    entries.extend(rolled_back(vec![ok(rollback(true, 1))]));
+    let run = compare("prewarm-failed", false, script(entries));
+    run.assert_conforms();
+    assert_eq!(run.local.error.as_deref(), Some("CheckFailedError"));
+    let lane = &run.local_lanes()["PrepareStaging/0"];
+    assert_eq!(lane[lane.len() - 3..], ["VerifyMasking", "IsPrewarmOn", "PrewarmStagingDatabase"]);
     assert_eq!(run.local.states.last().map(String::as_str), Some("RolledBack"));
 }
 

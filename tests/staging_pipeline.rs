@@ -530,6 +530,40 @@ fn the_copy_is_masked_before_the_service_exists_and_the_report_says_what_was_mas
 }
 
 #[test]
+fn prewarm_reads_the_restored_copy_before_the_service_exists() {
+    runtime().block_on(async {
+        let report =
+            run_pipeline(&new_account(), json!({"staging": {"prewarm": {"enabled": true, "max_seconds": 840}}}), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?} {:?}", report.error, report.cause);
+        let warmed = span(&report, "PrewarmStagingDatabase");
+        assert_eq!(warmed.times_entered, 1);
+        assert!(span(&report, "VerifyMasking").last_end_seconds.unwrap() <= warmed.first_start_seconds, "the masked copy is warmed");
+        assert!(warmed.last_end_seconds.unwrap() <= span(&report, "CreateStagingService").first_start_seconds);
+        assert!(!states_entered(&report).contains(&"PrewarmOff".to_string()));
+
+        let prewarm = &report.output.as_ref().unwrap()["prewarm"];
+        assert_eq!(prewarm["enabled"], json!(true));
+        assert_eq!(prewarm["sample_table"], json!("core_shareholder"), "{prewarm}");
+        let (before, after) = (prewarm["first_query_ms_before"].as_u64().unwrap(), prewarm["first_query_ms_after"].as_u64().unwrap());
+        assert!(before > after, "the restored copy loads lazily until warmed: before {before} ms, after {after} ms");
+        assert_eq!(prewarm["tables"].as_array().unwrap().len(), 5, "{prewarm}");
+        let markdown = report.markdown(None);
+        assert!(markdown.contains("| Warm-up | warmed 5 table(s): first query on core\\_shareholder "), "{markdown}");
+        assert_eq!(ledger(&report).production_writes, json!([]));
+
+        let account = new_account();
+        let off = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        assert_eq!(off.status, RunStatus::Succeeded, "{:?}", off.cause);
+        assert!(!states_entered(&off).contains(&"PrewarmStagingDatabase".to_string()), "{:?}", states_entered(&off));
+        assert_eq!(span(&off, "PrewarmOff").times_entered, 1);
+        assert_eq!(off.output.as_ref().unwrap()["prewarm"], json!({"enabled": false}));
+        assert!(!off.markdown(None).contains("Warm-up"));
+        let calls = account.ledger().calls.iter().filter(|c| c.step == Step::PrewarmStagingDatabase.name()).count();
+        assert_eq!(calls, 0, "off, the step is never called");
+    });
+}
+
+#[test]
 fn masking_off_is_stated_and_a_bad_rule_is_refused_before_anything_is_masked() {
     runtime().block_on(async {
         let off = run_pipeline(&new_account(), json!({"masking": {"enabled": false}}), &[]).await.unwrap();
@@ -623,6 +657,12 @@ fn bad_input_is_refused_before_any_call() {
         (json!({"service": {"subnets": ["subnet-0123456789abcdef0"]}}), "service.subnets"),
         (json!({"service": {"security_groups": ["sg-0123456789abcdef0"]}}), "service.security_groups"),
         (json!({"service": {"cluster": "other"}}), "service.cluster"),
+        (json!({"staging": {"prewarm": {"enabled": true, "max_seconds": 5}}}), "staging.prewarm.max_seconds"),
+        (json!({"staging": {"prewarm": {"enabled": true, "max_seconds": 841}}}), "staging.prewarm.max_seconds"),
+        (json!({"staging": {"prewarm": {"enabled": true, "tables": 0}}}), "staging.prewarm.tables"),
+        (json!({"staging": {"prewarm": {"enabled": true, "tables": 21}}}), "staging.prewarm.tables"),
+        (json!({"staging": {"prewarm": {"enabled": "yes"}}}), "staging.prewarm.enabled"),
+        (json!({"staging": {"prewarm": {"table": 3}}}), "table"),
     ];
     runtime().block_on(async {
         for (input, field) in cases {

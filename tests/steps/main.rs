@@ -13,6 +13,7 @@ mod lease;
 mod masking;
 mod migrations;
 mod plan_rehearsal;
+mod prewarm;
 mod production_rollback;
 mod production_snapshot;
 mod promote;

@@ -250,6 +250,7 @@ fn only_the_database_checks_run_in_the_vpc() {
     let checks = [
         Step::MaskStagingDatabase,
         Step::VerifyMasking,
+        Step::PrewarmStagingDatabase,
         Step::VerifyStagingMigrations,
         Step::VerifyProductionMigrations,
         Step::VerifyStagingBackfill,

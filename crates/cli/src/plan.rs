@@ -125,7 +125,7 @@ pub async fn plan<C: Cloud>(
         tasks: durations.task_durations(),
         default_task: durations.default_task(),
         waits,
-        choices: staging_choices(plan.staging_db.restore_from_backups),
+        choices: staging_choices(plan.staging_db.restore_from_backups, plan.staging_db.prewarm.enabled),
     };
     let definition =
         crate::execution::definition(STAGING_DEFINITION, &local_substitutions()).map_err(|e| StepError::MalformedInput(e.to_string()))?;
@@ -149,14 +149,20 @@ pub async fn plan<C: Cloud>(
     })
 }
 
-/// The exits `staging.asl.json`'s source Choices take for a plan that restores from production's
-/// automated backups (`staging.source: point-in-time`) or from the safety snapshot.
-pub fn staging_choices(restore_from_backups: bool) -> BTreeMap<String, String> {
+/// The exits `staging.asl.json`'s Choices take for a plan: its source Choices for a copy restored
+/// from production's automated backups (`staging.source: point-in-time`) or from the safety
+/// snapshot, and its warm-up Choice (`staging.prewarm.enabled`).
+pub fn staging_choices(restore_from_backups: bool, prewarm: bool) -> BTreeMap<String, String> {
     let (first, after_snapshot) = match restore_from_backups {
         true => ("RestoreStagingDatabaseToPointInTime", "IsDatabaseAvailable"),
         false => ("SnapshotProductionDatabase", "RestoreStagingDatabase"),
     };
-    BTreeMap::from([("ChooseStagingSource".to_string(), first.to_string()), ("IsRestoreStarted".to_string(), after_snapshot.to_string())])
+    let warm_up = if prewarm { "PrewarmStagingDatabase" } else { "PrewarmOff" };
+    BTreeMap::from([
+        ("ChooseStagingSource".to_string(), first.to_string()),
+        ("IsRestoreStarted".to_string(), after_snapshot.to_string()),
+        ("IsPrewarmOn".to_string(), warm_up.to_string()),
+    ])
 }
 
 fn reads(plan: &RunPlan, production_db: &DbInstance) -> Vec<PlannedResource> {

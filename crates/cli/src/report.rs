@@ -203,6 +203,7 @@ impl RunReport {
             staging_url: output.and_then(|o| o["staging_url"].as_str()).map(str::to_string),
             release: output.and_then(|o| serde_json::from_value(o["release"].clone()).ok()),
             teardown_at: output.and_then(|o| serde_json::from_value(o["teardown"]["at"].clone()).ok()),
+            warm_up: output.and_then(prewarm_line),
             cost,
             next_steps: Vec::new(),
         })
@@ -230,6 +231,9 @@ impl RunReport {
         }
         print_checks(&self.checks);
         if let Some(line) = self.output.as_ref().and_then(masking_line) {
+            println!("{line}");
+        }
+        if let Some(line) = self.output.as_ref().and_then(prewarm_line) {
             println!("{line}");
         }
         let status = self.status.line(self.error.as_deref());
@@ -321,6 +325,30 @@ fn masking_line(output: &Value) -> Option<String> {
     Some(format!("masked {} rows in {} s: {}", masking["rows_masked"], masking["seconds"], tables.join("; ")))
 }
 
+/// What the warm-up did, from the Summary's `prewarm`: the sample query before and after, and
+/// each table read (`None` when it was off: the copy is as cold as RDS restored it).
+fn prewarm_line(output: &Value) -> Option<String> {
+    let prewarm = output.get("prewarm").filter(|p| p["enabled"] == Value::Bool(true))?;
+    let tables: Vec<String> = prewarm["tables"]
+        .as_array()?
+        .iter()
+        .map(|t| {
+            let mib = t["bytes"].as_u64().unwrap_or(0) / (1 << 20);
+            let cut = if t["complete"] == Value::Bool(false) { ", cut short" } else { "" };
+            format!("{} ({mib} MiB, {}, {} ms{cut})", t["table"].as_str().unwrap_or("?"), t["method"].as_str().unwrap_or("?"), t["millis"])
+        })
+        .collect();
+    let limit = if prewarm["time_limit_reached"] == Value::Bool(true) { " (time limit reached)" } else { "" };
+    Some(format!(
+        "warmed {} table(s){limit}: first query on {} {} ms before, {} ms after: {}",
+        tables.len(),
+        prewarm["sample_table"].as_str().unwrap_or("(no table)"),
+        prewarm["first_query_ms_before"],
+        prewarm["first_query_ms_after"],
+        tables.join("; ")
+    ))
+}
+
 /// Every check in the Summary's `checks` groups.
 fn checks_of(output: &Option<Value>) -> Vec<Value> {
     output
@@ -367,5 +395,20 @@ mod tests {
         );
         assert!(masking_line(&json!({"masking": {"enabled": false}})).unwrap().starts_with("masking: OFF"));
         assert_eq!(masking_line(&json!({})), None);
+    }
+
+    #[test]
+    fn the_prewarm_line_gives_the_latency_before_and_after_and_each_table_or_nothing_when_off() {
+        let output = json!({"prewarm": {"enabled": true, "sample_table": "core_shareholder", "first_query_ms_before": 1550,
+            "first_query_ms_after": 50, "time_limit_reached": true, "tables": [
+            {"table": "core_shareholder", "bytes": 10_485_760u64, "method": "pg-prewarm", "millis": 160, "complete": true},
+            {"table": "core_issuer", "bytes": 2_097_152u64, "method": "sequential-read", "millis": 30, "complete": false}]}});
+        assert_eq!(
+            prewarm_line(&output).unwrap(),
+            "warmed 2 table(s) (time limit reached): first query on core_shareholder 1550 ms before, 50 ms after: \
+             core_shareholder (10 MiB, pg-prewarm, 160 ms); core_issuer (2 MiB, sequential-read, 30 ms, cut short)"
+        );
+        assert_eq!(prewarm_line(&json!({"prewarm": {"enabled": false}})), None);
+        assert_eq!(prewarm_line(&json!({})), None);
     }
 }

@@ -20,7 +20,9 @@ use chrono::{DateTime, Utc};
 use rehearsal_asl::RunOptions;
 use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_core::checks::db::DbQuery;
-use rehearsal_core::cloud::{DatabaseMasker, DatabaseProbe, DbTarget, HttpClient, HttpError, HttpRequest, HttpResponse, ProbeError};
+use rehearsal_core::cloud::{
+    DatabaseMasker, DatabaseProbe, DatabaseWarmer, DbTarget, HttpClient, HttpError, HttpRequest, HttpResponse, ProbeError, Warmed,
+};
 use rehearsal_core::masking::{Findings, MaskingError, MaskingPlan, TableMasked};
 use rehearsal_core::Secret;
 use rehearsal_lambda::LiveCloud;
@@ -29,6 +31,7 @@ use serde_json::Value;
 use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// `HOST=IP:PORT` rules sending what is addressed to HOST (exactly, or any subdomain for
 /// `*.suffix`) to a loopback address instead: for an emulated app or database on this machine,
@@ -142,6 +145,12 @@ impl DatabaseMasker for OverriddenPostgres {
 
     async fn verify(&self, staging: &DbTarget, production: &DbTarget, plan: &MaskingPlan) -> Result<Findings, MaskingError> {
         self.probe.verify(&self.route(staging), &self.route(production), plan).await
+    }
+}
+
+impl DatabaseWarmer for OverriddenPostgres {
+    async fn prewarm(&self, target: &DbTarget, tables: u32, limit: Duration) -> Result<Warmed, ProbeError> {
+        self.probe.prewarm(&self.route(target), tables, limit).await
     }
 }
 

@@ -800,6 +800,56 @@ pub trait DatabaseMasker {
     ) -> impl Future<Output = Result<crate::masking::Findings, crate::masking::MaskingError>> + Send;
 }
 
+// ---------------------------------------------------------------- warming the staging copy
+
+/// How a table was read into the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarmMethod {
+    /// `pg_prewarm(table)`: reads every block of the table's main fork.
+    PgPrewarm,
+    /// `SELECT count(*)`: a sequential scan, where the extension cannot be created.
+    SequentialRead,
+}
+
+/// One table the warm-up read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableWarmed {
+    pub table: String,
+    /// The table's size on disk (`pg_table_size`).
+    pub bytes: u64,
+    pub method: WarmMethod,
+    pub millis: u64,
+    /// `false`: the time limit cancelled the read part way.
+    pub complete: bool,
+}
+
+/// What a warm-up did, and the sample query's latency on the largest table before and after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Warmed {
+    pub tables: Vec<TableWarmed>,
+    /// The largest table, where the sample query ran (`None`: the database has no table).
+    pub sample_table: Option<String>,
+    pub first_query_ms_before: u64,
+    pub first_query_ms_after: u64,
+    /// The time limit ended the warm-up before every table was read.
+    pub time_limit_reached: bool,
+}
+
+/// Reads the largest tables of the staging copy into the cache, within a time limit.
+pub trait DatabaseWarmer {
+    /// Reads the `tables` largest tables of the `public` schema, largest first, with
+    /// `pg_prewarm` where the extension can be created, otherwise sequentially; stops at `limit`.
+    fn prewarm(
+        &self,
+        target: &DbTarget,
+        tables: u32,
+        limit: std::time::Duration,
+    ) -> impl Future<Output = Result<Warmed, ProbeError>> + Send;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,8 @@ pub struct RunReport {
     pub release: Option<crate::plan::PlannedRelease>,
     /// When the teardown schedule removes staging.
     pub teardown_at: Option<DateTime<Utc>>,
+    /// What the warm-up (`staging.prewarm`) did, in one line; `None` when it was off.
+    pub warm_up: Option<String>,
     pub cost: Option<CostEstimate>,
     /// Commands or advice of the caller's, after the ones the outcome implies.
     pub next_steps: Vec<String>,
@@ -113,6 +115,9 @@ fn outcome(out: &mut String, r: &RunReport) {
             ),
         };
         row(out, &["Release", &format!("{ran} ({})", release.backend.name())]);
+    }
+    if let Some(line) = &r.warm_up {
+        row(out, &["Warm-up", &cell(line)]);
     }
     if let Some(at) = r.teardown_at {
         row(out, &["Torn down", &format!("by its schedule at {}", timestamp(at))]);
@@ -461,9 +466,19 @@ mod tests {
             staging_url: Some("https://abc.us-east-1.awsapprunner.com".into()),
             release: None,
             teardown_at: Some(at(86400)),
+            warm_up: None,
             cost: None,
             next_steps: vec!["rehearsal promote tableicty-20261124".into()],
         }
+    }
+
+    #[test]
+    fn a_warm_up_is_a_row_of_the_summary() {
+        let report = RunReport { warm_up: Some("warmed 1 table(s): first query on a|b 90 ms before, 2 ms after".into()), ..succeeded() };
+        let text = render(&report);
+        let row = "| Warm-up | warmed 1 table(s): first query on a\\|b 90 ms before, 2 ms after |\n| Torn down |";
+        assert!(text.contains(row), "{text}");
+        assert!(!render(&succeeded()).contains("Warm-up"));
     }
 
     #[test]

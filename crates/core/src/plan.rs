@@ -110,6 +110,8 @@ pub struct StagingDbPlan {
     /// `staging.source: point-in-time`: restored from production's automated backups, started
     /// before the safety snapshot (the definition's Choices test this, not the source's name).
     pub restore_from_backups: bool,
+    /// `staging.prewarm`, as the document gave it (the definition's Choice tests `enabled`).
+    pub prewarm: crate::run::PrewarmInput,
     /// Production's instance's, set explicitly on the restore (RDS would give the default).
     pub parameter_group: Option<String>,
     /// Production's instance's, as DescribeDBInstances answered (never the document's).

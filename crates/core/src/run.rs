@@ -57,6 +57,33 @@ pub struct StagingInput {
     /// is taken) or `point-in-time` (restore production's automated backups to the latest
     /// restorable time while the safety snapshot, which the rollback plan still gets, is taken).
     pub source: StagingSource,
+    /// Issue 16: read the copy's largest tables once it is masked, before the service exists:
+    /// a restored RDS volume loads its blocks lazily from S3, so first queries are slow.
+    pub prewarm: PrewarmInput,
+}
+
+/// `staging.prewarm`: off unless enabled; bounded in time and in tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrewarmInput {
+    pub enabled: bool,
+    /// The whole warm-up's limit; what is not read by then stays cold.
+    pub max_seconds: u32,
+    /// How many of the largest tables are read.
+    pub tables: u32,
+}
+
+impl Default for PrewarmInput {
+    fn default() -> Self {
+        Self { enabled: false, max_seconds: 300, tables: 5 }
+    }
+}
+
+impl PrewarmInput {
+    /// The step is one Lambda invocation (at most 900 s): a minute is left for connecting, reading
+    /// the parameters and the sample query after.
+    pub const MAX_SECONDS: std::ops::RangeInclusive<u32> = 10..=840;
+    pub const TABLES: std::ops::RangeInclusive<u32> = 1..=20;
 }
 
 /// How the staging copy is made. The plan says what each costs in time.
@@ -207,6 +234,7 @@ impl Default for StagingInput {
             parameter_path: "/tableicty/staging/".into(),
             secret_key: SecretKeySource::Copy,
             source: StagingSource::Snapshot,
+            prewarm: PrewarmInput::default(),
         }
     }
 }
@@ -354,6 +382,16 @@ impl RunInput {
         let bad = |field: &str, reason: String| Err(StepError::invalid(field, reason));
         if let Some(problem) = app_problem(&self.app) {
             return bad("app", problem);
+        }
+        let prewarm = &self.staging.prewarm;
+        if !PrewarmInput::MAX_SECONDS.contains(&prewarm.max_seconds) {
+            return bad(
+                "staging.prewarm.max_seconds",
+                format!("{} is outside 10 to 840 seconds (the step is one Lambda invocation, 900 s at most)", prewarm.max_seconds),
+            );
+        }
+        if !PrewarmInput::TABLES.contains(&prewarm.tables) {
+            return bad("staging.prewarm.tables", format!("{} is outside 1 to 20 tables", prewarm.tables));
         }
         if !(1..=168).contains(&self.ttl_hours) {
             return bad("ttl_hours", format!("{} is outside 1 to 168 hours (one week)", self.ttl_hours));

@@ -10,10 +10,10 @@ use lambda_runtime::Error;
 use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_core::checks::db::DbQuery;
 use rehearsal_core::cloud::{
-    Clock, CloudResult, ContainerImage, ContainerImages, DatabaseMasker, DatabaseProbe, DbInstance, DbSnapshot, DbTarget, ExecutionInfo,
-    Executions, HttpClient, HttpError, HttpRequest, HttpResponse, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore,
-    PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec,
-    WebhookEndpoint,
+    Clock, CloudResult, ContainerImage, ContainerImages, DatabaseMasker, DatabaseProbe, DatabaseWarmer, DbInstance, DbSnapshot, DbTarget,
+    ExecutionInfo, Executions, HttpClient, HttpError, HttpRequest, HttpResponse, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind,
+    ParameterStore, PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation,
+    ServiceOperation, ServiceSpec, Warmed, WebhookEndpoint,
 };
 use rehearsal_core::image::ImageName;
 use rehearsal_core::masking::{Findings, MaskingError, MaskingPlan, TableMasked};
@@ -318,6 +318,12 @@ impl<H, P: DatabaseMasker, S> DatabaseMasker for LiveCloud<H, P, S> {
         plan: &MaskingPlan,
     ) -> impl Future<Output = Result<Findings, MaskingError>> + Send {
         self.postgres.verify(staging, production, plan)
+    }
+}
+
+impl<H, P: DatabaseWarmer, S> DatabaseWarmer for LiveCloud<H, P, S> {
+    fn prewarm(&self, target: &DbTarget, tables: u32, limit: Duration) -> impl Future<Output = Result<Warmed, ProbeError>> + Send {
+        self.postgres.prewarm(target, tables, limit)
     }
 }
 

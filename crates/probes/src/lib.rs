@@ -6,6 +6,8 @@
 //!   It is also the [`DatabaseMasker`](rehearsal_core::cloud::DatabaseMasker) of the staging
 //!   copy: rules checked against information_schema, one transaction per table, batches, a
 //!   bookkeeping table that makes a re-run change nothing, and the read-only verification.
+//!   And the [`DatabaseWarmer`](rehearsal_core::cloud::DatabaseWarmer): the largest tables read
+//!   with `pg_prewarm` or sequentially, within a time limit, a sample query timed around it.
 //! * [`ReqwestClient`]: [`HttpClient`](rehearsal_core::cloud::HttpClient) over reqwest, no
 //!   redirects followed, with optional retries while the service is still starting.
 //! * [`StripeClient`]: [`PaymentWebhooks`](rehearsal_core::cloud::PaymentWebhooks) over Stripe's
@@ -15,6 +17,7 @@
 mod http;
 mod masking;
 mod postgres;
+mod prewarm;
 mod stripe;
 mod values;
 

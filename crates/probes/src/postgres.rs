@@ -134,6 +134,10 @@ impl PostgresProbe {
         self
     }
 
+    pub(crate) fn statement_timeout(&self) -> Duration {
+        self.statement_timeout
+    }
+
     pub fn tls_mode(&self) -> TlsMode {
         match self.tls {
             Tls::VerifyFull(_) => TlsMode::VerifyFull,

@@ -6,6 +6,9 @@ mod support;
 #[path = "postgres/masking.rs"]
 mod masking;
 
+#[path = "postgres/prewarm.rs"]
+mod prewarm;
+
 use rehearsal_core::checks::db::{backfill_checks, migration_checks, run_checks, DbQuery};
 use rehearsal_core::checks::{require_all, CheckResult};
 use rehearsal_core::cloud::{DatabaseProbe, DbTarget, ProbeError};

@@ -34,6 +34,7 @@ pub mod seed;
 mod sns;
 mod ssm;
 mod stripe;
+mod warmup;
 mod world;
 
 pub use account::{SimAccount, SimCloud};

@@ -65,7 +65,7 @@ impl World {
     }
 
     /// The instance a probe's connection reaches, refused as PostgreSQL refuses it.
-    fn connect_probe(&mut self, target: &DbTarget, t: DateTime<Utc>) -> Result<&mut Instance, ProbeError> {
+    pub(crate) fn connect_probe(&mut self, target: &DbTarget, t: DateTime<Utc>) -> Result<&mut Instance, ProbeError> {
         let connection = Connection {
             host: target.host.clone(),
             port: target.port,
@@ -81,7 +81,14 @@ impl World {
     }
 
     fn probe(&mut self, ctx: &Ctx, target: &DbTarget, query: &DbQuery) -> Result<Vec<Vec<Value>>, ProbeError> {
-        let data = self.connect_probe(target, ctx.now)?.data.clone();
+        let instance = self.connect_probe(target, ctx.now)?;
+        if let DbQuery::CountRows { table, null_column } = query {
+            if instance.data.count_rows(table, null_column.as_deref()).is_ok() {
+                // A count reads the whole table: lazy loading is over for it.
+                instance.read_in_full(table);
+            }
+        }
+        let data = instance.data.clone();
         let data = if self.has_fault(ctx.step, FaultKind::FailedCheck) {
             self.fire(ctx, FaultKind::FailedCheck, query_name(query));
             data.as_if_never_migrated()

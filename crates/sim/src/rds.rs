@@ -11,6 +11,7 @@ use rehearsal_core::naming::rds_identifier_problem;
 use rehearsal_core::tags::Tags;
 use rehearsal_core::Secret;
 use rehearsal_core::{CloudError, CloudErrorKind};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +107,9 @@ pub(crate) struct Instance {
     /// `CopyTagsToSnapshot`: its snapshots (the final one too) carry its tags. This tool's
     /// restores set it.
     pub copy_tags_to_snapshot: bool,
+    /// Lazy loading: the tables of a restored volume whose blocks still come from S3 on first
+    /// read (slowly), until a warm-up or a full read of the table loaded them.
+    pub cold_tables: BTreeSet<String>,
 }
 
 impl Instance {
@@ -359,6 +363,7 @@ impl World {
             stopped: None,
             password_reset: None,
             copy_tags_to_snapshot: false,
+            cold_tables: BTreeSet::new(),
         };
         self.instances.insert(id.to_string(), instance);
         self.foreign(ctx, "db-instance", id);
@@ -437,6 +442,7 @@ impl World {
             return Err(error(CloudErrorKind::Fatal, "InvalidParameterValue", format!("Invalid security group: {bad}")));
         }
         let outcome = self.outcome(ctx, request.source.operation(), true);
+        let cold_tables = copy.data.tables.keys().cloned().collect();
         let instance = Instance {
             id: id.clone(),
             class: request.class.clone(),
@@ -458,6 +464,7 @@ impl World {
             stopped: None,
             password_reset: None,
             copy_tags_to_snapshot: true,
+            cold_tables,
         };
         let described = describe_instance(&instance, ctx);
         self.instances.insert(id.clone(), instance);

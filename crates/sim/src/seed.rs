@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{CodeBuild, DbStorage, ParameterKind, ServiceSource};
 use rehearsal_core::steps::plan_rehearsal::{EcsStackSettings, StackSettings};
 use rehearsal_core::tags::Tags;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const ACCOUNT_ID: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
@@ -167,6 +167,7 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
             stopped: None,
             password_reset: None,
             copy_tags_to_snapshot: false,
+            cold_tables: BTreeSet::new(),
         },
     );
 

@@ -8,6 +8,7 @@ pub mod lease;
 pub mod masking;
 pub mod migrations;
 pub mod plan_rehearsal;
+pub mod prewarm;
 pub mod production_rollback;
 pub mod production_snapshot;
 pub mod promote;
@@ -21,8 +22,8 @@ pub mod teardown_schedule;
 pub mod validation;
 
 use crate::cloud::{
-    Clock, ContainerImages, DatabaseMasker, DatabaseProbe, Executions, HttpClient, ParameterKind, ParameterStore, PaymentWebhooks, Rds,
-    Scheduler, ServiceHost,
+    Clock, ContainerImages, DatabaseMasker, DatabaseProbe, DatabaseWarmer, Executions, HttpClient, ParameterKind, ParameterStore,
+    PaymentWebhooks, Rds, Scheduler, ServiceHost,
 };
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
@@ -49,6 +50,7 @@ pub trait Cloud:
     + HttpClient
     + DatabaseProbe
     + DatabaseMasker
+    + DatabaseWarmer
     + Sync
 {
 }
@@ -64,6 +66,7 @@ impl<
             + HttpClient
             + DatabaseProbe
             + DatabaseMasker
+            + DatabaseWarmer
             + Sync,
     > Cloud for T
 {
@@ -105,6 +108,7 @@ steps! {
     WriteStagingDatabaseUrl => "write_staging_database_url", "WriteStagingDatabaseUrlFunctionArn";
     MaskStagingDatabase => "mask_staging_database", "MaskStagingDatabaseFunctionArn";
     VerifyMasking => "verify_masking", "VerifyMaskingFunctionArn";
+    PrewarmStagingDatabase => "prewarm_staging_database", "PrewarmStagingDatabaseFunctionArn";
     ScheduleStagingTeardown => "schedule_staging_teardown", "ScheduleStagingTeardownFunctionArn";
     CreateStagingService => "create_staging_service", "CreateStagingServiceFunctionArn";
     CheckStagingService => "check_staging_service", "CheckStagingServiceFunctionArn";
@@ -155,6 +159,9 @@ impl Step {
                 | Step::CheckStagingService
                 | Step::CheckProductionService
                 | Step::VerifyMasking
+                // Reads the copy; its one write, CREATE EXTENSION IF NOT EXISTS pg_prewarm, creates
+                // nothing a rollback or teardown has to remove (it goes with the instance).
+                | Step::PrewarmStagingDatabase
                 | Step::VerifyStagingMigrations
                 | Step::VerifyProductionMigrations
                 | Step::VerifyStagingBackfill
@@ -185,6 +192,7 @@ pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Val
         Step::WriteStagingDatabaseUrl => call(input, |i| staging_parameters::write_staging_database_url(cloud, i)).await,
         Step::MaskStagingDatabase => call(input, |i| masking::mask_staging_database(cloud, i)).await,
         Step::VerifyMasking => call(input, |i| masking::verify_masking(cloud, i)).await,
+        Step::PrewarmStagingDatabase => call(input, |i| prewarm::prewarm_staging_database(cloud, i)).await,
         Step::ScheduleStagingTeardown => call(input, |i| teardown_schedule::schedule_staging_teardown(cloud, i)).await,
         Step::CreateStagingService => call(input, |i| staging_service::create_staging_service(cloud, i)).await,
         Step::CheckStagingService | Step::CheckProductionService => call(input, |i| staging_service::check_service(cloud, i)).await,

@@ -332,6 +332,7 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
             instance_id: run.staging.db_instance_id.to_ascii_lowercase(),
             class: run.staging.db_instance_class.clone(),
             restore_from_backups: run.staging.source == StagingSource::PointInTime,
+            prewarm: run.staging.prewarm,
             parameter_group: production_db.parameter_group.clone(),
             // The runbook: same subnet group and security groups as production, never the caller's.
             subnet_group: production_db.subnet_group.clone(),
