@@ -37,40 +37,28 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::future::Future;
 
-/// Everything a step may use. The SDK adapters and the simulated account implement all of it.
-pub trait Cloud:
-    Clock
-    + Rds
-    + ParameterStore
-    + ServiceHost
-    + ContainerImages
-    + Scheduler
-    + PaymentWebhooks
-    + Executions
-    + HttpClient
-    + DatabaseProbe
-    + DatabaseMasker
-    + DatabaseWarmer
-    + Sync
-{
+/// `Cloud`: every capability trait, once, for the trait and its blanket implementation.
+macro_rules! cloud {
+    ($($capability:ident),+) => {
+        /// Everything a step may use. The SDK adapters and the simulated account implement all of it.
+        pub trait Cloud: $($capability +)+ Sync {}
+        impl<T: $($capability +)+ Sync> Cloud for T {}
+    };
 }
-impl<
-        T: Clock
-            + Rds
-            + ParameterStore
-            + ServiceHost
-            + ContainerImages
-            + Scheduler
-            + PaymentWebhooks
-            + Executions
-            + HttpClient
-            + DatabaseProbe
-            + DatabaseMasker
-            + DatabaseWarmer
-            + Sync,
-    > Cloud for T
-{
-}
+cloud!(
+    Clock,
+    Rds,
+    ParameterStore,
+    ServiceHost,
+    ContainerImages,
+    Scheduler,
+    PaymentWebhooks,
+    Executions,
+    HttpClient,
+    DatabaseProbe,
+    DatabaseMasker,
+    DatabaseWarmer
+);
 
 macro_rules! steps {
     ($($variant:ident => $name:literal, $key:literal;)*) => {
