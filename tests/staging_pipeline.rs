@@ -51,6 +51,9 @@ fn happy_path_builds_staging_and_passes_every_check() {
             assert!(created.iter().any(|c| c.contains(id)), "{id} not in {created:?}");
         }
         assert_eq!(ledger(&report).production_writes, json!([]), "production was written");
+        // Production's parameter and option groups, never the defaults a restore would get.
+        let production_groups = (seed::PRODUCTION_DB_PARAMETER_GROUP.to_string(), seed::PRODUCTION_DB_OPTION_GROUP.to_string());
+        assert_eq!(account.db_groups("tableicty-staging-db"), Some(production_groups));
 
         // The running app sees the final FRONTEND_URL (it was deployed again after writing it)
         // and a DATABASE_URL pointing at the staging instance.
@@ -307,7 +310,8 @@ fn point_in_time_copies_production_beside_the_safety_snapshot_which_the_rollback
         assert!(!calls.contains(&"RestoreDBInstanceFromDBSnapshot".to_string()), "{calls:?}");
         let snapshot = account.session("test").describe_snapshot(BACKUP_SNAPSHOT).await.unwrap();
         assert!(snapshot.is_some_and(|s| s.status == "available"), "the safety snapshot is missing");
-        assert_eq!(account.parameter_group("tableicty-staging-db").as_deref(), Some(seed::PRODUCTION_DB_PARAMETER_GROUP));
+        let production_groups = (seed::PRODUCTION_DB_PARAMETER_GROUP.to_string(), seed::PRODUCTION_DB_OPTION_GROUP.to_string());
+        assert_eq!(account.db_groups("tableicty-staging-db"), Some(production_groups));
         let restored = span(&report, "RestoreStagingDatabaseToPointInTime").first_start_seconds;
         let snapshot_ready = span(&report, "IsRestoreStarted").first_start_seconds;
         assert!(restored < 60.0 && snapshot_ready >= 10.0 * 60.0, "the restore did not start before the snapshot's wait");

@@ -80,6 +80,7 @@ async fn a_foreign_instance_under_the_restore_name_is_refused() {
         subnet_group: production.subnet_group,
         security_group_ids: production.security_group_ids,
         parameter_group: None,
+        option_group: None,
         publicly_accessible: false,
         tags: foreign_tags(),
     };

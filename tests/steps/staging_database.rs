@@ -68,6 +68,7 @@ async fn a_foreign_instance_under_the_staging_name_is_refused_and_left_alone() {
         subnet_group: planned.subnet_group.clone(),
         security_group_ids: planned.security_group_ids.clone(),
         parameter_group: None,
+        option_group: None,
         publicly_accessible: false,
         tags: foreign_tags(),
     };

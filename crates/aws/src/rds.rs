@@ -32,6 +32,7 @@ fn instance(db: &SdkInstance) -> DbInstance {
         subnet_group: db.db_subnet_group().and_then(|g| g.db_subnet_group_name()).map(str::to_string),
         security_group_ids: db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).map(str::to_string).collect(),
         parameter_group: db.db_parameter_groups().first().and_then(|g| g.db_parameter_group_name()).map(str::to_string),
+        option_group: db.option_group_memberships().first().and_then(|g| g.option_group_name()).map(str::to_string),
         backup_retention_days: db.backup_retention_period().and_then(|d| u32::try_from(d).ok()).unwrap_or_default(),
         publicly_accessible: db.publicly_accessible().unwrap_or(false),
         master_username: db.master_username().unwrap_or_default().to_string(),
@@ -89,6 +90,7 @@ impl Rds for AwsCloud {
                     .set_db_subnet_group_name(request.subnet_group.clone())
                     .set_vpc_security_group_ids(Some(request.security_group_ids.clone()))
                     .set_db_parameter_group_name(request.parameter_group.clone())
+                    .set_option_group_name(request.option_group.clone())
                     .publicly_accessible(request.publicly_accessible)
                     .set_tags(Some(to_sdk_tags(&request.tags)))
                     // Snapshots later taken of the new instance carry its ownership tags.

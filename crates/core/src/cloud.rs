@@ -44,6 +44,8 @@ pub struct DbInstance {
     pub security_group_ids: Vec<String>,
     /// `DBParameterGroups[0]`: a restore gets the engine's default unless told.
     pub parameter_group: Option<String>,
+    /// `OptionGroupMemberships[0]`: likewise.
+    pub option_group: Option<String>,
     /// `BackupRetentionPeriod`: 0 means no automated backups, so no point-in-time restore.
     pub backup_retention_days: u32,
     pub publicly_accessible: bool,
@@ -83,8 +85,9 @@ pub struct RestoreRequest {
     pub class: String,
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,
-    /// Set explicitly: a restore otherwise gets the engine's default parameter group.
+    /// Set explicitly: a restore otherwise gets the engine's default parameter and option groups.
     pub parameter_group: Option<String>,
+    pub option_group: Option<String>,
     pub publicly_accessible: bool,
     pub tags: Tags,
 }

@@ -114,6 +114,7 @@ pub struct StagingDbPlan {
     pub prewarm: crate::run::PrewarmInput,
     /// Production's instance's, set explicitly on the restore (RDS would give the default).
     pub parameter_group: Option<String>,
+    pub option_group: Option<String>,
     /// Production's instance's, as DescribeDBInstances answered (never the document's).
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,

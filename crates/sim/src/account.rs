@@ -121,10 +121,11 @@ impl SimAccount {
         }
     }
 
-    /// The parameter group an instance has (RDS's `DBParameterGroups[0]`).
-    pub fn parameter_group(&self, instance_id: &str) -> Option<String> {
+    /// The parameter and option groups an instance has (RDS's `DBParameterGroups[0]`,
+    /// `OptionGroupMemberships[0]`).
+    pub fn db_groups(&self, instance_id: &str) -> Option<(String, String)> {
         let (world, now) = self.world();
-        world.live_instance(instance_id, now).map(|i| i.parameter_group.clone())
+        world.live_instance(instance_id, now).map(|i| (i.parameter_group.clone(), i.option_group.clone()))
     }
 
     /// Puts a snapshot of instance `source` named `id` with `tags`, taken at `created_at`, as

@@ -3,7 +3,10 @@
 use crate::account::{Api, SimCloud};
 use crate::config::SimConfig;
 use crate::database::Database;
-use crate::seed::{ACCOUNT_ID, BACKUP_WINDOW_HOUR, DB_PORT, DEFAULT_DB_PARAMETER_GROUP, PRODUCTION_DB, RDS_ENDPOINT_SUFFIX, REGION};
+use crate::seed::{
+    ACCOUNT_ID, BACKUP_WINDOW_HOUR, DB_PORT, DEFAULT_DB_OPTION_GROUP, DEFAULT_DB_PARAMETER_GROUP, PRODUCTION_DB, RDS_ENDPOINT_SUFFIX,
+    REGION,
+};
 use crate::world::{after, ends, Ctx, Origin, Outcome, World};
 use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest, RestoreSource};
@@ -88,6 +91,7 @@ pub(crate) struct Instance {
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,
     pub parameter_group: String,
+    pub option_group: String,
     pub backup_retention_days: u32,
     pub publicly_accessible: bool,
     pub address: String,
@@ -230,6 +234,7 @@ fn describe_instance(i: &Instance, ctx: &Ctx) -> DbInstance {
         subnet_group: i.subnet_group.clone(),
         security_group_ids: i.security_group_ids.clone(),
         parameter_group: Some(i.parameter_group.clone()),
+        option_group: Some(i.option_group.clone()),
         backup_retention_days: i.backup_retention_days,
         publicly_accessible: i.publicly_accessible,
         master_username: i.master_user.clone(),
@@ -349,6 +354,7 @@ impl World {
             subnet_group: Some("default".to_string()),
             security_group_ids: vec!["sg-0f9e8d7c6b5a40312".to_string()],
             parameter_group: DEFAULT_DB_PARAMETER_GROUP.to_string(),
+            option_group: DEFAULT_DB_OPTION_GROUP.to_string(),
             backup_retention_days: 1,
             publicly_accessible: false,
             address: endpoint_address(id),
@@ -450,6 +456,7 @@ impl World {
             subnet_group: Some(request.subnet_group.clone().unwrap_or_else(|| "default".to_string())),
             security_group_ids: request.security_group_ids.clone(),
             parameter_group: request.parameter_group.clone().unwrap_or_else(|| DEFAULT_DB_PARAMETER_GROUP.to_string()),
+            option_group: request.option_group.clone().unwrap_or_else(|| DEFAULT_DB_OPTION_GROUP.to_string()),
             backup_retention_days: 1,
             publicly_accessible: request.publicly_accessible,
             address: endpoint_address(id),

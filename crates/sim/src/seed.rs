@@ -90,6 +90,9 @@ pub const PRODUCTION_EXPRESS_URL: &str = "tableicty-backend-7c3a91fe.ecs.us-east
 
 /// Production's own parameter group (a restore would get `default.postgres15` unless told).
 pub const PRODUCTION_DB_PARAMETER_GROUP: &str = "tableicty-postgres15";
+/// Production's option group, and what RDS gives an instance restored without one.
+pub const PRODUCTION_DB_OPTION_GROUP: &str = "tableicty-postgres15-options";
+pub const DEFAULT_DB_OPTION_GROUP: &str = "default:postgres-15";
 /// What RDS gives an instance restored without a parameter group.
 pub const DEFAULT_DB_PARAMETER_GROUP: &str = "default.postgres15";
 /// Production's daily automated backup starts then (its backup window, UTC); a point-in-time
@@ -153,6 +156,7 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
             subnet_group: Some(DB_SUBNET_GROUP.to_string()),
             security_group_ids: vec![DB_SECURITY_GROUP.to_string()],
             parameter_group: PRODUCTION_DB_PARAMETER_GROUP.to_string(),
+            option_group: PRODUCTION_DB_OPTION_GROUP.to_string(),
             backup_retention_days: 7,
             publicly_accessible: false,
             address: PRODUCTION_DB_ENDPOINT.to_string(),

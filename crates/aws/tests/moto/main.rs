@@ -129,6 +129,7 @@ async fn staging_is_restored_to_production_s_latest_restorable_time_with_product
         subnet_group: Some(subnet_group.clone()),
         security_group_ids: vec![sg.clone()],
         parameter_group: production.parameter_group.clone(),
+        option_group: None,
         publicly_accessible: false,
         tags: run_tags(),
     };
@@ -167,6 +168,7 @@ async fn staging_is_restored_private_renamed_and_deleted_with_a_final_snapshot()
         subnet_group: Some(subnet_group.clone()),
         security_group_ids: vec![sg.clone()],
         parameter_group: None,
+        option_group: None,
         publicly_accessible: false,
         tags: run_tags(),
     };
@@ -231,6 +233,7 @@ async fn a_production_rollback_swaps_the_restored_copy_in_under_the_production_n
         subnet_group: Some(subnet_group),
         security_group_ids: vec![sg],
         parameter_group: None,
+        option_group: None,
         publicly_accessible: false,
         tags,
     };

@@ -83,6 +83,7 @@ pub async fn restore_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: R
                 subnet_group: staging.subnet_group.clone(),
                 security_group_ids: staging.security_group_ids.clone(),
                 parameter_group: staging.parameter_group.clone(),
+                option_group: staging.option_group.clone(),
                 // Hard-coded, not the plan's: a forged plan handed to this function directly
                 // still gets a private copy of production's data.
                 publicly_accessible: false,

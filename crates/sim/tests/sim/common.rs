@@ -49,6 +49,7 @@ pub fn restore_request(id: &str) -> RestoreRequest {
         subnet_group: Some(DB_SUBNET_GROUP.into()),
         security_group_ids: vec![DB_SECURITY_GROUP.into()],
         parameter_group: None,
+        option_group: None,
         publicly_accessible: false,
         tags: tags(),
     }
