@@ -334,7 +334,9 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
             restore_from_backups: run.staging.source == StagingSource::PointInTime,
             prewarm: run.staging.prewarm,
             parameter_group: production_db.parameter_group.clone(),
-            option_group: production_db.option_group.clone(),
+            // A default option group (`default:…`) is what a restore gets anyway; naming it could
+            // only fail (an emulator reports one it does not have).
+            option_group: production_db.option_group.clone().filter(|group| !group.starts_with("default:")),
             // The runbook: same subnet group and security groups as production, never the caller's.
             subnet_group: production_db.subnet_group.clone(),
             security_group_ids: production_db.security_group_ids.clone(),

@@ -57,7 +57,7 @@ pub async fn restore_production_database<C: Rds + Clock + Sync>(cloud: &C, input
         subnet_group: template.subnet_group,
         security_group_ids: template.security_group_ids,
         parameter_group: template.parameter_group,
-        option_group: template.option_group,
+        option_group: template.option_group.filter(|group| !group.starts_with("default:")),
         publicly_accessible: template.publicly_accessible,
         tags,
     };
