@@ -1,5 +1,6 @@
 //! `rehearsal remote`: the CLI's Step Functions commands against moto's Step Functions API,
-//! through the API's own handler: validation before any call, idempotent starts, status, 404.
+//! through the API's own handler: validation before any call, idempotent starts, status, 404,
+//! a redrive refused for a run that passed.
 
 use rehearsal_api::{Api, Config};
 use rehearsal_aws::{load_config, AwsCloud, StepFunctions};
@@ -74,4 +75,13 @@ async fn remote_commands_start_once_report_status_and_refuse_bad_input_before_an
     assert_eq!(unidentified, 403, "without the caller's identity nobody can be told from the requester: {body}");
     let (no_approval, body) = call_as(&api, &approve, Some("arn:aws:iam::123456789012:user/approver")).await;
     assert_eq!(no_approval, 409, "{body}");
+
+    // A run that passed cannot be redriven; a key too long for a client token is refused first.
+    let redrive = |id: &str, key: &str| RemoteAction::Redrive { id: id.into(), idempotency_key: key.into() };
+    let (status, body) = call(&api, &redrive("release-1", &"k".repeat(65))).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("Idempotency-Key")), "{body}");
+    let (status, body) = call(&api, &redrive("release-1", "redrive-1")).await;
+    assert!(status == 409 && body["error"].as_str().unwrap().contains("SUCCEEDED"), "{status} {body}");
+    let (missing, _) = call(&api, &redrive("no-such-run", "redrive-1")).await;
+    assert_eq!(missing, 404);
 }

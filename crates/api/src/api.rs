@@ -23,6 +23,10 @@ pub const PLAN_STATE: &str = "PlanRehearsal";
 /// The only environment the API tears down.
 pub const TEARDOWN_ENVIRONMENT: &str = "staging";
 const MAX_NAME: usize = 80;
+/// RedriveExecution's `clientToken` is at most 64 characters.
+const MAX_CLIENT_TOKEN: usize = 64;
+/// Redrive continues what stopped; these ended for good.
+const REDRIVABLE: [&str; 3] = ["FAILED", "TIMED_OUT", "ABORTED"];
 /// The promote machine's states while it waits for a decision.
 const AWAITING_STATES: [&str; 3] = ["CheckApproval", "IsApproved", "WaitForApproval"];
 /// What a promotion body may set; `requested_by` is always the caller.
@@ -296,6 +300,10 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
         &self.state_machines
     }
 
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Answers one request; every failure is a JSON response, never an error of the function.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let caller = caller(&request);
@@ -337,6 +345,7 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
             Route::ApproveRun => self.decide(&path_name("id", parameter)?, request, Verdict::Approved, caller).await,
             Route::RejectRun => self.decide(&path_name("id", parameter)?, request, Verdict::Rejected, caller).await,
             Route::TeardownEnvironment => self.teardown(parameter.unwrap_or_default(), &key, request, caller).await,
+            Route::RedriveRun => self.redrive(&path_name("id", parameter)?, &key, caller).await,
         }
     }
 
@@ -347,27 +356,29 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
         };
         let input = RunInput::from_json(document.clone()).map_err(invalid_document)?;
         input.validate().map_err(invalid_document)?;
-        self.refuse_while_staging_is_held(&input.app, key).await?;
+        let own = execution_arn(&self.config.staging_state_machine_arn, key);
+        self.refuse_while_held(&input.app, LeasedEnvironment::Staging, &own).await?;
         self.start_once(&self.config.staging_state_machine_arn, key, &document).await
     }
 
-    /// 409, before StartExecution, while a running execution other than the one `key` names
-    /// holds the app's staging lease. A holder that has ended is for the run's own
-    /// `take_staging_lease` to judge: it takes the lease over once the holder's staging is gone.
-    async fn refuse_while_staging_is_held(&self, app: &str, key: &str) -> Result<(), ApiError> {
-        let parameter = lease_parameter(app, LeasedEnvironment::Staging);
+    /// 409, before StartExecution, while a running execution other than `own` (the one this
+    /// request's key names) holds `app`'s `environment`. A holder that has ended is for the
+    /// execution's own lease step to judge: it takes the lease over once the holder's
+    /// environment is free (for staging: once the holder's staging is gone).
+    async fn refuse_while_held(&self, app: &str, environment: LeasedEnvironment, own: &str) -> Result<(), ApiError> {
+        let parameter = lease_parameter(app, environment);
         let stored =
             self.parameters.get_parameter(&parameter).await.map_err(|e| ApiError::upstream("Parameter Store", "GetParameter", e))?;
-        // No lease, or something that is not one (which the run's lease step refuses, naming it).
+        // No lease, or something that is not one (which the lease step refuses, naming it).
         let Some(holder) = stored.and_then(|p| Lease::parse(&parameter, p.value.expose()).ok()) else { return Ok(()) };
-        if holder.execution_arn == execution_arn(&self.config.staging_state_machine_arn, key) {
+        if holder.execution_arn == own {
             // A retried request: start_once answers the execution it started.
             return Ok(());
         }
         match self.describe(&holder.execution_arn).await? {
             Some(execution) if EXECUTION.of(&execution.status) == Phase::InProgress => {
                 let reason = format!("its execution is {}", execution.status);
-                Err(ApiError::held(LeaseHeld { app: app.to_string(), environment: LeasedEnvironment::Staging, holder, reason }))
+                Err(ApiError::held(LeaseHeld { app: app.to_string(), environment, holder, reason }))
             }
             _ => Ok(()),
         }
@@ -478,16 +489,19 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
         if run.status != "SUCCEEDED" {
             return Err(ApiError::conflict(format!("run {id:?} is {}: only a run that passed can be promoted", run.status)));
         }
-        let run_id = plan_of(&self.history(&run.arn).await?)?
-            .as_ref()
-            .and_then(run_id_of)
-            .ok_or_else(|| ApiError::conflict(format!("run {id:?} reports no plan")))?;
+        let plan = plan_of(&self.history(&run.arn).await?)?;
+        let run_id = plan.as_ref().and_then(run_id_of).ok_or_else(|| ApiError::conflict(format!("run {id:?} reports no plan")))?;
         let mut document = body;
         document.insert("run_id".into(), json!(run_id));
         document.insert("staging_execution_arn".into(), json!(run.arn));
         document.insert("requested_by".into(), json!(caller));
         let document = Value::Object(document);
         PromoteInput::from_json(document.clone()).map_err(invalid_document)?;
+        // One promotion at a time deploys production: the promote machine's own lease step
+        // would refuse a second one after it starts; this answers at once, naming the holder.
+        let app = plan.as_ref().and_then(|p| p.get("app")).and_then(Value::as_str).unwrap_or_default();
+        let own = execution_arn(&self.config.promote_state_machine_arn, key);
+        self.refuse_while_held(app, LeasedEnvironment::Production, &own).await?;
         let (status, mut answer) = self.start_once(&self.config.promote_state_machine_arn, key, &document).await?;
         answer["run"] = json!(id);
         answer["requested_by"] = json!(caller);
@@ -588,5 +602,61 @@ impl<S: StateMachines, P: ParameterStore + Sync> Api<S, P> {
         body["environment"] = json!(TEARDOWN_ENVIRONMENT);
         body["run"] = json!(run);
         Ok((status, body))
+    }
+
+    /// `POST /runs/{id}/redrive`: RedriveExecution on a staging run that stopped where a redrive
+    /// continues it: failed, timed out or aborted, not in one of its Fail states (a redrive
+    /// would enter it again and fail again), and still holding its staging lease (nobody tore
+    /// its environment down or took it since). The key is RedriveExecution's client token.
+    async fn redrive(&self, id: &str, key: &str, caller: Option<&str>) -> Answer {
+        if key.len() > MAX_CLIENT_TOKEN {
+            return Err(ApiError::bad(
+                IDEMPOTENCY_KEY,
+                format!("a redrive's key is its client token: at most {MAX_CLIENT_TOKEN} characters"),
+            ));
+        }
+        let run = self.run(id).await?;
+        if !REDRIVABLE.contains(&run.status.as_str()) {
+            return Err(ApiError::conflict(format!(
+                "run {id:?} is {}: only a failed, timed-out or aborted run can be redriven",
+                run.status
+            )));
+        }
+        let events = self.history(&run.arn).await?;
+        // The state entered last is where it ended (a Fail state inside a Parallel whose failure
+        // was caught, say StopDatabaseBranch before a rollback, is not).
+        let last = events.iter().rev().find(|e| e.entered.is_some());
+        if let Some(fail_state) = last.filter(|e| e.kind == "FailStateEntered").and_then(|e| e.entered.as_deref()) {
+            return Err(ApiError::conflict(format!(
+                "run {id:?} ended in its Fail state {fail_state}: a redrive would enter it again and fail again; start a new run"
+            )));
+        }
+        let Some(plan) = plan_of(&events)? else {
+            return Err(ApiError::conflict(format!("run {id:?} stopped before it was planned: start it again instead")));
+        };
+        let app = plan.get("app").and_then(Value::as_str).unwrap_or_default();
+        let parameter = lease_parameter(app, LeasedEnvironment::Staging);
+        let stored =
+            self.parameters.get_parameter(&parameter).await.map_err(|e| ApiError::upstream("Parameter Store", "GetParameter", e))?;
+        match stored.map(|p| Lease::parse(&parameter, p.value.expose())) {
+            Some(Ok(lease)) if lease.execution_arn == run.arn => {}
+            Some(Ok(holder)) => {
+                let reason = "another run took the environment after this one stopped".to_string();
+                return Err(ApiError::held(LeaseHeld { app: app.to_string(), environment: LeasedEnvironment::Staging, holder, reason }));
+            }
+            Some(Err(e)) => return Err(ApiError::conflict(e)),
+            None => {
+                return Err(ApiError::conflict(format!(
+                    "run {id:?} no longer holds {parameter}: its staging was rolled back or torn down; start a new run"
+                )))
+            }
+        }
+        let redriven = match self.state_machines.redrive_execution(&run.arn, key).await {
+            Ok(date) => date,
+            Err(e) if e.is(CloudErrorKind::InvalidState) => return Err(ApiError::conflict(format!("Step Functions refuses: {e}"))),
+            Err(e) => return Err(sfn("RedriveExecution")(e)),
+        };
+        tracing::info!(run = id, by = caller, "run redriven");
+        Ok((StatusCode::ACCEPTED, json!({ "id": id, "execution_arn": run.arn, "status": "RUNNING", "redriven_at": rfc3339(redriven) })))
     }
 }

@@ -10,22 +10,33 @@ pub enum Route {
     ApproveRun,
     RejectRun,
     TeardownEnvironment,
+    RedriveRun,
 }
 
 impl Route {
-    pub const ALL: [Route; 6] =
-        [Route::StartRun, Route::GetRun, Route::PromoteRun, Route::ApproveRun, Route::RejectRun, Route::TeardownEnvironment];
+    pub const ALL: [Route; 7] = [
+        Route::StartRun,
+        Route::GetRun,
+        Route::PromoteRun,
+        Route::ApproveRun,
+        Route::RejectRun,
+        Route::TeardownEnvironment,
+        Route::RedriveRun,
+    ];
 
     pub fn method(self) -> &'static str {
         match self {
             Route::GetRun => "GET",
-            Route::StartRun | Route::PromoteRun | Route::ApproveRun | Route::RejectRun | Route::TeardownEnvironment => "POST",
+            Route::StartRun | Route::PromoteRun | Route::ApproveRun | Route::RejectRun | Route::TeardownEnvironment | Route::RedriveRun => {
+                "POST"
+            }
         }
     }
 
-    /// Routes that start an execution name it after the request's `Idempotency-Key` header.
+    /// Routes that start an execution name it after the request's `Idempotency-Key` header; a
+    /// redrive passes it as RedriveExecution's client token.
     pub fn takes_idempotency_key(self) -> bool {
-        matches!(self, Route::StartRun | Route::PromoteRun | Route::TeardownEnvironment)
+        matches!(self, Route::StartRun | Route::PromoteRun | Route::TeardownEnvironment | Route::RedriveRun)
     }
 
     /// The path template, in OpenAPI's (and API Gateway's) `{name}` syntax.
@@ -37,6 +48,7 @@ impl Route {
             Route::ApproveRun => "/runs/{id}/approve",
             Route::RejectRun => "/runs/{id}/reject",
             Route::TeardownEnvironment => "/environments/{env}/teardown",
+            Route::RedriveRun => "/runs/{id}/redrive",
         }
     }
 }

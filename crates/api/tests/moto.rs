@@ -15,7 +15,7 @@ use rehearsal_core::plan::RunPlan;
 use rehearsal_core::promotion::{approval_parameter, ApprovalDecision, Verdict};
 use rehearsal_core::steps::lease::{take_staging_lease, TakeStagingLeaseInput};
 use rehearsal_core::steps::plan_rehearsal::{plan_rehearsal, PlanInput};
-use rehearsal_core::StepError;
+use rehearsal_core::{CloudError, CloudErrorKind, StepError};
 use rehearsal_moto::{moto, Moto};
 use rehearsal_sim::seed::stack_settings;
 use rehearsal_sim::{SimAccount, SimConfig};
@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const RUN_ID: &str = "tableicty-20251225090000-9ad76926";
@@ -30,10 +31,14 @@ const OPERATOR: &str = "arn:aws:iam::123456789012:user/operator";
 /// Someone other than the operator who asks for promotions.
 const APPROVER: &str = "arn:aws:iam::123456789012:user/approver";
 
-/// The SDK client, counting every call.
+/// The SDK client, counting every call. moto has no RedriveExecution: redrives are answered
+/// here with Step Functions' rule (only a failed, timed-out or aborted execution; else
+/// `ExecutionNotRedrivable`) and recorded; the adapter's request is checked against
+/// aws-smithy-mocks (crates/aws/tests/sfn.rs), a redrive's run by the local runner (tests/redrive.rs).
 struct Counting {
     inner: StepFunctions,
     calls: AtomicUsize,
+    redriven: Mutex<Vec<(String, String)>>,
 }
 
 impl Counting {
@@ -67,6 +72,20 @@ impl StateMachines for Counting {
     async fn running_executions(&self, state_machine_arn: &str) -> CloudResult<Vec<String>> {
         self.tick();
         self.inner.running_executions(state_machine_arn).await
+    }
+
+    async fn redrive_execution(&self, execution_arn: &str, client_token: &str) -> CloudResult<Option<chrono::DateTime<chrono::Utc>>> {
+        self.tick();
+        let status = self.inner.describe_execution(execution_arn).await?.map(|e| e.status);
+        match status.as_deref() {
+            Some("FAILED" | "TIMED_OUT" | "ABORTED") => {}
+            Some(other) => {
+                return Err(CloudError::new(CloudErrorKind::InvalidState, "ExecutionNotRedrivable", format!("Execution is {other}")))
+            }
+            None => return Err(CloudError::new(CloudErrorKind::NotFound, "ExecutionDoesNotExist", execution_arn)),
+        }
+        self.redriven.lock().unwrap().push((execution_arn.to_string(), client_token.to_string()));
+        Ok(Some(chrono::Utc::now()))
     }
 }
 
@@ -167,7 +186,11 @@ impl Fixture {
             teardown_state_machine_arn: teardown_arn,
             approvers,
         };
-        Api::new(Counting { inner: self.sfn.clone(), calls: AtomicUsize::new(0) }, self.cloud.clone(), config)
+        Api::new(
+            Counting { inner: self.sfn.clone(), calls: AtomicUsize::new(0), redriven: Mutex::new(Vec::new()) },
+            self.cloud.clone(),
+            config,
+        )
     }
 
     async fn executions(&self, state_machine_arn: &str) -> Vec<String> {
@@ -611,4 +634,137 @@ async fn of_two_concurrent_runs_one_holds_staging_and_the_api_answers_409_naming
 fn api_staging_arn(holder: &Lease) -> String {
     let (machine, _) = holder.execution_arn.rsplit_once(':').unwrap();
     machine.replacen(":execution:", ":stateMachine:", 1)
+}
+
+/// Plans, then goes where its input's `how` says: `uncaught` fails in a state no Catch handles
+/// (a Parameters path that is not there: States.Runtime), `rolled-back` ends in a Fail state as
+/// a rolled-back run does, `waits` runs for an hour, anything else succeeds.
+fn going(how: &str) -> Value {
+    json!({ "how": how })
+}
+
+fn redrivable() -> Value {
+    json!({ "StartAt": "PlanRehearsal", "States": {
+        "PlanRehearsal": { "Type": "Pass", "Parameters": { "plan": plan(), "how.$": "$.how" }, "Next": "How" },
+        "How": { "Type": "Choice", "Choices": [
+            { "Variable": "$.how", "StringEquals": "uncaught", "Next": "CreateStagingService" },
+            { "Variable": "$.how", "StringEquals": "rolled-back", "Next": "RolledBack" },
+            { "Variable": "$.how", "StringEquals": "waits", "Next": "Waiting" }
+        ], "Default": "Passed" },
+        "CreateStagingService": { "Type": "Pass", "Parameters": { "service.$": "$.not.there" }, "End": true },
+        "RolledBack": { "Type": "Fail", "Error": "CheckFailedError", "Cause": "check failed" },
+        "Waiting": { "Type": "Wait", "Seconds": 3600, "End": true },
+        "Passed": { "Type": "Succeed" }
+    }})
+}
+
+impl Fixture {
+    /// Starts the staging machine directly (its input is no run document) as `name`, and waits
+    /// for it to stop unless it waits.
+    async fn staging_run(&self, api: &Api<Counting, AwsCloud>, name: &str, how: &str) -> ExecutionInfo {
+        let machine = &api.config().staging_state_machine_arn;
+        let started = self.sfn.start_execution(machine, name, &going(how).to_string()).await.unwrap();
+        if how == "waits" {
+            return self.settle(&started.execution_arn, |_, events| events.len() > 3).await;
+        }
+        self.ended(&started.execution_arn).await
+    }
+
+    /// `holder` holds tableicty's staging, as its TakeStagingLease would have left it.
+    async fn hold_staging(&self, holder: &str) {
+        self.hold(LeasedEnvironment::Staging, holder).await
+    }
+
+    /// `holder` holds tableicty's `environment`, as its lease step would have left it.
+    async fn hold(&self, environment: LeasedEnvironment, holder: &str) {
+        let lease = Lease { execution_arn: holder.to_string(), run_id: RUN_ID.into(), started_at: chrono::Utc::now() };
+        let parameter = lease_parameter("tableicty", environment);
+        let tags = rehearsal_core::tags::Tags::from([("rehearsal:tool".to_string(), "rehearsal".to_string())]);
+        let value = rehearsal_core::secret::Secret::new(lease.to_value());
+        self.cloud.create_parameter(&parameter, &value, rehearsal_core::cloud::ParameterKind::String, &tags).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_run_that_failed_outside_its_fail_states_and_holds_staging_is_redriven_with_the_key_as_client_token() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&redrivable()).await;
+    let failed = fixture.staging_run(&api, "release-42", "uncaught").await;
+    assert_eq!((failed.status.as_str(), failed.error.as_deref()), ("FAILED", Some("States.Runtime")), "{failed:?}");
+    fixture.hold_staging(&failed.arn).await;
+
+    // A key too long for a client token is refused before any call.
+    let (status, body) = call(&api, event("POST", "/runs/release-42/redrive", Some(&"k".repeat(65)), None)).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("Idempotency-Key")), "{body}");
+    assert_eq!(api.state_machines().count(), 0);
+
+    let (status, body) = call(&api, event("POST", "/runs/release-42/redrive", Some("redrive-1"), None)).await;
+    assert_eq!(
+        (status, body["status"].as_str(), body["execution_arn"].as_str()),
+        (202, Some("RUNNING"), Some(failed.arn.as_str())),
+        "{body}"
+    );
+    assert!(body["redriven_at"].is_string(), "{body}");
+    assert_eq!(*api.state_machines().redriven.lock().unwrap(), vec![(failed.arn.clone(), "redrive-1".to_string())]);
+}
+
+#[tokio::test]
+async fn a_redrive_is_refused_with_409_for_a_run_it_cannot_continue_and_404_for_none() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&redrivable()).await;
+    let passed = fixture.staging_run(&api, "passed", "passes").await;
+    let rolled_back = fixture.staging_run(&api, "rolled-back", "rolled-back").await;
+    let running = fixture.staging_run(&api, "running", "waits").await;
+    let released = fixture.staging_run(&api, "released", "uncaught").await;
+    let overtaken = fixture.staging_run(&api, "overtaken", "uncaught").await;
+    assert_eq!(
+        [&passed, &rolled_back, &running, &released, &overtaken].map(|e| e.status.as_str()),
+        ["SUCCEEDED", "FAILED", "RUNNING", "FAILED", "FAILED"]
+    );
+    let refusal = async |run: &str| call(&api, event("POST", &format!("/runs/{run}/redrive"), Some("redrive-1"), None)).await;
+    // Nobody holds staging: `released`'s was torn down.
+    let (status, body) = refusal("released").await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("no longer holds /rehearsal/leases/tableicty/staging"), "{body}");
+    // Another run holds staging now.
+    fixture.hold_staging(&running.arn).await;
+    for (run, says) in [
+        ("passed", "is SUCCEEDED: only a failed, timed-out or aborted run can be redriven"),
+        ("running", "is RUNNING"),
+        ("rolled-back", "ended in its Fail state RolledBack: a redrive would enter it again and fail again"),
+        ("overtaken", "another run took the environment"),
+    ] {
+        let (status, body) = refusal(run).await;
+        assert_eq!(status, 409, "{run}: {body}");
+        assert!(body["error"].as_str().unwrap().contains(says), "{run}: {body}");
+        if run == "overtaken" {
+            assert_eq!(body["holder"]["execution_arn"].as_str(), Some(running.arn.as_str()), "{body}");
+        }
+    }
+    let (status, body) = refusal("nobody").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(api.state_machines().redriven.lock().unwrap().is_empty(), "nothing was redriven");
+}
+
+#[tokio::test]
+async fn a_second_promotion_while_one_holds_production_is_409_naming_it_before_any_start() {
+    let fixture = Fixture::new().await;
+    let api = fixture.api(&succeeding()).await;
+    let first = fixture.promotion_awaiting_approval(&api).await;
+    // Its TakeProductionLease has run (the stand-in machine has no such step).
+    fixture.hold(LeasedEnvironment::Production, &first.arn).await;
+
+    let (status, body) = call(&api, event("POST", "/runs/passed/promote", Some("promote-2"), None)).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["holder"]["execution_arn"].as_str(), Some(first.arn.as_str()), "{body}");
+    assert!(body["error"].as_str().unwrap().contains("production"), "{body}");
+    let promote_machine = &api.config().promote_state_machine_arn;
+    assert_eq!(fixture.executions(promote_machine).await, vec!["promote-1".to_string()], "nothing started");
+
+    // The first request retried answers its own promotion; once it has stopped, another may start.
+    let (status, again) = call(&api, event("POST", "/runs/passed/promote", Some("promote-1"), None)).await;
+    assert_eq!((status, again["execution_arn"].as_str()), (202, Some(first.arn.as_str())), "{again}");
+    fixture.sfn.client.stop_execution().execution_arn(&first.arn).send().await.expect("stop the promotion");
+    let (status, started) = call(&api, event("POST", "/runs/passed/promote", Some("promote-2"), None)).await;
+    assert_eq!(status, 202, "{started}");
 }

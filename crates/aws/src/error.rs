@@ -57,8 +57,10 @@ const NOT_FOUND: &[&str] = &[
 const ALREADY_EXISTS: &[&str] =
     &["DBInstanceAlreadyExists", "DBSnapshotAlreadyExists", "ParameterAlreadyExists", "ConflictException", "ExecutionAlreadyExists"];
 
-// ECS: the service is DRAINING or INACTIVE.
-const INVALID_STATE: &[&str] = &["InvalidDBInstanceState", "InvalidDBSnapshotState", "InvalidStateException", "ServiceNotActiveException"];
+// ECS: the service is DRAINING or INACTIVE. Step Functions: the execution cannot be redriven
+// (it succeeded, is running, closed over 14 days ago, or was redriven 1,000 times).
+const INVALID_STATE: &[&str] =
+    &["InvalidDBInstanceState", "InvalidDBSnapshotState", "InvalidStateException", "ServiceNotActiveException", "ExecutionNotRedrivable"];
 
 /// Services without a dedicated code for a duplicate name say so in a generic one: App Runner
 /// (`InvalidRequestException`: "… already exists"), ECS (`InvalidParameterException`: "Creation

@@ -102,6 +102,11 @@ impl StateMachines for StepFunctions {
             }
         }
     }
+
+    async fn redrive_execution(&self, execution_arn: &str, client_token: &str) -> CloudResult<Option<DateTime<Utc>>> {
+        let out = self.client.redrive_execution().execution_arn(execution_arn).client_token(client_token).send().await.map_err(from_sdk)?;
+        Ok(to_chrono(out.redrive_date()))
+    }
 }
 
 impl Executions for crate::AwsCloud {

@@ -1,4 +1,4 @@
-//! `rehearsal remote …`: start, follow, promote, approve and tear down runs in the AWS account,
+//! `rehearsal remote …`: start, follow, promote, approve, redrive and tear down runs in the AWS account,
 //! calling Step Functions and Parameter Store directly with the caller's credentials, through the
 //! very handler the API Lambda runs, so the CLI and the API validate and answer alike. The caller
 //! is who STS GetCallerIdentity says the credentials are (what API Gateway's IAM authorizer
@@ -98,6 +98,14 @@ enum RemoteSubcommand {
         #[arg(long)]
         no_final_snapshot: bool,
     },
+    /// Continue a failed run from where it stopped (RedriveExecution): for a run that failed
+    /// outside its Fail states and still holds its staging; the key is the client token, so
+    /// repeating the command within 15 minutes redrives once.
+    Redrive {
+        id: String,
+        #[arg(long)]
+        idempotency_key: String,
+    },
 }
 
 impl RemoteCommand {
@@ -121,6 +129,7 @@ impl RemoteCommand {
             RemoteSubcommand::Teardown { run, idempotency_key, no_final_snapshot } => {
                 (RemoteAction::Teardown { idempotency_key, run, final_snapshot: !no_final_snapshot }, false)
             }
+            RemoteSubcommand::Redrive { id, idempotency_key } => (RemoteAction::Redrive { id, idempotency_key }, false),
         };
         let config = Config {
             staging_state_machine_arn: self.staging_state_machine_arn,
@@ -134,10 +143,12 @@ impl RemoteCommand {
             let api = Api::new(rehearsal_aws::StepFunctions::new(&sdk), rehearsal_aws::AwsCloud::new(&sdk), config);
             match (&action, follow_run) {
                 (RemoteAction::Status { id }, true) => follow(&api, id, FOLLOW_INTERVAL, std::io::stdout()).await,
-                (RemoteAction::Promote { .. } | RemoteAction::Decide { .. }, _) => match rehearsal_aws::caller_arn(&sdk).await {
-                    Ok(caller) => call_as(&api, &action, Some(&caller)).await,
-                    Err(e) => (403, json!({ "error": format!("who these credentials are (STS GetCallerIdentity) is unknown: {e}") })),
-                },
+                (RemoteAction::Promote { .. } | RemoteAction::Decide { .. } | RemoteAction::Redrive { .. }, _) => {
+                    match rehearsal_aws::caller_arn(&sdk).await {
+                        Ok(caller) => call_as(&api, &action, Some(&caller)).await,
+                        Err(e) => (403, json!({ "error": format!("who these credentials are (STS GetCallerIdentity) is unknown: {e}") })),
+                    }
+                }
                 _ => call(&api, &action).await,
             }
         });
@@ -154,6 +165,7 @@ pub enum RemoteAction {
     Promote { id: String, idempotency_key: String, accept_branch_head: bool },
     Decide { id: String, verdict: Verdict, comment: Option<String>, promotion: Option<String> },
     Teardown { idempotency_key: String, run: String, final_snapshot: bool },
+    Redrive { id: String, idempotency_key: String },
 }
 
 impl RemoteAction {
@@ -182,6 +194,7 @@ impl RemoteAction {
                 Some(idempotency_key),
                 Some(json!({ "run": run, "final_snapshot": final_snapshot })),
             ),
+            RemoteAction::Redrive { id, idempotency_key } => ("POST", format!("/runs/{id}/redrive"), Some(idempotency_key), None),
         }
     }
 }

@@ -681,6 +681,12 @@ pub trait StateMachines: Executions + Sync {
     fn execution_history(&self, execution_arn: &str) -> impl Future<Output = CloudResult<Vec<HistoryEvent>>> + Send;
     /// The ARNs of the machine's executions that are running (ListExecutions, every page).
     fn running_executions(&self, state_machine_arn: &str) -> impl Future<Output = CloudResult<Vec<String>>> + Send;
+    /// RedriveExecution: a failed, timed-out or aborted execution runs again from where it
+    /// stopped. `client_token` makes a retried request answer the same redrive (Step Functions
+    /// keeps the last ten tokens for 15 minutes). Answers the redrive date; `InvalidState` when
+    /// Step Functions refuses (`ExecutionNotRedrivable`), `NotFound` for no such execution.
+    fn redrive_execution(&self, execution_arn: &str, client_token: &str)
+        -> impl Future<Output = CloudResult<Option<DateTime<Utc>>>> + Send;
 }
 
 // ---------------------------------------------------------------- Stripe webhook endpoints
