@@ -235,6 +235,8 @@ fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
         // The masking records its work but changes nothing: the verification catches it.
         (FailedCheck, MaskStagingDatabase) => Some("CheckFailedError"),
         (FailedState | NeverReady | FailedCheck, _) => None,
+        // The call took effect: the step run again finds what it did and goes on.
+        (LostResponse, _) => None,
     }
 }
 
@@ -262,7 +264,7 @@ async fn fault_matrix(document: Value, prepare: fn(&rehearsal_sim::SimAccount)) 
             } else if report.status != RunStatus::Succeeded && !ledger(&report).leftovers.is_empty() {
                 // A successful run leaves staging up for its time to live; a failed one must not.
                 Some(format!("left {:?}", ledger(&report).leftovers))
-            } else if expected.is_some() && !fired {
+            } else if (expected.is_some() || kind == FaultKind::LostResponse) && !fired {
                 Some("the fault never fired".to_string())
             } else {
                 match (expected, &report.status, report.error.as_deref()) {
@@ -286,6 +288,52 @@ async fn fault_matrix(document: Value, prepare: fn(&rehearsal_sim::SimAccount)) 
         }
     }
     (steps.len() * FaultKind::ALL.len(), failures)
+}
+
+/// After a failure, every fault kind in the rollback's own steps: a rollback the fault lets
+/// finish (after retries, or by finding what a lost answer did) leaves nothing and releases the
+/// lease; one it stops (every call denied or failing, a deletion that fails or never ends)
+/// gives up loudly in RollbackGaveUp, keeping the teardown schedule that removes the rest; a
+/// lease that cannot be released is all that is left, and the next run takes it over.
+/// Production is never written.
+#[test]
+fn every_fault_in_the_rollbacks_own_steps_ends_clean_or_gives_up_loudly() {
+    use FaultKind::*;
+    runtime().block_on(async {
+        let mut failures = Vec::new();
+        for step in [Step::RollbackStaging, Step::ReleaseStagingLease] {
+            for &kind in FaultKind::ALL {
+                let fault = format!("{}={kind}", step.name());
+                let account = new_account();
+                let report = run_pipeline(&account, json!({}), &["create_staging_service=failed-state", &fault]).await.unwrap();
+                let record = ledger(&report);
+                // Every deletion fails, never ends, or every call is refused.
+                let gives_up = step == Step::RollbackStaging && matches!(kind, Unavailable | Fatal | FailedState | NeverReady);
+                // Staging is gone but its lease is not released: the next run takes it over
+                // (its holder has ended and holds no staging).
+                let keeps_lease = step == Step::ReleaseStagingLease && matches!(kind, Unavailable | Fatal);
+                let ended_in = report.states.last().map(|s| s.name.as_str()).unwrap_or_default();
+                let problem = if !record.production_writes.as_array().unwrap().is_empty() {
+                    Some(format!("wrote production: {}", record.production_writes))
+                } else if keeps_lease {
+                    let lease = ["parameter /rehearsal/leases/tableicty/staging (String)"];
+                    (ended_in != "RolledBack" || record.leftovers != lease)
+                        .then(|| format!("expected only the lease left after RolledBack, got {ended_in} leaving {:?}", record.leftovers))
+                } else if gives_up {
+                    (report.status != RunStatus::Failed || ended_in != "RollbackGaveUp")
+                        .then(|| format!("expected to give up in RollbackGaveUp, got {:?} in {ended_in}", report.status))
+                } else if report.status != RunStatus::RolledBack || !record.leftovers.is_empty() {
+                    Some(format!("expected a clean rollback, got {:?} {:?} leaving {:?}", report.status, report.cause, record.leftovers))
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    failures.push(format!("{fault}: {problem}"));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    });
 }
 
 #[test]

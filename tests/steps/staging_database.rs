@@ -124,3 +124,19 @@ async fn a_plan_naming_production_as_staging_is_refused_before_any_call() {
     }
     assert!(run.calls_of(RESTORE).is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_password_reset_run_again_while_its_first_applies_waits_for_it_instead_of_failing() {
+    let run = Run::planned().await;
+    let database = run.database_available().await;
+    run.ok(Step::WriteStagingDatabaseUrl, run.with_plan(json!({"endpoint": database["endpoint"]}))).await;
+    let input = run.with_plan(json!({"database": database}));
+    // The first reset took effect, but its answer was lost: Step Functions runs the step again.
+    run.inject(Step::ResetStagingDatabasePassword, FaultKind::LostResponse);
+    assert!(matches!(run.call(Step::ResetStagingDatabasePassword, input.clone()).await, Err(StepError::Transient { .. })));
+    let again = run.ok(Step::ResetStagingDatabasePassword, input).await;
+    assert_eq!((phase(&again), again["status"].as_str()), (Phase::InProgress, Some("resetting-master-credentials")));
+    let modifies = run.calls_of(Step::ResetStagingDatabasePassword).iter().filter(|c| c.contains("ModifyDBInstance")).count();
+    assert_eq!(modifies, 1, "one reset, not a second one refused while the first applies");
+    assert_eq!(phase(&run.wait_for(CHECK, "database", again).await), Phase::Ready);
+}

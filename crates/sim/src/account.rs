@@ -269,6 +269,13 @@ pub(crate) struct Api {
     pub action: &'static str,
 }
 
+impl Api {
+    /// Every action but a read (AWS names reads Describe…, Get…, List…).
+    fn changes_something(self) -> bool {
+        !["Describe", "Get", "List"].iter().any(|read| self.action.starts_with(read))
+    }
+}
+
 impl SimCloud {
     pub fn step(&self) -> &str {
         &self.step
@@ -284,7 +291,15 @@ impl SimCloud {
             what: Call { service: api.service.into(), operation: api.action.into() },
         });
         gate(&mut world, &ctx, api)?;
-        call(&mut world, &ctx)
+        let answer = call(&mut world, &ctx)?;
+        if api.changes_something()
+            && world.has_fault(ctx.step, FaultKind::LostResponse)
+            && world.responses_lost.insert(ctx.step.to_string())
+        {
+            world.fire(&ctx, FaultKind::LostResponse, api.action);
+            return Err(CloudError::new(CloudErrorKind::Unavailable, "ServiceUnavailable", "Service Unavailable (HTTP 503)"));
+        }
+        Ok(answer)
     }
 
     /// Serves a call to the app or its database (not AWS APIs: only `failed-check` applies).

@@ -23,6 +23,10 @@ pub enum FaultKind {
     /// The database and the app answer the step as a broken deployment would: no tenant
     /// tables, NULL tenant ids, health and login 500.
     FailedCheck,
+    /// The step's first AWS call that changes something (over all its invocations) takes
+    /// effect, but its answer is lost: the caller sees HTTP 503, as after a timeout or a
+    /// dropped connection, and Step Functions runs the step again.
+    LostResponse,
 }
 
 impl FaultKind {
@@ -34,6 +38,7 @@ impl FaultKind {
         FaultKind::NeverReady,
         FaultKind::AlreadyExists,
         FaultKind::FailedCheck,
+        FaultKind::LostResponse,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +50,7 @@ impl FaultKind {
             FaultKind::NeverReady => "never-ready",
             FaultKind::AlreadyExists => "already-exists",
             FaultKind::FailedCheck => "failed-check",
+            FaultKind::LostResponse => "lost-response",
         }
     }
 }

@@ -76,6 +76,8 @@ pub(crate) struct World {
     pub throttled: BTreeMap<String, u32>,
     /// Steps whose `already-exists` fault has planted its conflict.
     pub conflicts_planted: BTreeSet<String>,
+    /// Steps whose `lost-response` fault has lost an answer.
+    pub responses_lost: BTreeSet<String>,
     pub ledger: Ledger,
 }
 
@@ -107,6 +109,7 @@ impl World {
             ecr: Default::default(),
             faults: Vec::new(),
             throttled: BTreeMap::new(),
+            responses_lost: BTreeSet::new(),
             conflicts_planted: BTreeSet::new(),
             ledger: Ledger::default(),
         };

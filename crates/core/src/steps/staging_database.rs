@@ -104,6 +104,9 @@ pub async fn restore_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: R
     Ok(state(existing, true, wait))
 }
 
+/// RDS's status while it applies a new master password.
+const RESETTING_MASTER_CREDENTIALS: &str = "resetting-master-credentials";
+
 /// Minutes a master password reset may take before the run gives up (RDS applies it in about a
 /// minute or two).
 const PASSWORD_RESET_MINUTES: u32 = 30;
@@ -136,8 +139,15 @@ pub async fn reset_staging_database_password<C: Rds + ParameterStore + Clock + S
             login.user, instance.master_username
         )));
     }
+    let wait = Deadline::start(cloud.now(), PASSWORD_RESET_MINUTES);
+    // This step run again after its ModifyDBInstance took effect but the answer was lost: the
+    // run's own reset (to the same password, the one DATABASE_URL holds) is under way, and a
+    // second one would be refused while it is.
+    if instance.status == RESETTING_MASTER_CREDENTIALS || instance.master_password_pending {
+        return Ok(state(instance, input.database.reused, wait));
+    }
     let modified = cloud.reset_master_password(id, &login.password).await.op("ModifyDBInstance")?;
-    Ok(state(modified, input.database.reused, Deadline::start(cloud.now(), PASSWORD_RESET_MINUTES)))
+    Ok(state(modified, input.database.reused, wait))
 }
 
 /// Reads an instance's status, once: staging's (`check_staging_database`) and, during a production
