@@ -504,3 +504,54 @@ fn check_approval_refuses_a_decision_the_requester_wrote_whoever_it_names() {
         assert_eq!((approved["phase"].as_str(), approved["by"].as_str()), (Some("ready"), Some(LOCAL_APPROVER)));
     });
 }
+
+/// A lost answer in any step of the promotion that changes something (Step Functions runs the
+/// step again): the promotion still ends promoted, production answers on the release, and only
+/// the production writers wrote it. The production rollback's steps are not entered here.
+async fn lost_answers_in_each_changing_promote_step(backend: Backend) -> Vec<String> {
+    let promote_steps: Vec<Step> = Step::ALL
+        .iter()
+        .copied()
+        .filter(|s| s.mutates() && rehearsal_cli::follow_up::PROMOTE_DEFINITION.contains(&format!("${{{}}}", s.arn_key())))
+        .collect();
+    let mut problems = Vec::new();
+    let mut fired_in = 0;
+    for step in promote_steps {
+        let account = new_account();
+        let document = backend.prepare(&account);
+        let (staging, status) = stage(&account, document, &[]).await;
+        assert_eq!(status, RunStatus::Succeeded);
+        let input = json!({"run_id": RUN_ID, "staging_execution_arn": staging, "approval": "skip", "accept_branch_head": true});
+        let fault = format!("{}=lost-response", step.name());
+        let report = promote_on(&account, skipping_allowed(), input, &[&fault], ApprovalAnswer::Never).await;
+        let ledger = account.ledger();
+        let called = ledger.calls.iter().any(|c| c.step == step.name());
+        let fired = !ledger.faults_fired.is_empty();
+        fired_in += usize::from(fired);
+        if !report.succeeded {
+            problems.push(format!("{fault}: {:?} {:?}", report.error, report.cause));
+        } else if called && !fired {
+            problems.push(format!("{fault}: the step ran but the fault never fired"));
+        } else if !writers(&report).iter().all(|w| PRODUCTION_WRITERS.contains(&w.as_str())) {
+            problems.push(format!("{fault}: production written by {:?}", report.production_writes));
+        } else if health_at(&account, backend.production_host()).await != 200 || !production_migrated(&account) {
+            problems.push(format!("{fault}: production does not run the release"));
+        }
+    }
+    if fired_in < 5 {
+        problems.push(format!("the lost answers fired in only {fired_in} steps"));
+    }
+    problems
+}
+
+#[test]
+fn a_lost_answer_in_any_changing_promote_step_still_promotes() {
+    let problems = runtime().block_on(lost_answers_in_each_changing_promote_step(Backend::AppRunnerSource));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn on_ecs_express_a_lost_answer_in_any_changing_promote_step_still_promotes() {
+    let problems = runtime().block_on(lost_answers_in_each_changing_promote_step(Backend::EcsExpress));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

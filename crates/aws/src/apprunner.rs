@@ -251,18 +251,19 @@ impl AppRunner<'_> {
         while let Some(page) = pages.next().await {
             let Some(page) = absent_if_not_found(page.map_err(from_sdk))? else { return Ok(None) };
             if let Some(op) = page.operation_summary_list().iter().find(|op| op.id() == Some(operation_id)) {
-                let host_status = op.status().map(|s| s.as_str()).unwrap_or_default();
-                let status = OperationStatus::from_app_runner(host_status)
-                    .ok_or_else(|| unsupported("UnknownOperationStatus", format!("operation {operation_id} is {host_status:?}")))?;
-                return Ok(Some(ServiceOperation {
-                    id: operation_id.to_string(),
-                    kind: op.r#type().map(|t| t.as_str()).unwrap_or_default().to_string(),
-                    status,
-                    host_status: host_status.to_string(),
-                }));
+                return service_operation(op).map(Some);
             }
         }
         Ok(None)
+    }
+
+    /// ListOperations answers the last started operation first.
+    pub(crate) async fn latest_operation(&self, arn: &str) -> CloudResult<Option<ServiceOperation>> {
+        let Some(page) = absent_if_not_found(self.0.list_operations().service_arn(arn).max_results(1).send().await.map_err(from_sdk))?
+        else {
+            return Ok(None);
+        };
+        page.operation_summary_list().first().map(service_operation).transpose()
     }
 
     pub(crate) async fn delete_service(&self, arn: &str) -> CloudResult<String> {
@@ -310,4 +311,17 @@ impl AppRunner<'_> {
         }
         Ok(best.map(|(_, arn)| arn))
     }
+}
+
+fn service_operation(op: &aws_sdk_apprunner::types::OperationSummary) -> CloudResult<ServiceOperation> {
+    let id = op.id().unwrap_or_default();
+    let host_status = op.status().map(|s| s.as_str()).unwrap_or_default();
+    let status = OperationStatus::from_app_runner(host_status)
+        .ok_or_else(|| unsupported("UnknownOperationStatus", format!("operation {id} is {host_status:?}")))?;
+    Ok(ServiceOperation {
+        id: id.to_string(),
+        kind: op.r#type().map(|t| t.as_str()).unwrap_or_default().to_string(),
+        status,
+        host_status: host_status.to_string(),
+    })
 }

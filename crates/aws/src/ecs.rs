@@ -264,6 +264,18 @@ impl EcsExpress<'_> {
         }))
     }
 
+    /// The newest deployment, named by the revision it deploys.
+    pub(crate) async fn latest_operation(&self, arn: &str) -> CloudResult<Option<ServiceOperation>> {
+        let Some(deployments) = self.deployments(arn, cluster_of(arn)).await? else { return Ok(None) };
+        let Some(newest) = deployments.last() else { return Ok(None) };
+        Ok(Some(ServiceOperation {
+            id: newest.target_service_revision_arn().unwrap_or_default().to_string(),
+            kind: DEPLOYMENT.to_string(),
+            status: deployment_status(newest)?,
+            host_status: newest.status().map(ServiceDeploymentStatus::as_str).unwrap_or_default().to_string(),
+        }))
+    }
+
     pub(crate) async fn delete_service(&self, arn: &str) -> CloudResult<String> {
         self.0.delete_express_gateway_service().service_arn(arn).send().await.map_err(from_sdk)?;
         Ok(ECS_DELETE_OPERATION.to_string())

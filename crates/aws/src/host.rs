@@ -62,6 +62,13 @@ impl ServiceHost for AwsCloud {
         }
     }
 
+    async fn latest_operation(&self, arn: &str) -> CloudResult<Option<ServiceOperation>> {
+        match backend_of(arn) {
+            ServiceBackend::AppRunner => self.app_runner().latest_operation(arn).await,
+            ServiceBackend::EcsExpress => self.ecs_express().latest_operation(arn).await,
+        }
+    }
+
     async fn delete_service(&self, arn: &str) -> CloudResult<String> {
         match backend_of(arn) {
             ServiceBackend::AppRunner => self.app_runner().delete_service(arn).await,

@@ -379,6 +379,25 @@ async fn describe_operation_pages_through_list_operations() {
 }
 
 #[tokio::test]
+async fn latest_operation_is_the_first_listed_the_last_started() {
+    let newest = mock!(Client::list_operations)
+        .match_requests(|r| r.service_arn() == Some(STAGING_ARN) && r.max_results() == Some(1))
+        .then_output(|| {
+            ListOperationsOutput::builder()
+                .operation_summary_list(operation("op-deploy", OperationType::StartDeployment, OperationStatus::InProgress))
+                .next_token("page-2")
+                .build()
+        });
+    let cloud = cloud(&[&newest]);
+    let latest = cloud.latest_operation(STAGING_ARN).await.unwrap().expect("an operation");
+    assert_eq!(
+        (latest.id.as_str(), latest.kind.as_str(), latest.status),
+        ("op-deploy", "START_DEPLOYMENT", cloud::OperationStatus::InProgress)
+    );
+    assert_eq!(newest.num_calls(), 1, "one page is enough");
+}
+
+#[tokio::test]
 async fn delete_service_answers_its_operation_and_maps_a_busy_service() {
     let (status, body) = error_rule(400, "InvalidStateException", "Service is in OPERATION_IN_PROGRESS state");
     let delete = mock!(Client::delete_service)

@@ -551,6 +551,9 @@ pub trait ServiceHost {
     fn update_service_secrets(&self, arn: &str, secrets: &BTreeMap<String, String>) -> impl Future<Output = CloudResult<String>> + Send;
     /// `Ok(None)` when the service or the operation does not exist.
     fn describe_operation(&self, arn: &str, operation_id: &str) -> impl Future<Output = CloudResult<Option<ServiceOperation>>> + Send;
+    /// The service's newest operation (App Runner: ListOperations' first entry, the last
+    /// started; ECS: the newest service deployment); `Ok(None)` when there is none or no service.
+    fn latest_operation(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ServiceOperation>>> + Send;
     fn delete_service(&self, arn: &str) -> impl Future<Output = CloudResult<String>> + Send;
     /// StartDeployment (App Runner only): deploys the branch's latest commit (code) or pulls the
     /// configured image again; returns the operation id. A failed deployment is rolled back by

@@ -226,6 +226,10 @@ impl<H, P, S> ServiceHost for LiveCloud<H, P, S> {
         self.aws.describe_operation(arn, operation_id)
     }
 
+    fn latest_operation(&self, arn: &str) -> impl Future<Output = CloudResult<Option<ServiceOperation>>> + Send {
+        self.aws.latest_operation(arn)
+    }
+
     fn delete_service(&self, arn: &str) -> impl Future<Output = CloudResult<String>> + Send {
         self.aws.delete_service(arn)
     }

@@ -546,6 +546,18 @@ impl World {
         })
     }
 
+    /// The newest deployment, named by the revision it deploys.
+    pub(crate) fn latest_express_operation(&self, arn: &str, t: DateTime<Utc>) -> Option<ServiceOperation> {
+        let service = &self.ecs.services[self.express_index(arn)?];
+        let rollout = service.rollouts.last()?;
+        Some(ServiceOperation {
+            id: service.revisions[rollout.target].arn.clone(),
+            kind: DEPLOYMENT.into(),
+            status: rollout.operation_status(t),
+            host_status: rollout.status(t).into(),
+        })
+    }
+
     pub(crate) fn delete_express_service(&mut self, ctx: &Ctx, arn: &str) -> CloudResult<String> {
         let index = self.express_index(arn).ok_or_else(service_not_found)?;
         if self.is_production_express(index) {

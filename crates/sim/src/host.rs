@@ -60,6 +60,16 @@ impl ServiceHost for SimCloud {
         })
     }
 
+    async fn latest_operation(&self, arn: &str) -> CloudResult<Option<ServiceOperation>> {
+        if is_ecs(arn) {
+            return self.aws(ecs("ListServiceDeployments"), |w, ctx| Ok(w.latest_express_operation(arn, ctx.now)));
+        }
+        self.aws(apprunner("ListOperations"), |w, ctx| {
+            let Some(service) = w.service_by_arn(arn).map(|s| &w.services[s]) else { return Ok(None) };
+            Ok(service.operations.last().map(|op| operation(op, ctx.now)))
+        })
+    }
+
     async fn delete_service(&self, arn: &str) -> CloudResult<String> {
         if is_ecs(arn) {
             return self.aws(ecs("DeleteExpressGatewayService"), |w, ctx| w.delete_express_service(ctx, arn));

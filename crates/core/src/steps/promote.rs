@@ -15,7 +15,7 @@
 use super::plan_rehearsal::{plan_rehearsal, PlanInput, StackSettings};
 use super::staging_service::ServiceState;
 use super::{Deadline, PromotionOnly};
-use crate::cloud::{Clock, ContainerImages, Executions, ParameterStore, Rds, ServiceHost};
+use crate::cloud::{Clock, ContainerImages, Executions, OperationStatus, ParameterStore, Rds, ServiceHost};
 use crate::error::CloudResultExt;
 use crate::guard::ProductionGuard;
 use crate::image::ImageName;
@@ -339,6 +339,27 @@ pub struct DeploymentInput {
 /// Runbook step 8.2: deploys the release to production: the branch's latest commit
 /// (StartDeployment), or the release image (UpdateService). Answers the operation to wait for;
 /// App Runner rolls a failed deployment back by itself (`ROLLBACK_SUCCEEDED`).
+/// App Runner refuses a deployment while another operation runs. When this step is run again
+/// after its own call took effect and the answer was lost, that operation is the deployment it
+/// started: a deployment in progress that deploys exactly the release (an image release: the
+/// service is configured with the release image; a source release: a StartDeployment of the
+/// branch, whose head the promotion accepted). Its id is followed as the step's own.
+async fn deployment_under_way<C: ServiceHost + Sync>(cloud: &C, input: &DeploymentInput) -> Result<Option<String>, StepError> {
+    let arn = &input.source.service_arn;
+    let Some(latest) = cloud.latest_operation(arn).await.op("ListOperations")? else { return Ok(None) };
+    if latest.status != OperationStatus::InProgress {
+        return Ok(None);
+    }
+    let deploys_the_release = match &input.promotion.release_image {
+        Some(image) => {
+            latest.kind == "UPDATE_SERVICE"
+                && cloud.describe_service(arn).await.op("DescribeService")?.and_then(|s| s.image_identifier).as_deref() == Some(image)
+        }
+        None => latest.kind == "START_DEPLOYMENT",
+    };
+    Ok(deploys_the_release.then_some(latest.id))
+}
+
 pub async fn start_production_deployment<C: ServiceHost + Clock + Sync>(
     cloud: &C,
     input: DeploymentInput,
@@ -357,10 +378,11 @@ pub async fn start_production_deployment<C: ServiceHost + Clock + Sync>(
         }
     };
     let operation_id = match started {
-        // An operation is still running: ask again later.
-        Err(e) if e.is(CloudErrorKind::InvalidState) => {
-            return Err(StepError::Transient { operation: "StartDeployment".into(), source: e })
-        }
+        Err(e) if e.is(CloudErrorKind::InvalidState) => match deployment_under_way(cloud, &input).await? {
+            Some(id) => id,
+            // Another operation is still running: ask again later.
+            None => return Err(StepError::Transient { operation: "StartDeployment".into(), source: e }),
+        },
         other => other.op("StartDeployment")?,
     };
     Ok(ServiceState {

@@ -116,6 +116,9 @@ impl ServiceHost for TestCloud {
     async fn describe_operation(&self, arn: &str, operation_id: &str) -> CloudResult<Option<ServiceOperation>> {
         self.sim.describe_operation(arn, operation_id).await
     }
+    async fn latest_operation(&self, arn: &str) -> CloudResult<Option<ServiceOperation>> {
+        self.sim.latest_operation(arn).await
+    }
     async fn delete_service(&self, arn: &str) -> CloudResult<String> {
         self.sim.delete_service(arn).await
     }
