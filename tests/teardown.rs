@@ -147,3 +147,41 @@ async fn after_tags(account: &rehearsal_sim::SimAccount, id: &str) -> rehearsal_
     use rehearsal_core::cloud::Rds;
     account.session("test").describe_snapshot(id).await.unwrap().expect("the snapshot exists").tags
 }
+
+/// A lost answer in each teardown step that changes something (Step Functions runs it again):
+/// the teardown still succeeds and leaves nothing of the run but what it keeps on purpose (the
+/// final snapshot, production's backup).
+#[test]
+fn a_lost_answer_in_any_changing_teardown_step_still_tears_everything_down() {
+    let steps: Vec<Step> = Step::ALL
+        .iter()
+        .copied()
+        .filter(|s| s.mutates() && rehearsal_cli::follow_up::TEARDOWN_DEFINITION.contains(&format!("${{{}}}", s.arn_key())))
+        .collect();
+    assert!(!steps.is_empty());
+    runtime().block_on(async {
+        let mut problems = Vec::new();
+        for step in steps {
+            let account = new_account();
+            staged(&account).await;
+            let input = scheduled_teardown_input(&account).await;
+            account.inject(Fault { step: step.name().into(), kind: FaultKind::LostResponse });
+            let report = teardown(&account, input).await;
+            let fired = !account.ledger().faults_fired.is_empty();
+            let left: Vec<String> = account
+                .existing_resources()
+                .iter()
+                .filter(|r| r.tags.get(RUN_KEY).map(String::as_str) == Some(RUN_ID) && r.kind != "db-snapshot")
+                .map(|r| format!("{} {}", r.kind, r.id))
+                .collect();
+            if !report.succeeded {
+                problems.push(format!("{step:?}: {:?} {:?}", report.error, report.cause));
+            } else if !fired {
+                problems.push(format!("{step:?}: the fault never fired"));
+            } else if !left.is_empty() {
+                problems.push(format!("{step:?}: left {left:?}"));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    });
+}
