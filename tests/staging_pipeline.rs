@@ -237,6 +237,8 @@ fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
         (FailedState | NeverReady | FailedCheck, _) => None,
         // The call took effect: the step run again finds what it did and goes on.
         (LostResponse, _) => None,
+        // Two deliveries at once: one creates, the other finds it the run's and adopts it.
+        (Duplicate, _) => None,
     }
 }
 
@@ -264,7 +266,7 @@ async fn fault_matrix(document: Value, prepare: fn(&rehearsal_sim::SimAccount)) 
             } else if report.status != RunStatus::Succeeded && !ledger(&report).leftovers.is_empty() {
                 // A successful run leaves staging up for its time to live; a failed one must not.
                 Some(format!("left {:?}", ledger(&report).leftovers))
-            } else if (expected.is_some() || kind == FaultKind::LostResponse) && !fired {
+            } else if (expected.is_some() || matches!(kind, FaultKind::LostResponse | FaultKind::Duplicate)) && !fired {
                 Some("the fault never fired".to_string())
             } else {
                 match (expected, &report.status, report.error.as_deref()) {

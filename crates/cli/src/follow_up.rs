@@ -129,7 +129,7 @@ pub enum ApprovalAnswer {
 
 /// The step Lambdas, plus SNS and the deciding operator.
 struct LocalInvoker<'a, F> {
-    steps: StepInvoker<F>,
+    steps: StepInvoker<'a, F>,
     account: &'a SimAccount,
     approval: ApprovalAnswer,
     decided: Cell<bool>,
@@ -263,7 +263,7 @@ pub async fn run_execution_on<W: Write>(
     inject_faults(account, &execution.faults)?;
     let before = account.ledger();
     let invoker = LocalInvoker {
-        steps: StepInvoker::new(|step: Step| account.session(step.name())),
+        steps: StepInvoker::new(|step: Step| account.session(step.name())).delivering(|step| account.deliveries(step.name())),
         account,
         approval: execution.approval,
         decided: Cell::new(false),

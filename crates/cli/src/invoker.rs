@@ -50,28 +50,40 @@ pub fn lambda_failure(error_type: &str, message: &str) -> TaskFailure {
     TaskFailure { error: error_type.to_string(), cause: json!({"errorType": error_type, "errorMessage": message}).to_string() }
 }
 
+/// How many times one invocation of a step is delivered.
+type Deliveries<'a> = Box<dyn Fn(Step) -> usize + 'a>;
+
 /// Calls the handlers with a cloud built per step (so the simulated account knows which step
 /// made each call).
-pub struct StepInvoker<F> {
+pub struct StepInvoker<'a, F> {
     cloud_for: F,
     functions: BTreeMap<String, Step>,
+    deliveries: Deliveries<'a>,
 }
 
-impl<C: Cloud, F: Fn(Step) -> C> StepInvoker<F> {
+impl<'a, C: Cloud, F: Fn(Step) -> C> StepInvoker<'a, F> {
     pub fn new(cloud_for: F) -> Self {
-        Self { cloud_for, functions: Step::ALL.iter().map(|s| (function_arn(*s), *s)).collect() }
+        Self { cloud_for, functions: Step::ALL.iter().map(|s| (function_arn(*s), *s)).collect(), deliveries: Box::new(|_| 1) }
+    }
+
+    /// Delivers each invocation of a step `deliveries(step)` times, all at once, as Lambda's
+    /// at-least-once delivery may; the state machine sees the first delivery's answer.
+    pub fn delivering(self, deliveries: impl Fn(Step) -> usize + 'a) -> Self {
+        Self { deliveries: Box::new(deliveries), ..self }
     }
 }
 
-impl<C: Cloud, F: Fn(Step) -> C> TaskInvoker for StepInvoker<F> {
+impl<C: Cloud, F: Fn(Step) -> C> TaskInvoker for StepInvoker<'_, F> {
     fn invoke<'a>(&'a self, call: TaskCall) -> Pin<Box<dyn Future<Output = Result<Value, TaskFailure>> + 'a>> {
         Box::pin(async move {
             let Some(step) = self.functions.get(&call.resource).copied() else {
                 // What Lambda answers for a function that does not exist.
                 return Err(lambda_failure("Lambda.ResourceNotFoundException", &format!("Function not found: {}", call.resource)));
             };
-            let cloud = (self.cloud_for)(step);
-            invoke(&cloud, step, call.input).await.map_err(|e| lambda_failure(e.name(), &e.to_string()))
+            let clouds: Vec<C> = (0..(self.deliveries)(step).max(1)).map(|_| (self.cloud_for)(step)).collect();
+            let answers = futures::future::join_all(clouds.iter().map(|cloud| invoke(cloud, step, call.input.clone()))).await;
+            let first = answers.into_iter().next().expect("one delivery at least");
+            first.map_err(|e| lambda_failure(e.name(), &e.to_string()))
         })
     }
 }

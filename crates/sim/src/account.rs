@@ -60,6 +60,17 @@ impl SimAccount {
         self.world().0.faults.push(fault);
     }
 
+    /// How many times each invocation of `step` is delivered: twice under a `duplicate` fault
+    /// (which fires for every doubled invocation), else once.
+    pub fn deliveries(&self, step: &str) -> usize {
+        let (mut world, now) = self.world();
+        if !world.has_fault(step, FaultKind::Duplicate) {
+            return 1;
+        }
+        world.fire(&Ctx { step, now }, FaultKind::Duplicate, "Invoke");
+        2
+    }
+
     /// Removes every fault of `step`, as an operator who fixed its cause would: its next calls
     /// are answered normally.
     pub fn clear_faults(&self, step: &str) {

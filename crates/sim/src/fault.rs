@@ -27,6 +27,9 @@ pub enum FaultKind {
     /// effect, but its answer is lost: the caller sees HTTP 503, as after a timeout or a
     /// dropped connection, and Step Functions runs the step again.
     LostResponse,
+    /// Every invocation of the step is delivered twice, both at once (Lambda's at-least-once
+    /// delivery); the state machine sees the first one's answer.
+    Duplicate,
 }
 
 impl FaultKind {
@@ -39,6 +42,7 @@ impl FaultKind {
         FaultKind::AlreadyExists,
         FaultKind::FailedCheck,
         FaultKind::LostResponse,
+        FaultKind::Duplicate,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +55,7 @@ impl FaultKind {
             FaultKind::AlreadyExists => "already-exists",
             FaultKind::FailedCheck => "failed-check",
             FaultKind::LostResponse => "lost-response",
+            FaultKind::Duplicate => "duplicate",
         }
     }
 }

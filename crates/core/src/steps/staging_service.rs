@@ -17,7 +17,7 @@
 
 use super::staging_parameters::kind_of;
 use super::{adopt_or_refuse, write_owned_parameter, Deadline};
-use crate::cloud::{Clock, ParameterStore, ServiceHost, ServiceInfo};
+use crate::cloud::{Clock, OperationStatus, ParameterStore, ServiceHost, ServiceInfo};
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
 use crate::phase::{self, Phase, APP_RUNNER_SERVICE};
@@ -124,12 +124,24 @@ pub async fn check_service<C: ServiceHost + Clock + Sync>(cloud: &C, input: Chec
     let Some(info) = cloud.describe_service(&previous.arn).await.op("DescribeService")? else {
         return Ok(ServiceState { status: "DELETED".into(), operation_status: "FAILED".into(), phase: Phase::Gone, wait, ..previous });
     };
-    let operation = match &previous.operation_id {
+    let mut operation_id = previous.operation_id;
+    let mut operation = match &operation_id {
         Some(id) => cloud.describe_operation(&previous.arn, id).await.op("ListOperations")?,
         None => None,
     };
+    // ECS stops a deployment a newer one supersedes: two deliveries of the step that updated
+    // the run's own staging service each started one. The newest is what the service will run.
+    let superseded = operation.as_ref().is_some_and(|op| op.status == OperationStatus::Failed && op.host_status == "STOPPED");
+    if superseded && info.name == input.plan.service.name {
+        if let Some(latest) = cloud.latest_operation(&previous.arn).await.op("ListServiceDeployments")? {
+            if operation_id.as_ref() != Some(&latest.id) && latest.status != OperationStatus::Failed {
+                operation_id = Some(latest.id.clone());
+                operation = Some(latest);
+            }
+        }
+    }
     let operation_status = operation.map_or_else(|| operation_status_of(info.status.as_str()).to_string(), |op| op.status.to_string());
-    Ok(state(info, previous.operation_id, operation_status, previous.reused, wait))
+    Ok(state(info, operation_id, operation_status, previous.reused, wait))
 }
 
 pub async fn publish_frontend_url<C: ServiceHost + ParameterStore + Clock + Sync>(
