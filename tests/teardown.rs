@@ -148,11 +148,12 @@ async fn after_tags(account: &rehearsal_sim::SimAccount, id: &str) -> rehearsal_
     account.session("test").describe_snapshot(id).await.unwrap().expect("the snapshot exists").tags
 }
 
-/// A lost answer in each teardown step that changes something (Step Functions runs it again):
+/// A lost answer in each teardown step that changes something (Step Functions runs it again),
+/// or its invocation delivered twice at once:
 /// the teardown still succeeds and leaves nothing of the run but what it keeps on purpose (the
 /// final snapshot, production's backup).
 #[test]
-fn a_lost_answer_in_any_changing_teardown_step_still_tears_everything_down() {
+fn a_lost_or_doubled_delivery_in_any_changing_teardown_step_still_tears_everything_down() {
     let steps: Vec<Step> = Step::ALL
         .iter()
         .copied()
@@ -161,11 +162,11 @@ fn a_lost_answer_in_any_changing_teardown_step_still_tears_everything_down() {
     assert!(!steps.is_empty());
     runtime().block_on(async {
         let mut problems = Vec::new();
-        for step in steps {
+        for (step, kind) in steps.iter().flat_map(|s| [(*s, FaultKind::LostResponse), (*s, FaultKind::Duplicate)]) {
             let account = new_account();
             staged(&account).await;
             let input = scheduled_teardown_input(&account).await;
-            account.inject(Fault { step: step.name().into(), kind: FaultKind::LostResponse });
+            account.inject(Fault { step: step.name().into(), kind });
             let report = teardown(&account, input).await;
             let fired = !account.ledger().faults_fired.is_empty();
             let left: Vec<String> = account
@@ -175,11 +176,11 @@ fn a_lost_answer_in_any_changing_teardown_step_still_tears_everything_down() {
                 .map(|r| format!("{} {}", r.kind, r.id))
                 .collect();
             if !report.succeeded {
-                problems.push(format!("{step:?}: {:?} {:?}", report.error, report.cause));
+                problems.push(format!("{step:?} {kind}: {:?} {:?}", report.error, report.cause));
             } else if !fired {
-                problems.push(format!("{step:?}: the fault never fired"));
+                problems.push(format!("{step:?} {kind}: the fault never fired"));
             } else if !left.is_empty() {
-                problems.push(format!("{step:?}: left {left:?}"));
+                problems.push(format!("{step:?} {kind}: left {left:?}"));
             }
         }
         assert!(problems.is_empty(), "{}", problems.join("\n"));

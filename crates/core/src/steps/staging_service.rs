@@ -130,9 +130,12 @@ pub async fn check_service<C: ServiceHost + Clock + Sync>(cloud: &C, input: Chec
         None => None,
     };
     // ECS stops a deployment a newer one supersedes: two deliveries of the step that updated
-    // the run's own staging service each started one. The newest is what the service will run.
+    // the service each started one. The newest is what the service will run: followed when
+    // the service is the run's own staging one, or when it is configured with exactly the
+    // release's image (a promotion's deployment).
     let superseded = operation.as_ref().is_some_and(|op| op.status == OperationStatus::Failed && op.host_status == "STOPPED");
-    if superseded && info.name == input.plan.service.name {
+    let runs_the_release = info.image_identifier.is_some() && info.image_identifier == input.plan.release.image;
+    if superseded && (info.name == input.plan.service.name || runs_the_release) {
         if let Some(latest) = cloud.latest_operation(&previous.arn).await.op("ListServiceDeployments")? {
             if operation_id.as_ref() != Some(&latest.id) && latest.status != OperationStatus::Failed {
                 operation_id = Some(latest.id.clone());
