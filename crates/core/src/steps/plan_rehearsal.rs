@@ -345,7 +345,8 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
             parameter_group: production_db.parameter_group.clone(),
             // A default option group (`default:…`) is what a restore gets anyway; naming it could
             // only fail (an emulator reports one it does not have).
-            option_group: production_db.option_group.clone().filter(|group| !group.starts_with("default:")),
+            // (An Aurora instance has none to give: its engine has no options.)
+            option_group: production_db.option_group.clone().filter(|group| !group.starts_with("default:") && production_cluster.is_none()),
             // The runbook: same subnet group and security groups as production (an Aurora
             // cluster's are its own), never the caller's.
             subnet_group: production_cluster.as_ref().map_or(&production_db.subnet_group, |c| &c.subnet_group).clone(),
@@ -388,11 +389,13 @@ async fn production_cluster<C: Rds + Sync>(
 ) -> Result<Option<DbCluster>, StepError> {
     let refuse = |why: String| Err(StepError::invalid("staging.source", why));
     let cluster_id = match (source, &production.cluster_id) {
-        (StagingSource::AuroraClone, None) => return refuse(format!(
+        (StagingSource::AuroraClone, None) => {
+            return refuse(format!(
             "aurora-clone clones production's Aurora cluster, but {} is a standalone instance (no DBClusterIdentifier): use snapshot or \
                  point-in-time",
             production.id
-        )),
+        ))
+        }
         (StagingSource::AuroraClone, Some(id)) => id,
         (other, Some(id)) => {
             return refuse(format!(
