@@ -16,7 +16,7 @@ use rehearsal_core::cost::{estimate, CostEstimate, RunUsage, StagingEnvironment}
 use rehearsal_core::durations::TypicalDurations;
 use rehearsal_core::error::CloudResultExt;
 use rehearsal_core::lease::{lease_parameter, LeasedEnvironment};
-use rehearsal_core::plan::RunPlan;
+use rehearsal_core::plan::{RunPlan, StagingDbPlan};
 use rehearsal_core::run::RunInput;
 use rehearsal_core::steps::plan_rehearsal::StackSettings;
 use rehearsal_core::steps::{invoke, Cloud, Step};
@@ -125,7 +125,7 @@ pub async fn plan<C: Cloud>(
         tasks: durations.task_durations(),
         default_task: durations.default_task(),
         waits,
-        choices: staging_choices(plan.staging_db.restore_from_backups, plan.staging_db.prewarm.enabled),
+        choices: staging_choices(&plan.staging_db),
     };
     let definition =
         crate::execution::definition(STAGING_DEFINITION, &local_substitutions()).map_err(|e| StepError::MalformedInput(e.to_string()))?;
@@ -149,15 +149,16 @@ pub async fn plan<C: Cloud>(
     })
 }
 
-/// The exits `staging.asl.json`'s Choices take for a plan: its source Choices for a copy restored
-/// from production's automated backups (`staging.source: point-in-time`) or from the safety
-/// snapshot, and its warm-up Choice (`staging.prewarm.enabled`).
-pub fn staging_choices(restore_from_backups: bool, prewarm: bool) -> BTreeMap<String, String> {
-    let (first, after_snapshot) = match restore_from_backups {
-        true => ("RestoreStagingDatabaseToPointInTime", "IsDatabaseAvailable"),
-        false => ("SnapshotProductionDatabase", "RestoreStagingDatabase"),
+/// The exits `staging.asl.json`'s Choices take for a plan: its source Choices for an Aurora clone
+/// (`staging.source: aurora-clone`), a copy restored from production's automated backups
+/// (`point-in-time`) or from the safety snapshot, and its warm-up Choice (`staging.prewarm.enabled`).
+pub fn staging_choices(staging_db: &StagingDbPlan) -> BTreeMap<String, String> {
+    let (first, after_snapshot) = match (staging_db.clone_cluster, staging_db.restore_from_backups) {
+        (true, _) => ("NoInstanceSnapshot", "IsDatabaseAvailable"),
+        (false, true) => ("RestoreStagingDatabaseToPointInTime", "IsDatabaseAvailable"),
+        (false, false) => ("SnapshotProductionDatabase", "RestoreStagingDatabase"),
     };
-    let warm_up = if prewarm { "PrewarmStagingDatabase" } else { "PrewarmOff" };
+    let warm_up = if staging_db.prewarm.enabled { "PrewarmStagingDatabase" } else { "PrewarmOff" };
     BTreeMap::from([
         ("ChooseStagingSource".to_string(), first.to_string()),
         ("IsRestoreStarted".to_string(), after_snapshot.to_string()),
