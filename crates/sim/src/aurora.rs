@@ -155,16 +155,7 @@ impl World {
             .map(|w| (w.data.clone(), w.master_password_at(ctx.now).to_string()));
         let (data, master_password) = writer.unwrap_or_else(|| (source.data.clone(), source.master_password.clone()));
         let (master_user, storage, port) = (source.master_user.clone(), source.storage.clone(), source.port);
-        if let Some(group) = request.subnet_group.as_ref().filter(|g| !self.subnet_groups.contains(*g)) {
-            return Err(error(
-                CloudErrorKind::NotFound,
-                "DBSubnetGroupNotFoundFault",
-                format!("DB subnet group '{group}' does not exist."),
-            ));
-        }
-        if let Some(bad) = request.security_group_ids.iter().find(|g| !g.starts_with("sg-")) {
-            return Err(error(CloudErrorKind::Fatal, "InvalidParameterValue", format!("Invalid security group: {bad}")));
-        }
+        self.check_network(request.subnet_group.as_deref(), &request.security_group_ids)?;
         let outcome = self.outcome(ctx, "RestoreDBClusterToPointInTime", true);
         let cluster = Cluster {
             id: id.clone(),

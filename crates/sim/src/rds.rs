@@ -284,6 +284,21 @@ impl World {
         self.instances.get(id).filter(|i| i.life.phase(t) != Phase::Gone)
     }
 
+    /// A new instance's or cluster's subnet group must exist and its security groups be ids.
+    pub(crate) fn check_network(&self, subnet_group: Option<&str>, security_group_ids: &[String]) -> CloudResult<()> {
+        if let Some(group) = subnet_group.filter(|g| !self.subnet_groups.contains(*g)) {
+            return Err(error(
+                CloudErrorKind::NotFound,
+                "DBSubnetGroupNotFoundFault",
+                format!("DB subnet group '{group}' does not exist."),
+            ));
+        }
+        if let Some(bad) = security_group_ids.iter().find(|g| !g.starts_with("sg-")) {
+            return Err(error(CloudErrorKind::Fatal, "InvalidParameterValue", format!("Invalid security group: {bad}")));
+        }
+        Ok(())
+    }
+
     pub fn live_snapshot(&self, id: &str, t: DateTime<Utc>) -> Option<&Snapshot> {
         self.snapshots.get(id).filter(|s| s.life.phase(t) != Phase::Gone)
     }
@@ -452,16 +467,7 @@ impl World {
                 (copy, point_in_time_restore(&self.config, ctx.now))
             }
         };
-        if let Some(group) = request.subnet_group.as_ref().filter(|g| !self.subnet_groups.contains(*g)) {
-            return Err(error(
-                CloudErrorKind::NotFound,
-                "DBSubnetGroupNotFoundFault",
-                format!("DB subnet group '{group}' does not exist."),
-            ));
-        }
-        if let Some(bad) = request.security_group_ids.iter().find(|g| !g.starts_with("sg-")) {
-            return Err(error(CloudErrorKind::Fatal, "InvalidParameterValue", format!("Invalid security group: {bad}")));
-        }
+        self.check_network(request.subnet_group.as_deref(), &request.security_group_ids)?;
         let outcome = self.outcome(ctx, request.source.operation(), true);
         let cold_tables = copy.data.tables.keys().cloned().collect();
         let instance = Instance {
