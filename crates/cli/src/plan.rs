@@ -198,26 +198,34 @@ fn creates(plan: &RunPlan, production_db: &DbInstance) -> Vec<PlannedResource> {
         ReleaseSource::Code { repository, .. } => format!("built from {} branch {}", repository.repository_url, repository.branch),
         ReleaseSource::Image(image) => format!("image {}", image.image),
     };
-    let mut creates = vec![
-        resource(
-            "parameter",
-            lease_parameter(&plan.app, LeasedEnvironment::Staging),
-            "the staging lease: refuses other runs until this one's rollback or teardown",
-        ),
-        resource("db-snapshot", &plan.snapshot_id, format!("of {} (kept after the run as its backup)", production_db.id)),
-        resource(
-            "db-instance",
-            &db.instance_id,
-            format!(
-                "{}, {} GB {} from the snapshot, subnet group {}, security groups {}, not public",
-                db.class,
-                production_db.storage.allocated_gb,
-                production_db.storage.storage_type,
-                db.subnet_group.as_deref().unwrap_or("default"),
-                db.security_group_ids.join(" ")
+    let network = format!(
+        "subnet group {}, security groups {}, not public",
+        db.subnet_group.as_deref().unwrap_or("default"),
+        db.security_group_ids.join(" ")
+    );
+    let mut creates = vec![resource(
+        "parameter",
+        lease_parameter(&plan.app, LeasedEnvironment::Staging),
+        "the staging lease: refuses other runs until this one's rollback or teardown",
+    )];
+    match &db.cluster {
+        // aurora-clone: no instance snapshot (RDS takes none of a cluster member).
+        Some(clone) => creates.extend([
+            resource("db-cluster", &clone.cluster_id, format!("copy-on-write clone of {}, {network}", clone.source_cluster_id)),
+            resource("db-instance", &db.instance_id, format!("{} in {}, not public", db.class, clone.cluster_id)),
+        ]),
+        None => creates.extend([
+            resource("db-snapshot", &plan.snapshot_id, format!("of {} (kept after the run as its backup)", production_db.id)),
+            resource(
+                "db-instance",
+                &db.instance_id,
+                format!(
+                    "{}, {} GB {} from the snapshot, {network}",
+                    db.class, production_db.storage.allocated_gb, production_db.storage.storage_type
+                ),
             ),
-        ),
-    ];
+        ]),
+    }
     creates.extend(plan.staging_parameter_names().into_iter().map(|name| resource("parameter", name, "under the staging path only")));
     creates.push(resource("service", &plan.service.name, {
         let backend = plan.service.host.backend();
