@@ -4,8 +4,10 @@
 //! until it is available; `restore_staging_database` then adds the staging instance to it.
 //!
 //! Steps: `clone_staging_cluster` (staging.asl.json `CloneStagingCluster`) and
-//! `check_staging_cluster` (`CheckStagingCluster`). Tests: tests/steps/staging_cluster.rs; end to
-//! end, tests/staging_pipeline.rs `aurora_clone_*`.
+//! `check_staging_cluster` (`CheckStagingCluster`). Tests: end to end, tests/staging_pipeline.rs
+//! `aurora_clone_*` and `a_source_that_cannot_copy_production_s_database_is_refused_before_any_write_naming_staging_source`,
+//! tests/teardown.rs `an_aurora_clone_is_torn_down_instance_first_then_the_cluster_with_its_final_snapshot`;
+//! the adapter, crates/aws/tests/moto `an_aurora_clone_gets_its_instance_a_new_password_and_is_deleted_after_it`.
 
 use super::{adopt_if_made_by_run, Deadline};
 use crate::cloud::{Clock, CloneRequest, DbCluster, Rds};
