@@ -113,7 +113,14 @@ fn simulated_durations() -> ExpectedDurations {
         ("WaitForRedeploy", sim.deployment),
     ];
     // The run below takes the default staging.source, snapshot, and no warm-up.
-    let choices = rehearsal_cli::plan::staging_choices(false, false);
+    let choices = BTreeMap::from(
+        [
+            ("ChooseStagingSource", "SnapshotProductionDatabase"),
+            ("IsRestoreStarted", "RestoreStagingDatabase"),
+            ("IsPrewarmOn", "PrewarmOff"),
+        ]
+        .map(|(choice, next)| (choice.to_string(), next.to_string())),
+    );
     ExpectedDurations { waits: waits.into_iter().map(|(w, d)| (w.to_string(), d)).collect(), choices, ..ExpectedDurations::default() }
 }
 

@@ -197,6 +197,22 @@ fn only_a_passed_staging_run_of_the_named_run_id_is_promoted() {
 }
 
 #[test]
+fn an_aurora_production_is_refused_before_any_production_write() {
+    runtime().block_on(async {
+        let account = new_account();
+        account.make_production_aurora();
+        let (staging, status) = stage(&account, json!({"staging": {"source": "aurora-clone"}}), &[]).await;
+        assert_eq!(status, RunStatus::Succeeded);
+        let report = promote(&account, promotion(&staging), &[], ApprovalAnswer::Approve).await;
+        assert_eq!(report.error.as_deref(), Some("InvalidInputError"), "{:?}", report.cause);
+        let cause = report.cause.as_deref().unwrap();
+        assert!(cause.contains("staging_execution_arn") && cause.contains("Aurora"), "{cause}");
+        assert!(writers(&report).is_empty(), "{:?}", writers(&report));
+        assert!(!production_migrated(&account));
+    });
+}
+
+#[test]
 fn an_approval_cannot_be_skipped_without_the_stack_parameter_nor_given_by_its_requester() {
     runtime().block_on(async {
         let account = new_account();

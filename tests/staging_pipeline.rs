@@ -220,10 +220,12 @@ fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
         (Unavailable, _) => Some("TransientError"),
         (Fatal, _) => Some("FatalError"),
         (FailedState, SnapshotProductionDatabase) => Some("SnapshotFailedError"),
+        (FailedState, CloneStagingCluster) => Some("ClusterFailedError"),
         (FailedState, RestoreStagingDatabase) => Some("DatabaseFailedError"),
         (FailedState, CreateStagingService) => Some("ServiceFailedError"),
         (FailedState, PublishFrontendUrl) => Some("DeploymentFailedError"),
         (NeverReady, SnapshotProductionDatabase) => Some("SnapshotTimedOutError"),
+        (NeverReady, CloneStagingCluster) => Some("ClusterTimedOutError"),
         (NeverReady, RestoreStagingDatabase | ResetStagingDatabasePassword) => Some("DatabaseTimedOutError"),
         // Resetting a password creates nothing a foreign resource could stand in for.
         (AlreadyExists, ResetStagingDatabasePassword) => None,
@@ -250,8 +252,15 @@ async fn fault_matrix(document: Value, prepare: fn(&rehearsal_sim::SimAccount)) 
     let staging = |s: &Step| rehearsal_cli::local::STAGING_DEFINITION.contains(&format!("${{{}}}", s.arn_key()));
     // The rollback's own steps run only after another failure.
     let in_rollback = [Step::RollbackStaging, Step::ReleaseStagingLease];
-    let steps: Vec<Step> = Step::ALL.iter().copied().filter(|s| staging(s) && s.mutates() && !in_rollback.contains(s)).collect();
-    assert_eq!(steps.len(), 12);
+    // And the ones this document's staging.source calls (aurora-clone takes no instance snapshot).
+    let clean = new_account();
+    prepare(&clean);
+    let report = run_pipeline(&clean, document.clone(), &[]).await.unwrap();
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?} {:?}", report.error, report.cause);
+    let called: std::collections::BTreeSet<String> = clean.ledger().calls.iter().map(|c| c.step.clone()).collect();
+    let steps: Vec<Step> =
+        Step::ALL.iter().copied().filter(|s| staging(s) && s.mutates() && !in_rollback.contains(s) && called.contains(s.name())).collect();
+    assert_eq!(steps.len(), 12, "{steps:?}");
     let mut failures = Vec::new();
     for &step in &steps {
         for &kind in FaultKind::ALL {
@@ -454,6 +463,79 @@ fn point_in_time_is_refused_before_any_write_when_production_keeps_no_backups() 
 #[test]
 fn point_in_time_every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
     let (runs, failures) = runtime().block_on(fault_matrix(json!({"staging": {"source": "point-in-time"}}), |_| {}));
+    assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn aurora_clone_clones_production_s_cluster_and_adds_one_staging_instance() {
+    runtime().block_on(async {
+        let account = new_account();
+        account.make_production_aurora();
+        let document = json!({"staging": {"source": "aurora-clone"}});
+        let report = run_pipeline(&account, document.clone(), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?} {:?}", report.error, report.cause);
+        assert!(report.checks.iter().all(|c| c["passed"] == Value::Bool(true)), "{:#?}", report.checks);
+        assert_eq!(ledger(&report).production_writes, json!([]));
+        let calls: Vec<String> = account.ledger().calls.iter().map(|c| c.operation.clone()).collect();
+        for call in ["RestoreDBClusterToPointInTime", "CreateDBInstance", "ModifyDBCluster"] {
+            assert!(calls.contains(&call.to_string()), "{call} missing: {calls:?}");
+        }
+        // RDS takes no instance snapshot of an Aurora member, and nothing is restored.
+        for call in ["CreateDBSnapshot", "RestoreDBInstanceFromDBSnapshot", "RestoreDBInstanceToPointInTime", "ModifyDBInstance"] {
+            assert!(!calls.contains(&call.to_string()), "{call} made: {calls:?}");
+        }
+        let rds = account.session("test");
+        let clone = rds.describe_cluster("tableicty-staging-db-cluster").await.unwrap().expect("the clone exists");
+        assert_eq!(clone.members, vec!["tableicty-staging-db".to_string()]);
+        assert_eq!(clone.parameter_group.as_deref(), Some(seed::PRODUCTION_CLUSTER_PARAMETER_GROUP));
+        assert_eq!(
+            (clone.subnet_group.as_deref(), clone.security_group_ids.clone()),
+            (Some(seed::DB_SUBNET_GROUP), vec![seed::DB_SECURITY_GROUP.to_string()])
+        );
+        let staging = rds.describe_instance("tableicty-staging-db").await.unwrap().expect("the staging instance exists");
+        assert_eq!((staging.class.as_str(), staging.publicly_accessible), ("db.t3.micro", false));
+        assert_eq!(staging.parameter_group.as_deref(), Some(seed::PRODUCTION_AURORA_PARAMETER_GROUP));
+        // Clone 5, instance 5, password 2, service 6, FRONTEND_URL deployment 4.
+        assert!(report.seconds <= 23.0 * 60.0, "{}", report.seconds);
+
+        // A second run adopts what the first made.
+        let again = run_pipeline(&account, document, &[]).await.unwrap();
+        assert_eq!(again.status, RunStatus::Succeeded, "{:?} {:?}", again.error, again.cause);
+        let created = created_ids(&again);
+        for id in ["tableicty-staging-db-cluster", "tableicty-staging-db"] {
+            assert_eq!(created.iter().filter(|c| *c == id).count(), 1, "{id} created again: {created:?}");
+        }
+    });
+}
+
+#[test]
+fn a_source_that_cannot_copy_production_s_database_is_refused_before_any_write_naming_staging_source() {
+    runtime().block_on(async {
+        for (aurora, source, says) in [
+            (false, "aurora-clone", "standalone instance"),
+            (true, "snapshot", "use aurora-clone"),
+            (true, "point-in-time", "use aurora-clone"),
+        ] {
+            let account = new_account();
+            if aurora {
+                account.make_production_aurora();
+            }
+            let report = run_pipeline(&account, json!({"staging": {"source": source}}), &[]).await.unwrap();
+            assert_eq!(report.error.as_deref(), Some("InvalidInputError"), "{source}: {:?}", report.cause);
+            let cause = report.cause.as_deref().unwrap();
+            assert!(cause.contains("staging.source") && cause.contains(says), "{source}: {cause}");
+            assert!(
+                account.ledger().calls.iter().all(|c| ["Describe", "Get", "List"].iter().any(|read| c.operation.starts_with(read))),
+                "{source}: a write was made"
+            );
+            assert!(created_ids(&report).is_empty());
+        }
+    });
+}
+
+#[test]
+fn aurora_clone_every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
+    let (runs, failures) = runtime().block_on(fault_matrix(json!({"staging": {"source": "aurora-clone"}}), |a| a.make_production_aurora()));
     assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
 }
 

@@ -10,7 +10,7 @@ use rehearsal_core::tags::{RunTags, RUN_KEY};
 use rehearsal_core::Secret;
 use rehearsal_sim::seed::{PRODUCTION_DB, PRODUCTION_SERVICE};
 use rehearsal_sim::{Fault, FaultKind};
-use rehearsal_tests::promotion::{scheduled_teardown_input, staged, teardown};
+use rehearsal_tests::promotion::{scheduled_teardown_input, stage, staged, teardown};
 use rehearsal_tests::{new_account, runtime, BACKUP_SNAPSHOT, RUN_ID};
 use serde_json::json;
 
@@ -184,5 +184,28 @@ fn a_lost_or_doubled_delivery_in_any_changing_teardown_step_still_tears_everythi
             }
         }
         assert!(problems.is_empty(), "{}", problems.join("\n"));
+    });
+}
+
+#[test]
+fn an_aurora_clone_is_torn_down_instance_first_then_the_cluster_with_its_final_snapshot() {
+    runtime().block_on(async {
+        let account = new_account();
+        account.make_production_aurora();
+        let (_, status) = stage(&account, json!({"staging": {"source": "aurora-clone"}}), &[]).await;
+        assert_eq!(status, RunStatus::Succeeded);
+        let input = scheduled_teardown_input(&account).await;
+        let report = teardown(&account, input).await;
+        assert!(report.succeeded, "{:?}: {:?}", report.error, report.cause);
+        let deleted = ids(&report.resources_deleted);
+        let instance = deleted.iter().position(|d| d == "db-instance tableicty-staging-db").expect("the instance deleted");
+        let cluster = deleted.iter().position(|d| d == "db-cluster tableicty-staging-db-cluster").expect("the clone deleted");
+        assert!(instance < cluster, "{deleted:?}");
+        let created = ids(&report.resources_created);
+        assert!(created.iter().any(|c| c.starts_with("db-cluster-snapshot tableicty-staging-db-final-")), "{created:?}");
+        assert!(account.leftovers(RUN_ID).is_empty(), "{:?}", account.leftovers(RUN_ID));
+        assert!(account.ledger().production_writes.is_empty(), "{:?}", account.ledger().production_writes);
+        let rds = account.session("test");
+        assert!(rds.describe_cluster(rehearsal_sim::seed::PRODUCTION_DB_CLUSTER).await.unwrap().is_some());
     });
 }

@@ -39,6 +39,7 @@ const UNAVAILABLE: &[&str] = &[
 
 const NOT_FOUND: &[&str] = &[
     "DBInstanceNotFound",
+    "DBClusterNotFoundFault",
     "DBSnapshotNotFound",
     "ParameterNotFound",
     // SSM's answer to tag calls on a parameter that does not exist.
@@ -54,13 +55,25 @@ const NOT_FOUND: &[&str] = &[
     "ImageNotFoundException",
 ];
 
-const ALREADY_EXISTS: &[&str] =
-    &["DBInstanceAlreadyExists", "DBSnapshotAlreadyExists", "ParameterAlreadyExists", "ConflictException", "ExecutionAlreadyExists"];
+const ALREADY_EXISTS: &[&str] = &[
+    "DBInstanceAlreadyExists",
+    "DBClusterAlreadyExistsFault",
+    "DBSnapshotAlreadyExists",
+    "ParameterAlreadyExists",
+    "ConflictException",
+    "ExecutionAlreadyExists",
+];
 
 // ECS: the service is DRAINING or INACTIVE. Step Functions: the execution cannot be redriven
 // (it succeeded, is running, closed over 14 days ago, or was redriven 1,000 times).
-const INVALID_STATE: &[&str] =
-    &["InvalidDBInstanceState", "InvalidDBSnapshotState", "InvalidStateException", "ServiceNotActiveException", "ExecutionNotRedrivable"];
+const INVALID_STATE: &[&str] = &[
+    "InvalidDBInstanceState",
+    "InvalidDBClusterStateFault",
+    "InvalidDBSnapshotState",
+    "InvalidStateException",
+    "ServiceNotActiveException",
+    "ExecutionNotRedrivable",
+];
 
 /// Services without a dedicated code for a duplicate name say so in a generic one: App Runner
 /// (`InvalidRequestException`: "… already exists"), ECS (`InvalidParameterException`: "Creation
@@ -160,6 +173,9 @@ mod tests {
             ("ServiceUnavailable", "", Some(503), Unavailable),
             ("SomethingNew", "", Some(502), Unavailable),
             ("DBInstanceNotFound", "", Some(404), NotFound),
+            ("DBClusterNotFoundFault", "", Some(404), NotFound),
+            ("DBClusterAlreadyExistsFault", "", Some(400), AlreadyExists),
+            ("InvalidDBClusterStateFault", "", Some(400), InvalidState),
             ("DBSnapshotNotFound", "", Some(404), NotFound),
             ("ParameterNotFound", "", Some(400), NotFound),
             ("ResourceNotFoundException", "", Some(400), NotFound),

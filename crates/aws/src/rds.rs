@@ -1,10 +1,14 @@
-//! RDS: snapshots of production, the staging instance restored from one, its deletion.
+//! RDS: snapshots of production, the staging instance restored from one, its deletion; for
+//! `aurora-clone`, the copy-on-write clone of production's Aurora cluster and its instance.
 
 use crate::error::{absent_if_not_found, from_sdk};
 use crate::sfn::to_chrono;
 use crate::AwsCloud;
-use aws_sdk_rds::types::{DbInstance as SdkInstance, DbSnapshot as SdkSnapshot, Tag};
-use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest, RestoreSource};
+use aws_sdk_rds::types::{DbCluster as SdkCluster, DbInstance as SdkInstance, DbSnapshot as SdkSnapshot, Tag};
+use rehearsal_core::cloud::{
+    CloneRequest, CloudResult, ClusterInstanceRequest, DbCluster, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest,
+    RestoreSource,
+};
 use rehearsal_core::tags::Tags;
 use rehearsal_core::Secret;
 
@@ -34,11 +38,29 @@ fn instance(db: &SdkInstance) -> DbInstance {
         parameter_group: db.db_parameter_groups().first().and_then(|g| g.db_parameter_group_name()).map(str::to_string),
         option_group: db.option_group_memberships().first().and_then(|g| g.option_group_name()).map(str::to_string),
         backup_retention_days: db.backup_retention_period().and_then(|d| u32::try_from(d).ok()).unwrap_or_default(),
+        cluster_id: db.db_cluster_identifier().map(str::to_string),
         publicly_accessible: db.publicly_accessible().unwrap_or(false),
         master_username: db.master_username().unwrap_or_default().to_string(),
         master_password_pending: db.pending_modified_values().and_then(|p| p.master_user_password()).is_some(),
         created_at: db.instance_create_time().and_then(to_chrono),
         tags: from_sdk_tags(db.tag_list()),
+    }
+}
+
+fn cluster(c: &SdkCluster) -> DbCluster {
+    DbCluster {
+        id: c.db_cluster_identifier().unwrap_or_default().to_string(),
+        arn: c.db_cluster_arn().unwrap_or_default().to_string(),
+        status: c.status().unwrap_or_default().to_string(),
+        engine: c.engine().unwrap_or_default().to_string(),
+        subnet_group: c.db_subnet_group().map(str::to_string),
+        security_group_ids: c.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).map(str::to_string).collect(),
+        parameter_group: c.db_cluster_parameter_group().map(str::to_string),
+        members: c.db_cluster_members().iter().filter_map(|m| m.db_instance_identifier()).map(str::to_string).collect(),
+        master_username: c.master_username().unwrap_or_default().to_string(),
+        master_password_pending: c.pending_modified_values().and_then(|p| p.master_user_password()).is_some(),
+        created_at: c.cluster_create_time().and_then(to_chrono),
+        tags: from_sdk_tags(c.tag_list()),
     }
 }
 
@@ -172,6 +194,71 @@ impl Rds for AwsCloud {
 
     async fn tag_instance(&self, arn: &str, tags: &Tags) -> CloudResult<()> {
         self.rds.add_tags_to_resource().resource_name(arn).set_tags(Some(to_sdk_tags(tags))).send().await.map_err(from_sdk)?;
+        Ok(())
+    }
+
+    async fn describe_cluster(&self, id: &str) -> CloudResult<Option<DbCluster>> {
+        let out = absent_if_not_found(self.rds.describe_db_clusters().db_cluster_identifier(id).send().await.map_err(from_sdk))?;
+        Ok(out.and_then(|o| o.db_clusters().iter().find(|c| c.db_cluster_identifier() == Some(id)).map(cluster)))
+    }
+
+    async fn clone_cluster(&self, request: &CloneRequest) -> CloudResult<DbCluster> {
+        let out = self
+            .rds
+            .restore_db_cluster_to_point_in_time()
+            .db_cluster_identifier(&request.cluster_id)
+            .source_db_cluster_identifier(&request.source_cluster_id)
+            .restore_type("copy-on-write")
+            .use_latest_restorable_time(true)
+            .set_db_subnet_group_name(request.subnet_group.clone())
+            .set_vpc_security_group_ids(Some(request.security_group_ids.clone()))
+            .set_db_cluster_parameter_group_name(request.parameter_group.clone())
+            .set_tags(Some(to_sdk_tags(&request.tags)))
+            // Snapshots later taken of the clone (its final one) carry its ownership tags.
+            .copy_tags_to_snapshot(true)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        out.db_cluster().map(cluster).ok_or_else(|| missing("RestoreDBClusterToPointInTime", &request.cluster_id))
+    }
+
+    async fn create_cluster_instance(&self, request: &ClusterInstanceRequest) -> CloudResult<DbInstance> {
+        let out = self
+            .rds
+            .create_db_instance()
+            .db_instance_identifier(&request.instance_id)
+            .db_cluster_identifier(&request.cluster_id)
+            .engine(&request.engine)
+            .db_instance_class(&request.class)
+            .set_db_parameter_group_name(request.parameter_group.clone())
+            .publicly_accessible(request.publicly_accessible)
+            .set_tags(Some(to_sdk_tags(&request.tags)))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        out.db_instance().map(instance).ok_or_else(|| missing("CreateDBInstance", &request.instance_id))
+    }
+
+    async fn reset_cluster_master_password(&self, id: &str, password: &Secret) -> CloudResult<DbCluster> {
+        let out = self
+            .rds
+            .modify_db_cluster()
+            .db_cluster_identifier(id)
+            .master_user_password(password.expose())
+            .apply_immediately(true)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        out.db_cluster().map(cluster).ok_or_else(|| missing("ModifyDBCluster", id))
+    }
+
+    async fn delete_cluster(&self, id: &str, final_snapshot_id: Option<&str>) -> CloudResult<()> {
+        let request = self.rds.delete_db_cluster().db_cluster_identifier(id);
+        let request = match final_snapshot_id {
+            Some(snapshot_id) => request.final_db_snapshot_identifier(snapshot_id).skip_final_snapshot(false),
+            None => request.skip_final_snapshot(true),
+        };
+        request.send().await.map_err(from_sdk)?;
         Ok(())
     }
 }

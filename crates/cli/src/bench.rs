@@ -65,13 +65,17 @@ fn scaled(scale: u32) -> SimConfig {
 }
 
 /// The dependency chain of a staging run with `config`'s durations: the copy must exist
-/// (snapshot then restore, or the point-in-time restore beside the snapshot), answer to the
+/// (snapshot then restore, the point-in-time restore beside the snapshot, or the Aurora clone
+/// then its instance), answer to the
 /// staging password, and only then can the service start and take FRONTEND_URL. Everything else
 /// runs beside it or takes no simulated time.
 pub fn lower_bound(source: StagingSource, config: &SimConfig, start: DateTime<Utc>) -> Duration {
     let copy = match source {
         StagingSource::Snapshot => config.snapshot + config.restore,
         StagingSource::PointInTime => config.snapshot.max(rehearsal_sim::point_in_time_restore(config, start)),
+        // The clone must be available before its instance can be created; neither depends on
+        // the database's size, and no instance snapshot is taken of an Aurora production.
+        StagingSource::AuroraClone => config.aurora_clone + config.aurora_instance,
     };
     copy + config.password_reset + config.service_create + config.deployment
 }
@@ -81,6 +85,9 @@ pub async fn measure(source: StagingSource, scale: u32) -> Result<CriticalPath, 
     let config = scaled(scale);
     let start = bench_start();
     let account = SimAccount::new(config, start);
+    if source == StagingSource::AuroraClone {
+        account.make_production_aurora();
+    }
     let run = LocalRun {
         // The longest waits allowed: a larger database's snapshot outlasts the default hour.
         input: json!({"staging": {"source": source.name()}, "timeouts": {"snapshot_minutes": 360, "restore_minutes": 360}}),
@@ -104,7 +111,7 @@ impl CriticalPathCommand {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
         println!("staging.source  database  run (virtual min)  lower bound (min)  ratio");
         for scale in [1, self.scale] {
-            for source in [StagingSource::Snapshot, StagingSource::PointInTime] {
+            for source in [StagingSource::Snapshot, StagingSource::PointInTime, StagingSource::AuroraClone] {
                 let row = runtime.block_on(measure(source, scale))?;
                 let size = if scale == 1 { "default".to_string() } else { format!("{scale}x") };
                 println!(

@@ -16,7 +16,7 @@ use rehearsal_core::cost::{estimate, CostEstimate, RunUsage, StagingEnvironment}
 use rehearsal_core::durations::TypicalDurations;
 use rehearsal_core::error::CloudResultExt;
 use rehearsal_core::lease::{lease_parameter, LeasedEnvironment};
-use rehearsal_core::plan::RunPlan;
+use rehearsal_core::plan::{RunPlan, StagingDbPlan};
 use rehearsal_core::run::RunInput;
 use rehearsal_core::steps::plan_rehearsal::StackSettings;
 use rehearsal_core::steps::{invoke, Cloud, Step};
@@ -125,7 +125,7 @@ pub async fn plan<C: Cloud>(
         tasks: durations.task_durations(),
         default_task: durations.default_task(),
         waits,
-        choices: staging_choices(plan.staging_db.restore_from_backups, plan.staging_db.prewarm.enabled),
+        choices: staging_choices(&plan.staging_db),
     };
     let definition =
         crate::execution::definition(STAGING_DEFINITION, &local_substitutions()).map_err(|e| StepError::MalformedInput(e.to_string()))?;
@@ -149,15 +149,16 @@ pub async fn plan<C: Cloud>(
     })
 }
 
-/// The exits `staging.asl.json`'s Choices take for a plan: its source Choices for a copy restored
-/// from production's automated backups (`staging.source: point-in-time`) or from the safety
-/// snapshot, and its warm-up Choice (`staging.prewarm.enabled`).
-pub fn staging_choices(restore_from_backups: bool, prewarm: bool) -> BTreeMap<String, String> {
-    let (first, after_snapshot) = match restore_from_backups {
-        true => ("RestoreStagingDatabaseToPointInTime", "IsDatabaseAvailable"),
-        false => ("SnapshotProductionDatabase", "RestoreStagingDatabase"),
+/// The exits `staging.asl.json`'s Choices take for a plan: its source Choices for an Aurora clone
+/// (`staging.source: aurora-clone`), a copy restored from production's automated backups
+/// (`point-in-time`) or from the safety snapshot, and its warm-up Choice (`staging.prewarm.enabled`).
+pub fn staging_choices(staging_db: &StagingDbPlan) -> BTreeMap<String, String> {
+    let (first, after_snapshot) = match (staging_db.clone_cluster, staging_db.restore_from_backups) {
+        (true, _) => ("NoInstanceSnapshot", "IsDatabaseAvailable"),
+        (false, true) => ("RestoreStagingDatabaseToPointInTime", "IsDatabaseAvailable"),
+        (false, false) => ("SnapshotProductionDatabase", "RestoreStagingDatabase"),
     };
-    let warm_up = if prewarm { "PrewarmStagingDatabase" } else { "PrewarmOff" };
+    let warm_up = if staging_db.prewarm.enabled { "PrewarmStagingDatabase" } else { "PrewarmOff" };
     BTreeMap::from([
         ("ChooseStagingSource".to_string(), first.to_string()),
         ("IsRestoreStarted".to_string(), after_snapshot.to_string()),
@@ -197,26 +198,34 @@ fn creates(plan: &RunPlan, production_db: &DbInstance) -> Vec<PlannedResource> {
         ReleaseSource::Code { repository, .. } => format!("built from {} branch {}", repository.repository_url, repository.branch),
         ReleaseSource::Image(image) => format!("image {}", image.image),
     };
-    let mut creates = vec![
-        resource(
-            "parameter",
-            lease_parameter(&plan.app, LeasedEnvironment::Staging),
-            "the staging lease: refuses other runs until this one's rollback or teardown",
-        ),
-        resource("db-snapshot", &plan.snapshot_id, format!("of {} (kept after the run as its backup)", production_db.id)),
-        resource(
-            "db-instance",
-            &db.instance_id,
-            format!(
-                "{}, {} GB {} from the snapshot, subnet group {}, security groups {}, not public",
-                db.class,
-                production_db.storage.allocated_gb,
-                production_db.storage.storage_type,
-                db.subnet_group.as_deref().unwrap_or("default"),
-                db.security_group_ids.join(" ")
+    let network = format!(
+        "subnet group {}, security groups {}, not public",
+        db.subnet_group.as_deref().unwrap_or("default"),
+        db.security_group_ids.join(" ")
+    );
+    let mut creates = vec![resource(
+        "parameter",
+        lease_parameter(&plan.app, LeasedEnvironment::Staging),
+        "the staging lease: refuses other runs until this one's rollback or teardown",
+    )];
+    match &db.cluster {
+        // aurora-clone: no instance snapshot (RDS takes none of a cluster member).
+        Some(clone) => creates.extend([
+            resource("db-cluster", &clone.cluster_id, format!("copy-on-write clone of {}, {network}", clone.source_cluster_id)),
+            resource("db-instance", &db.instance_id, format!("{} in {}, not public", db.class, clone.cluster_id)),
+        ]),
+        None => creates.extend([
+            resource("db-snapshot", &plan.snapshot_id, format!("of {} (kept after the run as its backup)", production_db.id)),
+            resource(
+                "db-instance",
+                &db.instance_id,
+                format!(
+                    "{}, {} GB {} from the snapshot, {network}",
+                    db.class, production_db.storage.allocated_gb, production_db.storage.storage_type
+                ),
             ),
-        ),
-    ];
+        ]),
+    }
     creates.extend(plan.staging_parameter_names().into_iter().map(|name| resource("parameter", name, "under the staging path only")));
     creates.push(resource("service", &plan.service.name, {
         let backend = plan.service.host.backend();

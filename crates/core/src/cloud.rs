@@ -48,6 +48,9 @@ pub struct DbInstance {
     pub option_group: Option<String>,
     /// `BackupRetentionPeriod`: 0 means no automated backups, so no point-in-time restore.
     pub backup_retention_days: u32,
+    /// `DBClusterIdentifier`: the Aurora cluster the instance belongs to (its storage, backups
+    /// and master password are the cluster's), `None` for a standalone instance.
+    pub cluster_id: Option<String>,
     pub publicly_accessible: bool,
     /// `MasterUsername`: the only login ModifyDBInstance can give a new password.
     pub master_username: String,
@@ -112,6 +115,57 @@ impl RestoreSource {
     }
 }
 
+/// An Aurora DB cluster (DescribeDBClusters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbCluster {
+    pub id: String,
+    pub arn: String,
+    /// `creating`, `available`, `resetting-master-credentials`, `deleting`, …
+    pub status: String,
+    /// `aurora-postgresql`, `aurora-mysql`: what a new instance in it must be created with.
+    pub engine: String,
+    pub subnet_group: Option<String>,
+    pub security_group_ids: Vec<String>,
+    /// `DBClusterParameterGroup`: a clone gets the engine's default unless told.
+    pub parameter_group: Option<String>,
+    /// `DBClusterMembers`: its instances.
+    pub members: Vec<String>,
+    pub master_username: String,
+    /// A new master password waits to be applied (`PendingModifiedValues.MasterUserPassword`).
+    pub master_password_pending: bool,
+    /// `ClusterCreateTime`.
+    pub created_at: Option<DateTime<Utc>>,
+    pub tags: Tags,
+}
+
+/// `RestoreDBClusterToPointInTime` with `RestoreType=copy-on-write` and
+/// `UseLatestRestorableTime`: the new cluster shares the source's storage pages until either
+/// writes one, so it takes minutes whatever the size. Network and settings are set explicitly (a
+/// clone otherwise gets the defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloneRequest {
+    pub cluster_id: String,
+    pub source_cluster_id: String,
+    pub subnet_group: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub parameter_group: Option<String>,
+    pub tags: Tags,
+}
+
+/// `CreateDBInstance` in a cluster: an Aurora cluster answers queries only through its instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterInstanceRequest {
+    pub instance_id: String,
+    pub cluster_id: String,
+    /// The cluster's engine (CreateDBInstance requires it to match).
+    pub engine: String,
+    pub class: String,
+    /// The instance's DB parameter group (the cluster's is the clone's).
+    pub parameter_group: Option<String>,
+    pub publicly_accessible: bool,
+    pub tags: Tags,
+}
+
 pub trait Rds {
     /// `Ok(None)` when the instance does not exist.
     fn describe_instance(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbInstance>>> + Send;
@@ -134,6 +188,17 @@ pub trait Rds {
     fn reset_master_password(&self, id: &str, password: &Secret) -> impl Future<Output = CloudResult<DbInstance>> + Send;
     /// AddTagsToResource on an instance, by its ARN; existing keys are overwritten.
     fn tag_instance(&self, arn: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send;
+    /// `Ok(None)` when the cluster does not exist.
+    fn describe_cluster(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbCluster>>> + Send;
+    fn clone_cluster(&self, request: &CloneRequest) -> impl Future<Output = CloudResult<DbCluster>> + Send;
+    /// Refused (`InvalidDBClusterStateFault`) until the cluster is `available`.
+    fn create_cluster_instance(&self, request: &ClusterInstanceRequest) -> impl Future<Output = CloudResult<DbInstance>> + Send;
+    /// ModifyDBCluster `MasterUserPassword` with ApplyImmediately: an Aurora instance's master
+    /// password is its cluster's (ModifyDBInstance refuses it). The old one works until applied.
+    fn reset_cluster_master_password(&self, id: &str, password: &Secret) -> impl Future<Output = CloudResult<DbCluster>> + Send;
+    /// Refused (`InvalidDBClusterStateFault`) while the cluster still has instances: delete them
+    /// first. `None` skips the final cluster snapshot (AWS rejects leaving both unset).
+    fn delete_cluster(&self, id: &str, final_snapshot_id: Option<&str>) -> impl Future<Output = CloudResult<()>> + Send;
 }
 
 // ---------------------------------------------------------------- SSM Parameter Store

@@ -25,6 +25,9 @@ impl<'a> StagingGuard<'a> {
     pub fn plan_is_safe(&self) -> Result<(), StepError> {
         let (plan, prod) = (self.plan, &self.plan.production);
         self.db_write(&plan.staging_db.instance_id)?;
+        if let Some(cluster) = &plan.staging_db.cluster {
+            self.cluster_write(&cluster.cluster_id)?;
+        }
         self.service_write(&plan.service.name)?;
         if crate::naming::path_is_within(&plan.staging_parameter_path, &prod.parameter_path)
             || crate::naming::path_is_within(&prod.parameter_path, &plan.staging_parameter_path)
@@ -38,6 +41,14 @@ impl<'a> StagingGuard<'a> {
     pub fn db_write(&self, id: &str) -> Result<(), StepError> {
         if id.eq_ignore_ascii_case(&self.plan.production.db_instance_id) {
             return Self::refuse(id, "it is the production database");
+        }
+        Ok(())
+    }
+
+    /// A write to a DB cluster: never production's.
+    pub fn cluster_write(&self, id: &str) -> Result<(), StepError> {
+        if self.plan.production.db_cluster_id.as_deref().is_some_and(|prod| id.eq_ignore_ascii_case(prod)) {
+            return Self::refuse(id, "it is the production database's cluster");
         }
         Ok(())
     }

@@ -112,6 +112,13 @@ pub fn final_snapshot_id(staging_db: &str, run_id: &str) -> String {
     format!("{staging_db}{FINAL_SNAPSHOT_INFIX}{suffix}")
 }
 
+/// `staging.source: aurora-clone`: the cloned cluster the staging instance joins. At most 41
+/// characters (RDS allows 63); its final snapshot at teardown is named as the instance's would
+/// be ([`final_snapshot_id`]: cluster snapshots have names of their own).
+pub fn staging_cluster_id(staging_db: &str) -> String {
+    format!("{staging_db}-cluster")
+}
+
 /// The EventBridge Scheduler schedule that tears a run's staging down.
 pub fn teardown_schedule_name(run_id: &str) -> String {
     format!("rehearsal-teardown-{run_id}")

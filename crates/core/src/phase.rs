@@ -109,6 +109,39 @@ pub const DB_INSTANCE: Statuses = Statuses {
     ],
 };
 
+/// `DBCluster.Status` of an Aurora cluster, the table of
+/// https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html#Aurora.Status,
+/// plus `deleted` for a cluster that vanished. Ready is `available` alone.
+pub const DB_CLUSTER: Statuses = Statuses {
+    kind: "RDS DB cluster",
+    phases: &[
+        ("available", Ready),
+        ("backing-up", InProgress),
+        ("backtracking", InProgress),
+        ("cloning-failed", Failed),
+        ("creating", InProgress),
+        ("deleting", Gone),
+        ("failing-over", InProgress),
+        ("inaccessible-encryption-credentials", Failed),
+        ("inaccessible-encryption-credentials-recoverable", Failed),
+        ("maintenance", InProgress),
+        ("migrating", InProgress),
+        ("migration-failed", Failed),
+        ("modifying", InProgress),
+        ("promoting", InProgress),
+        ("renaming", InProgress),
+        ("resetting-master-credentials", InProgress),
+        ("starting", InProgress),
+        // Someone stopped the clone this run waits for.
+        ("stopped", Failed),
+        ("stopping", Failed),
+        ("storage-optimization", InProgress),
+        ("update-iam-db-auth", InProgress),
+        ("upgrading", InProgress),
+        ("deleted", Gone),
+    ],
+};
+
 /// `DBSnapshot.Status`: `creating` from CreateDBSnapshot
 /// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSnapshot.html), the
 /// success and failure values of the DBSnapshotAvailable waiter
@@ -175,7 +208,7 @@ pub const EXECUTION: Statuses = Statuses {
 };
 
 /// Every kind, for checks that look at all of them (no definition may compare a status).
-pub const ALL: [&Statuses; 5] = [&DB_INSTANCE, &DB_SNAPSHOT, &APP_RUNNER_SERVICE, &APP_RUNNER_OPERATION, &EXECUTION];
+pub const ALL: [&Statuses; 6] = [&DB_INSTANCE, &DB_CLUSTER, &DB_SNAPSHOT, &APP_RUNNER_SERVICE, &APP_RUNNER_OPERATION, &EXECUTION];
 
 /// A deployment (an App Runner operation on a service): a service that failed or is gone decides
 /// it whatever the operation says; otherwise the operation does.
@@ -204,6 +237,47 @@ mod tests {
                 assert_eq!(statuses.of(status), *phase, "{}: {status}", statuses.kind);
             }
         }
+    }
+
+    #[test]
+    fn db_cluster_statuses() {
+        sorts(
+            &DB_CLUSTER,
+            &[
+                (Ready, &["available"]),
+                (
+                    InProgress,
+                    &[
+                        "backing-up",
+                        "backtracking",
+                        "creating",
+                        "failing-over",
+                        "maintenance",
+                        "migrating",
+                        "modifying",
+                        "promoting",
+                        "renaming",
+                        "resetting-master-credentials",
+                        "starting",
+                        "storage-optimization",
+                        "update-iam-db-auth",
+                        "upgrading",
+                    ],
+                ),
+                (
+                    Failed,
+                    &[
+                        "cloning-failed",
+                        "inaccessible-encryption-credentials",
+                        "inaccessible-encryption-credentials-recoverable",
+                        "migration-failed",
+                        "stopped",
+                        "stopping",
+                    ],
+                ),
+                (Gone, &["deleting", "deleted"]),
+            ],
+        );
     }
 
     #[test]

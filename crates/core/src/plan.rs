@@ -79,6 +79,9 @@ pub struct PlannedRelease {
 #[serde(deny_unknown_fields)]
 pub struct ProductionFacts {
     pub db_instance_id: String,
+    /// The Aurora cluster production's instance belongs to (its DBClusterIdentifier), if any.
+    #[serde(default)]
+    pub db_cluster_id: Option<String>,
     pub parameter_path: String,
     pub service_name: String,
     pub service_arn: String,
@@ -110,6 +113,13 @@ pub struct StagingDbPlan {
     /// `staging.source: point-in-time`: restored from production's automated backups, started
     /// before the safety snapshot (the definition's Choices test this, not the source's name).
     pub restore_from_backups: bool,
+    /// `staging.source: aurora-clone`: production's Aurora cluster cloned copy-on-write, the
+    /// staging instance created in the clone (what the definition's Choices test).
+    #[serde(default)]
+    pub clone_cluster: bool,
+    /// The clone, given with `clone_cluster`.
+    #[serde(default)]
+    pub cluster: Option<StagingClusterPlan>,
     /// `staging.prewarm`, as the document gave it (the definition's Choice tests `enabled`).
     pub prewarm: crate::run::PrewarmInput,
     /// Production's instance's, set explicitly on the restore (RDS would give the default).
@@ -118,6 +128,19 @@ pub struct StagingDbPlan {
     /// Production's instance's, as DescribeDBInstances answered (never the document's).
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,
+}
+
+/// `staging.source: aurora-clone`: the clone of production's cluster that the staging instance joins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StagingClusterPlan {
+    /// `<staging.db_instance_id>-cluster`.
+    pub cluster_id: String,
+    pub source_cluster_id: String,
+    /// The source's (`aurora-postgresql`): the staging instance must be created with it.
+    pub engine: String,
+    /// The source's cluster parameter group, set explicitly on the clone.
+    pub parameter_group: Option<String>,
 }
 
 /// Which side of the plan a shared handler works on: the staging copy, or production during a

@@ -55,7 +55,9 @@ pub struct StagingInput {
     pub secret_key: SecretKeySource,
     /// Where the copy comes from: `snapshot` (the runbook: restore the safety snapshot once it
     /// is taken) or `point-in-time` (restore production's automated backups to the latest
-    /// restorable time while the safety snapshot, which the rollback plan still gets, is taken).
+    /// restorable time while the safety snapshot, which the rollback plan still gets, is taken)
+    /// or `aurora-clone` (production's instance is in an Aurora cluster, its DBClusterIdentifier:
+    /// clone that cluster copy-on-write and add one staging instance).
     pub source: StagingSource,
     /// Issue 16: read the copy's largest tables once it is masked, before the service exists:
     /// a restored RDS volume loads its blocks lazily from S3, so first queries are slow.
@@ -96,6 +98,9 @@ pub enum StagingSource {
     /// `RestoreDBInstanceToPointInTime` (latest restorable time), started beside the snapshot:
     /// the snapshot's minutes leave the critical path. Needs production's automated backups.
     PointInTime,
+    /// Production is an instance of an Aurora cluster: clone that cluster copy-on-write
+    /// (minutes, whatever its size) and add one instance of `staging.db_instance_class`.
+    AuroraClone,
 }
 
 impl StagingSource {
@@ -103,6 +108,7 @@ impl StagingSource {
         match self {
             Self::Snapshot => "snapshot",
             Self::PointInTime => "point-in-time",
+            Self::AuroraClone => "aurora-clone",
         }
     }
 }
@@ -741,7 +747,7 @@ mod tests {
         assert_eq!(refused(json!({"timeouts": {"restore_minutes": 100000}})), "timeouts.restore_minutes");
         assert_eq!(refused(json!({"staging": {"db_instance_class": 3}})), "staging.db_instance_class");
         assert_eq!(refused(json!({"staging": {"secret_key": "reuse"}})), "staging.secret_key");
-        assert_eq!(refused(json!({"staging": {"source": "aurora-clone"}})), "staging.source");
+        assert_eq!(refused(json!({"staging": {"source": "aurora"}})), "staging.source");
         assert_eq!(refused(json!([])), "(document)");
         assert_eq!(refused(json!({"masking": {"rules": {"auth_user": {"email": "scramble"}}}})), "masking.rules.auth_user.email");
         assert_eq!(refused(json!({"app": "ledgerly"})), "masking.rules");

@@ -10,10 +10,10 @@ use lambda_runtime::Error;
 use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_core::checks::db::DbQuery;
 use rehearsal_core::cloud::{
-    Clock, CloudResult, ContainerImage, ContainerImages, DatabaseMasker, DatabaseProbe, DatabaseWarmer, DbInstance, DbSnapshot, DbTarget,
-    ExecutionInfo, Executions, HttpClient, HttpError, HttpRequest, HttpResponse, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind,
-    ParameterStore, PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation,
-    ServiceOperation, ServiceSpec, Warmed, WebhookEndpoint,
+    Clock, CloneRequest, CloudResult, ClusterInstanceRequest, ContainerImage, ContainerImages, DatabaseMasker, DatabaseProbe,
+    DatabaseWarmer, DbCluster, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions, HttpClient, HttpError, HttpRequest,
+    HttpResponse, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore, PaymentWebhooks, ProbeError, Rds,
+    RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, Warmed, WebhookEndpoint,
 };
 use rehearsal_core::image::ImageName;
 use rehearsal_core::masking::{Findings, MaskingError, MaskingPlan, TableMasked};
@@ -160,6 +160,26 @@ impl<H, P, S> Rds for LiveCloud<H, P, S> {
 
     fn tag_instance(&self, arn: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send {
         self.aws.tag_instance(arn, tags)
+    }
+
+    fn describe_cluster(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbCluster>>> + Send {
+        self.aws.describe_cluster(id)
+    }
+
+    fn clone_cluster(&self, request: &CloneRequest) -> impl Future<Output = CloudResult<DbCluster>> + Send {
+        self.aws.clone_cluster(request)
+    }
+
+    fn create_cluster_instance(&self, request: &ClusterInstanceRequest) -> impl Future<Output = CloudResult<DbInstance>> + Send {
+        self.aws.create_cluster_instance(request)
+    }
+
+    fn reset_cluster_master_password(&self, id: &str, password: &Secret) -> impl Future<Output = CloudResult<DbCluster>> + Send {
+        self.aws.reset_cluster_master_password(id, password)
+    }
+
+    fn delete_cluster(&self, id: &str, final_snapshot_id: Option<&str>) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.delete_cluster(id, final_snapshot_id)
     }
 }
 

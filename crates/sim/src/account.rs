@@ -102,6 +102,13 @@ impl SimAccount {
         }
     }
 
+    /// Makes production an Aurora PostgreSQL cluster
+    /// ([`PRODUCTION_DB_CLUSTER`](crate::seed::PRODUCTION_DB_CLUSTER)) whose writer is the seeded
+    /// production instance: RDS then snapshots and restores its database by cluster only.
+    pub fn make_production_aurora(&self) {
+        crate::aurora::production_cluster(&mut self.world().0);
+    }
+
     /// Makes production busy for `minutes` (`backing-up`, `modifying`, `maintenance`,
     /// `storage-optimization`…): RDS refuses CreateDBSnapshot meanwhile (InvalidDBInstanceState).
     pub fn make_production_busy(&self, status: &'static str, minutes: i64) {
@@ -234,6 +241,9 @@ fn existing(world: &World, now: DateTime<Utc>) -> Vec<Listed> {
     let mut out = Vec::new();
     for i in world.instances.values().filter(|i| i.life.phase(now) != Phase::Gone) {
         out.push(entry("db-instance", &i.id, i.status(now), &i.tags, &i.origin));
+    }
+    for c in world.clusters.values().filter(|c| c.life.phase(now) != Phase::Gone) {
+        out.push(entry("db-cluster", &c.id, c.status(now), &c.tags, &c.origin));
     }
     for s in world.snapshots.values().filter(|s| s.life.phase(now) != Phase::Gone) {
         out.push(entry("db-snapshot", &s.id, s.status(now), &s.tags, &s.origin));

@@ -13,6 +13,11 @@ pub struct SimConfig {
     /// `RestoreDBInstanceToPointInTime`: replaying one hour of transaction log written since the
     /// latest automated backup.
     pub log_replay_per_hour: Duration,
+    /// `RestoreDBClusterToPointInTime` copy-on-write: `creating` → `available`, whatever the
+    /// size (the clone shares its source's pages).
+    pub aurora_clone: Duration,
+    /// `CreateDBInstance` in an available Aurora cluster: `creating` → `available`.
+    pub aurora_instance: Duration,
     /// `CreateService`: `OPERATION_IN_PROGRESS` → `RUNNING`.
     pub service_create: Duration,
     /// A deployment started by `UpdateService`.
@@ -55,6 +60,8 @@ impl Default for SimConfig {
             snapshot: minutes(10),
             restore: minutes(12),
             log_replay_per_hour: Duration::from_secs(10),
+            aurora_clone: minutes(5),
+            aurora_instance: minutes(5),
             service_create: minutes(6),
             deployment: minutes(4),
             instance_delete: minutes(5),

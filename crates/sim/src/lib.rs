@@ -5,7 +5,9 @@
 //!
 //! * [`SimAccount`] holds the account; [`SimAccount::session`] gives one step a [`SimCloud`]
 //!   handle implementing every capability trait of `rehearsal_core::cloud`. Every call is
-//!   recorded in the [`Ledger`] with the step and the virtual time.
+//!   recorded in the [`Ledger`] with the step and the virtual time. RDS includes Aurora
+//!   clusters (copy-on-write clones, their instances) for an Aurora production
+//!   ([`SimAccount::make_production_aurora`]).
 //! * Time is tokio's: with a paused clock, a 12-minute restore passes as soon as every task
 //!   sleeps. Statuses are computed from the clock when read; nothing runs in the background.
 //! * Production is not protected: writes to it are performed and recorded in
@@ -18,6 +20,7 @@
 mod account;
 mod app;
 mod apprunner;
+mod aurora;
 mod config;
 mod database;
 mod ecr;

@@ -9,7 +9,10 @@ use crate::seed::{
 };
 use crate::world::{after, ends, Ctx, Origin, Outcome, World};
 use chrono::{DateTime, Utc};
-use rehearsal_core::cloud::{CloudResult, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest, RestoreSource};
+use rehearsal_core::cloud::{
+    CloneRequest, CloudResult, ClusterInstanceRequest, DbCluster, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest,
+    RestoreSource,
+};
 use rehearsal_core::naming::rds_identifier_problem;
 use rehearsal_core::tags::Tags;
 use rehearsal_core::Secret;
@@ -93,6 +96,8 @@ pub(crate) struct Instance {
     pub parameter_group: String,
     pub option_group: String,
     pub backup_retention_days: u32,
+    /// The Aurora cluster it belongs to: its master password is the cluster's.
+    pub cluster_id: Option<String>,
     pub publicly_accessible: bool,
     pub address: String,
     pub port: u16,
@@ -177,7 +182,7 @@ fn api(action: &'static str) -> Api {
     Api { service: "rds", action }
 }
 
-fn error(kind: CloudErrorKind, code: &str, message: String) -> CloudError {
+pub(crate) fn error(kind: CloudErrorKind, code: &str, message: String) -> CloudError {
     CloudError::new(kind, code, message)
 }
 
@@ -189,7 +194,7 @@ fn snapshot_not_found(id: &str) -> CloudError {
     error(CloudErrorKind::NotFound, "DBSnapshotNotFound", format!("DBSnapshot {id} not found."))
 }
 
-fn check_identifier(what: &str, id: &str) -> CloudResult<()> {
+pub(crate) fn check_identifier(what: &str, id: &str) -> CloudResult<()> {
     match rds_identifier_problem(id) {
         Some(problem) => Err(error(
             CloudErrorKind::Fatal,
@@ -200,7 +205,7 @@ fn check_identifier(what: &str, id: &str) -> CloudResult<()> {
     }
 }
 
-fn snapshot_exists(id: &str) -> CloudError {
+pub(crate) fn snapshot_exists(id: &str) -> CloudError {
     error(
         CloudErrorKind::AlreadyExists,
         "DBSnapshotAlreadyExists",
@@ -221,7 +226,7 @@ pub(crate) fn endpoint_address(id: &str) -> String {
     format!("{id}.{RDS_ENDPOINT_SUFFIX}")
 }
 
-fn describe_instance(i: &Instance, ctx: &Ctx) -> DbInstance {
+pub(crate) fn describe_instance(i: &Instance, ctx: &Ctx) -> DbInstance {
     let phase = i.life.phase(ctx.now);
     DbInstance {
         id: i.id.clone(),
@@ -236,9 +241,11 @@ fn describe_instance(i: &Instance, ctx: &Ctx) -> DbInstance {
         parameter_group: Some(i.parameter_group.clone()),
         option_group: Some(i.option_group.clone()),
         backup_retention_days: i.backup_retention_days,
+        cluster_id: i.cluster_id.clone(),
         publicly_accessible: i.publicly_accessible,
         master_username: i.master_user.clone(),
-        master_password_pending: i.password_pending(ctx.now),
+        // A member's pending password shows on its cluster (DescribeDBClusters).
+        master_password_pending: i.cluster_id.is_none() && i.password_pending(ctx.now),
         created_at: (phase != Phase::InProgress).then_some(i.life.created_at),
         tags: i.tags.clone(),
     }
@@ -277,6 +284,21 @@ impl World {
         self.instances.get(id).filter(|i| i.life.phase(t) != Phase::Gone)
     }
 
+    /// A new instance's or cluster's subnet group must exist and its security groups be ids.
+    pub(crate) fn check_network(&self, subnet_group: Option<&str>, security_group_ids: &[String]) -> CloudResult<()> {
+        if let Some(group) = subnet_group.filter(|g| !self.subnet_groups.contains(*g)) {
+            return Err(error(
+                CloudErrorKind::NotFound,
+                "DBSubnetGroupNotFoundFault",
+                format!("DB subnet group '{group}' does not exist."),
+            ));
+        }
+        if let Some(bad) = security_group_ids.iter().find(|g| !g.starts_with("sg-")) {
+            return Err(error(CloudErrorKind::Fatal, "InvalidParameterValue", format!("Invalid security group: {bad}")));
+        }
+        Ok(())
+    }
+
     pub fn live_snapshot(&self, id: &str, t: DateTime<Utc>) -> Option<&Snapshot> {
         self.snapshots.get(id).filter(|s| s.life.phase(t) != Phase::Gone)
     }
@@ -284,6 +306,13 @@ impl World {
     /// Starts a snapshot of `instance` (its data as of now); `failed-state`/`never-ready` apply.
     fn start_snapshot(&mut self, ctx: &Ctx, instance_id: &str, snapshot_id: &str, tags: &Tags, operation: &str) -> CloudResult<Snapshot> {
         let source = self.live_instance(instance_id, ctx.now).ok_or_else(|| instance_not_found(instance_id))?.clone();
+        if let Some(cluster) = &source.cluster_id {
+            return Err(error(
+                CloudErrorKind::Fatal,
+                "InvalidParameterCombination",
+                format!("The DB instance {instance_id} is a member of the DB cluster {cluster}: snapshot the cluster (CreateDBClusterSnapshot)."),
+            ));
+        }
         if source.status(ctx.now) != "available" {
             return Err(error(
                 CloudErrorKind::InvalidState,
@@ -346,7 +375,7 @@ impl World {
         self.foreign(ctx, "db-snapshot", id);
     }
 
-    fn plant_foreign_instance(&mut self, ctx: &Ctx, id: &str) {
+    pub(crate) fn plant_foreign_instance(&mut self, ctx: &Ctx, id: &str) {
         let instance = Instance {
             id: id.to_string(),
             class: "db.t3.medium".to_string(),
@@ -356,6 +385,7 @@ impl World {
             parameter_group: DEFAULT_DB_PARAMETER_GROUP.to_string(),
             option_group: DEFAULT_DB_OPTION_GROUP.to_string(),
             backup_retention_days: 1,
+            cluster_id: None,
             publicly_accessible: false,
             address: endpoint_address(id),
             port: DB_PORT,
@@ -437,16 +467,7 @@ impl World {
                 (copy, point_in_time_restore(&self.config, ctx.now))
             }
         };
-        if let Some(group) = request.subnet_group.as_ref().filter(|g| !self.subnet_groups.contains(*g)) {
-            return Err(error(
-                CloudErrorKind::NotFound,
-                "DBSubnetGroupNotFoundFault",
-                format!("DB subnet group '{group}' does not exist."),
-            ));
-        }
-        if let Some(bad) = request.security_group_ids.iter().find(|g| !g.starts_with("sg-")) {
-            return Err(error(CloudErrorKind::Fatal, "InvalidParameterValue", format!("Invalid security group: {bad}")));
-        }
+        self.check_network(request.subnet_group.as_deref(), &request.security_group_ids)?;
         let outcome = self.outcome(ctx, request.source.operation(), true);
         let cold_tables = copy.data.tables.keys().cloned().collect();
         let instance = Instance {
@@ -458,6 +479,7 @@ impl World {
             parameter_group: request.parameter_group.clone().unwrap_or_else(|| DEFAULT_DB_PARAMETER_GROUP.to_string()),
             option_group: request.option_group.clone().unwrap_or_else(|| DEFAULT_DB_OPTION_GROUP.to_string()),
             backup_retention_days: 1,
+            cluster_id: None,
             publicly_accessible: request.publicly_accessible,
             address: endpoint_address(id),
             port: copy.port,
@@ -581,15 +603,14 @@ impl World {
     /// The new password takes effect once `resetting-master-credentials` ends.
     fn reset_master_password(&mut self, ctx: &Ctx, id: &str, password: &str) -> CloudResult<DbInstance> {
         self.note_production_instance(ctx, &[id], "ModifyDBInstance");
-        if !(8..=128).contains(&password.len()) || password.chars().any(|c| !c.is_ascii_graphic() || "/\"@".contains(c)) {
+        check_master_password(password)?;
+        if let Some(cluster) = self.available_instance(ctx, id)?.cluster_id.as_ref() {
             return Err(error(
                 CloudErrorKind::Fatal,
-                "InvalidParameterValue",
-                "The parameter MasterUserPassword is not a valid password: 8 to 128 printable ASCII characters, not /, \", @ or space."
-                    .to_string(),
+                "InvalidParameterCombination",
+                format!("The DB instance {id} is a member of the DB cluster {cluster}: modify the cluster's MasterUserPassword instead."),
             ));
         }
-        self.available_instance(ctx, id)?;
         let outcome = self.outcome(ctx, "ModifyDBInstance", false);
         let until = ends(ctx.now, self.config.password_reset, outcome);
         let instance = self.instances.get_mut(id).ok_or_else(|| instance_not_found(id))?;
@@ -633,6 +654,19 @@ impl World {
         self.deleted(ctx, "db-snapshot", id);
         Ok(())
     }
+}
+
+/// RDS's rule for `MasterUserPassword` (ModifyDBInstance and ModifyDBCluster alike).
+pub(crate) fn check_master_password(password: &str) -> CloudResult<()> {
+    if !(8..=128).contains(&password.len()) || password.chars().any(|c| !c.is_ascii_graphic() || "/\"@".contains(c)) {
+        return Err(error(
+            CloudErrorKind::Fatal,
+            "InvalidParameterValue",
+            "The parameter MasterUserPassword is not a valid password: 8 to 128 printable ASCII characters, not /, \", @ or space."
+                .to_string(),
+        ));
+    }
+    Ok(())
 }
 
 /// RDS identifiers are case-insensitive: RDS stores and answers them in lowercase.
@@ -694,6 +728,39 @@ impl Rds for SimCloud {
 
     async fn tag_instance(&self, arn: &str, tags: &Tags) -> CloudResult<()> {
         self.aws(api("AddTagsToResource"), |w, ctx| w.tag_instance(ctx, arn, tags))
+    }
+
+    async fn describe_cluster(&self, id: &str) -> CloudResult<Option<DbCluster>> {
+        let id = rds_id(id);
+        self.aws(api("DescribeDBClusters"), |w, ctx| Ok(w.live_cluster(&id, ctx.now).map(|c| w.describe_cluster(c, ctx))))
+    }
+
+    async fn clone_cluster(&self, request: &CloneRequest) -> CloudResult<DbCluster> {
+        let request = CloneRequest {
+            cluster_id: rds_id(&request.cluster_id),
+            source_cluster_id: rds_id(&request.source_cluster_id),
+            ..request.clone()
+        };
+        self.aws(api("RestoreDBClusterToPointInTime"), |w, ctx| w.clone_cluster(ctx, &request))
+    }
+
+    async fn create_cluster_instance(&self, request: &ClusterInstanceRequest) -> CloudResult<DbInstance> {
+        let request = ClusterInstanceRequest {
+            instance_id: rds_id(&request.instance_id),
+            cluster_id: rds_id(&request.cluster_id),
+            ..request.clone()
+        };
+        self.aws(api("CreateDBInstance"), |w, ctx| w.create_cluster_instance(ctx, &request))
+    }
+
+    async fn reset_cluster_master_password(&self, id: &str, password: &Secret) -> CloudResult<DbCluster> {
+        let id = rds_id(id);
+        self.aws(api("ModifyDBCluster"), |w, ctx| w.reset_cluster_master_password(ctx, &id, password.expose()))
+    }
+
+    async fn delete_cluster(&self, id: &str, final_snapshot_id: Option<&str>) -> CloudResult<()> {
+        let (id, final_snapshot_id) = (rds_id(id), final_snapshot_id.map(rds_id));
+        self.aws(api("DeleteDBCluster"), |w, ctx| w.delete_cluster(ctx, &id, final_snapshot_id.as_deref()))
     }
 }
 

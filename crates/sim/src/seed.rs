@@ -26,6 +26,12 @@ pub const PRODUCTION_DB_CLASS: &str = "db.t3.small";
 /// Production's allocated storage (gp3), which its restored copies get.
 pub const PRODUCTION_DB_STORAGE_GB: u32 = 50;
 pub const DB_PORT: u16 = 5432;
+/// The Aurora cluster of an Aurora production (`SimAccount::make_production_aurora`), whose
+/// writer is [`PRODUCTION_DB`].
+pub const PRODUCTION_DB_CLUSTER: &str = "tableicty-production-cluster";
+/// An Aurora production's cluster parameter group and its writer's DB parameter group.
+pub const PRODUCTION_CLUSTER_PARAMETER_GROUP: &str = "tableicty-aurora-postgresql15-cluster";
+pub const PRODUCTION_AURORA_PARAMETER_GROUP: &str = "tableicty-aurora-postgresql15";
 pub const DB_SUBNET_GROUP: &str = "tableicty-db-subnets";
 pub const DB_SECURITY_GROUP: &str = "sg-0a1b2c3d4e5f60718";
 pub const DATABASE_NAME: &str = "tableicty";
@@ -158,6 +164,7 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
             parameter_group: PRODUCTION_DB_PARAMETER_GROUP.to_string(),
             option_group: PRODUCTION_DB_OPTION_GROUP.to_string(),
             backup_retention_days: 7,
+            cluster_id: None,
             publicly_accessible: false,
             address: PRODUCTION_DB_ENDPOINT.to_string(),
             port: DB_PORT,

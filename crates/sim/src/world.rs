@@ -51,6 +51,8 @@ pub(crate) struct World {
     pub ids: IdSource,
     pub instances: BTreeMap<String, Instance>,
     pub snapshots: BTreeMap<String, Snapshot>,
+    pub clusters: BTreeMap<String, crate::aurora::Cluster>,
+    pub cluster_snapshots: crate::aurora::ClusterSnapshots,
     pub parameters: BTreeMap<String, Param>,
     /// In creation order; names repeat once a service is DELETED.
     pub services: Vec<Service>,
@@ -94,6 +96,8 @@ impl World {
             ids: IdSource::new(crate::ids::fnv1a(b"rehearsal-sim")),
             instances: BTreeMap::new(),
             snapshots: BTreeMap::new(),
+            clusters: BTreeMap::new(),
+            cluster_snapshots: Default::default(),
             parameters: BTreeMap::new(),
             services: Vec::new(),
             vpc_connectors: BTreeMap::new(),

@@ -7,7 +7,10 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use rehearsal_aws::{load_config, AwsCloud, StepFunctions};
-use rehearsal_core::cloud::{Executions, OneTimeSchedule, ParameterKind, ParameterStore, Rds, RestoreRequest, Scheduler, StateMachines};
+use rehearsal_core::cloud::{
+    CloneRequest, ClusterInstanceRequest, Executions, OneTimeSchedule, ParameterKind, ParameterStore, Rds, RestoreRequest, Scheduler,
+    StateMachines,
+};
 use rehearsal_core::promotion::{RESTORED_FROM_KEY, RETAIN_UNTIL_KEY};
 use rehearsal_core::tags::{RunTags, Tags};
 use rehearsal_core::{CloudErrorKind, Secret};
@@ -152,6 +155,83 @@ async fn staging_is_restored_to_production_s_latest_restorable_time_with_product
     };
     let missing = cloud.restore_instance(&unknown).await.unwrap_err();
     assert_eq!((missing.kind, missing.code.as_str()), (CloudErrorKind::NotFound, "DBInstanceNotFound"));
+}
+
+#[tokio::test]
+async fn an_aurora_clone_gets_its_instance_a_new_password_and_is_deleted_after_it() {
+    let moto = moto();
+    let cloud = cloud(&moto).await;
+    let (subnet_group, sg) = production(&moto, &cloud).await;
+    let (source, clone_id, writer) = ("tableicty-production-cluster", "tableicty-staging-db-cluster", "tableicty-aurora-writer");
+    cloud
+        .rds
+        .create_db_cluster()
+        .db_cluster_identifier(source)
+        .engine("aurora-postgresql")
+        .master_username("tableicty_admin")
+        .master_user_password("production-password")
+        .db_subnet_group_name(&subnet_group)
+        .vpc_security_group_ids(&sg)
+        .send()
+        .await
+        .expect("create production's cluster");
+    let writer_request = ClusterInstanceRequest {
+        instance_id: writer.into(),
+        cluster_id: source.into(),
+        engine: "aurora-postgresql".into(),
+        class: "db.r6g.large".into(),
+        parameter_group: None,
+        publicly_accessible: false,
+        tags: Tags::new(),
+    };
+    cloud.create_cluster_instance(&writer_request).await.expect("production's writer");
+    let production = cloud.describe_instance(writer).await.unwrap().unwrap();
+    assert_eq!(production.cluster_id.as_deref(), Some(source));
+
+    let request = CloneRequest {
+        cluster_id: clone_id.into(),
+        source_cluster_id: source.into(),
+        subnet_group: Some(subnet_group.clone()),
+        security_group_ids: vec![sg.clone()],
+        parameter_group: None,
+        tags: run_tags(),
+    };
+    let cloned = cloud.clone_cluster(&request).await.unwrap();
+    let described = cloud.describe_cluster(clone_id).await.unwrap().expect("the clone exists");
+    for cluster in [&cloned, &described] {
+        assert_eq!((cluster.id.as_str(), cluster.engine.as_str()), (clone_id, "aurora-postgresql"));
+        assert_eq!(cluster.subnet_group.as_deref(), Some(subnet_group.as_str()));
+        assert_eq!(cluster.security_group_ids, vec![sg.clone()]);
+        assert_eq!(cluster.tags, run_tags());
+    }
+    // moto answers DBClusterSnapshotAlreadyExistsFault here; AWS's DBClusterAlreadyExistsFault is
+    // mapped to AlreadyExists (crates/aws/src/error.rs), and the step looks the clone up first anyway.
+    let rerun = cloud.clone_cluster(&request).await.unwrap_err();
+    assert!(rerun.code.ends_with("AlreadyExistsFault"), "{rerun:?}");
+    assert_eq!(cloud.describe_cluster("nope").await.unwrap(), None);
+
+    let staging = ClusterInstanceRequest {
+        instance_id: STAGING_DB.into(),
+        cluster_id: clone_id.into(),
+        class: "db.t3.medium".into(),
+        tags: run_tags(),
+        ..writer_request
+    };
+    let created = cloud.create_cluster_instance(&staging).await.unwrap();
+    assert_eq!((created.cluster_id.as_deref(), created.publicly_accessible, created.tags.clone()), (Some(clone_id), false, run_tags()));
+    assert_eq!(cloud.describe_cluster(clone_id).await.unwrap().unwrap().members, vec![STAGING_DB.to_string()]);
+    let reset = cloud.reset_cluster_master_password(clone_id, &Secret::new("staging-password-1")).await.unwrap();
+    assert_eq!(reset.id, clone_id);
+
+    // The instance goes first: a cluster with members is refused.
+    let busy = cloud.delete_cluster(clone_id, None).await.unwrap_err();
+    assert_eq!((busy.kind, busy.code.as_str()), (CloudErrorKind::InvalidState, "InvalidDBClusterStateFault"));
+    cloud.delete_instance(STAGING_DB, None).await.unwrap();
+    cloud.delete_cluster(clone_id, Some("tableicty-staging-db-final-20251225")).await.unwrap();
+    assert_eq!(cloud.describe_cluster(clone_id).await.unwrap(), None);
+    let gone = cloud.delete_cluster(clone_id, None).await.unwrap_err();
+    assert_eq!((gone.kind, gone.code.as_str()), (CloudErrorKind::NotFound, "DBClusterNotFoundFault"));
+    assert!(cloud.describe_cluster(source).await.unwrap().is_some(), "production's cluster is untouched");
 }
 
 #[tokio::test]

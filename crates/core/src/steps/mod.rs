@@ -13,6 +13,7 @@ pub mod production_rollback;
 pub mod production_snapshot;
 pub mod promote;
 pub mod rollback;
+pub mod staging_cluster;
 pub mod staging_database;
 pub mod staging_parameters;
 pub mod staging_service;
@@ -89,6 +90,8 @@ steps! {
     ReleaseStagingLease => "release_staging_lease", "ReleaseStagingLeaseFunctionArn";
     SnapshotProductionDatabase => "snapshot_production_database", "SnapshotProductionDatabaseFunctionArn";
     CheckProductionSnapshot => "check_production_snapshot", "CheckProductionSnapshotFunctionArn";
+    CloneStagingCluster => "clone_staging_cluster", "CloneStagingClusterFunctionArn";
+    CheckStagingCluster => "check_staging_cluster", "CheckStagingClusterFunctionArn";
     RestoreStagingDatabase => "restore_staging_database", "RestoreStagingDatabaseFunctionArn";
     CheckStagingDatabase => "check_staging_database", "CheckStagingDatabaseFunctionArn";
     ResetStagingDatabasePassword => "reset_staging_database_password", "ResetStagingDatabasePasswordFunctionArn";
@@ -142,6 +145,7 @@ impl Step {
                 | Step::CheckApproval
                 | Step::RecordProductionSource
                 | Step::CheckProductionSnapshot
+                | Step::CheckStagingCluster
                 | Step::CheckStagingDatabase
                 | Step::CheckRestoredProductionDatabase
                 | Step::CheckStagingService
@@ -171,6 +175,8 @@ pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Val
         Step::ReleaseProductionLease => call(input, |i| lease::release_production_lease(cloud, i)).await,
         Step::SnapshotProductionDatabase => call(input, |i| production_snapshot::snapshot_production_database(cloud, i)).await,
         Step::CheckProductionSnapshot => call(input, |i| production_snapshot::check_production_snapshot(cloud, i)).await,
+        Step::CloneStagingCluster => call(input, |i| staging_cluster::clone_staging_cluster(cloud, i)).await,
+        Step::CheckStagingCluster => call(input, |i| staging_cluster::check_staging_cluster(cloud, i)).await,
         Step::RestoreStagingDatabase => call(input, |i| staging_database::restore_staging_database(cloud, i)).await,
         Step::CheckStagingDatabase | Step::CheckRestoredProductionDatabase => {
             call(input, |i| staging_database::check_database(cloud, i)).await

@@ -10,17 +10,17 @@
 
 use super::{parameter_exists, required_parameter};
 use crate::cloud::{
-    AppRunnerSettings, CodeBuild, ContainerImages, EcsExpressSettings, HostSettings, ImageRelease, ParameterStore, Rds, ReleaseSource,
-    ServiceBackend, ServiceHost, ServiceInfo, ServiceLocation, ServiceSource, ServiceSpec,
+    AppRunnerSettings, CodeBuild, ContainerImages, DbCluster, DbInstance, EcsExpressSettings, HostSettings, ImageRelease, ParameterStore,
+    Rds, ReleaseSource, ServiceBackend, ServiceHost, ServiceInfo, ServiceLocation, ServiceSource, ServiceSpec,
 };
 use crate::error::CloudResultExt;
 use crate::image::ImageName;
 use crate::limits::{command_problem, connection_arn_problem, https_url_problem, iam_role_arn_problem, vpc_connector_problem};
-use crate::naming::{parameter_name, production_snapshot_id, run_id};
+use crate::naming::{parameter_name, production_snapshot_id, run_id, staging_cluster_id};
 use crate::phase::{Phase, DB_INSTANCE};
 use crate::plan::{
-    PlannedRelease, ProductionFacts, RunPlan, SecretKeyPlan, StagingDbPlan, StripeWebhookPlan, BACKFILL_TOKEN, COPIED_FROM_PRODUCTION,
-    DATABASE_URL, STAGING_ENVIRONMENT, STRIPE_KEYS,
+    PlannedRelease, ProductionFacts, RunPlan, SecretKeyPlan, StagingClusterPlan, StagingDbPlan, StripeWebhookPlan, BACKFILL_TOKEN,
+    COPIED_FROM_PRODUCTION, DATABASE_URL, STAGING_ENVIRONMENT, STRIPE_KEYS,
 };
 use crate::run::{ecs_cpu_units, ecs_memory_mib, RunInput, StagingSource, PARAMETER_BACKED_VARIABLES, RUNTIMES};
 use crate::tags::RunTags;
@@ -233,6 +233,7 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
             ),
         ));
     }
+    let production_cluster = production_cluster(cloud, &run.staging.source, &production_db).await?;
     let production_service =
         cloud.find_service(&run.production.service_name, &stack.production_location(backend)).await.op("ListServices")?.ok_or_else(
             || {
@@ -322,6 +323,7 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
         started_at: input.execution_start,
         production: ProductionFacts {
             db_instance_id: production_db.id.clone(),
+            db_cluster_id: production_db.cluster_id.clone(),
             parameter_path: run.production.parameter_path.clone(),
             service_name: production_service.name.clone(),
             service_arn: production_service.arn.clone(),
@@ -332,14 +334,23 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
             instance_id: run.staging.db_instance_id.to_ascii_lowercase(),
             class: run.staging.db_instance_class.clone(),
             restore_from_backups: run.staging.source == StagingSource::PointInTime,
+            clone_cluster: production_cluster.is_some(),
+            cluster: production_cluster.as_ref().map(|source| StagingClusterPlan {
+                cluster_id: staging_cluster_id(&run.staging.db_instance_id.to_ascii_lowercase()),
+                source_cluster_id: source.id.clone(),
+                engine: source.engine.clone(),
+                parameter_group: source.parameter_group.clone(),
+            }),
             prewarm: run.staging.prewarm,
             parameter_group: production_db.parameter_group.clone(),
             // A default option group (`default:…`) is what a restore gets anyway; naming it could
             // only fail (an emulator reports one it does not have).
-            option_group: production_db.option_group.clone().filter(|group| !group.starts_with("default:")),
-            // The runbook: same subnet group and security groups as production, never the caller's.
-            subnet_group: production_db.subnet_group.clone(),
-            security_group_ids: production_db.security_group_ids.clone(),
+            // (An Aurora instance has none to give: its engine has no options.)
+            option_group: production_db.option_group.clone().filter(|group| !group.starts_with("default:") && production_cluster.is_none()),
+            // The runbook: same subnet group and security groups as production (an Aurora
+            // cluster's are its own), never the caller's.
+            subnet_group: production_cluster.as_ref().map_or(&production_db.subnet_group, |c| &c.subnet_group).clone(),
+            security_group_ids: production_cluster.as_ref().map_or(&production_db.security_group_ids, |c| &c.security_group_ids).clone(),
         },
         staging_parameter_path,
         secret_key: SecretKeyPlan { source: run.staging.secret_key, exposes: run.staging.secret_key.exposes().to_string() },
@@ -368,6 +379,46 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
 /// Staging's release as an image pinned by digest: the staging run resolves the document's tag
 /// once (ECR, read-only); a promotion passes the digest that run resolved, which must be an image
 /// of the same repository.
+/// Production's Aurora cluster, with `aurora-clone`; `None` for the other sources, which copy a
+/// standalone instance. Each combination that cannot work is refused here, naming the field,
+/// before any write.
+async fn production_cluster<C: Rds + Sync>(
+    cloud: &C,
+    source: &StagingSource,
+    production: &DbInstance,
+) -> Result<Option<DbCluster>, StepError> {
+    let refuse = |why: String| Err(StepError::invalid("staging.source", why));
+    let cluster_id = match (source, &production.cluster_id) {
+        (StagingSource::AuroraClone, None) => {
+            return refuse(format!(
+            "aurora-clone clones production's Aurora cluster, but {} is a standalone instance (no DBClusterIdentifier): use snapshot or \
+                 point-in-time",
+            production.id
+        ))
+        }
+        (StagingSource::AuroraClone, Some(id)) => id,
+        (other, Some(id)) => {
+            return refuse(format!(
+                "{} is an instance of the DB cluster {id}: RDS snapshots and restores a cluster's database by cluster, not by instance, so \
+                 {} cannot copy it: use aurora-clone",
+                production.id,
+                other.name()
+            ))
+        }
+        (_, None) => return Ok(None),
+    };
+    let cluster = cloud
+        .describe_cluster(cluster_id)
+        .await
+        .op("DescribeDBClusters")?
+        .ok_or_else(|| StepError::ProductionNotReady(format!("production database cluster {cluster_id} does not exist")))?;
+    // A Multi-AZ DB cluster (engine `postgres`) has a DBClusterIdentifier too, but no copy-on-write.
+    if !cluster.engine.starts_with("aurora") {
+        return refuse(format!("aurora-clone clones copy-on-write, which only Aurora does: {cluster_id} is a {} cluster", cluster.engine));
+    }
+    Ok(Some(cluster))
+}
+
 async fn pin_release_image<C: ContainerImages + Sync>(cloud: &C, requested: &str, pinned: Option<&str>) -> Result<String, StepError> {
     let name = ImageName::parse(requested).map_err(|problem| StepError::invalid("service.image", problem))?;
     if let Some(pinned) = pinned {

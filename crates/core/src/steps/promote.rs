@@ -116,6 +116,19 @@ pub async fn verify_rehearsal_passed<C: Executions + Rds + ParameterStore + Serv
         },
     )
     .await?;
+    // The production rollback snapshots the instance before deploying and restores that
+    // snapshot under production's name; RDS takes neither of an Aurora cluster's member, so
+    // nothing of it could be undone: refused before anything is written.
+    if let Some(cluster) = &plan.production.db_cluster_id {
+        return Err(StepError::invalid(
+            "staging_execution_arn",
+            format!(
+                "{arn} rehearsed an Aurora production ({} in the cluster {cluster}): promoting it is not supported, since the production \
+                 rollback's pre-deployment snapshot and restore are an instance's, which RDS does not take of a cluster member",
+                plan.production.db_instance_id
+            ),
+        ));
+    }
     if plan.release.image.is_some() && staged.as_ref().and_then(|r| r.image.as_ref()).is_none() {
         return Err(StepError::CheckFailed(format!(
             "the staging run {arn} does not report the image digest it ran: rehearse again to promote an image release"

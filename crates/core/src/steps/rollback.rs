@@ -17,7 +17,7 @@ use super::teardown_schedule::scheduled_run_id;
 use crate::cloud::{ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
-use crate::phase::{Phase, APP_RUNNER_SERVICE, DB_INSTANCE, DB_SNAPSHOT};
+use crate::phase::{Phase, APP_RUNNER_SERVICE, DB_CLUSTER, DB_INSTANCE, DB_SNAPSHOT};
 use crate::plan::{RunPlan, SCHEDULE_GROUP};
 use crate::secret::Secret;
 use crate::tags::{Ownership, RunTags, Tags};
@@ -140,6 +140,32 @@ async fn delete_this_runs_webhooks<C: PaymentWebhooks + Sync>(cloud: &C, plan: &
     Ok(fate)
 }
 
+/// The Aurora clone, once its instance is gone (RDS refuses to delete a cluster with members),
+/// with a final cluster snapshot when asked for and the clone is available.
+async fn delete_clone<C: Rds + Sync>(
+    cloud: &C,
+    plan: &RunPlan,
+    guard: &StagingGuard<'_>,
+    cluster_id: &str,
+    options: &RemovalOptions,
+    state: &mut RollbackState,
+) -> Result<Fate, StepError> {
+    let cluster = match cloud.describe_cluster(cluster_id).await.op("DescribeDBClusters")? {
+        None => return Ok(Fate::Absent),
+        Some(c) if DB_CLUSTER.of(&c.status) == Phase::Gone => return Ok(Fate::Busy(c.status)),
+        Some(c) if !c.members.is_empty() => return Ok(Fate::Busy(format!("its instance {} goes first", c.members.join(", ")))),
+        Some(c) => c,
+    };
+    guard.cluster_write(&cluster.id)?;
+    let last = options.final_snapshot_id.as_deref().filter(|_| DB_CLUSTER.of(&cluster.status) == Phase::Ready);
+    let found = Found { tags: &cluster.tags, created_at: cluster.created_at };
+    let fate = delete_if_owned(plan, found, "DeleteDBCluster", true, cloud.delete_cluster(&cluster.id, last)).await;
+    if matches!(fate, Ok(Fate::Deleted { .. })) && last.is_some() {
+        state.final_snapshot = last.map(str::to_string);
+    }
+    fate
+}
+
 pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + Sync>(
     cloud: &C,
     input: RollbackInput,
@@ -207,7 +233,9 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
             Err(e) => Err(e),
             Ok(()) => {
                 // Only an available instance can be snapshotted; a broken copy has nothing to keep.
-                let last = options.final_snapshot_id.as_deref().filter(|_| DB_INSTANCE.of(&db.status) == Phase::Ready);
+                // An Aurora instance has no snapshot of its own: its cluster's final one keeps it.
+                let last =
+                    options.final_snapshot_id.as_deref().filter(|_| DB_INSTANCE.of(&db.status) == Phase::Ready && db.cluster_id.is_none());
                 let found = Found { tags: &db.tags, created_at: db.created_at };
                 let fate = delete_if_owned(plan, found, "DeleteDBInstance", true, cloud.delete_instance(&db.id, last)).await;
                 if matches!(fate, Ok(Fate::Deleted { .. })) {
@@ -218,6 +246,10 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
         },
     };
     state.record(format!("DB instance {instance}"), fate)?;
+    if let Some(clone) = &plan.staging_db.cluster {
+        let fate = delete_clone(cloud, plan, &guard, &clone.cluster_id, options, &mut state).await;
+        state.record(format!("DB cluster {}", clone.cluster_id), fate)?;
+    }
     if let (None, Some(id)) = (&state.final_snapshot, &options.final_snapshot_id) {
         // Taken by an earlier attempt, while the instance was deleted.
         if cloud.describe_snapshot(id).await.op("DescribeDBSnapshots")?.is_some() {

@@ -13,12 +13,13 @@
 //! `every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback`, and tests/promote_pipeline.rs
 //! `a_failure_at_each_promote_step_leaves_production_as_it_was`.
 
+use super::staging_cluster::planned_clone;
 use super::{adopt_if_made_by_run, required_parameter, Deadline};
-use crate::cloud::{Clock, DbInstance, Endpoint, ParameterStore, Rds, RestoreRequest, RestoreSource};
+use crate::cloud::{Clock, ClusterInstanceRequest, DbCluster, DbInstance, Endpoint, ParameterStore, Rds, RestoreRequest, RestoreSource};
 use crate::database_url::target;
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
-use crate::phase::{Phase, DB_INSTANCE};
+use crate::phase::{Phase, DB_CLUSTER, DB_INSTANCE};
 use crate::plan::{RunPlan, DATABASE_URL};
 use crate::{CloudErrorKind, StepError};
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,7 @@ pub async fn restore_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: R
     let wait = Deadline::start(cloud.now(), plan.timeouts.restore_minutes);
     let existing = match cloud.describe_instance(&staging.instance_id).await.op("DescribeDBInstances")? {
         Some(instance) => instance,
+        None if staging.clone_cluster => return create_instance_in_clone(cloud, plan, wait).await,
         None => {
             let source = match (staging.restore_from_backups, &input.snapshot_id) {
                 (false, Some(snapshot_id)) => RestoreSource::Snapshot(snapshot_id.clone()),
@@ -107,6 +109,33 @@ pub async fn restore_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: R
 /// RDS's status while it applies a new master password.
 const RESETTING_MASTER_CREDENTIALS: &str = "resetting-master-credentials";
 
+/// `aurora-clone`: the copy is the cloned cluster, available; the staging instance joins it.
+async fn create_instance_in_clone<C: Rds + Clock + Sync>(cloud: &C, plan: &RunPlan, wait: Deadline) -> Result<DatabaseState, StepError> {
+    let staging = &plan.staging_db;
+    let clone = planned_clone(plan)?;
+    let request = ClusterInstanceRequest {
+        instance_id: staging.instance_id.clone(),
+        cluster_id: clone.cluster_id.clone(),
+        engine: clone.engine.clone(),
+        class: staging.class.clone(),
+        parameter_group: staging.parameter_group.clone(),
+        // As for a restore: never the plan's.
+        publicly_accessible: false,
+        tags: plan.tags.to_tags(),
+    };
+    let existing = match cloud.create_cluster_instance(&request).await {
+        Ok(created) => return Ok(state(created, false, wait)),
+        Err(e) if e.is(CloudErrorKind::AlreadyExists) => cloud
+            .describe_instance(&staging.instance_id)
+            .await
+            .op("DescribeDBInstances")?
+            .ok_or_else(|| StepError::from_cloud("CreateDBInstance", e))?,
+        Err(e) => return Err(StepError::from_cloud("CreateDBInstance", e)),
+    };
+    adopt_if_made_by_run(&plan.tags, plan.started_at, &format!("DB instance {}", existing.id), &existing.tags, existing.created_at)?;
+    Ok(state(existing, true, wait))
+}
+
 /// Minutes a master password reset may take before the run gives up (RDS applies it in about a
 /// minute or two).
 const PASSWORD_RESET_MINUTES: u32 = 30;
@@ -140,14 +169,29 @@ pub async fn reset_staging_database_password<C: Rds + ParameterStore + Clock + S
         )));
     }
     let wait = Deadline::start(cloud.now(), PASSWORD_RESET_MINUTES);
-    // This step run again after its ModifyDBInstance took effect but the answer was lost: the
-    // run's own reset (to the same password, the one DATABASE_URL holds) is under way, and a
-    // second one would be refused while it is.
-    if instance.status == RESETTING_MASTER_CREDENTIALS || instance.master_password_pending {
-        return Ok(state(instance, input.database.reused, wait));
+    match &instance.cluster_id {
+        // An Aurora instance's master password is its cluster's (ModifyDBInstance refuses it).
+        Some(cluster_id) => {
+            StagingGuard::new(plan).cluster_write(cluster_id)?;
+            // As below: this step's own reset, whose answer was lost, is under way.
+            let under_way = cloud.describe_cluster(cluster_id).await.op("DescribeDBClusters")?;
+            let cluster = match under_way {
+                Some(c) if c.status == RESETTING_MASTER_CREDENTIALS || c.master_password_pending => c,
+                _ => cloud.reset_cluster_master_password(cluster_id, &login.password).await.op("ModifyDBCluster")?,
+            };
+            Ok(with_cluster(state(instance, input.database.reused, wait), &cluster))
+        }
+        // This step run again after its ModifyDBInstance took effect but the answer was lost:
+        // the run's own reset (to the same password, the one DATABASE_URL holds) is under way,
+        // and a second one would be refused while it is.
+        None if instance.status == RESETTING_MASTER_CREDENTIALS || instance.master_password_pending => {
+            Ok(state(instance, input.database.reused, wait))
+        }
+        None => {
+            let modified = cloud.reset_master_password(id, &login.password).await.op("ModifyDBInstance")?;
+            Ok(state(modified, input.database.reused, wait))
+        }
     }
-    let modified = cloud.reset_master_password(id, &login.password).await.op("ModifyDBInstance")?;
-    Ok(state(modified, input.database.reused, wait))
 }
 
 /// Reads an instance's status, once: staging's (`check_staging_database`) and, during a production
@@ -156,9 +200,34 @@ pub async fn check_database<C: Rds + Clock + Sync>(cloud: &C, input: CheckDataba
     let previous = input.database;
     let wait = Deadline::check(previous.wait.deadline, cloud.now());
     Ok(match cloud.describe_instance(&previous.instance_id).await.op("DescribeDBInstances")? {
-        Some(instance) => state(instance, previous.reused, wait),
+        Some(instance) => match instance.cluster_id.clone() {
+            Some(cluster_id) => match cloud.describe_cluster(&cluster_id).await.op("DescribeDBClusters")? {
+                Some(cluster) => with_cluster(state(instance, previous.reused, wait), &cluster),
+                None => DatabaseState {
+                    status: format!("its cluster {cluster_id} is deleted"),
+                    phase: Phase::Gone,
+                    ..state(instance, previous.reused, wait)
+                },
+            },
+            None => state(instance, previous.reused, wait),
+        },
         None => DatabaseState { status: "deleted".into(), phase: Phase::Gone, endpoint: None, wait, ..previous },
     })
+}
+
+/// An Aurora instance is ready once its cluster is too, its master password (the cluster's)
+/// applied; it then answers to the new one.
+fn with_cluster(instance: DatabaseState, cluster: &DbCluster) -> DatabaseState {
+    let phase = match (instance.phase, DB_CLUSTER.of(&cluster.status)) {
+        (Phase::Ready, Phase::Ready) if cluster.master_password_pending => Phase::InProgress,
+        (Phase::Ready, cluster_phase) => cluster_phase,
+        (instance_phase, _) => instance_phase,
+    };
+    let status = match phase == instance.phase {
+        true => instance.status,
+        false => format!("{} (cluster {} {})", instance.status, cluster.id, cluster.status),
+    };
+    DatabaseState { phase, status, ..instance }
 }
 
 pub(crate) fn state(instance: DbInstance, reused: bool, wait: Deadline) -> DatabaseState {

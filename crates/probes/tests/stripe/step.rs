@@ -4,8 +4,9 @@
 use crate::stand_in::StripeStandIn;
 use chrono::{TimeZone, Utc};
 use rehearsal_core::cloud::{
-    CloudResult, DbInstance, DbSnapshot, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore, PaymentWebhooks, Rds,
-    RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, WebhookEndpoint,
+    CloneRequest, CloudResult, ClusterInstanceRequest, DbCluster, DbInstance, DbSnapshot, OneTimeSchedule, Parameter, ParameterInfo,
+    ParameterKind, ParameterStore, PaymentWebhooks, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation,
+    ServiceOperation, ServiceSpec, WebhookEndpoint,
 };
 use rehearsal_core::plan::{STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET};
 use rehearsal_core::steps::plan_rehearsal::{plan_rehearsal, PlanInput};
@@ -97,6 +98,21 @@ impl Rds for TestCloud {
     }
     async fn tag_instance(&self, arn: &str, tags: &Tags) -> CloudResult<()> {
         self.sim.tag_instance(arn, tags).await
+    }
+    async fn describe_cluster(&self, id: &str) -> CloudResult<Option<DbCluster>> {
+        self.sim.describe_cluster(id).await
+    }
+    async fn clone_cluster(&self, request: &CloneRequest) -> CloudResult<DbCluster> {
+        self.sim.clone_cluster(request).await
+    }
+    async fn create_cluster_instance(&self, request: &ClusterInstanceRequest) -> CloudResult<DbInstance> {
+        self.sim.create_cluster_instance(request).await
+    }
+    async fn reset_cluster_master_password(&self, id: &str, password: &Secret) -> CloudResult<DbCluster> {
+        self.sim.reset_cluster_master_password(id, password).await
+    }
+    async fn delete_cluster(&self, id: &str, final_snapshot_id: Option<&str>) -> CloudResult<()> {
+        self.sim.delete_cluster(id, final_snapshot_id).await
     }
 }
 
