@@ -224,7 +224,9 @@ where
 {
     let typed: I =
         serde_path_to_error::deserialize(input).map_err(|e| StepError::MalformedInput(format!("{}: {}", e.path(), e.inner())))?;
-    let output = handler(typed).await?;
+    // On the heap: `invoke`'s future would otherwise be as large as the largest handler's, which
+    // with the SDK's futures inside outgrows a debug build's thread stack.
+    let output = Box::pin(handler(typed)).await?;
     serde_json::to_value(output).map_err(|e| StepError::MalformedInput(format!("output could not be encoded: {e}")))
 }
 
