@@ -52,13 +52,25 @@ const NOT_FOUND: &[&str] = &[
     "ServiceDeploymentNotFoundException",
     "RepositoryNotFoundException",
     "ImageNotFoundException",
+    "NoSuchBucket",
+    "NoSuchKey",
 ];
 
-const ALREADY_EXISTS: &[&str] =
-    &["DBInstanceAlreadyExists", "DBSnapshotAlreadyExists", "ParameterAlreadyExists", "ConflictException", "ExecutionAlreadyExists"];
+const ALREADY_EXISTS: &[&str] = &[
+    "DBInstanceAlreadyExists",
+    "DBSnapshotAlreadyExists",
+    "ParameterAlreadyExists",
+    "ConflictException",
+    "ExecutionAlreadyExists",
+    // S3: the name is another account's, or already this account's.
+    "BucketAlreadyExists",
+    "BucketAlreadyOwnedByYou",
+];
 
 // ECS: the service is DRAINING or INACTIVE.
-const INVALID_STATE: &[&str] = &["InvalidDBInstanceState", "InvalidDBSnapshotState", "InvalidStateException", "ServiceNotActiveException"];
+// S3: DeleteBucket while versions are left.
+const INVALID_STATE: &[&str] =
+    &["InvalidDBInstanceState", "InvalidDBSnapshotState", "InvalidStateException", "ServiceNotActiveException", "BucketNotEmpty"];
 
 /// Services without a dedicated code for a duplicate name say so in a generic one: App Runner
 /// (`InvalidRequestException`: "… already exists"), ECS (`InvalidParameterException`: "Creation
@@ -185,6 +197,10 @@ mod tests {
             ("ValidationException", "", Some(400), Fatal),
             ("LimitExceededException", "", Some(400), Fatal),
             ("DBSubnetGroupNotFoundFault", "", Some(404), Fatal),
+            ("NoSuchBucket", "", Some(404), NotFound),
+            ("BucketAlreadyExists", "", Some(409), AlreadyExists),
+            ("BucketAlreadyOwnedByYou", "", Some(409), AlreadyExists),
+            ("BucketNotEmpty", "", Some(409), InvalidState),
         ] {
             assert_eq!(classify(code, message, status), kind, "{code} {message} {status:?}");
         }
