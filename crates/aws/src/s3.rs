@@ -55,9 +55,13 @@ impl ObjectStore for AwsCloud {
             configuration = configuration.location_constraint(BucketLocationConstraint::from(region.as_str()));
         }
         self.s3.create_bucket().bucket(bucket).create_bucket_configuration(configuration.build()).send().await.map_err(from_sdk)?;
-        // The creation's tags again, for an endpoint that ignores CreateBucketConfiguration.Tags.
-        let tagging = Tagging::builder().set_tag_set(Some(sdk_tags(tags)?)).build().map_err(from_build)?;
-        self.s3.put_bucket_tagging().bucket(bucket).tagging(tagging).send().await.map_err(from_sdk)?;
+        // us-east-1 answers 200 to a re-creation of a bucket the account owns: its tags are then
+        // left as they are. An untagged one (an endpoint that ignores CreateBucketConfiguration.Tags)
+        // gets the creation's tags.
+        if self.bucket_tags(bucket).await?.is_empty() {
+            let tagging = Tagging::builder().set_tag_set(Some(sdk_tags(tags)?)).build().map_err(from_build)?;
+            self.s3.put_bucket_tagging().bucket(bucket).tagging(tagging).send().await.map_err(from_sdk)?;
+        }
         let block = PublicAccessBlockConfiguration::builder()
             .block_public_acls(true)
             .ignore_public_acls(true)

@@ -640,7 +640,8 @@ pub trait ObjectStore {
     /// CreateBucket with `tags` (CreateBucketConfiguration.Tags, so it never exists untagged),
     /// then its public access blocked (all four settings) and SSE-S3 default encryption.
     /// A name another account holds is `AlreadyExists` (`BucketAlreadyExists`); one this
-    /// account holds is `AlreadyExists` too (`BucketAlreadyOwnedByYou`).
+    /// account holds is `AlreadyExists` too (`BucketAlreadyOwnedByYou`), except in us-east-1,
+    /// which answers success and changes nothing (the caller checks the tags either way).
     fn create_bucket(&self, bucket: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send;
     /// GetBucketTagging; a bucket without tags answers an empty set.
     fn bucket_tags(&self, bucket: &str) -> impl Future<Output = CloudResult<Tags>> + Send;

@@ -88,9 +88,8 @@ async fn ensure_staging_bucket<C: ObjectStore + Sync>(cloud: &C, plan: &RunPlan)
             Err(e) => return Err(StepError::from_cloud("CreateBucket", e)),
         },
     };
-    if existed {
-        adopt_or_refuse(&plan.tags, &format!("bucket {bucket}"), &cloud.bucket_tags(bucket).await.op("GetBucketTagging")?)?;
-    }
+    // Even after a creation: in us-east-1 S3 answers 200 to re-creating a bucket the account owns.
+    adopt_or_refuse(&plan.tags, &format!("bucket {bucket}"), &cloud.bucket_tags(bucket).await.op("GetBucketTagging")?)?;
     Ok(existed)
 }
 
