@@ -444,8 +444,14 @@ fn masked() -> [(Step, Vec<Value>); 2] {
 }
 
 /// A branch-0 reply that comes after its siblings entered their first state.
+/// A reply (a result or an error) that arrives after its siblings entered their first state.
+fn after_siblings(mut reply: Value) -> Value {
+    reply["delay_seconds"] = json!(0.3);
+    reply
+}
+
 fn after_siblings_entered(result: Value) -> Value {
-    ok_after(0.3, result)
+    after_siblings(ok(result))
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -655,7 +661,11 @@ fn a_failed_check_rolls_staging_back_and_fails_with_the_check() {
                 json!({"bucket": "tableicty-staging", "config_key": "config.json", "api_url": "https://abc123.us-east-1.awsapprunner.com"}),
             )],
         ),
-        (Step::VerifyStagingMigrations, vec![lambda_error("CheckFailedError", "check failed: tenant tables exist: missing core_tenant")]),
+        // Failing once the third branch entered too (the local engine enters branches in order).
+        (
+            Step::VerifyStagingMigrations,
+            vec![after_siblings(lambda_error("CheckFailedError", "check failed: tenant tables exist: missing core_tenant"))],
+        ),
     ]);
     entries.extend(rolled_back(vec![ok(rollback(true, 1))]));
     let run = compare("check-failed", false, script(entries));
