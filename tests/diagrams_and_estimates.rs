@@ -296,7 +296,7 @@ fn a_local_run_s_markdown_report_holds_its_timeline_resources_checks_and_cost() 
     let gantt = &gantt[..gantt.find("\n```\n").unwrap()];
     let distinct: std::collections::BTreeSet<(&str, &str)> = report.states.iter().map(|s| (s.path.as_str(), s.name.as_str())).collect();
     assert_eq!(gantt.lines().filter(|l| l.contains(" :")).count(), distinct.len(), "{gantt}");
-    assert_eq!(gantt.lines().filter(|l| l.starts_with("  section ")).count(), 6, "{gantt}");
+    assert_eq!(gantt.lines().filter(|l| l.starts_with("  section ")).count(), 8, "{gantt}");
     assert!(gantt.contains("  WaitForSnapshot ×10 :done, "), "{gantt}");
     for check in &report.checks {
         let name = check["name"].as_str().unwrap();

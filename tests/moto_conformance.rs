@@ -363,6 +363,11 @@ fn arns(keys: &[&str]) -> Value {
     json!({"arns": arns})
 }
 
+/// The staging frontend's copy, done in one call.
+fn frontend_copied() -> Value {
+    json!({"bucket": "tableicty-staging", "copied": 5, "next_token": null, "done": true, "reused": false})
+}
+
 fn teardown() -> Value {
     json!({"schedule": "tableicty-20261124-teardown", "at": "2026-11-25T09:00:00Z"})
 }
@@ -418,6 +423,7 @@ fn prepare(snapshot_replies: Vec<Value>, slow_siblings: bool) -> Vec<(Step, Vec<
         (Step::SnapshotProductionDatabase, snapshot_replies),
         (Step::WriteStagingParameters, vec![sibling(arns(&["SECRET_KEY", "PGCRYPTO_KEY"]))]),
         (Step::ScheduleStagingTeardown, vec![sibling(teardown())]),
+        (Step::CopyStagingFrontend, vec![sibling(frontend_copied())]),
     ];
     if !slow_siblings {
         replies.push((Step::RestoreStagingDatabase, vec![ok(database("available", false))]));
@@ -438,8 +444,14 @@ fn masked() -> [(Step, Vec<Value>); 2] {
 }
 
 /// A branch-0 reply that comes after its siblings entered their first state.
+/// A reply (a result or an error) that arrives after its siblings entered their first state.
+fn after_siblings(mut reply: Value) -> Value {
+    reply["delay_seconds"] = json!(0.3);
+    reply
+}
+
 fn after_siblings_entered(result: Value) -> Value {
-    ok_after(0.3, result)
+    after_siblings(ok(result))
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -450,6 +462,7 @@ fn happy_path_matches_until_moto_reads_through_a_wrapped_parallel_result() {
     entries.extend([
         (Step::CreateStagingService, vec![ok(service("OPERATION_IN_PROGRESS", "SUCCEEDED", false))]),
         (Step::RegisterStripeWebhook, vec![ok(json!({"webhook_id": "we_123", "arns": {"STRIPE_WEBHOOK_SECRET": "arn:aws:ssm:us-east-1:123456789012:parameter/tableicty/staging/STRIPE_WEBHOOK_SECRET"}}))]),
+        (Step::ConfigureStagingFrontend, vec![ok(json!({"bucket": "tableicty-staging", "config_key": "config.json", "api_url": "https://abc123.us-east-1.awsapprunner.com"}))]),
         (Step::PublishFrontendUrl, vec![ok(service("RUNNING", "SUCCEEDED", false))]),
         (Step::VerifyStagingMigrations, vec![ok(checks("tenant tables exist"))]),
         (Step::TriggerStagingBackfill, vec![ok(json!({"response": {"status": 200, "tenants": 1}}))]),
@@ -576,6 +589,7 @@ fn every_wait_loop_of_the_build_then_a_failed_service_and_a_second_rollback_pass
         (Step::ResetStagingDatabasePassword, vec![ok(database("resetting-master-credentials", false))]),
         (Step::WriteStagingParameters, vec![ok(arns(&["SECRET_KEY"]))]),
         (Step::ScheduleStagingTeardown, vec![ok(teardown())]),
+        (Step::CopyStagingFrontend, vec![ok(frontend_copied())]),
         (Step::CreateStagingService, vec![ok(service("OPERATION_IN_PROGRESS", "IN_PROGRESS", false))]),
         (Step::CheckStagingService, vec![ok(service("CREATE_FAILED", "FAILED", false))]),
     ];
@@ -616,6 +630,12 @@ fn a_redeploy_that_rolled_back_fails_its_branch_and_rolls_staging_back() {
     let mut entries = through_service(vec![ok(service("RUNNING", "SUCCEEDED", false))]);
     entries.extend([
         (Step::RegisterStripeWebhook, vec![after_siblings_entered(json!({"webhook_id": "we_123", "arns": {}}))]),
+        (
+            Step::ConfigureStagingFrontend,
+            vec![ok(
+                json!({"bucket": "tableicty-staging", "config_key": "config.json", "api_url": "https://abc123.us-east-1.awsapprunner.com"}),
+            )],
+        ),
         (Step::PublishFrontendUrl, vec![ok(service("RUNNING", "IN_PROGRESS", false))]),
         (Step::CheckStagingService, vec![ok(service("RUNNING", "ROLLBACK_SUCCEEDED", false))]),
         // Still checking migrations when the redeploy branch fails (after its 1 s wait).
@@ -635,7 +655,17 @@ fn a_failed_check_rolls_staging_back_and_fails_with_the_check() {
     entries.extend([
         // Still registering the webhook when the migration check fails.
         (Step::RegisterStripeWebhook, vec![ok_after(2.0, json!({"webhook_id": "we_123", "arns": {}}))]),
-        (Step::VerifyStagingMigrations, vec![lambda_error("CheckFailedError", "check failed: tenant tables exist: missing core_tenant")]),
+        (
+            Step::ConfigureStagingFrontend,
+            vec![ok(
+                json!({"bucket": "tableicty-staging", "config_key": "config.json", "api_url": "https://abc123.us-east-1.awsapprunner.com"}),
+            )],
+        ),
+        // Failing once the third branch entered too (the local engine enters branches in order).
+        (
+            Step::VerifyStagingMigrations,
+            vec![after_siblings(lambda_error("CheckFailedError", "check failed: tenant tables exist: missing core_tenant"))],
+        ),
     ]);
     entries.extend(rolled_back(vec![ok(rollback(true, 1))]));
     let run = compare("check-failed", false, script(entries));

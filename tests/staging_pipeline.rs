@@ -102,6 +102,53 @@ fn happy_path_builds_staging_and_passes_every_check() {
 
         // The one-time backfill token is gone again.
         assert!(ledger(&report).leftovers.iter().all(|r| !r.contains("BACKFILL_TOKEN")), "{:?}", ledger(&report).leftovers);
+
+        // The staging frontend: production's build in a private, encrypted bucket of this run's,
+        // its runtime configuration pointed at the staging backend; production's left as it was.
+        let bucket = account.bucket("tableicty-staging").expect("the staging frontend bucket exists");
+        assert!(bucket.public_access_blocked && bucket.encryption == Some("AES256"), "{bucket:?}");
+        assert_eq!(bucket.tags.get(RUN_KEY).map(String::as_str), Some(RUN_ID));
+        let production_frontend = account.bucket(seed::PRODUCTION_FRONTEND_BUCKET).unwrap();
+        assert_eq!(bucket.objects.keys().collect::<Vec<_>>(), production_frontend.objects.keys().collect::<Vec<_>>());
+        for (key, body) in &production_frontend.objects {
+            if key != "config.json" {
+                assert_eq!(&bucket.objects[key], body, "{key} differs");
+            }
+        }
+        let config: Value = serde_json::from_slice(&bucket.objects["config.json"]).unwrap();
+        assert_eq!(config["apiUrl"].as_str(), Some(url.as_str()), "{config}");
+        assert_eq!(report.output.as_ref().unwrap()["frontend"]["config"]["api_url"].as_str(), Some(url.as_str()));
+        assert_eq!(production_frontend.versions, seed::PRODUCTION_FRONTEND.len(), "production's bucket was written");
+    });
+}
+
+#[test]
+fn a_failure_after_the_frontend_copy_deletes_the_staging_bucket_with_every_version() {
+    runtime().block_on(async {
+        let account = new_account();
+        // More than one listing page of production's build.
+        account.add_production_frontend_objects("assets/chunk-", 1500);
+        let report = run_pipeline(&account, json!({}), &["validate_staging=failed-check"]).await.unwrap();
+        assert_eq!(report.status, RunStatus::RolledBack, "{:?} {:?}", report.error, report.cause);
+        assert!(created_ids(&report).contains(&"tableicty-staging".to_string()), "{:?}", created_ids(&report));
+        assert_eq!(account.bucket("tableicty-staging"), None, "the staging bucket is left");
+        assert!(ledger(&report).leftovers.is_empty(), "{:?}", ledger(&report).leftovers);
+        assert_eq!(ledger(&report).production_writes, json!([]));
+    });
+}
+
+#[test]
+fn a_staging_bucket_name_another_account_holds_is_refused_and_kept() {
+    runtime().block_on(async {
+        let account = new_account();
+        account.plant_foreign_bucket("tableicty-staging");
+        let report = run_pipeline(&account, json!({}), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::RolledBack, "{:?} {:?}", report.error, report.cause);
+        let cause = report.cause.as_deref().unwrap_or_default();
+        assert!(cause.contains("tableicty-staging") && cause.contains("another AWS account"), "{cause}");
+        let calls = account.ledger().calls;
+        assert!(!calls.iter().any(|c| c.operation == "CreateBucket" || c.operation == "DeleteBucket"), "the foreign bucket was touched");
+        assert!(ledger(&report).leftovers.is_empty(), "{:?}", ledger(&report).leftovers);
     });
 }
 
@@ -139,6 +186,9 @@ fn a_rerun_with_the_same_input_adopts_what_exists() {
         for id in [BACKUP_SNAPSHOT, "tableicty-staging-db", "tableicty-staging-backend"] {
             assert_eq!(created.iter().filter(|c| c.contains(id)).count(), 1, "{id} created again: {created:?}");
         }
+        // The staging frontend bucket is adopted and copied into again, not created again.
+        assert_eq!(created.iter().filter(|c| *c == "tableicty-staging").count(), 1, "bucket created again: {created:?}");
+        assert!(account.bucket("tableicty-staging").is_some_and(|b| b.objects.len() == seed::PRODUCTION_FRONTEND.len()));
         assert_eq!(ledger(&second).production_writes, json!([]));
     });
 }
@@ -229,6 +279,8 @@ fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
         (NeverReady, RestoreStagingDatabase | ResetStagingDatabasePassword) => Some("DatabaseTimedOutError"),
         // Resetting a password creates nothing a foreign resource could stand in for.
         (AlreadyExists, ResetStagingDatabasePassword) => None,
+        // The configuration is an object in the bucket the copy created: no name to conflict on.
+        (AlreadyExists, ConfigureStagingFrontend) => None,
         // Someone else's parameter under the lease's name is not a lease: refused, not taken.
         (AlreadyExists, TakeStagingLease) => Some("CheckFailedError"),
         (NeverReady, CreateStagingService) => Some("ServiceTimedOutError"),
@@ -260,7 +312,7 @@ async fn fault_matrix(document: Value, prepare: fn(&rehearsal_sim::SimAccount)) 
     let called: std::collections::BTreeSet<String> = clean.ledger().calls.iter().map(|c| c.step.clone()).collect();
     let steps: Vec<Step> =
         Step::ALL.iter().copied().filter(|s| staging(s) && s.mutates() && !in_rollback.contains(s) && called.contains(s.name())).collect();
-    assert_eq!(steps.len(), 12, "{steps:?}");
+    assert_eq!(steps.len(), 14, "{steps:?}");
     let mut failures = Vec::new();
     for &step in &steps {
         for &kind in FaultKind::ALL {

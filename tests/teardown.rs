@@ -56,6 +56,8 @@ fn teardown_deletes_exactly_the_runs_staging_resources_and_twice_is_fine() {
         }
         let webhook = before.iter().find(|r| r.kind == "stripe-webhook").expect("the run's Stripe endpoint");
         expected.push(format!("stripe-webhook {}", webhook.id));
+        // The staging frontend bucket, emptied of every version first.
+        expected.push("bucket tableicty-staging".to_string());
         let (mut got, mut want) = (deleted.clone(), expected);
         got.sort();
         want.sort();

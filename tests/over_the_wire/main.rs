@@ -20,7 +20,8 @@ use postgres::{TestDatabase, HOST, PORT, USER};
 use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_cli::report::{RunReport, RunStatus};
 use rehearsal_cli::wire::{connect, run_over_the_wire, HostOverrides, WireOptions, WireRun};
-use rehearsal_core::cloud::Scheduler;
+use rehearsal_core::cloud::{ObjectStore, Scheduler};
+use rehearsal_sim::seed::{PRODUCTION_FRONTEND, PRODUCTION_FRONTEND_BUCKET};
 use rehearsal_core::naming::{final_snapshot_id, production_snapshot_id};
 use rehearsal_core::steps::{invoke, Step};
 use rehearsal_core::tags::RUN_KEY;
@@ -55,8 +56,8 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Production as the runbook finds it, in moto: the RDS instance, its parameters (DATABASE_URL
-/// naming `database`), the Stripe test keys and the test admin's password, and the Scheduler
-/// group the SAM template creates.
+/// naming `database`), the Stripe test keys and the test admin's password, the Scheduler group
+/// the SAM template creates, and the frontend build in its bucket.
 async fn seed_production(aws: &AwsCloud, database: &TestDatabase) {
     aws.rds
         .create_db_instance()
@@ -87,6 +88,11 @@ async fn seed_production(aws: &AwsCloud, database: &TestDatabase) {
         aws.ssm.put_parameter().name(name).value(value).r#type(kind.into()).send().await.unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
     aws.scheduler.create_schedule_group().name("rehearsal").send().await.expect("the rehearsal schedule group");
+    // Production's frontend build, as the simulated account holds it.
+    aws.s3.create_bucket().bucket(PRODUCTION_FRONTEND_BUCKET).send().await.expect("the production frontend bucket");
+    for (key, content_type, body) in PRODUCTION_FRONTEND {
+        aws.put_object(PRODUCTION_FRONTEND_BUCKET, key, body.as_bytes().to_vec(), content_type).await.expect("a frontend object");
+    }
 }
 
 /// Everything around one run: moto seeded, the App Runner and Stripe stand-ins, the database.

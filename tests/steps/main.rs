@@ -19,6 +19,7 @@ mod production_snapshot;
 mod promote;
 mod rollback;
 mod staging_database;
+mod staging_frontend;
 mod staging_parameters;
 mod staging_service;
 mod stripe_webhook;

@@ -53,6 +53,8 @@ const NOT_FOUND: &[&str] = &[
     "ServiceDeploymentNotFoundException",
     "RepositoryNotFoundException",
     "ImageNotFoundException",
+    "NoSuchBucket",
+    "NoSuchKey",
 ];
 
 const ALREADY_EXISTS: &[&str] = &[
@@ -62,10 +64,14 @@ const ALREADY_EXISTS: &[&str] = &[
     "ParameterAlreadyExists",
     "ConflictException",
     "ExecutionAlreadyExists",
+    // S3: the name is another account's, or already this account's.
+    "BucketAlreadyExists",
+    "BucketAlreadyOwnedByYou",
 ];
 
 // ECS: the service is DRAINING or INACTIVE. Step Functions: the execution cannot be redriven
-// (it succeeded, is running, closed over 14 days ago, or was redriven 1,000 times).
+// (it succeeded, is running, closed over 14 days ago, or was redriven 1,000 times). S3:
+// DeleteBucket while versions are left.
 const INVALID_STATE: &[&str] = &[
     "InvalidDBInstanceState",
     "InvalidDBClusterStateFault",
@@ -73,6 +79,7 @@ const INVALID_STATE: &[&str] = &[
     "InvalidStateException",
     "ServiceNotActiveException",
     "ExecutionNotRedrivable",
+    "BucketNotEmpty",
 ];
 
 /// Services without a dedicated code for a duplicate name say so in a generic one: App Runner
@@ -203,6 +210,10 @@ mod tests {
             ("ValidationException", "", Some(400), Fatal),
             ("LimitExceededException", "", Some(400), Fatal),
             ("DBSubnetGroupNotFoundFault", "", Some(404), Fatal),
+            ("NoSuchBucket", "", Some(404), NotFound),
+            ("BucketAlreadyExists", "", Some(409), AlreadyExists),
+            ("BucketAlreadyOwnedByYou", "", Some(409), AlreadyExists),
+            ("BucketNotEmpty", "", Some(409), InvalidState),
         ] {
             assert_eq!(classify(code, message, status), kind, "{code} {message} {status:?}");
         }

@@ -4,7 +4,7 @@
 //! [`Rds`](rehearsal_core::cloud::Rds), [`ParameterStore`](rehearsal_core::cloud::ParameterStore),
 //! [`ServiceHost`](rehearsal_core::cloud::ServiceHost) (App Runner and ECS Express Mode, by the
 //! ARN, spec or location of each call), [`ContainerImages`](rehearsal_core::cloud::ContainerImages)
-//! (ECR, read-only),
+//! (ECR, read-only), [`ObjectStore`](rehearsal_core::cloud::ObjectStore) (S3),
 //! [`Scheduler`](rehearsal_core::cloud::Scheduler) (EventBridge Scheduler),
 //! [`Executions`](rehearsal_core::cloud::Executions) (Step Functions) and [`Clock`].
 //! [`StepFunctions`] implements the Step Functions traits, `Executions` and
@@ -19,6 +19,7 @@ mod ecs;
 mod error;
 mod host;
 mod rds;
+mod s3;
 mod scheduler;
 mod sfn;
 mod ssm;
@@ -55,6 +56,7 @@ pub struct AwsCloud {
     pub apprunner: aws_sdk_apprunner::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub ecr: aws_sdk_ecr::Client,
+    pub s3: aws_sdk_s3::Client,
     pub scheduler: aws_sdk_scheduler::Client,
     pub sfn: StepFunctions,
 }
@@ -67,6 +69,10 @@ impl AwsCloud {
             apprunner: aws_sdk_apprunner::Client::new(config),
             ecs: aws_sdk_ecs::Client::new(config),
             ecr: aws_sdk_ecr::Client::new(config),
+            // A local endpoint (moto) serves buckets by path, not by virtual host.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build(),
+            ),
             scheduler: aws_sdk_scheduler::Client::new(config),
             sfn: StepFunctions::new(config),
         }

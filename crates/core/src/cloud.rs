@@ -660,6 +660,75 @@ pub trait ContainerImages {
     fn resolve_image(&self, image: &ImageName) -> impl Future<Output = CloudResult<Option<ContainerImage>>> + Send;
 }
 
+// ---------------------------------------------------------------- S3 (the staging frontend)
+
+/// One object as ListObjectsV2 lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredObject {
+    pub key: String,
+    pub etag: String,
+    pub size: u64,
+}
+
+/// One page of ListObjectsV2 (at most 1000 keys); `next_token` continues it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObjectPage {
+    pub objects: Vec<StoredObject>,
+    pub next_token: Option<String>,
+}
+
+/// One version (or delete marker) as ListObjectVersions lists it; `version_id` is `None` for
+/// the `null` version of a bucket that was never versioned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    pub key: String,
+    pub version_id: Option<String>,
+}
+
+/// The first page of ListObjectVersions (at most 1000 versions and delete markers).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VersionPage {
+    pub versions: Vec<ObjectVersion>,
+    /// More are listed after these (`IsTruncated`).
+    pub truncated: bool,
+}
+
+/// Who owns a bucket name (HeadBucket): names are global, so another account may hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BucketOwner {
+    Missing,
+    ThisAccount,
+    /// HeadBucket answers 403: the name is another account's.
+    OtherAccount,
+}
+
+/// The S3 calls the staging frontend needs: production's bucket is only listed and read.
+pub trait ObjectStore {
+    fn bucket_owner(&self, bucket: &str) -> impl Future<Output = CloudResult<BucketOwner>> + Send;
+    /// CreateBucket with `tags` (CreateBucketConfiguration.Tags, so it never exists untagged),
+    /// then its public access blocked (all four settings) and SSE-S3 default encryption.
+    /// A name another account holds is `AlreadyExists` (`BucketAlreadyExists`); one this
+    /// account holds is `AlreadyExists` too (`BucketAlreadyOwnedByYou`), except in us-east-1,
+    /// which answers success and changes nothing (the caller checks the tags either way).
+    fn create_bucket(&self, bucket: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send;
+    /// GetBucketTagging; a bucket without tags answers an empty set.
+    fn bucket_tags(&self, bucket: &str) -> impl Future<Output = CloudResult<Tags>> + Send;
+    /// ListObjectsV2 under `prefix`, one page.
+    fn list_objects(&self, bucket: &str, prefix: &str, token: Option<&str>) -> impl Future<Output = CloudResult<ObjectPage>> + Send;
+    /// CopyObject within the account (objects up to 5 GB), keeping content type and metadata.
+    fn copy_object(&self, from_bucket: &str, from_key: &str, bucket: &str, key: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    /// GetObject's body; `Ok(None)` when there is no such key.
+    fn get_object(&self, bucket: &str, key: &str) -> impl Future<Output = CloudResult<Option<Vec<u8>>>> + Send;
+    fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    /// ListObjectVersions' first page: versions and delete markers. Emptying a bucket lists
+    /// from the start again after each deletion, so no marker is needed (nor can go stale).
+    fn list_object_versions(&self, bucket: &str) -> impl Future<Output = CloudResult<VersionPage>> + Send;
+    /// DeleteObjects by version (at most 1000): permanent, no delete marker is left.
+    fn delete_object_versions(&self, bucket: &str, versions: &[ObjectVersion]) -> impl Future<Output = CloudResult<()>> + Send;
+    /// DeleteBucket: `InvalidState` (`BucketNotEmpty`) while any version is left.
+    fn delete_bucket(&self, bucket: &str) -> impl Future<Output = CloudResult<()>> + Send;
+}
+
 // ---------------------------------------------------------------- EventBridge Scheduler
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -29,6 +29,7 @@ impl<'a> StagingGuard<'a> {
             self.cluster_write(&cluster.cluster_id)?;
         }
         self.service_write(&plan.service.name)?;
+        self.bucket_write(&plan.frontend.staging_bucket)?;
         if crate::naming::path_is_within(&plan.staging_parameter_path, &prod.parameter_path)
             || crate::naming::path_is_within(&prod.parameter_path, &plan.staging_parameter_path)
         {
@@ -60,6 +61,14 @@ impl<'a> StagingGuard<'a> {
         }
         if !name.starts_with(&self.plan.staging_parameter_path) {
             return Self::refuse(name, "a staging run writes only under the staging parameter path");
+        }
+        Ok(())
+    }
+
+    /// A write to an S3 bucket or its objects: never production's frontend bucket.
+    pub fn bucket_write(&self, bucket: &str) -> Result<(), StepError> {
+        if bucket == self.plan.frontend.production_bucket {
+            return Self::refuse(bucket, "it is the production frontend bucket");
         }
         Ok(())
     }

@@ -380,6 +380,58 @@ pub fn staging_setting_problem(name: &str, value: &str) -> Option<String> {
         .then(|| format!("staging must run with {name}=False (got {value:?}): a copy of production data must not serve debug pages"))
 }
 
+/// S3 general purpose bucket names (Amazon S3 user guide, "Bucket naming rules"): 3 to 63
+/// lowercase letters, digits, hyphens and dots, starting and ending with a letter or digit, no two
+/// adjacent dots, not shaped like an IP address, and none of the prefixes and suffixes S3 reserves.
+pub fn bucket_name_problem(name: &str) -> Option<String> {
+    if !(3..=63).contains(&name.len()) {
+        return Some(format!("{name:?} is not 3 to 63 characters long"));
+    }
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') {
+        return Some(format!("{name:?} has a character other than lowercase letters, digits, '-' and '.'"));
+    }
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if !edge_ok(name.chars().next()) || !edge_ok(name.chars().last()) {
+        return Some(format!("{name:?} must start and end with a letter or digit"));
+    }
+    if name.contains("..") {
+        return Some(format!("{name:?} has two adjacent dots"));
+    }
+    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return Some(format!("{name:?} is formatted as an IP address"));
+    }
+    let reserved_prefix = ["xn--", "sthree-", "amzn-s3-demo-"].into_iter().find(|p| name.starts_with(p));
+    let reserved_suffix = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"].into_iter().find(|s| name.ends_with(s));
+    if let Some(reserved) = reserved_prefix.or(reserved_suffix) {
+        return Some(format!("{name:?} uses {reserved:?}, which S3 reserves"));
+    }
+    None
+}
+
+/// S3 object keys are at most 1024 bytes of UTF-8.
+pub const MAX_OBJECT_KEY: usize = 1024;
+
+/// A key (or key prefix) inside the bucket: never an `s3://` or other URL, never absolute, and no
+/// empty, `.` or `..` segment that would name something beside what it seems to.
+pub fn object_key_problem(key: &str) -> Option<String> {
+    if key.len() > MAX_OBJECT_KEY {
+        return Some(format!("is {} bytes; an S3 key is at most {MAX_OBJECT_KEY}", key.len()));
+    }
+    if key.contains("://") {
+        return Some(format!("{key:?} is a URL: give a key inside the bucket"));
+    }
+    if key.starts_with('/') {
+        return Some(format!("{key:?} starts with '/': give a key relative to the bucket"));
+    }
+    if key.chars().any(|c| c.is_control() || c == '\\') {
+        return Some(format!("{key:?} has a control character or a backslash"));
+    }
+    if key.trim_end_matches('/').split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..") {
+        return Some(format!("{key:?} has an empty, '.' or '..' segment"));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

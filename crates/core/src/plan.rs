@@ -58,6 +58,8 @@ pub struct RunPlan {
     pub ttl_hours: u32,
     pub timeouts: TimeoutsInput,
     pub masking: crate::masking::MaskingPlan,
+    /// The staging frontend, as the document gave it (checked by validation).
+    pub frontend: crate::run::FrontendInput,
 }
 
 /// The release a staging run rehearses (`release` in its output).

@@ -5,8 +5,9 @@
 use crate::cloud::ServiceBackend;
 use crate::image::ImageName;
 use crate::limits::{
-    branch_problem, check_document_size, db_instance_class_problem, email_problem, parameter_name_problem, parameter_path_problem,
-    staging_setting_problem, url_path_problem, variable_name_problem, MAX_ENVIRONMENT_VARIABLES,
+    branch_problem, bucket_name_problem, check_document_size, db_instance_class_problem, email_problem, object_key_problem,
+    parameter_name_problem, parameter_path_problem, staging_setting_problem, url_path_problem, variable_name_problem,
+    MAX_ENVIRONMENT_VARIABLES,
 };
 use crate::naming::{
     app_problem, path_is_within, promotion_identifiers_problem, rds_identifier_problem, service_name_problem, MAX_STAGING_DB_ID_LENGTH,
@@ -32,6 +33,102 @@ pub struct RunInput {
     pub timeouts: TimeoutsInput,
     /// Masking of person data in the staging copy, before the service exists (on by default).
     pub masking: crate::masking::MaskingInput,
+    /// The staging frontend: production's build copied into a staging bucket, its runtime
+    /// configuration pointed at the staging backend.
+    pub frontend: FrontendInput,
+}
+
+/// `frontend`: where production's build is, the staging bucket, and the runtime configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FrontendInput {
+    /// Production's frontend bucket: only listed and read.
+    pub production_bucket: String,
+    /// Copy only the objects under this key prefix (a release, `releases/41/`), which becomes
+    /// the staging bucket's root; empty: the whole bucket.
+    pub release_prefix: String,
+    /// The bucket the run creates (S3 names are global: one another account holds is refused).
+    pub staging_bucket: String,
+    /// The runtime configuration object, relative to the release prefix.
+    pub config_key: String,
+    /// The top-level string field of that JSON object that holds the API URL.
+    pub api_url_field: String,
+    pub serving: FrontendServing,
+}
+
+/// How the staging frontend is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FrontendServing {
+    /// The runbook's: the build in a private S3 bucket (public access blocked), as production's.
+    #[default]
+    S3,
+    /// An S3 website endpoint: needs a public bucket policy, which blocked public access forbids.
+    S3Website,
+    /// A CloudFront distribution with origin access control: not built yet.
+    Cloudfront,
+}
+
+impl Default for FrontendInput {
+    fn default() -> Self {
+        Self {
+            production_bucket: "tableicty-frontend".into(),
+            release_prefix: String::new(),
+            staging_bucket: "tableicty-staging".into(),
+            config_key: "config.json".into(),
+            api_url_field: "apiUrl".into(),
+            serving: FrontendServing::S3,
+        }
+    }
+}
+
+impl FrontendInput {
+    /// The staging bucket must be a bucket of its own, the keys inside it, the serving mode one
+    /// that is built.
+    fn validate(&self) -> Result<(), StepError> {
+        let bad = |field: &str, reason: String| Err(StepError::invalid(field, reason));
+        for (field, bucket) in [("frontend.production_bucket", &self.production_bucket), ("frontend.staging_bucket", &self.staging_bucket)]
+        {
+            if let Some(problem) = bucket_name_problem(bucket) {
+                return bad(field, problem);
+            }
+        }
+        if self.staging_bucket == self.production_bucket {
+            return bad(
+                "frontend.staging_bucket",
+                format!("{:?} is the production bucket, which a staging run only reads", self.staging_bucket),
+            );
+        }
+        if !self.release_prefix.is_empty() {
+            if !self.release_prefix.ends_with('/') {
+                return bad("frontend.release_prefix", format!("{:?} must end with '/'", self.release_prefix));
+            }
+            if let Some(problem) = object_key_problem(&self.release_prefix) {
+                return bad("frontend.release_prefix", problem);
+            }
+        }
+        if self.config_key.is_empty() || self.config_key.ends_with('/') {
+            return bad("frontend.config_key", format!("{:?} must name an object, not a prefix", self.config_key));
+        }
+        if let Some(problem) = object_key_problem(&format!("{}{}", self.release_prefix, self.config_key)) {
+            return bad("frontend.config_key", problem);
+        }
+        if self.api_url_field.is_empty() || self.api_url_field.len() > 128 || self.api_url_field.chars().any(char::is_control) {
+            return bad("frontend.api_url_field", "must be 1 to 128 characters without control characters".into());
+        }
+        match self.serving {
+            FrontendServing::S3 => Ok(()),
+            FrontendServing::S3Website => bad(
+                "frontend.serving",
+                "s3-website needs a public bucket policy, which the staging bucket's blocked public access forbids (and website \
+                 endpoints serve no HTTPS); use s3"
+                    .into(),
+            ),
+            FrontendServing::Cloudfront => {
+                bad("frontend.serving", "cloudfront (a distribution with origin access control) is not built yet; use s3".into())
+            }
+        }
+    }
 }
 
 /// The production stack, only ever read by a staging run.
@@ -218,6 +315,7 @@ impl Default for RunInput {
             validation: ValidationInput::default(),
             timeouts: TimeoutsInput::default(),
             masking: crate::masking::MaskingInput::default(),
+            frontend: FrontendInput::default(),
         }
     }
 }
@@ -549,7 +647,7 @@ impl RunInput {
             }
         }
         self.masking.resolve(&self.app, &self.validation.test_admin_email)?;
-        Ok(())
+        self.frontend.validate()
     }
 
     /// The release (an image, or App Runner's branch) and the size in the backend's vocabulary.
@@ -759,5 +857,17 @@ mod tests {
         assert_eq!(refused(json!({"staging": {"db_instance_id": "s".repeat(MAX_STAGING_DB_ID_LENGTH + 1)}})), "staging.db_instance_id");
         assert_eq!(refused(json!({"service": {"branch": "x".repeat(crate::limits::MAX_STRING_BYTES + 1)}})), "service.branch");
         assert_eq!(refused(json!({"validation": {"test_admin_email": "a@b"}})), "validation.test_admin_email");
+        // The staging frontend: production's bucket is only read, keys stay inside the bucket.
+        assert_eq!(refused(json!({"frontend": {"staging_bucket": "tableicty-frontend"}})), "frontend.staging_bucket");
+        assert_eq!(refused(json!({"frontend": {"staging_bucket": "Tableicty_Staging"}})), "frontend.staging_bucket");
+        assert_eq!(refused(json!({"frontend": {"production_bucket": "192.168.1.1"}})), "frontend.production_bucket");
+        assert_eq!(refused(json!({"frontend": {"config_key": "s3://other-bucket/config.json"}})), "frontend.config_key");
+        assert_eq!(refused(json!({"frontend": {"config_key": "../config.json"}})), "frontend.config_key");
+        assert_eq!(refused(json!({"frontend": {"config_key": "/config.json"}})), "frontend.config_key");
+        assert_eq!(refused(json!({"frontend": {"release_prefix": "releases/41"}})), "frontend.release_prefix");
+        assert_eq!(refused(json!({"frontend": {"release_prefix": "releases/../"}})), "frontend.release_prefix");
+        assert_eq!(refused(json!({"frontend": {"serving": "cloudfront"}})), "frontend.serving");
+        assert_eq!(refused(json!({"frontend": {"serving": "s3-website"}})), "frontend.serving");
+        assert_eq!(refused(json!({"frontend": {"api_url_field": ""}})), "frontend.api_url_field");
     }
 }

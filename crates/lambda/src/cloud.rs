@@ -10,10 +10,7 @@ use lambda_runtime::Error;
 use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_core::checks::db::DbQuery;
 use rehearsal_core::cloud::{
-    Clock, CloneRequest, CloudResult, ClusterInstanceRequest, ContainerImage, ContainerImages, DatabaseMasker, DatabaseProbe,
-    DatabaseWarmer, DbCluster, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions, HttpClient, HttpError, HttpRequest,
-    HttpResponse, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore, PaymentWebhooks, ProbeError, Rds,
-    RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, Warmed, WebhookEndpoint,
+    BucketOwner, Clock, CloneRequest, CloudResult, ClusterInstanceRequest, ContainerImage, ContainerImages, DatabaseMasker, DatabaseProbe, DatabaseWarmer, DbCluster, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions, HttpClient, HttpError, HttpRequest, HttpResponse, ObjectPage, ObjectStore, ObjectVersion, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore, PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, VersionPage, Warmed, WebhookEndpoint,
 };
 use rehearsal_core::image::ImageName;
 use rehearsal_core::masking::{Findings, MaskingError, MaskingPlan, TableMasked};
@@ -270,6 +267,48 @@ impl<H, P, S> ServiceHost for LiveCloud<H, P, S> {
 impl<H, P, S> ContainerImages for LiveCloud<H, P, S> {
     fn resolve_image(&self, image: &ImageName) -> impl Future<Output = CloudResult<Option<ContainerImage>>> + Send {
         self.aws.resolve_image(image)
+    }
+}
+
+impl<H, P, S> ObjectStore for LiveCloud<H, P, S> {
+    fn bucket_owner(&self, bucket: &str) -> impl Future<Output = CloudResult<BucketOwner>> + Send {
+        self.aws.bucket_owner(bucket)
+    }
+
+    fn create_bucket(&self, bucket: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.create_bucket(bucket, tags)
+    }
+
+    fn bucket_tags(&self, bucket: &str) -> impl Future<Output = CloudResult<Tags>> + Send {
+        self.aws.bucket_tags(bucket)
+    }
+
+    fn list_objects(&self, bucket: &str, prefix: &str, token: Option<&str>) -> impl Future<Output = CloudResult<ObjectPage>> + Send {
+        self.aws.list_objects(bucket, prefix, token)
+    }
+
+    fn copy_object(&self, from_bucket: &str, from_key: &str, bucket: &str, key: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.copy_object(from_bucket, from_key, bucket, key)
+    }
+
+    fn get_object(&self, bucket: &str, key: &str) -> impl Future<Output = CloudResult<Option<Vec<u8>>>> + Send {
+        self.aws.get_object(bucket, key)
+    }
+
+    fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.put_object(bucket, key, body, content_type)
+    }
+
+    fn list_object_versions(&self, bucket: &str) -> impl Future<Output = CloudResult<VersionPage>> + Send {
+        self.aws.list_object_versions(bucket)
+    }
+
+    fn delete_object_versions(&self, bucket: &str, versions: &[ObjectVersion]) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.delete_object_versions(bucket, versions)
+    }
+
+    fn delete_bucket(&self, bucket: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.delete_bucket(bucket)
     }
 }
 

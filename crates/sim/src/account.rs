@@ -152,6 +152,42 @@ impl SimAccount {
         self.world().0.plant_snapshot(id, source, tags, created_at)
     }
 
+    /// Adds `count` objects under `prefix` to production's frontend bucket, as a build with many
+    /// assets would have.
+    pub fn add_production_frontend_objects(&self, prefix: &str, count: usize) {
+        let (mut world, _) = self.world();
+        for i in 0..count {
+            world.seed_frontend_object(&format!("{prefix}{i:05}.js"), format!("asset {i}").as_bytes(), "application/javascript");
+        }
+    }
+
+    /// Another account takes the bucket name (S3's namespace is global).
+    pub fn plant_foreign_bucket(&self, bucket: &str) {
+        let (mut world, _) = self.world();
+        world.buckets.insert(bucket.to_string(), crate::s3::Bucket::new(Origin::Foreign, Tags::new(), false));
+    }
+
+    /// Turns versioning on for a bucket of this account, as PutBucketVersioning would.
+    pub fn enable_bucket_versioning(&self, bucket: &str) {
+        if let Some(b) = self.world().0.buckets.get_mut(bucket) {
+            b.versioned = true;
+        }
+    }
+
+    /// A bucket's current objects (key → body), its tags, whether public access is blocked and
+    /// its default encryption; `None` when this account holds no such bucket.
+    pub fn bucket(&self, bucket: &str) -> Option<SimBucket> {
+        let (world, _) = self.world();
+        let b = world.buckets.get(bucket).filter(|b| !b.foreign_account)?;
+        Some(SimBucket {
+            objects: b.objects.iter().filter_map(|(k, v)| Some((k.clone(), v.last()?.body.clone()?))).collect(),
+            versions: b.objects.values().map(Vec::len).sum(),
+            tags: b.tags.clone(),
+            public_access_blocked: b.public_access_blocked,
+            encryption: b.encryption,
+        })
+    }
+
     pub fn session(&self, step: &str) -> SimCloud {
         SimCloud { account: self.clone(), step: Arc::from(step) }
     }
@@ -224,6 +260,17 @@ impl SimAccount {
     }
 }
 
+/// What [`SimAccount::bucket`] shows of a bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimBucket {
+    pub objects: BTreeMap<String, Vec<u8>>,
+    /// Every version and delete marker.
+    pub versions: usize,
+    pub tags: Tags,
+    pub public_access_blocked: bool,
+    pub encryption: Option<&'static str>,
+}
+
 struct Listed {
     kind: &'static str,
     id: String,
@@ -267,6 +314,9 @@ fn existing(world: &World, now: DateTime<Utc>) -> Vec<Listed> {
     }
     for (id, w) in &world.webhooks {
         out.push(entry("stripe-webhook", id, w.mode, &w.endpoint.metadata, &w.origin));
+    }
+    for (name, b) in &world.buckets {
+        out.push(entry("bucket", name, if b.public_access_blocked { "private" } else { "public" }, &b.tags, &b.origin));
     }
     for ((group, name), s) in &world.schedules {
         out.push(entry("schedule", &format!("{group}/{name}"), "ENABLED", &Tags::new(), &s.origin));

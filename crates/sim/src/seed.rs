@@ -43,6 +43,18 @@ pub const TEST_ADMIN_PASSWORD_PARAMETER: &str = "/tableicty/rehearsal/TEST_ADMIN
 pub const TEST_ADMIN_EMAIL: &str = "testadmin@tableicty.com";
 
 pub const PRODUCTION_SERVICE: &str = "tableicty-backend";
+/// The runbook's production frontend bucket (versioned, as a deployment pipeline keeps it).
+pub const PRODUCTION_FRONTEND_BUCKET: &str = "tableicty-frontend";
+/// Production's frontend build: a login form, a billing page, their assets and the runtime
+/// configuration the pages read the API's URL from.
+pub const PRODUCTION_FRONTEND: [(&str, &str, &str); 6] = [
+    ("index.html", "text/html", "<!doctype html><title>tableicty</title><script src=\"/assets/app.js\"></script><a href=\"/login.html\">Log in</a>"),
+    ("login.html", "text/html", "<!doctype html><form id=\"login\"><input name=\"email\" type=\"email\"><input name=\"password\" type=\"password\"><button>Log in</button></form><script src=\"/assets/app.js\"></script>"),
+    ("billing.html", "text/html", "<!doctype html><section id=\"billing\"><h1>Billing</h1><div id=\"subscription\"></div></section><script src=\"/assets/app.js\"></script>"),
+    ("assets/app.js", "application/javascript", "fetch('/config.json').then(r => r.json()).then(c => { window.API_URL = c.apiUrl; });"),
+    ("assets/app.css", "text/css", "body { font-family: sans-serif; }"),
+    ("config.json", "application/json", "{\"apiUrl\": \"https://api.tableicty.com\", \"stripePublishableKey\": \"pk_live_51NqTbLivePublishable\"}"),
+];
 pub const PRODUCTION_SERVICE_ARN: &str =
     "arn:aws:apprunner:us-east-1:123456789012:service/tableicty-backend/5f0c2e7a9b1d4c3e8f6a2b9d0c7e1f34";
 pub const PRODUCTION_SERVICE_URL: &str = "mx3p7kq2vd.us-east-1.awsapprunner.com";
@@ -214,6 +226,11 @@ pub(crate) fn production(world: &mut World, start: DateTime<Utc>) {
 
     crate::ecr::seed(world, start);
     crate::ecs::seed(world);
+
+    world.buckets.insert(PRODUCTION_FRONTEND_BUCKET.to_string(), crate::s3::Bucket::new(Origin::Seed, production_tags(), true));
+    for (key, content_type, body) in PRODUCTION_FRONTEND {
+        world.seed_frontend_object(key, body.as_bytes(), content_type);
+    }
 
     let secrets: BTreeMap<String, String> = production
         .iter()

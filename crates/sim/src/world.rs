@@ -73,6 +73,8 @@ pub(crate) struct World {
     pub roles: BTreeMap<String, Vec<String>>,
     pub ecs: crate::ecs::EcsState,
     pub ecr: crate::ecr::EcrState,
+    /// S3 buckets by name (the namespace is global: some are other accounts').
+    pub buckets: BTreeMap<String, crate::s3::Bucket>,
     pub faults: Vec<Fault>,
     /// Throttled calls so far, per step.
     pub throttled: BTreeMap<String, u32>,
@@ -111,6 +113,7 @@ impl World {
             roles: BTreeMap::new(),
             ecs: Default::default(),
             ecr: Default::default(),
+            buckets: BTreeMap::new(),
             faults: Vec::new(),
             throttled: BTreeMap::new(),
             responses_lost: BTreeSet::new(),

@@ -1,4 +1,4 @@
-//! The RDS, SSM, Scheduler and Step Functions adapters against moto (`bash scripts/install-moto.sh`).
+//! The RDS, SSM, S3, Scheduler and Step Functions adapters against moto (`bash scripts/install-moto.sh`).
 //!
 //! moto's limits, so these tests do not rely on them: every RDS status is `available` at once,
 //! renaming onto an existing id silently replaces it (AWS refuses; the rollback's swap always
@@ -479,4 +479,72 @@ async fn step_functions_start_describe_and_history() {
     assert_eq!(sfn.describe_execution(&missing).await, Ok(None));
     let no_machine = sfn.start_execution(&arn.replace("rehearsal", "nope"), "x", "{}").await.unwrap_err();
     assert_eq!((no_machine.kind, no_machine.code.as_str()), (CloudErrorKind::NotFound, "StateMachineDoesNotExist"));
+}
+
+/// The staging frontend over the wire: a copy of more than one listing page, the bucket tagged,
+/// private and encrypted, then emptied version by version and deleted.
+#[tokio::test]
+async fn a_staging_bucket_is_copied_into_over_pages_and_deleted_with_every_version() {
+    use rehearsal_core::cloud::{BucketOwner, ObjectStore};
+    let moto = moto();
+    let cloud = cloud(&moto).await;
+    let (production, staging) = ("tableicty-frontend", "tableicty-staging");
+    cloud.s3.create_bucket().bucket(production).send().await.unwrap();
+    for i in 0..1005 {
+        cloud
+            .put_object(production, &format!("assets/{i:05}.js"), format!("asset {i}").into_bytes(), "application/javascript")
+            .await
+            .unwrap();
+    }
+    assert_eq!(cloud.bucket_owner(staging).await.unwrap(), BucketOwner::Missing);
+    cloud.create_bucket(staging, &run_tags()).await.unwrap();
+    assert_eq!(cloud.bucket_owner(staging).await.unwrap(), BucketOwner::ThisAccount);
+    assert_eq!(cloud.bucket_tags(staging).await.unwrap(), run_tags());
+    // us-east-1 answers a re-creation of one's own bucket 200 (elsewhere BucketAlreadyOwnedByYou):
+    // the tags stay as they were, so the step's tag check still decides.
+    let mut foreign_tags = Tags::new();
+    foreign_tags.insert("team".into(), "web".into());
+    cloud.create_bucket(staging, &foreign_tags).await.unwrap();
+    assert_eq!(cloud.bucket_tags(staging).await.unwrap(), run_tags());
+    let block = cloud.s3.get_public_access_block().bucket(staging).send().await.unwrap();
+    let block = block.public_access_block_configuration().unwrap();
+    assert_eq!(
+        [block.block_public_acls(), block.ignore_public_acls(), block.block_public_policy(), block.restrict_public_buckets()],
+        [Some(true); 4]
+    );
+    let encryption = cloud.s3.get_bucket_encryption().bucket(staging).send().await.unwrap();
+    let rule = &encryption.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().as_str(), "AES256");
+
+    // Two pages of production, copied.
+    let first = cloud.list_objects(production, "assets/", None).await.unwrap();
+    assert_eq!(first.objects.len(), 1000);
+    let second = cloud.list_objects(production, "assets/", first.next_token.as_deref()).await.unwrap();
+    assert_eq!((second.objects.len(), second.next_token), (5, None));
+    for object in first.objects.iter().chain(&second.objects) {
+        cloud.copy_object(production, &object.key, staging, &object.key).await.unwrap();
+    }
+    assert_eq!(cloud.get_object(staging, "assets/01004.js").await.unwrap(), Some(b"asset 1004".to_vec()));
+    assert_eq!(cloud.get_object(staging, "missing.js").await.unwrap(), None);
+
+    // Versioned, with an older version of one key: more than a page of versions to delete.
+    let versioning =
+        aws_sdk_s3::types::VersioningConfiguration::builder().status(aws_sdk_s3::types::BucketVersioningStatus::Enabled).build();
+    cloud.s3.put_bucket_versioning().bucket(staging).versioning_configuration(versioning).send().await.unwrap();
+    cloud.put_object(staging, "config.json", b"{}".to_vec(), "application/json").await.unwrap();
+    cloud.put_object(staging, "config.json", b"{\"apiUrl\": \"x\"}".to_vec(), "application/json").await.unwrap();
+    let busy = cloud.delete_bucket(staging).await.unwrap_err();
+    assert!(busy.is(CloudErrorKind::InvalidState), "{busy}");
+    let mut pages = 0;
+    loop {
+        let page = cloud.list_object_versions(staging).await.unwrap();
+        cloud.delete_object_versions(staging, &page.versions).await.unwrap();
+        pages += 1;
+        if !page.truncated {
+            break;
+        }
+    }
+    assert_eq!(pages, 2);
+    cloud.delete_bucket(staging).await.unwrap();
+    assert_eq!(cloud.bucket_owner(staging).await.unwrap(), BucketOwner::Missing);
 }

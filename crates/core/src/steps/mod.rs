@@ -15,6 +15,7 @@ pub mod promote;
 pub mod rollback;
 pub mod staging_cluster;
 pub mod staging_database;
+pub mod staging_frontend;
 pub mod staging_parameters;
 pub mod staging_service;
 pub mod stripe_webhook;
@@ -23,8 +24,8 @@ pub mod teardown_schedule;
 pub mod validation;
 
 use crate::cloud::{
-    Clock, ContainerImages, DatabaseMasker, DatabaseProbe, DatabaseWarmer, Executions, HttpClient, ParameterKind, ParameterStore,
-    PaymentWebhooks, Rds, Scheduler, ServiceHost,
+    Clock, ContainerImages, DatabaseMasker, DatabaseProbe, DatabaseWarmer, Executions, HttpClient, ObjectStore, ParameterKind,
+    ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost,
 };
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
@@ -58,7 +59,8 @@ cloud!(
     HttpClient,
     DatabaseProbe,
     DatabaseMasker,
-    DatabaseWarmer
+    DatabaseWarmer,
+    ObjectStore
 );
 
 macro_rules! steps {
@@ -101,6 +103,8 @@ steps! {
     VerifyMasking => "verify_masking", "VerifyMaskingFunctionArn";
     PrewarmStagingDatabase => "prewarm_staging_database", "PrewarmStagingDatabaseFunctionArn";
     ScheduleStagingTeardown => "schedule_staging_teardown", "ScheduleStagingTeardownFunctionArn";
+    CopyStagingFrontend => "copy_staging_frontend", "CopyStagingFrontendFunctionArn";
+    ConfigureStagingFrontend => "configure_staging_frontend", "ConfigureStagingFrontendFunctionArn";
     CreateStagingService => "create_staging_service", "CreateStagingServiceFunctionArn";
     CheckStagingService => "check_staging_service", "CheckStagingServiceFunctionArn";
     RegisterStripeWebhook => "register_stripe_webhook", "RegisterStripeWebhookFunctionArn";
@@ -188,6 +192,8 @@ pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Val
         Step::VerifyMasking => call(input, |i| masking::verify_masking(cloud, i)).await,
         Step::PrewarmStagingDatabase => call(input, |i| prewarm::prewarm_staging_database(cloud, i)).await,
         Step::ScheduleStagingTeardown => call(input, |i| teardown_schedule::schedule_staging_teardown(cloud, i)).await,
+        Step::CopyStagingFrontend => call(input, |i| staging_frontend::copy_staging_frontend(cloud, i)).await,
+        Step::ConfigureStagingFrontend => call(input, |i| staging_frontend::configure_staging_frontend(cloud, i)).await,
         Step::CreateStagingService => call(input, |i| staging_service::create_staging_service(cloud, i)).await,
         Step::CheckStagingService | Step::CheckProductionService => call(input, |i| staging_service::check_service(cloud, i)).await,
         Step::RegisterStripeWebhook => call(input, |i| stripe_webhook::register_stripe_webhook(cloud, i)).await,

@@ -14,7 +14,7 @@
 use super::predates;
 use super::stripe_webhook::staging_stripe_key;
 use super::teardown_schedule::scheduled_run_id;
-use crate::cloud::{ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
+use crate::cloud::{BucketOwner, ObjectStore, ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
 use crate::phase::{Phase, APP_RUNNER_SERVICE, DB_CLUSTER, DB_INSTANCE, DB_SNAPSHOT};
@@ -166,7 +166,44 @@ async fn delete_clone<C: Rds + Sync>(
     fate
 }
 
-pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + Sync>(
+/// Pages of versions one attempt deletes before it leaves the rest to the next attempt.
+const VERSION_PAGES_PER_ATTEMPT: u32 = 10;
+
+/// Empties the staging frontend bucket (every version and delete marker) and deletes it, if
+/// this run's tags are on it; a bucket left with versions is busy until a later attempt.
+async fn delete_this_runs_bucket<C: ObjectStore + Sync>(cloud: &C, plan: &RunPlan) -> Result<Fate, StepError> {
+    let bucket = &plan.frontend.staging_bucket;
+    StagingGuard::new(plan).bucket_write(bucket)?;
+    match cloud.bucket_owner(bucket).await.op("HeadBucket")? {
+        BucketOwner::Missing => return Ok(Fate::Absent),
+        BucketOwner::OtherAccount => return Ok(Fate::Kept("another AWS account owns this bucket name".into())),
+        BucketOwner::ThisAccount => {}
+    }
+    let tags = match cloud.bucket_tags(bucket).await {
+        Err(e) if e.is(CloudErrorKind::NotFound) => return Ok(Fate::Absent),
+        other => other.op("GetBucketTagging")?,
+    };
+    if plan.tags.ownership(&tags) != Ownership::ThisRun {
+        return Ok(Fate::Kept(RunTags::describe_owner(&tags)));
+    }
+    for _ in 0..VERSION_PAGES_PER_ATTEMPT {
+        let page = cloud.list_object_versions(bucket).await.op("ListObjectVersions")?;
+        if !page.versions.is_empty() {
+            cloud.delete_object_versions(bucket, &page.versions).await.op("DeleteObjects")?;
+        }
+        if !page.truncated {
+            break;
+        }
+    }
+    match cloud.delete_bucket(bucket).await {
+        Ok(()) => Ok(Fate::Deleted { lingers: false }),
+        Err(e) if e.is(CloudErrorKind::NotFound) => Ok(Fate::Absent),
+        Err(e) if e.is(CloudErrorKind::InvalidState) => Ok(Fate::Busy(format!("emptying: {}", e.message))),
+        Err(e) => Err(StepError::from_cloud("DeleteBucket", e)),
+    }
+}
+
+pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + ObjectStore + Sync>(
     cloud: &C,
     input: RollbackInput,
 ) -> Result<RollbackState, StepError> {
@@ -175,7 +212,7 @@ pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler 
 }
 
 /// Deletes what the run of `plan` created in staging (one attempt; see the module docs).
-pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + Sync>(
+pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + ObjectStore + Sync>(
     cloud: &C,
     plan: &RunPlan,
     attempts: u32,
@@ -268,6 +305,9 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
         }
     };
     state.record(format!("snapshot {snapshot}"), fate)?;
+
+    let fate = delete_this_runs_bucket(cloud, plan).await;
+    state.record(format!("bucket {}", plan.frontend.staging_bucket), fate)?;
 
     let schedule = plan.teardown_schedule_name();
     // The schedule goes last: while anything else is left it is the safety net that tears it down.

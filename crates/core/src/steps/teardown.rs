@@ -1,7 +1,7 @@
 //! The cost section of the runbook: "delete staging resources after successful production
 //! deployment". The teardown state machine runs this until nothing is left: the staging
 //! service, the staging database (after a final snapshot, by default), the staging parameters,
-//! the run's Stripe webhook endpoints and, last, the pending teardown schedule. It is the
+//! the run's Stripe webhook endpoints, the staging frontend bucket (every version) and, last, the pending teardown schedule. It is the
 //! rollback's code ([`remove_staging`]): only what carries this run's staging tags is deleted,
 //! and a plan that names a production resource is refused before any call.
 //!
@@ -11,7 +11,7 @@
 //! `a_production_resource_tagged_as_staging_is_refused`.
 
 use super::rollback::{remove_staging, RemovalOptions, RollbackState};
-use crate::cloud::{ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
+use crate::cloud::{ObjectStore, ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
 use crate::naming::final_snapshot_id;
 use crate::plan::RunPlan;
 use crate::run::parse_document;
@@ -52,7 +52,7 @@ pub struct TeardownState {
     pub removal: RollbackState,
 }
 
-pub async fn teardown_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + Sync>(
+pub async fn teardown_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + ObjectStore + Sync>(
     cloud: &C,
     input: TeardownInput,
 ) -> Result<TeardownState, StepError> {

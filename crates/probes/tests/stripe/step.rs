@@ -4,9 +4,7 @@
 use crate::stand_in::StripeStandIn;
 use chrono::{TimeZone, Utc};
 use rehearsal_core::cloud::{
-    CloneRequest, CloudResult, ClusterInstanceRequest, DbCluster, DbInstance, DbSnapshot, OneTimeSchedule, Parameter, ParameterInfo,
-    ParameterKind, ParameterStore, PaymentWebhooks, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation,
-    ServiceOperation, ServiceSpec, WebhookEndpoint,
+    BucketOwner, CloneRequest, CloudResult, ClusterInstanceRequest, DbCluster, DbInstance, DbSnapshot, ObjectPage, ObjectStore, ObjectVersion, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore, PaymentWebhooks, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, VersionPage, WebhookEndpoint,
 };
 use rehearsal_core::plan::{STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET};
 use rehearsal_core::steps::plan_rehearsal::{plan_rehearsal, PlanInput};
@@ -158,6 +156,39 @@ impl Scheduler for TestCloud {
     }
     async fn delete_schedule(&self, group: &str, name: &str) -> CloudResult<()> {
         self.sim.delete_schedule(group, name).await
+    }
+}
+
+impl ObjectStore for TestCloud {
+    async fn bucket_owner(&self, bucket: &str) -> CloudResult<BucketOwner> {
+        self.sim.bucket_owner(bucket).await
+    }
+    async fn create_bucket(&self, bucket: &str, tags: &Tags) -> CloudResult<()> {
+        self.sim.create_bucket(bucket, tags).await
+    }
+    async fn bucket_tags(&self, bucket: &str) -> CloudResult<Tags> {
+        self.sim.bucket_tags(bucket).await
+    }
+    async fn list_objects(&self, bucket: &str, prefix: &str, token: Option<&str>) -> CloudResult<ObjectPage> {
+        self.sim.list_objects(bucket, prefix, token).await
+    }
+    async fn copy_object(&self, from_bucket: &str, from_key: &str, bucket: &str, key: &str) -> CloudResult<()> {
+        self.sim.copy_object(from_bucket, from_key, bucket, key).await
+    }
+    async fn get_object(&self, bucket: &str, key: &str) -> CloudResult<Option<Vec<u8>>> {
+        self.sim.get_object(bucket, key).await
+    }
+    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> CloudResult<()> {
+        self.sim.put_object(bucket, key, body, content_type).await
+    }
+    async fn list_object_versions(&self, bucket: &str) -> CloudResult<VersionPage> {
+        self.sim.list_object_versions(bucket).await
+    }
+    async fn delete_object_versions(&self, bucket: &str, versions: &[ObjectVersion]) -> CloudResult<()> {
+        self.sim.delete_object_versions(bucket, versions).await
+    }
+    async fn delete_bucket(&self, bucket: &str) -> CloudResult<()> {
+        self.sim.delete_bucket(bucket).await
     }
 }
 
