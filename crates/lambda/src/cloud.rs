@@ -10,7 +10,11 @@ use lambda_runtime::Error;
 use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_core::checks::db::DbQuery;
 use rehearsal_core::cloud::{
-    BucketOwner, Clock, CloneRequest, CloudResult, ClusterInstanceRequest, ContainerImage, ContainerImages, DatabaseMasker, DatabaseProbe, DatabaseWarmer, DbCluster, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions, HttpClient, HttpError, HttpRequest, HttpResponse, ObjectPage, ObjectStore, ObjectVersion, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore, PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, VersionPage, Warmed, WebhookEndpoint,
+    BucketOwner, Clock, CloneRequest, CloudResult, ClusterInstanceRequest, ContainerImage, ContainerImages, DatabaseMasker, DatabaseProbe,
+    DatabaseWarmer, DbCluster, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions, HttpClient, HttpError, HttpRequest,
+    HttpResponse, ObjectPage, ObjectStore, ObjectVersion, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore,
+    PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec,
+    VersionPage, Warmed, WebhookEndpoint,
 };
 use rehearsal_core::image::ImageName;
 use rehearsal_core::masking::{Findings, MaskingError, MaskingPlan, TableMasked};

@@ -4,7 +4,9 @@
 use crate::stand_in::StripeStandIn;
 use chrono::{TimeZone, Utc};
 use rehearsal_core::cloud::{
-    BucketOwner, CloneRequest, CloudResult, ClusterInstanceRequest, DbCluster, DbInstance, DbSnapshot, ObjectPage, ObjectStore, ObjectVersion, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore, PaymentWebhooks, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, VersionPage, WebhookEndpoint,
+    BucketOwner, CloneRequest, CloudResult, ClusterInstanceRequest, DbCluster, DbInstance, DbSnapshot, ObjectPage, ObjectStore,
+    ObjectVersion, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore, PaymentWebhooks, Rds, RestoreRequest,
+    Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, VersionPage, WebhookEndpoint,
 };
 use rehearsal_core::plan::{STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET};
 use rehearsal_core::steps::plan_rehearsal::{plan_rehearsal, PlanInput};
