@@ -329,7 +329,7 @@ fn plan() -> Value {
         "app": "tableicty",
         "secret_key": {"source": "copy", "exposes": "production's SECRET_KEY"},
         "release": {"backend": "apprunner", "requested_image": null, "image": null, "branch": "main"},
-        "staging_db": {"restore_from_backups": false, "clone_cluster": false, "prewarm": {"enabled": false}},
+        "staging_db": {"restore_from_backups": false, "clone_cluster": false, "snapshot_cluster": false, "prewarm": {"enabled": false}},
     })
 }
 

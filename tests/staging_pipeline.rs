@@ -270,12 +270,12 @@ fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
         (Unavailable, _) => Some("TransientError"),
         (Fatal, _) => Some("FatalError"),
         (FailedState, SnapshotProductionDatabase) => Some("SnapshotFailedError"),
-        (FailedState, CloneStagingCluster) => Some("ClusterFailedError"),
+        (FailedState, CreateStagingCluster) => Some("ClusterFailedError"),
         (FailedState, RestoreStagingDatabase) => Some("DatabaseFailedError"),
         (FailedState, CreateStagingService) => Some("ServiceFailedError"),
         (FailedState, PublishFrontendUrl) => Some("DeploymentFailedError"),
         (NeverReady, SnapshotProductionDatabase) => Some("SnapshotTimedOutError"),
-        (NeverReady, CloneStagingCluster) => Some("ClusterTimedOutError"),
+        (NeverReady, CreateStagingCluster) => Some("ClusterTimedOutError"),
         (NeverReady, RestoreStagingDatabase | ResetStagingDatabasePassword) => Some("DatabaseTimedOutError"),
         // Resetting a password creates nothing a foreign resource could stand in for.
         (AlreadyExists, ResetStagingDatabasePassword) => None,
@@ -299,7 +299,7 @@ fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
 /// Runs every fault kind in every mutating staging step with `document` on an account `prepare`d
 /// for it; answers what went wrong (nothing when every run succeeded or rolled back cleanly with
 /// the expected error, wrote nothing to production and, when it failed, left nothing).
-async fn fault_matrix(document: Value, prepare: fn(&rehearsal_sim::SimAccount)) -> (usize, Vec<String>) {
+async fn fault_matrix(document: Value, prepare: fn(&rehearsal_sim::SimAccount), mutating_steps: usize) -> (usize, Vec<String>) {
     // The staging pipeline's own steps (Step::ALL also holds the promote and teardown ones).
     let staging = |s: &Step| rehearsal_cli::local::STAGING_DEFINITION.contains(&format!("${{{}}}", s.arn_key()));
     // The rollback's own steps run only after another failure.
@@ -312,7 +312,7 @@ async fn fault_matrix(document: Value, prepare: fn(&rehearsal_sim::SimAccount)) 
     let called: std::collections::BTreeSet<String> = clean.ledger().calls.iter().map(|c| c.step.clone()).collect();
     let steps: Vec<Step> =
         Step::ALL.iter().copied().filter(|s| staging(s) && s.mutates() && !in_rollback.contains(s) && called.contains(s.name())).collect();
-    assert_eq!(steps.len(), 14, "{steps:?}");
+    assert_eq!(steps.len(), mutating_steps, "{steps:?}");
     let mut failures = Vec::new();
     for &step in &steps {
         for &kind in FaultKind::ALL {
@@ -401,7 +401,7 @@ fn every_fault_in_the_rollbacks_own_steps_ends_clean_or_gives_up_loudly() {
 
 #[test]
 fn every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
-    let (runs, failures) = runtime().block_on(fault_matrix(json!({}), |_| {}));
+    let (runs, failures) = runtime().block_on(fault_matrix(json!({}), |_| {}, 14));
     assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -514,7 +514,7 @@ fn point_in_time_is_refused_before_any_write_when_production_keeps_no_backups() 
 
 #[test]
 fn point_in_time_every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
-    let (runs, failures) = runtime().block_on(fault_matrix(json!({"staging": {"source": "point-in-time"}}), |_| {}));
+    let (runs, failures) = runtime().block_on(fault_matrix(json!({"staging": {"source": "point-in-time"}}), |_| {}, 14));
     assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -547,8 +547,11 @@ fn aurora_clone_clones_production_s_cluster_and_adds_one_staging_instance() {
         let staging = rds.describe_instance("tableicty-staging-db").await.unwrap().expect("the staging instance exists");
         assert_eq!((staging.class.as_str(), staging.publicly_accessible), ("db.t3.micro", false));
         assert_eq!(staging.parameter_group.as_deref(), Some(seed::PRODUCTION_AURORA_PARAMETER_GROUP));
-        // Clone 5, instance 5, password 2, service 6, FRONTEND_URL deployment 4.
-        assert!(report.seconds <= 23.0 * 60.0, "{}", report.seconds);
+        // Clone 5, instance 5 (the cluster's password reset meanwhile), service 6, FRONTEND_URL deployment 4.
+        assert!(report.seconds <= 21.0 * 60.0, "{}", report.seconds);
+        // The app connects through the clone's writer endpoint, which follows a failover.
+        let env = account.service_environment("tableicty-staging-backend").unwrap();
+        assert!(env["DATABASE_URL"].contains("@tableicty-staging-db-cluster.cluster-"), "DATABASE_URL points elsewhere");
 
         // A second run adopts what the first made.
         let again = run_pipeline(&account, document, &[]).await.unwrap();
@@ -561,13 +564,58 @@ fn aurora_clone_clones_production_s_cluster_and_adds_one_staging_instance() {
 }
 
 #[test]
+fn aurora_snapshot_restores_production_s_cluster_snapshot_as_the_staging_cluster() {
+    runtime().block_on(async {
+        let account = new_account();
+        account.make_production_aurora();
+        let document = json!({"staging": {"source": "snapshot"}});
+        let report = run_pipeline(&account, document.clone(), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?} {:?}", report.error, report.cause);
+        assert!(report.checks.iter().all(|c| c["passed"] == Value::Bool(true)), "{:#?}", report.checks);
+        assert_eq!(ledger(&report).production_writes, json!([]));
+        let calls: Vec<String> = account.ledger().calls.iter().map(|c| c.operation.clone()).collect();
+        for call in ["CreateDBClusterSnapshot", "RestoreDBClusterFromSnapshot", "CreateDBInstance", "ModifyDBCluster"] {
+            assert!(calls.contains(&call.to_string()), "{call} missing: {calls:?}");
+        }
+        // RDS takes no instance snapshot of an Aurora member, and nothing is cloned.
+        for call in ["CreateDBSnapshot", "RestoreDBInstanceFromDBSnapshot", "RestoreDBClusterToPointInTime", "ModifyDBInstance"] {
+            assert!(!calls.contains(&call.to_string()), "{call} made: {calls:?}");
+        }
+        let rds = account.session("test");
+        let backup = rds.describe_cluster_snapshot(BACKUP_SNAPSHOT).await.unwrap().expect("the safety cluster snapshot is kept");
+        assert_eq!(backup.source_id, seed::PRODUCTION_DB_CLUSTER);
+        let copy = rds.describe_cluster("tableicty-staging-db-cluster").await.unwrap().expect("the copy exists");
+        assert_eq!(copy.members, vec!["tableicty-staging-db".to_string()]);
+        assert_eq!(copy.parameter_group.as_deref(), Some(seed::PRODUCTION_CLUSTER_PARAMETER_GROUP));
+        assert_eq!(
+            (copy.subnet_group.as_deref(), copy.security_group_ids.clone()),
+            (Some(seed::DB_SUBNET_GROUP), vec![seed::DB_SECURITY_GROUP.to_string()])
+        );
+        let env = account.service_environment("tableicty-staging-backend").unwrap();
+        assert!(env["DATABASE_URL"].contains("@tableicty-staging-db-cluster.cluster-"), "DATABASE_URL points elsewhere");
+        // Snapshot 10, restore 12, instance 5 (the password reset meanwhile), service 6, deployment 4.
+        assert!(report.seconds <= 38.0 * 60.0, "{}", report.seconds);
+
+        // A second run adopts what the first made.
+        let again = run_pipeline(&account, document, &[]).await.unwrap();
+        assert_eq!(again.status, RunStatus::Succeeded, "{:?} {:?}", again.error, again.cause);
+        let created = created_ids(&again);
+        for id in [BACKUP_SNAPSHOT, "tableicty-staging-db-cluster", "tableicty-staging-db"] {
+            assert_eq!(created.iter().filter(|c| *c == id).count(), 1, "{id} created again: {created:?}");
+        }
+    });
+}
+
+#[test]
+fn aurora_snapshot_every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
+    let (runs, failures) = runtime().block_on(fault_matrix(json!({"staging": {"source": "snapshot"}}), |a| a.make_production_aurora(), 15));
+    assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
 fn a_source_that_cannot_copy_production_s_database_is_refused_before_any_write_naming_staging_source() {
     runtime().block_on(async {
-        for (aurora, source, says) in [
-            (false, "aurora-clone", "standalone instance"),
-            (true, "snapshot", "use aurora-clone"),
-            (true, "point-in-time", "use aurora-clone"),
-        ] {
+        for (aurora, source, says) in [(false, "aurora-clone", "standalone instance"), (true, "point-in-time", "use aurora-clone")] {
             let account = new_account();
             if aurora {
                 account.make_production_aurora();
@@ -587,7 +635,8 @@ fn a_source_that_cannot_copy_production_s_database_is_refused_before_any_write_n
 
 #[test]
 fn aurora_clone_every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
-    let (runs, failures) = runtime().block_on(fault_matrix(json!({"staging": {"source": "aurora-clone"}}), |a| a.make_production_aurora()));
+    let (runs, failures) =
+        runtime().block_on(fault_matrix(json!({"staging": {"source": "aurora-clone"}}), |a| a.make_production_aurora(), 14));
     assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -602,7 +651,7 @@ fn on_ecs_express(account: &rehearsal_sim::SimAccount) {
 
 #[test]
 fn on_ecs_express_every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
-    let (runs, failures) = runtime().block_on(fault_matrix(ecs_express_document(), on_ecs_express));
+    let (runs, failures) = runtime().block_on(fault_matrix(ecs_express_document(), on_ecs_express, 14));
     assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
 }
 

@@ -191,10 +191,24 @@ fn a_lost_or_doubled_delivery_in_any_changing_teardown_step_still_tears_everythi
 
 #[test]
 fn an_aurora_clone_is_torn_down_instance_first_then_the_cluster_with_its_final_snapshot() {
+    aurora_copy_is_torn_down_instance_first("aurora-clone");
+}
+
+/// The copy restored from the safety cluster snapshot goes the same way; the backup stays.
+#[test]
+fn an_aurora_copy_restored_from_the_cluster_snapshot_is_torn_down_keeping_the_backup() {
+    let account = aurora_copy_is_torn_down_instance_first("snapshot");
+    runtime().block_on(async {
+        let backup = account.session("test").describe_cluster_snapshot(rehearsal_tests::BACKUP_SNAPSHOT).await.unwrap();
+        assert_eq!(backup.map(|s| s.source_id).as_deref(), Some(rehearsal_sim::seed::PRODUCTION_DB_CLUSTER), "the backup is kept");
+    });
+}
+
+fn aurora_copy_is_torn_down_instance_first(source: &str) -> rehearsal_sim::SimAccount {
     runtime().block_on(async {
         let account = new_account();
         account.make_production_aurora();
-        let (_, status) = stage(&account, json!({"staging": {"source": "aurora-clone"}}), &[]).await;
+        let (_, status) = stage(&account, json!({"staging": {"source": source}}), &[]).await;
         assert_eq!(status, RunStatus::Succeeded);
         let input = scheduled_teardown_input(&account).await;
         let report = teardown(&account, input).await;
@@ -205,9 +219,16 @@ fn an_aurora_clone_is_torn_down_instance_first_then_the_cluster_with_its_final_s
         assert!(instance < cluster, "{deleted:?}");
         let created = ids(&report.resources_created);
         assert!(created.iter().any(|c| c.starts_with("db-cluster-snapshot tableicty-staging-db-final-")), "{created:?}");
-        assert!(account.leftovers(RUN_ID).is_empty(), "{:?}", account.leftovers(RUN_ID));
+        // What stays is documented to: the final snapshot, and the backup when there is one.
+        let kept = |left: &String| {
+            left.starts_with("db-cluster-snapshot tableicty-staging-db-final-")
+                || (source == "snapshot" && left.starts_with(&format!("db-cluster-snapshot {} ", rehearsal_tests::BACKUP_SNAPSHOT)))
+        };
+        let left = account.leftovers(RUN_ID);
+        assert!(left.iter().all(kept), "{left:?}");
         assert!(account.ledger().production_writes.is_empty(), "{:?}", account.ledger().production_writes);
         let rds = account.session("test");
         assert!(rds.describe_cluster(rehearsal_sim::seed::PRODUCTION_DB_CLUSTER).await.unwrap().is_some());
-    });
+        account
+    })
 }

@@ -21,7 +21,7 @@ async fn a_fresh_run_snapshots_production_tagged_with_the_run_and_waits_until_av
     assert_eq!(run.created_by(SNAPSHOT), [format!("db-snapshot {id}")]);
     run.assert_this_runs("db-snapshot", id);
     let described = run.operator().describe_snapshot(id).await.unwrap().unwrap();
-    assert_eq!(described.source_instance_id, run.plan.production.db_instance_id);
+    assert_eq!(described.source_id, run.plan.production.db_instance_id);
 
     let available = run.wait_for(CHECK, "snapshot", snapshot).await;
     assert_eq!((phase(&available), available["status"].as_str()), (Phase::Ready, Some("available")));

@@ -4,10 +4,12 @@
 use crate::error::{absent_if_not_found, from_sdk};
 use crate::sfn::to_chrono;
 use crate::AwsCloud;
-use aws_sdk_rds::types::{DbCluster as SdkCluster, DbInstance as SdkInstance, DbSnapshot as SdkSnapshot, Tag};
+use aws_sdk_rds::types::{
+    DbCluster as SdkCluster, DbClusterSnapshot as SdkClusterSnapshot, DbInstance as SdkInstance, DbSnapshot as SdkSnapshot, Tag,
+};
 use rehearsal_core::cloud::{
-    CloneRequest, CloudResult, ClusterInstanceRequest, DbCluster, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest,
-    RestoreSource,
+    CloudResult, ClusterCopyRequest, ClusterInstanceRequest, ClusterSource, DbCluster, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds,
+    RestoreRequest, RestoreSource,
 };
 use rehearsal_core::tags::Tags;
 use rehearsal_core::Secret;
@@ -59,8 +61,20 @@ fn cluster(c: &SdkCluster) -> DbCluster {
         members: c.db_cluster_members().iter().filter_map(|m| m.db_instance_identifier()).map(str::to_string).collect(),
         master_username: c.master_username().unwrap_or_default().to_string(),
         master_password_pending: c.pending_modified_values().and_then(|p| p.master_user_password()).is_some(),
+        endpoint: c.endpoint().and_then(|address| Some(Endpoint { address: address.to_string(), port: u16::try_from(c.port()?).ok()? })),
         created_at: c.cluster_create_time().and_then(to_chrono),
         tags: from_sdk_tags(c.tag_list()),
+    }
+}
+
+fn cluster_snapshot(s: &SdkClusterSnapshot) -> DbSnapshot {
+    DbSnapshot {
+        id: s.db_cluster_snapshot_identifier().unwrap_or_default().to_string(),
+        arn: s.db_cluster_snapshot_arn().unwrap_or_default().to_string(),
+        source_id: s.db_cluster_identifier().unwrap_or_default().to_string(),
+        status: s.status().unwrap_or_default().to_string(),
+        created_at: s.snapshot_create_time().and_then(to_chrono),
+        tags: from_sdk_tags(s.tag_list()),
     }
 }
 
@@ -68,7 +82,7 @@ fn snapshot(s: &SdkSnapshot) -> DbSnapshot {
     DbSnapshot {
         id: s.db_snapshot_identifier().unwrap_or_default().to_string(),
         arn: s.db_snapshot_arn().unwrap_or_default().to_string(),
-        source_instance_id: s.db_instance_identifier().unwrap_or_default().to_string(),
+        source_id: s.db_instance_identifier().unwrap_or_default().to_string(),
         status: s.status().unwrap_or_default().to_string(),
         created_at: s.snapshot_create_time().and_then(to_chrono),
         tags: from_sdk_tags(s.tag_list()),
@@ -202,24 +216,61 @@ impl Rds for AwsCloud {
         Ok(out.and_then(|o| o.db_clusters().iter().find(|c| c.db_cluster_identifier() == Some(id)).map(cluster)))
     }
 
-    async fn clone_cluster(&self, request: &CloneRequest) -> CloudResult<DbCluster> {
+    async fn copy_cluster(&self, request: &ClusterCopyRequest) -> CloudResult<DbCluster> {
+        // The two calls take the new cluster's settings alike, on builders of two types.
+        macro_rules! new_cluster {
+            ($builder:expr) => {
+                $builder
+                    .db_cluster_identifier(&request.cluster_id)
+                    .set_db_subnet_group_name(request.subnet_group.clone())
+                    .set_vpc_security_group_ids(Some(request.security_group_ids.clone()))
+                    .set_db_cluster_parameter_group_name(request.parameter_group.clone())
+                    .set_tags(Some(to_sdk_tags(&request.tags)))
+                    // Snapshots later taken of the copy (its final one) carry its ownership tags.
+                    .copy_tags_to_snapshot(true)
+                    .send()
+                    .await
+                    .map_err(from_sdk)?
+                    .db_cluster
+            };
+        }
+        let out = match &request.source {
+            ClusterSource::CopyOnWrite { source_cluster_id } => new_cluster!(self
+                .rds
+                .restore_db_cluster_to_point_in_time()
+                .source_db_cluster_identifier(source_cluster_id)
+                .restore_type("copy-on-write")
+                .use_latest_restorable_time(true)),
+            ClusterSource::Snapshot { snapshot_id, engine } => {
+                new_cluster!(self.rds.restore_db_cluster_from_snapshot().snapshot_identifier(snapshot_id).engine(engine))
+            }
+        };
+        out.as_ref().map(cluster).ok_or_else(|| missing(request.source.operation(), &request.cluster_id))
+    }
+
+    async fn describe_cluster_snapshot(&self, id: &str) -> CloudResult<Option<DbSnapshot>> {
+        let out = absent_if_not_found(
+            self.rds.describe_db_cluster_snapshots().db_cluster_snapshot_identifier(id).send().await.map_err(from_sdk),
+        )?;
+        Ok(out.and_then(|o| o.db_cluster_snapshots().iter().find(|s| s.db_cluster_snapshot_identifier() == Some(id)).map(cluster_snapshot)))
+    }
+
+    async fn create_cluster_snapshot(&self, cluster_id: &str, snapshot_id: &str, tags: &Tags) -> CloudResult<DbSnapshot> {
         let out = self
             .rds
-            .restore_db_cluster_to_point_in_time()
-            .db_cluster_identifier(&request.cluster_id)
-            .source_db_cluster_identifier(&request.source_cluster_id)
-            .restore_type("copy-on-write")
-            .use_latest_restorable_time(true)
-            .set_db_subnet_group_name(request.subnet_group.clone())
-            .set_vpc_security_group_ids(Some(request.security_group_ids.clone()))
-            .set_db_cluster_parameter_group_name(request.parameter_group.clone())
-            .set_tags(Some(to_sdk_tags(&request.tags)))
-            // Snapshots later taken of the clone (its final one) carry its ownership tags.
-            .copy_tags_to_snapshot(true)
+            .create_db_cluster_snapshot()
+            .db_cluster_identifier(cluster_id)
+            .db_cluster_snapshot_identifier(snapshot_id)
+            .set_tags(Some(to_sdk_tags(tags)))
             .send()
             .await
             .map_err(from_sdk)?;
-        out.db_cluster().map(cluster).ok_or_else(|| missing("RestoreDBClusterToPointInTime", &request.cluster_id))
+        out.db_cluster_snapshot().map(cluster_snapshot).ok_or_else(|| missing("CreateDBClusterSnapshot", snapshot_id))
+    }
+
+    async fn delete_cluster_snapshot(&self, id: &str) -> CloudResult<()> {
+        self.rds.delete_db_cluster_snapshot().db_cluster_snapshot_identifier(id).send().await.map_err(from_sdk)?;
+        Ok(())
     }
 
     async fn create_cluster_instance(&self, request: &ClusterInstanceRequest) -> CloudResult<DbInstance> {

@@ -66,18 +66,18 @@ fn scaled(scale: u32) -> SimConfig {
 
 /// The dependency chain of a staging run with `config`'s durations: the copy must exist
 /// (snapshot then restore, the point-in-time restore beside the snapshot, or the Aurora clone
-/// then its instance), answer to the
-/// staging password, and only then can the service start and take FRONTEND_URL. Everything else
-/// runs beside it or takes no simulated time.
+/// then its instance) and answer to the staging password, and only then can the service start
+/// and take FRONTEND_URL. Everything else runs beside it or takes no simulated time.
 pub fn lower_bound(source: StagingSource, config: &SimConfig, start: DateTime<Utc>) -> Duration {
     let copy = match source {
-        StagingSource::Snapshot => config.snapshot + config.restore,
-        StagingSource::PointInTime => config.snapshot.max(rehearsal_sim::point_in_time_restore(config, start)),
-        // The clone must be available before its instance can be created; neither depends on
-        // the database's size, and no instance snapshot is taken of an Aurora production.
-        StagingSource::AuroraClone => config.aurora_clone + config.aurora_instance,
+        StagingSource::Snapshot => config.snapshot + config.restore + config.password_reset,
+        StagingSource::PointInTime => config.snapshot.max(rehearsal_sim::point_in_time_restore(config, start)) + config.password_reset,
+        // The clone must be available before its instance can be created, and its password
+        // (the cluster's) is reset while the instance is; none of it depends on the database's
+        // size, and no instance snapshot is taken of an Aurora production.
+        StagingSource::AuroraClone => config.aurora_clone + config.aurora_instance.max(config.password_reset),
     };
-    copy + config.password_reset + config.service_create + config.deployment
+    copy + config.service_create + config.deployment
 }
 
 /// Runs the staging pipeline with `source` on an account with `config`'s durations.

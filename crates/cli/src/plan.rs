@@ -153,10 +153,11 @@ pub async fn plan<C: Cloud>(
 /// (`staging.source: aurora-clone`), a copy restored from production's automated backups
 /// (`point-in-time`) or from the safety snapshot, and its warm-up Choice (`staging.prewarm.enabled`).
 pub fn staging_choices(staging_db: &StagingDbPlan) -> BTreeMap<String, String> {
-    let (first, after_snapshot) = match (staging_db.clone_cluster, staging_db.restore_from_backups) {
-        (true, _) => ("NoInstanceSnapshot", "IsDatabaseAvailable"),
-        (false, true) => ("RestoreStagingDatabaseToPointInTime", "IsDatabaseAvailable"),
-        (false, false) => ("SnapshotProductionDatabase", "RestoreStagingDatabase"),
+    let (first, after_snapshot) = match (staging_db.clone_cluster, staging_db.restore_from_backups, staging_db.snapshot_cluster) {
+        (true, _, _) => ("NoInstanceSnapshot", "IsDatabaseAvailable"),
+        (false, true, _) => ("RestoreStagingDatabaseToPointInTime", "IsDatabaseAvailable"),
+        (false, false, true) => ("SnapshotProductionDatabase", "RestoreStagingCluster"),
+        (false, false, false) => ("SnapshotProductionDatabase", "RestoreStagingDatabase"),
     };
     let warm_up = if staging_db.prewarm.enabled { "PrewarmStagingDatabase" } else { "PrewarmOff" };
     BTreeMap::from([
@@ -209,10 +210,15 @@ fn creates(plan: &RunPlan, production_db: &DbInstance) -> Vec<PlannedResource> {
         "the staging lease: refuses other runs until this one's rollback or teardown",
     )];
     match &db.cluster {
-        // aurora-clone: no instance snapshot (RDS takes none of a cluster member).
-        Some(clone) => creates.extend([
+        // aurora-clone: no snapshot (RDS takes none of a cluster member; the clone needs none).
+        Some(clone) if db.clone_cluster => creates.extend([
             resource("db-cluster", &clone.cluster_id, format!("copy-on-write clone of {}, {network}", clone.source_cluster_id)),
             resource("db-instance", &db.instance_id, format!("{} in {}, not public", db.class, clone.cluster_id)),
+        ]),
+        Some(copy) => creates.extend([
+            resource("db-cluster-snapshot", &plan.snapshot_id, format!("of {} (kept after the run as its backup)", copy.source_cluster_id)),
+            resource("db-cluster", &copy.cluster_id, format!("restored from the cluster snapshot, {network}")),
+            resource("db-instance", &db.instance_id, format!("{} in {}, not public", db.class, copy.cluster_id)),
         ]),
         None => creates.extend([
             resource("db-snapshot", &plan.snapshot_id, format!("of {} (kept after the run as its backup)", production_db.id)),

@@ -73,7 +73,8 @@ pub struct DbStorage {
 pub struct DbSnapshot {
     pub id: String,
     pub arn: String,
-    pub source_instance_id: String,
+    /// The instance's (`DBInstanceIdentifier`), or the cluster's for a cluster snapshot.
+    pub source_id: String,
     /// `creating`, `available`, `failed`, …
     pub status: String,
     /// `SnapshotCreateTime`: when the snapshot was taken.
@@ -133,23 +134,45 @@ pub struct DbCluster {
     pub master_username: String,
     /// A new master password waits to be applied (`PendingModifiedValues.MasterUserPassword`).
     pub master_password_pending: bool,
+    /// The writer endpoint (`Endpoint`, `Port`), which follows a failover: where an app connects.
+    /// Known once the cluster exists, before any instance is in it.
+    pub endpoint: Option<Endpoint>,
     /// `ClusterCreateTime`.
     pub created_at: Option<DateTime<Utc>>,
     pub tags: Tags,
 }
 
-/// `RestoreDBClusterToPointInTime` with `RestoreType=copy-on-write` and
-/// `UseLatestRestorableTime`: the new cluster shares the source's storage pages until either
-/// writes one, so it takes minutes whatever the size. Network and settings are set explicitly (a
-/// clone otherwise gets the defaults).
+/// A new Aurora cluster copied from production's, its network and settings set explicitly (RDS
+/// otherwise gives the defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloneRequest {
+pub struct ClusterCopyRequest {
     pub cluster_id: String,
-    pub source_cluster_id: String,
+    pub source: ClusterSource,
     pub subnet_group: Option<String>,
     pub security_group_ids: Vec<String>,
     pub parameter_group: Option<String>,
     pub tags: Tags,
+}
+
+/// What a new cluster is copied from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterSource {
+    /// `RestoreDBClusterToPointInTime` with `RestoreType=copy-on-write` and
+    /// `UseLatestRestorableTime`: the new cluster shares the source's storage pages until either
+    /// writes one, so it takes minutes whatever the size.
+    CopyOnWrite { source_cluster_id: String },
+    /// `RestoreDBClusterFromSnapshot` of a cluster snapshot (RDS requires the engine).
+    Snapshot { snapshot_id: String, engine: String },
+}
+
+impl ClusterSource {
+    /// The RDS operation that copies from it.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Self::CopyOnWrite { .. } => "RestoreDBClusterToPointInTime",
+            Self::Snapshot { .. } => "RestoreDBClusterFromSnapshot",
+        }
+    }
 }
 
 /// `CreateDBInstance` in a cluster: an Aurora cluster answers queries only through its instances.
@@ -190,7 +213,17 @@ pub trait Rds {
     fn tag_instance(&self, arn: &str, tags: &Tags) -> impl Future<Output = CloudResult<()>> + Send;
     /// `Ok(None)` when the cluster does not exist.
     fn describe_cluster(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbCluster>>> + Send;
-    fn clone_cluster(&self, request: &CloneRequest) -> impl Future<Output = CloudResult<DbCluster>> + Send;
+    fn copy_cluster(&self, request: &ClusterCopyRequest) -> impl Future<Output = CloudResult<DbCluster>> + Send;
+    /// DescribeDBClusterSnapshots by identifier; `source_id` is the source cluster's.
+    fn describe_cluster_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbSnapshot>>> + Send;
+    /// CreateDBClusterSnapshot: refused (`InvalidDBClusterStateFault`) unless the cluster is `available`.
+    fn create_cluster_snapshot(
+        &self,
+        cluster_id: &str,
+        snapshot_id: &str,
+        tags: &Tags,
+    ) -> impl Future<Output = CloudResult<DbSnapshot>> + Send;
+    fn delete_cluster_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send;
     /// Refused (`InvalidDBClusterStateFault`) until the cluster is `available`.
     fn create_cluster_instance(&self, request: &ClusterInstanceRequest) -> impl Future<Output = CloudResult<DbInstance>> + Send;
     /// ModifyDBCluster `MasterUserPassword` with ApplyImmediately: an Aurora instance's master

@@ -119,7 +119,12 @@ pub struct StagingDbPlan {
     /// staging instance created in the clone (what the definition's Choices test).
     #[serde(default)]
     pub clone_cluster: bool,
-    /// The clone, given with `clone_cluster`.
+    /// `staging.source: snapshot` on an Aurora production: the safety snapshot is the cluster's
+    /// (CreateDBClusterSnapshot), and staging's cluster is restored from it
+    /// (RestoreDBClusterFromSnapshot) before the staging instance joins it.
+    #[serde(default)]
+    pub snapshot_cluster: bool,
+    /// Staging's cluster, given with `clone_cluster` or `snapshot_cluster`.
     #[serde(default)]
     pub cluster: Option<StagingClusterPlan>,
     /// `staging.prewarm`, as the document gave it (the definition's Choice tests `enabled`).
@@ -132,7 +137,8 @@ pub struct StagingDbPlan {
     pub security_group_ids: Vec<String>,
 }
 
-/// `staging.source: aurora-clone`: the clone of production's cluster that the staging instance joins.
+/// The copy of production's Aurora cluster that the staging instance joins: a clone
+/// (`aurora-clone`) or a restore of the safety cluster snapshot (`snapshot`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StagingClusterPlan {
@@ -141,7 +147,7 @@ pub struct StagingClusterPlan {
     pub source_cluster_id: String,
     /// The source's (`aurora-postgresql`): the staging instance must be created with it.
     pub engine: String,
-    /// The source's cluster parameter group, set explicitly on the clone.
+    /// The source's cluster parameter group, set explicitly on the copy.
     pub parameter_group: Option<String>,
 }
 

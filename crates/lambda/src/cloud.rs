@@ -10,11 +10,11 @@ use lambda_runtime::Error;
 use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_core::checks::db::DbQuery;
 use rehearsal_core::cloud::{
-    BucketOwner, Clock, CloneRequest, CloudResult, ClusterInstanceRequest, ContainerImage, ContainerImages, DatabaseMasker, DatabaseProbe,
-    DatabaseWarmer, DbCluster, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions, HttpClient, HttpError, HttpRequest,
-    HttpResponse, ObjectPage, ObjectStore, ObjectVersion, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore,
-    PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec,
-    VersionPage, Warmed, WebhookEndpoint,
+    BucketOwner, Clock, CloudResult, ClusterCopyRequest, ClusterInstanceRequest, ContainerImage, ContainerImages, DatabaseMasker,
+    DatabaseProbe, DatabaseWarmer, DbCluster, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions, HttpClient, HttpError,
+    HttpRequest, HttpResponse, ObjectPage, ObjectStore, ObjectVersion, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind,
+    ParameterStore, PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation,
+    ServiceOperation, ServiceSpec, VersionPage, Warmed, WebhookEndpoint,
 };
 use rehearsal_core::image::ImageName;
 use rehearsal_core::masking::{Findings, MaskingError, MaskingPlan, TableMasked};
@@ -167,8 +167,25 @@ impl<H, P, S> Rds for LiveCloud<H, P, S> {
         self.aws.describe_cluster(id)
     }
 
-    fn clone_cluster(&self, request: &CloneRequest) -> impl Future<Output = CloudResult<DbCluster>> + Send {
-        self.aws.clone_cluster(request)
+    fn copy_cluster(&self, request: &ClusterCopyRequest) -> impl Future<Output = CloudResult<DbCluster>> + Send {
+        self.aws.copy_cluster(request)
+    }
+
+    fn describe_cluster_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<Option<DbSnapshot>>> + Send {
+        self.aws.describe_cluster_snapshot(id)
+    }
+
+    fn create_cluster_snapshot(
+        &self,
+        cluster_id: &str,
+        snapshot_id: &str,
+        tags: &Tags,
+    ) -> impl Future<Output = CloudResult<DbSnapshot>> + Send {
+        self.aws.create_cluster_snapshot(cluster_id, snapshot_id, tags)
+    }
+
+    fn delete_cluster_snapshot(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.delete_cluster_snapshot(id)
     }
 
     fn create_cluster_instance(&self, request: &ClusterInstanceRequest) -> impl Future<Output = CloudResult<DbInstance>> + Send {

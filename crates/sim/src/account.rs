@@ -295,6 +295,9 @@ fn existing(world: &World, now: DateTime<Utc>) -> Vec<Listed> {
     for s in world.snapshots.values().filter(|s| s.life.phase(now) != Phase::Gone) {
         out.push(entry("db-snapshot", &s.id, s.status(now), &s.tags, &s.origin));
     }
+    for s in world.cluster_snapshots.values().filter(|s| s.life.phase(now) != Phase::Gone) {
+        out.push(entry("db-cluster-snapshot", &s.id, s.status(now), &s.tags, &s.origin));
+    }
     for (name, p) in &world.parameters {
         let kind = match p.kind {
             rehearsal_core::cloud::ParameterKind::String => "String",

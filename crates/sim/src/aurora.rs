@@ -8,14 +8,16 @@
 //! [`SimConfig::aurora_instance`]: crate::SimConfig::aurora_instance
 
 use crate::database::Database;
-use crate::rds::{check_identifier, describe_instance, endpoint_address, error, snapshot_exists, Instance, Lifecycle, Phase};
-use crate::seed::{ACCOUNT_ID, DEFAULT_DB_OPTION_GROUP, DEFAULT_DB_PARAMETER_GROUP, PRODUCTION_DB_CLUSTER, REGION};
+use crate::rds::{check_identifier, describe_instance, endpoint_address, error, Instance, Lifecycle, Phase, Snapshot};
+use crate::seed::{ACCOUNT_ID, DEFAULT_DB_OPTION_GROUP, DEFAULT_DB_PARAMETER_GROUP, PRODUCTION_DB_CLUSTER, RDS_ENDPOINT_SUFFIX, REGION};
 use crate::world::{ends, Ctx, Origin, World};
 use chrono::{DateTime, Utc};
-use rehearsal_core::cloud::{CloneRequest, CloudResult, ClusterInstanceRequest, DbCluster, DbInstance, DbStorage};
+use rehearsal_core::cloud::{
+    CloudResult, ClusterCopyRequest, ClusterInstanceRequest, ClusterSource, DbCluster, DbInstance, DbSnapshot, DbStorage, Endpoint,
+};
 use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, CloudErrorKind};
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Cluster {
@@ -65,6 +67,11 @@ fn invalid_cluster_state(message: String) -> CloudError {
     error(CloudErrorKind::InvalidState, "InvalidDBClusterStateFault", message)
 }
 
+/// Where the writer of a cluster named `id` answers (RDS's `<id>.cluster-<suffix>`).
+pub(crate) fn cluster_endpoint_address(id: &str) -> String {
+    format!("{id}.cluster-{RDS_ENDPOINT_SUFFIX}")
+}
+
 fn cluster_arn(id: &str) -> String {
     format!("arn:aws:rds:{REGION}:{ACCOUNT_ID}:cluster:{id}")
 }
@@ -94,6 +101,8 @@ impl World {
             members: self.members(&c.id, ctx.now),
             master_username: c.master_user.clone(),
             master_password_pending: c.password_pending(ctx.now),
+            endpoint: (c.life.phase(ctx.now) != Phase::InProgress)
+                .then(|| Endpoint { address: cluster_endpoint_address(&c.id), port: c.port }),
             created_at: (c.life.phase(ctx.now) != Phase::InProgress).then_some(c.life.created_at),
             tags: c.tags.clone(),
         }
@@ -126,37 +135,69 @@ impl World {
         self.foreign(ctx, "db-cluster", id);
     }
 
-    /// RestoreDBClusterToPointInTime, copy-on-write, to the latest restorable time: the source's
-    /// writer's data as of now.
-    pub(crate) fn clone_cluster(&mut self, ctx: &Ctx, request: &CloneRequest) -> CloudResult<DbCluster> {
+    /// The source's pages as its writer left them, and the password they answer to.
+    fn writer_copy(&self, source: &Cluster, t: DateTime<Utc>) -> (Database, String) {
+        self.members(&source.id, t)
+            .first()
+            .and_then(|w| self.instances.get(w))
+            .map(|w| (w.data.clone(), w.master_password_at(t).to_string()))
+            .unwrap_or_else(|| (source.data.clone(), source.master_password.clone()))
+    }
+
+    /// RestoreDBClusterToPointInTime (copy-on-write, to the latest restorable time: the source's
+    /// writer's data as of now, in [`SimConfig::aurora_clone`] whatever the size) or
+    /// RestoreDBClusterFromSnapshot (the snapshot's data, in [`SimConfig::restore`], as an instance
+    /// restore).
+    ///
+    /// [`SimConfig::aurora_clone`]: crate::SimConfig::aurora_clone
+    /// [`SimConfig::restore`]: crate::SimConfig::restore
+    pub(crate) fn copy_cluster(&mut self, ctx: &Ctx, request: &ClusterCopyRequest) -> CloudResult<DbCluster> {
         let id = &request.cluster_id;
+        let operation = request.source.operation();
         check_identifier("DBClusterIdentifier", id)?;
-        self.note_production_cluster(ctx, id, "RestoreDBClusterToPointInTime");
-        if self.live_cluster(id, ctx.now).is_none() && self.plant_conflict(ctx, "RestoreDBClusterToPointInTime") {
+        self.note_production_cluster(ctx, id, operation);
+        if self.live_cluster(id, ctx.now).is_none() && self.plant_conflict(ctx, operation) {
             self.plant_foreign_cluster(ctx, id);
         }
         if self.live_cluster(id, ctx.now).is_some() {
             return Err(error(CloudErrorKind::AlreadyExists, "DBClusterAlreadyExistsFault", format!("DB Cluster {id} already exists")));
         }
-        let source = self.live_cluster(&request.source_cluster_id, ctx.now).ok_or_else(|| cluster_not_found(&request.source_cluster_id))?;
-        if source.life.phase(ctx.now) != Phase::Ready {
-            return Err(invalid_cluster_state(format!(
-                "DB cluster {} is not available for a clone (it is {}).",
-                source.id,
-                source.status(ctx.now)
-            )));
-        }
-        let engine = source.engine.clone();
-        // Copy-on-write: the pages are the source's as its writer left them.
-        let writer = self
-            .members(&source.id, ctx.now)
-            .first()
-            .and_then(|w| self.instances.get(w))
-            .map(|w| (w.data.clone(), w.master_password_at(ctx.now).to_string()));
-        let (data, master_password) = writer.unwrap_or_else(|| (source.data.clone(), source.master_password.clone()));
-        let (master_user, storage, port) = (source.master_user.clone(), source.storage.clone(), source.port);
+        let (engine, data, master_user, master_password, storage, port, takes) = match &request.source {
+            ClusterSource::CopyOnWrite { source_cluster_id } => {
+                let source = self.live_cluster(source_cluster_id, ctx.now).ok_or_else(|| cluster_not_found(source_cluster_id))?;
+                if source.life.phase(ctx.now) != Phase::Ready {
+                    return Err(invalid_cluster_state(format!(
+                        "DB cluster {} is not available for a clone (it is {}).",
+                        source.id,
+                        source.status(ctx.now)
+                    )));
+                }
+                let (data, password) = self.writer_copy(source, ctx.now);
+                (
+                    source.engine.clone(),
+                    data,
+                    source.master_user.clone(),
+                    password,
+                    source.storage.clone(),
+                    source.port,
+                    self.config.aurora_clone,
+                )
+            }
+            ClusterSource::Snapshot { snapshot_id, engine } => {
+                let snapshot = self.live_cluster_snapshot(snapshot_id, ctx.now).ok_or_else(|| cluster_snapshot_not_found(snapshot_id))?;
+                if snapshot.life.phase(ctx.now) != Phase::Ready {
+                    return Err(error(
+                        CloudErrorKind::InvalidState,
+                        "InvalidDBClusterSnapshotStateFault",
+                        format!("Cluster snapshot {snapshot_id} is not available (it is {}).", snapshot.status(ctx.now)),
+                    ));
+                }
+                let s = snapshot.clone();
+                (engine.clone(), s.data, s.master_user, s.master_password, s.storage, s.port, self.config.restore)
+            }
+        };
         self.check_network(request.subnet_group.as_deref(), &request.security_group_ids)?;
-        let outcome = self.outcome(ctx, "RestoreDBClusterToPointInTime", true);
+        let outcome = self.outcome(ctx, operation, true);
         let cluster = Cluster {
             id: id.clone(),
             engine,
@@ -168,7 +209,7 @@ impl World {
             data,
             storage,
             port,
-            life: Lifecycle::starting(ctx.now, self.config.aurora_clone, outcome),
+            life: Lifecycle::starting(ctx.now, takes, outcome),
             password_reset: None,
             tags: request.tags.clone(),
             origin: Origin::Created,
@@ -177,6 +218,69 @@ impl World {
         self.clusters.insert(id.clone(), cluster);
         self.created(ctx, "db-cluster", id);
         Ok(described)
+    }
+
+    pub fn live_cluster_snapshot(&self, id: &str, t: DateTime<Utc>) -> Option<&Snapshot> {
+        self.cluster_snapshots.get(id).filter(|s| s.life.phase(t) != Phase::Gone)
+    }
+
+    /// Starts a snapshot of an available cluster (its writer's data as of now), in
+    /// [`SimConfig::snapshot`] as an instance's; `failed-state`/`never-ready` apply. Reading
+    /// production's cluster is not a write to it.
+    ///
+    /// [`SimConfig::snapshot`]: crate::SimConfig::snapshot
+    fn start_cluster_snapshot(
+        &mut self,
+        ctx: &Ctx,
+        cluster_id: &str,
+        snapshot_id: &str,
+        tags: &Tags,
+        operation: &str,
+    ) -> CloudResult<Snapshot> {
+        check_identifier("DBClusterSnapshotIdentifier", snapshot_id)?;
+        if self.live_cluster_snapshot(snapshot_id, ctx.now).is_some() {
+            return Err(error(
+                CloudErrorKind::AlreadyExists,
+                "DBClusterSnapshotAlreadyExistsFault",
+                format!("Cannot create the cluster snapshot because one with the identifier {snapshot_id} already exists."),
+            ));
+        }
+        let source = self.live_cluster(cluster_id, ctx.now).ok_or_else(|| cluster_not_found(cluster_id))?;
+        if source.status(ctx.now) != "available" {
+            return Err(invalid_cluster_state(format!("DB cluster {cluster_id} is not available (it is {}).", source.status(ctx.now))));
+        }
+        let (data, master_password) = self.writer_copy(source, ctx.now);
+        let (master_user, storage, port) = (source.master_user.clone(), source.storage.clone(), source.port);
+        let outcome = self.outcome(ctx, operation, true);
+        let snapshot = Snapshot {
+            id: snapshot_id.to_string(),
+            source_id: cluster_id.to_string(),
+            storage,
+            data,
+            master_user,
+            master_password,
+            port,
+            life: Lifecycle::starting(ctx.now, self.config.snapshot, outcome),
+            tags: tags.clone(),
+            origin: Origin::Created,
+        };
+        self.cluster_snapshots.insert(snapshot_id.to_string(), snapshot.clone());
+        self.created(ctx, "db-cluster-snapshot", snapshot_id);
+        Ok(snapshot)
+    }
+
+    pub(crate) fn create_cluster_snapshot(
+        &mut self,
+        ctx: &Ctx,
+        cluster_id: &str,
+        snapshot_id: &str,
+        tags: &Tags,
+    ) -> CloudResult<DbSnapshot> {
+        if self.live_cluster_snapshot(snapshot_id, ctx.now).is_none() && self.plant_conflict(ctx, "CreateDBClusterSnapshot") {
+            self.plant_foreign_snapshot(ctx, snapshot_id, true);
+        }
+        let snapshot = self.start_cluster_snapshot(ctx, cluster_id, snapshot_id, tags, "CreateDBClusterSnapshot")?;
+        Ok(describe_cluster_snapshot(&snapshot, ctx))
     }
 
     /// CreateDBInstance with a DBClusterIdentifier: the cluster must be available.
@@ -281,15 +385,9 @@ impl World {
             )));
         }
         if let Some(snapshot_id) = final_snapshot_id {
-            check_identifier("FinalDBSnapshotIdentifier", snapshot_id)?;
-            if self.cluster_snapshots.contains(snapshot_id) {
-                return Err(snapshot_exists(snapshot_id));
-            }
-            if cluster.status(ctx.now) != "available" {
-                return Err(invalid_cluster_state(format!("DB cluster {id} is not available: no final snapshot can be taken.")));
-            }
-            self.cluster_snapshots.insert(snapshot_id.to_string());
-            self.created(ctx, "db-cluster-snapshot", snapshot_id);
+            // Only an available cluster can be snapshotted: one that never came up cannot.
+            let tags = cluster.tags.clone();
+            self.start_cluster_snapshot(ctx, id, snapshot_id, &tags, "DeleteDBCluster")?;
         }
         let outcome = self.outcome(ctx, "DeleteDBCluster", false);
         let duration = self.config.instance_delete;
@@ -326,5 +424,20 @@ pub(crate) fn production_cluster(world: &mut World) {
     world.clusters.insert(PRODUCTION_DB_CLUSTER.to_string(), cluster);
 }
 
-/// The cluster snapshots taken as clusters were deleted (their names: RDS refuses one twice).
-pub(crate) type ClusterSnapshots = BTreeSet<String>;
+/// Cluster snapshots by identifier: taken by CreateDBClusterSnapshot or as a cluster was deleted.
+pub(crate) type ClusterSnapshots = BTreeMap<String, Snapshot>;
+
+pub(crate) fn cluster_snapshot_not_found(id: &str) -> CloudError {
+    error(CloudErrorKind::NotFound, "DBClusterSnapshotNotFoundFault", format!("DBClusterSnapshot {id} not found."))
+}
+
+pub(crate) fn describe_cluster_snapshot(s: &Snapshot, ctx: &Ctx) -> DbSnapshot {
+    DbSnapshot {
+        id: s.id.clone(),
+        arn: format!("arn:aws:rds:{REGION}:{ACCOUNT_ID}:cluster-snapshot:{}", s.id),
+        source_id: s.source_id.clone(),
+        status: s.status(ctx.now).to_string(),
+        created_at: Some(s.life.created_at),
+        tags: s.tags.clone(),
+    }
+}

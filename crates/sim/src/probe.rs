@@ -2,6 +2,7 @@
 //! the structured checks evaluated on the instance's database model.
 
 use crate::account::SimCloud;
+use crate::aurora::cluster_endpoint_address;
 use crate::fault::FaultKind;
 use crate::rds::{Instance, Phase};
 use crate::seed::PRODUCTION_DB;
@@ -43,10 +44,24 @@ impl Connection {
 impl World {
     /// The database a connection to `host:port` as `user`/`password` reaches at `t`.
     pub fn connect(&mut self, target: &Connection, t: DateTime<Utc>) -> Result<&mut Instance, ConnectError> {
+        // A cluster's endpoint reaches its writer: its first instance (a clone has only one).
+        let cluster = self
+            .clusters
+            .values()
+            .find(|c| {
+                !matches!(c.life.phase(t), Phase::InProgress | Phase::Gone)
+                    && cluster_endpoint_address(&c.id).eq_ignore_ascii_case(&target.host)
+            })
+            .map(|c| c.id.clone());
         let instance = self
             .instances
             .values_mut()
-            .find(|i| i.address.eq_ignore_ascii_case(&target.host) && i.life.phase(t) != Phase::Gone)
+            .filter(|i| i.life.phase(t) != Phase::Gone)
+            .filter(|i| match &cluster {
+                Some(id) => i.cluster_id.as_ref() == Some(id),
+                None => i.address.eq_ignore_ascii_case(&target.host),
+            })
+            .min_by_key(|i| i.life.created_at)
             .ok_or_else(|| ConnectError::NotReady(format!("could not translate host name \"{}\" to address", target.host)))?;
         // A password reset does not interrupt the instance: it serves (with the old password) meanwhile.
         if instance.port != target.port || !matches!(instance.status(t), "available" | "resetting-master-credentials") {

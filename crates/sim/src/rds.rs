@@ -10,8 +10,8 @@ use crate::seed::{
 use crate::world::{after, ends, Ctx, Origin, Outcome, World};
 use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{
-    CloneRequest, CloudResult, ClusterInstanceRequest, DbCluster, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds, RestoreRequest,
-    RestoreSource,
+    CloudResult, ClusterCopyRequest, ClusterInstanceRequest, ClusterSource, DbCluster, DbInstance, DbSnapshot, DbStorage, Endpoint, Rds,
+    RestoreRequest, RestoreSource,
 };
 use rehearsal_core::naming::rds_identifier_problem;
 use rehearsal_core::tags::Tags;
@@ -153,7 +153,7 @@ impl Instance {
 #[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
     pub id: String,
-    pub source_instance_id: String,
+    pub source_id: String,
     /// The source's storage, which a restore gets.
     pub storage: DbStorage,
     /// The source's data and credentials when the snapshot started.
@@ -255,7 +255,7 @@ fn describe_snapshot(s: &Snapshot, ctx: &Ctx) -> DbSnapshot {
     DbSnapshot {
         id: s.id.clone(),
         arn: snapshot_arn(&s.id),
-        source_instance_id: s.source_instance_id.clone(),
+        source_id: s.source_id.clone(),
         status: s.status(ctx.now).to_string(),
         created_at: Some(s.life.created_at),
         tags: s.tags.clone(),
@@ -323,7 +323,7 @@ impl World {
         let outcome = self.outcome(ctx, operation, true);
         let snapshot = Snapshot {
             id: snapshot_id.to_string(),
-            source_instance_id: instance_id.to_string(),
+            source_id: instance_id.to_string(),
             storage: source.storage.clone(),
             data: source.data.clone(),
             master_user: source.master_user.clone(),
@@ -344,7 +344,7 @@ impl World {
         let instance = self.instances.get(source).ok_or_else(|| format!("no instance {source}"))?;
         let snapshot = Snapshot {
             id: id.to_string(),
-            source_instance_id: source.to_string(),
+            source_id: source.to_string(),
             storage: instance.storage.clone(),
             data: instance.data.clone(),
             master_user: instance.master_user.clone(),
@@ -358,10 +358,11 @@ impl World {
         Ok(())
     }
 
-    fn plant_foreign_snapshot(&mut self, ctx: &Ctx, id: &str) {
+    /// Someone else's snapshot (`of_cluster`: a cluster snapshot) under `id`, of another database.
+    pub(crate) fn plant_foreign_snapshot(&mut self, ctx: &Ctx, id: &str, of_cluster: bool) {
         let snapshot = Snapshot {
             id: id.to_string(),
-            source_instance_id: "analytics-reporting-db".to_string(),
+            source_id: if of_cluster { "analytics-reporting-cluster" } else { "analytics-reporting-db" }.to_string(),
             storage: DbStorage { allocated_gb: 100, storage_type: "gp2".to_string() },
             data: Database::unrelated("analytics"),
             master_user: "analytics".to_string(),
@@ -371,8 +372,11 @@ impl World {
             tags: Tags::from([("Owner".to_string(), "analytics-team".to_string())]),
             origin: Origin::Foreign,
         };
-        self.snapshots.insert(id.to_string(), snapshot);
-        self.foreign(ctx, "db-snapshot", id);
+        match of_cluster {
+            false => self.snapshots.insert(id.to_string(), snapshot),
+            true => self.cluster_snapshots.insert(id.to_string(), snapshot),
+        };
+        self.foreign(ctx, if of_cluster { "db-cluster-snapshot" } else { "db-snapshot" }, id);
     }
 
     pub(crate) fn plant_foreign_instance(&mut self, ctx: &Ctx, id: &str) {
@@ -408,7 +412,7 @@ impl World {
     fn create_snapshot(&mut self, ctx: &Ctx, instance_id: &str, snapshot_id: &str, tags: &Tags) -> CloudResult<DbSnapshot> {
         check_identifier("DBSnapshotIdentifier", snapshot_id)?;
         if self.live_snapshot(snapshot_id, ctx.now).is_none() && self.plant_conflict(ctx, "CreateDBSnapshot") {
-            self.plant_foreign_snapshot(ctx, snapshot_id);
+            self.plant_foreign_snapshot(ctx, snapshot_id, false);
         }
         if self.live_snapshot(snapshot_id, ctx.now).is_some() {
             return Err(snapshot_exists(snapshot_id));
@@ -634,24 +638,41 @@ impl World {
     }
 
     fn delete_snapshot(&mut self, ctx: &Ctx, id: &str) -> CloudResult<()> {
-        let snapshot = self.live_snapshot(id, ctx.now).ok_or_else(|| snapshot_not_found(id))?;
+        self.delete_any_snapshot(ctx, id, false)
+    }
+
+    pub(crate) fn delete_cluster_snapshot(&mut self, ctx: &Ctx, id: &str) -> CloudResult<()> {
+        self.delete_any_snapshot(ctx, id, true)
+    }
+
+    /// DeleteDBSnapshot, or DeleteDBClusterSnapshot with `of_cluster`: refused while it is taken.
+    fn delete_any_snapshot(&mut self, ctx: &Ctx, id: &str, of_cluster: bool) -> CloudResult<()> {
+        let (operation, kind, invalid_state) = match of_cluster {
+            false => ("DeleteDBSnapshot", "db-snapshot", "InvalidDBSnapshotState"),
+            true => ("DeleteDBClusterSnapshot", "db-cluster-snapshot", "InvalidDBClusterSnapshotStateFault"),
+        };
+        let snapshot = match of_cluster {
+            false => self.live_snapshot(id, ctx.now).ok_or_else(|| snapshot_not_found(id))?,
+            true => self.live_cluster_snapshot(id, ctx.now).ok_or_else(|| crate::aurora::cluster_snapshot_not_found(id))?,
+        };
         let stalled = snapshot.life.stalled(ctx.now);
         match snapshot.life.phase(ctx.now) {
             Phase::InProgress | Phase::Deleting if !stalled => {
                 return Err(error(
                     CloudErrorKind::InvalidState,
-                    "InvalidDBSnapshotState",
+                    invalid_state,
                     format!("Cannot delete the snapshot {id} because it is {}.", snapshot.status(ctx.now)),
                 ))
             }
             _ => {}
         }
-        let outcome = self.outcome(ctx, "DeleteDBSnapshot", false);
+        let outcome = self.outcome(ctx, operation, false);
         let duration = self.config.snapshot_delete;
-        if let Some(snapshot) = self.snapshots.get_mut(id) {
+        let snapshots = if of_cluster { &mut self.cluster_snapshots } else { &mut self.snapshots };
+        if let Some(snapshot) = snapshots.get_mut(id) {
             snapshot.life.delete(ctx.now, duration, outcome);
         }
-        self.deleted(ctx, "db-snapshot", id);
+        self.deleted(ctx, kind, id);
         Ok(())
     }
 }
@@ -735,13 +756,32 @@ impl Rds for SimCloud {
         self.aws(api("DescribeDBClusters"), |w, ctx| Ok(w.live_cluster(&id, ctx.now).map(|c| w.describe_cluster(c, ctx))))
     }
 
-    async fn clone_cluster(&self, request: &CloneRequest) -> CloudResult<DbCluster> {
-        let request = CloneRequest {
-            cluster_id: rds_id(&request.cluster_id),
-            source_cluster_id: rds_id(&request.source_cluster_id),
-            ..request.clone()
+    async fn copy_cluster(&self, request: &ClusterCopyRequest) -> CloudResult<DbCluster> {
+        let source = match &request.source {
+            ClusterSource::CopyOnWrite { source_cluster_id } => ClusterSource::CopyOnWrite { source_cluster_id: rds_id(source_cluster_id) },
+            ClusterSource::Snapshot { snapshot_id, engine } => {
+                ClusterSource::Snapshot { snapshot_id: rds_id(snapshot_id), engine: engine.clone() }
+            }
         };
-        self.aws(api("RestoreDBClusterToPointInTime"), |w, ctx| w.clone_cluster(ctx, &request))
+        let request = ClusterCopyRequest { cluster_id: rds_id(&request.cluster_id), source, ..request.clone() };
+        self.aws(api(request.source.operation()), |w, ctx| w.copy_cluster(ctx, &request))
+    }
+
+    async fn describe_cluster_snapshot(&self, id: &str) -> CloudResult<Option<DbSnapshot>> {
+        let id = rds_id(id);
+        self.aws(api("DescribeDBClusterSnapshots"), |w, ctx| {
+            Ok(w.live_cluster_snapshot(&id, ctx.now).map(|s| crate::aurora::describe_cluster_snapshot(s, ctx)))
+        })
+    }
+
+    async fn create_cluster_snapshot(&self, cluster_id: &str, snapshot_id: &str, tags: &Tags) -> CloudResult<DbSnapshot> {
+        let (cluster_id, snapshot_id) = (rds_id(cluster_id), rds_id(snapshot_id));
+        self.aws(api("CreateDBClusterSnapshot"), |w, ctx| w.create_cluster_snapshot(ctx, &cluster_id, &snapshot_id, tags))
+    }
+
+    async fn delete_cluster_snapshot(&self, id: &str) -> CloudResult<()> {
+        let id = rds_id(id);
+        self.aws(api("DeleteDBClusterSnapshot"), |w, ctx| w.delete_cluster_snapshot(ctx, &id))
     }
 
     async fn create_cluster_instance(&self, request: &ClusterInstanceRequest) -> CloudResult<DbInstance> {

@@ -8,8 +8,8 @@
 use chrono::{Duration, TimeZone, Utc};
 use rehearsal_aws::{load_config, AwsCloud, StepFunctions};
 use rehearsal_core::cloud::{
-    CloneRequest, ClusterInstanceRequest, Executions, OneTimeSchedule, ParameterKind, ParameterStore, Rds, RestoreRequest, Scheduler,
-    StateMachines,
+    ClusterCopyRequest, ClusterInstanceRequest, ClusterSource, Executions, OneTimeSchedule, ParameterKind, ParameterStore, Rds,
+    RestoreRequest, Scheduler, StateMachines,
 };
 use rehearsal_core::promotion::{RESTORED_FROM_KEY, RETAIN_UNTIL_KEY};
 use rehearsal_core::tags::{RunTags, Tags};
@@ -77,7 +77,7 @@ async fn production_snapshot_is_tagged_and_a_rerun_answers_already_exists() {
     assert_eq!(cloud.describe_snapshot(SNAPSHOT).await, Ok(None));
 
     let snapshot = cloud.create_snapshot(PRODUCTION_DB, SNAPSHOT, &run_tags()).await.unwrap();
-    assert_eq!((snapshot.id.as_str(), snapshot.source_instance_id.as_str()), (SNAPSHOT, PRODUCTION_DB));
+    assert_eq!((snapshot.id.as_str(), snapshot.source_id.as_str()), (SNAPSHOT, PRODUCTION_DB));
     assert!(snapshot.arn.ends_with(&format!(":snapshot:{SNAPSHOT}")), "{}", snapshot.arn);
     assert_eq!(snapshot.tags, run_tags());
 
@@ -188,15 +188,15 @@ async fn an_aurora_clone_gets_its_instance_a_new_password_and_is_deleted_after_i
     let production = cloud.describe_instance(writer).await.unwrap().unwrap();
     assert_eq!(production.cluster_id.as_deref(), Some(source));
 
-    let request = CloneRequest {
+    let request = ClusterCopyRequest {
         cluster_id: clone_id.into(),
-        source_cluster_id: source.into(),
+        source: ClusterSource::CopyOnWrite { source_cluster_id: source.into() },
         subnet_group: Some(subnet_group.clone()),
         security_group_ids: vec![sg.clone()],
         parameter_group: None,
         tags: run_tags(),
     };
-    let cloned = cloud.clone_cluster(&request).await.unwrap();
+    let cloned = cloud.copy_cluster(&request).await.unwrap();
     let described = cloud.describe_cluster(clone_id).await.unwrap().expect("the clone exists");
     for cluster in [&cloned, &described] {
         assert_eq!((cluster.id.as_str(), cluster.engine.as_str()), (clone_id, "aurora-postgresql"));
@@ -204,9 +204,12 @@ async fn an_aurora_clone_gets_its_instance_a_new_password_and_is_deleted_after_i
         assert_eq!(cluster.security_group_ids, vec![sg.clone()]);
         assert_eq!(cluster.tags, run_tags());
     }
+    // The writer endpoint, known before any instance is in the clone: DATABASE_URL's host.
+    let endpoint = described.endpoint.clone().expect("the clone's writer endpoint");
+    assert!(endpoint.address.starts_with(&format!("{clone_id}.cluster-")), "{endpoint:?}");
     // moto answers DBClusterSnapshotAlreadyExistsFault here; AWS's DBClusterAlreadyExistsFault is
     // mapped to AlreadyExists (crates/aws/src/error.rs), and the step looks the clone up first anyway.
-    let rerun = cloud.clone_cluster(&request).await.unwrap_err();
+    let rerun = cloud.copy_cluster(&request).await.unwrap_err();
     assert!(rerun.code.ends_with("AlreadyExistsFault"), "{rerun:?}");
     assert_eq!(cloud.describe_cluster("nope").await.unwrap(), None);
 
@@ -232,6 +235,62 @@ async fn an_aurora_clone_gets_its_instance_a_new_password_and_is_deleted_after_i
     let gone = cloud.delete_cluster(clone_id, None).await.unwrap_err();
     assert_eq!((gone.kind, gone.code.as_str()), (CloudErrorKind::NotFound, "DBClusterNotFoundFault"));
     assert!(cloud.describe_cluster(source).await.unwrap().is_some(), "production's cluster is untouched");
+}
+
+#[tokio::test]
+async fn an_aurora_cluster_snapshot_is_restored_as_a_new_cluster() {
+    let moto = moto();
+    let cloud = cloud(&moto).await;
+    let (subnet_group, sg) = production(&moto, &cloud).await;
+    let (source, copy_id, snapshot_id) = ("tableicty-production-cluster", "tableicty-staging-db-cluster", "rehearsal-tableicty-1");
+    cloud
+        .rds
+        .create_db_cluster()
+        .db_cluster_identifier(source)
+        .engine("aurora-postgresql")
+        .master_username("tableicty_admin")
+        .master_user_password("production-password")
+        .db_subnet_group_name(&subnet_group)
+        .vpc_security_group_ids(&sg)
+        .send()
+        .await
+        .expect("create production's cluster");
+
+    let taken = cloud.create_cluster_snapshot(source, snapshot_id, &run_tags()).await.unwrap();
+    let described = cloud.describe_cluster_snapshot(snapshot_id).await.unwrap().expect("the snapshot exists");
+    for snapshot in [&taken, &described] {
+        assert_eq!((snapshot.id.as_str(), snapshot.source_id.as_str()), (snapshot_id, source));
+        assert!(snapshot.arn.contains(":cluster-snapshot:"), "{snapshot:?}");
+        assert_eq!(snapshot.tags, run_tags());
+    }
+    let twice = cloud.create_cluster_snapshot(source, snapshot_id, &run_tags()).await.unwrap_err();
+    assert_eq!((twice.kind, twice.code.as_str()), (CloudErrorKind::AlreadyExists, "DBClusterSnapshotAlreadyExistsFault"));
+    assert_eq!(cloud.describe_cluster_snapshot("nope").await.unwrap(), None);
+    let unknown = cloud.create_cluster_snapshot("no-such-cluster", "rehearsal-other", &run_tags()).await.unwrap_err();
+    assert_eq!((unknown.kind, unknown.code.as_str()), (CloudErrorKind::NotFound, "DBClusterNotFoundFault"));
+
+    let request = ClusterCopyRequest {
+        cluster_id: copy_id.into(),
+        source: ClusterSource::Snapshot { snapshot_id: snapshot_id.into(), engine: "aurora-postgresql".into() },
+        subnet_group: Some(subnet_group.clone()),
+        security_group_ids: vec![sg.clone()],
+        parameter_group: None,
+        tags: run_tags(),
+    };
+    let restored = cloud.copy_cluster(&request).await.unwrap();
+    let copy = cloud.describe_cluster(copy_id).await.unwrap().expect("the copy exists");
+    for cluster in [&restored, &copy] {
+        assert_eq!((cluster.id.as_str(), cluster.engine.as_str()), (copy_id, "aurora-postgresql"));
+        assert_eq!(cluster.subnet_group.as_deref(), Some(subnet_group.as_str()));
+        assert_eq!(cluster.tags, run_tags());
+    }
+    let again = cloud.copy_cluster(&request).await.unwrap_err();
+    assert!(again.code.ends_with("AlreadyExistsFault"), "{again:?}");
+
+    cloud.delete_cluster_snapshot(snapshot_id).await.unwrap();
+    assert_eq!(cloud.describe_cluster_snapshot(snapshot_id).await.unwrap(), None);
+    let gone = cloud.delete_cluster_snapshot(snapshot_id).await.unwrap_err();
+    assert_eq!((gone.kind, gone.code.as_str()), (CloudErrorKind::NotFound, "DBClusterSnapshotNotFoundFault"));
 }
 
 #[tokio::test]
@@ -289,7 +348,7 @@ async fn staging_is_restored_private_renamed_and_deleted_with_a_final_snapshot()
     cloud.delete_instance("tableicty-staging-db-old", Some("tableicty-staging-final")).await.unwrap();
     assert_eq!(cloud.describe_instance("tableicty-staging-db-old").await, Ok(None));
     let last = cloud.describe_snapshot("tableicty-staging-final").await.unwrap().expect("the final snapshot exists");
-    assert_eq!(last.source_instance_id, "tableicty-staging-db-old");
+    assert_eq!(last.source_id, "tableicty-staging-db-old");
     assert_eq!(last.tags, run_tags(), "CopyTagsToSnapshot puts the run's tags on the final snapshot");
 
     let gone = cloud.delete_instance("tableicty-staging-db-old", None).await.unwrap_err();

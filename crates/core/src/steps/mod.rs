@@ -92,7 +92,7 @@ steps! {
     ReleaseStagingLease => "release_staging_lease", "ReleaseStagingLeaseFunctionArn";
     SnapshotProductionDatabase => "snapshot_production_database", "SnapshotProductionDatabaseFunctionArn";
     CheckProductionSnapshot => "check_production_snapshot", "CheckProductionSnapshotFunctionArn";
-    CloneStagingCluster => "clone_staging_cluster", "CloneStagingClusterFunctionArn";
+    CreateStagingCluster => "create_staging_cluster", "CreateStagingClusterFunctionArn";
     CheckStagingCluster => "check_staging_cluster", "CheckStagingClusterFunctionArn";
     RestoreStagingDatabase => "restore_staging_database", "RestoreStagingDatabaseFunctionArn";
     CheckStagingDatabase => "check_staging_database", "CheckStagingDatabaseFunctionArn";
@@ -179,7 +179,7 @@ pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Val
         Step::ReleaseProductionLease => call(input, |i| lease::release_production_lease(cloud, i)).await,
         Step::SnapshotProductionDatabase => call(input, |i| production_snapshot::snapshot_production_database(cloud, i)).await,
         Step::CheckProductionSnapshot => call(input, |i| production_snapshot::check_production_snapshot(cloud, i)).await,
-        Step::CloneStagingCluster => call(input, |i| staging_cluster::clone_staging_cluster(cloud, i)).await,
+        Step::CreateStagingCluster => call(input, |i| staging_cluster::create_staging_cluster(cloud, i)).await,
         Step::CheckStagingCluster => call(input, |i| staging_cluster::check_staging_cluster(cloud, i)).await,
         Step::RestoreStagingDatabase => call(input, |i| staging_database::restore_staging_database(cloud, i)).await,
         Step::CheckStagingDatabase | Step::CheckRestoredProductionDatabase => {

@@ -334,7 +334,8 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
             instance_id: run.staging.db_instance_id.to_ascii_lowercase(),
             class: run.staging.db_instance_class.clone(),
             restore_from_backups: run.staging.source == StagingSource::PointInTime,
-            clone_cluster: production_cluster.is_some(),
+            clone_cluster: production_cluster.is_some() && run.staging.source == StagingSource::AuroraClone,
+            snapshot_cluster: production_cluster.is_some() && run.staging.source == StagingSource::Snapshot,
             cluster: production_cluster.as_ref().map(|source| StagingClusterPlan {
                 cluster_id: staging_cluster_id(&run.staging.db_instance_id.to_ascii_lowercase()),
                 source_cluster_id: source.id.clone(),
@@ -380,9 +381,9 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
 /// Staging's release as an image pinned by digest: the staging run resolves the document's tag
 /// once (ECR, read-only); a promotion passes the digest that run resolved, which must be an image
 /// of the same repository.
-/// Production's Aurora cluster, with `aurora-clone`; `None` for the other sources, which copy a
-/// standalone instance. Each combination that cannot work is refused here, naming the field,
-/// before any write.
+/// Production's Aurora cluster when production's instance is in one (copied by cluster:
+/// `aurora-clone`, or `snapshot` through a cluster snapshot); `None` for a standalone instance.
+/// Each combination that cannot work is refused here, naming the field, before any write.
 async fn production_cluster<C: Rds + Sync>(
     cloud: &C,
     source: &StagingSource,
@@ -397,15 +398,14 @@ async fn production_cluster<C: Rds + Sync>(
             production.id
         ))
         }
-        (StagingSource::AuroraClone, Some(id)) => id,
-        (other, Some(id)) => {
+        (StagingSource::PointInTime, Some(id)) => {
             return refuse(format!(
-                "{} is an instance of the DB cluster {id}: RDS snapshots and restores a cluster's database by cluster, not by instance, so \
-                 {} cannot copy it: use aurora-clone",
-                production.id,
-                other.name()
+                "{} is an instance of the DB cluster {id}: RDS restores a cluster's database to a point in time by cluster, and \
+                 aurora-clone does that copy-on-write in minutes: use aurora-clone (or snapshot)",
+                production.id
             ))
         }
+        (_, Some(id)) => id,
         (_, None) => return Ok(None),
     };
     let cluster = cloud
@@ -413,9 +413,14 @@ async fn production_cluster<C: Rds + Sync>(
         .await
         .op("DescribeDBClusters")?
         .ok_or_else(|| StepError::ProductionNotReady(format!("production database cluster {cluster_id} does not exist")))?;
-    // A Multi-AZ DB cluster (engine `postgres`) has a DBClusterIdentifier too, but no copy-on-write.
+    // A Multi-AZ DB cluster (engine `postgres`) has a DBClusterIdentifier too, but no
+    // copy-on-write, and no instance can be added to one.
     if !cluster.engine.starts_with("aurora") {
-        return refuse(format!("aurora-clone clones copy-on-write, which only Aurora does: {cluster_id} is a {} cluster", cluster.engine));
+        return refuse(format!(
+            "{} copies an Aurora cluster by adding a staging instance to its copy, which only Aurora allows: {cluster_id} is a {} cluster",
+            source.name(),
+            cluster.engine
+        ));
     }
     Ok(Some(cluster))
 }

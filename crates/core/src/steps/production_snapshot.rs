@@ -12,7 +12,7 @@
 //! `a_failure_at_each_promote_step_leaves_production_as_it_was`.
 
 use super::{adopt_if_made_by_run, Deadline, PlanOnly, PromotionOnly};
-use crate::cloud::{Clock, Rds};
+use crate::cloud::{Clock, DbSnapshot, Rds};
 use crate::error::CloudResultExt;
 use crate::phase::{Phase, DB_SNAPSHOT};
 use crate::plan::RunPlan;
@@ -33,6 +33,9 @@ pub struct SnapshotState {
     pub phase: Phase,
     /// True when an earlier attempt of this run had already created it.
     pub reused: bool,
+    /// A cluster snapshot (`staging.source: snapshot` on an Aurora production).
+    #[serde(default)]
+    pub of_cluster: bool,
     #[serde(flatten)]
     pub wait: Deadline,
 }
@@ -47,7 +50,12 @@ pub struct CheckSnapshotInput {
 pub async fn snapshot_production_database<C: Rds + Clock + Sync>(cloud: &C, input: PlanOnly) -> Result<SnapshotState, StepError> {
     let plan = &input.plan;
     let wait = Deadline::start(cloud.now(), plan.timeouts.snapshot_minutes);
-    take_snapshot(cloud, &plan.tags, plan.started_at, &plan.production.db_instance_id, &plan.snapshot_id, wait).await
+    let source = match (&plan.production.db_cluster_id, plan.staging_db.snapshot_cluster) {
+        // RDS snapshots a cluster's database by cluster: an instance snapshot of a member is refused.
+        (Some(cluster_id), true) => SnapshotOf::Cluster(cluster_id),
+        _ => SnapshotOf::Instance(&plan.production.db_instance_id),
+    };
+    take_snapshot(cloud, &plan.tags, plan.started_at, source, &plan.snapshot_id, wait).await
 }
 
 /// Runbook step 8.1 and the Rollback Plan's "pre-deployment snapshot": production backed up
@@ -55,55 +63,84 @@ pub async fn snapshot_production_database<C: Rds + Clock + Sync>(cloud: &C, inpu
 pub async fn snapshot_production_before_deploy<C: Rds + Clock + Sync>(cloud: &C, input: PromotionOnly) -> Result<SnapshotState, StepError> {
     let promotion = &input.promotion;
     let wait = Deadline::start(cloud.now(), promotion.plan.timeouts.snapshot_minutes);
-    take_snapshot(cloud, &promotion.tags, promotion.started_at, &promotion.plan.production.db_instance_id, &promotion.snapshot_id, wait)
-        .await
+    let source = SnapshotOf::Instance(&promotion.plan.production.db_instance_id);
+    take_snapshot(cloud, &promotion.tags, promotion.started_at, source, &promotion.snapshot_id, wait).await
 }
 
-/// Snapshots `instance_id` as `snapshot_id` tagged for `owner`; a retry adopts the snapshot
-/// `owner` already took of that same instance since its execution `started_at`, and refuses any
-/// other (one taken before, whatever its tags say).
+/// What a snapshot is taken of.
+#[derive(Debug, Clone, Copy)]
+enum SnapshotOf<'a> {
+    Instance(&'a str),
+    Cluster(&'a str),
+}
+
+/// A snapshot, an instance's or (`of_cluster`) a cluster's.
+pub(crate) async fn describe_snapshot<C: Rds + Sync>(
+    cloud: &C,
+    of_cluster: bool,
+    snapshot_id: &str,
+) -> Result<Option<DbSnapshot>, StepError> {
+    match of_cluster {
+        false => cloud.describe_snapshot(snapshot_id).await.op("DescribeDBSnapshots"),
+        true => cloud.describe_cluster_snapshot(snapshot_id).await.op("DescribeDBClusterSnapshots"),
+    }
+}
+
+/// Snapshots `source` as `snapshot_id` tagged for `owner`; a retry adopts the snapshot `owner`
+/// already took of that same source since its execution `started_at`, and refuses any other
+/// (one taken before, whatever its tags say).
 async fn take_snapshot<C: Rds + Clock + Sync>(
     cloud: &C,
     owner: &RunTags,
     started_at: DateTime<Utc>,
-    instance_id: &str,
+    source: SnapshotOf<'_>,
     snapshot_id: &str,
     wait: Deadline,
 ) -> Result<SnapshotState, StepError> {
-    let existing = match cloud.describe_snapshot(snapshot_id).await.op("DescribeDBSnapshots")? {
+    let (of_cluster, source_id, operation) = match source {
+        SnapshotOf::Instance(id) => (false, id, "CreateDBSnapshot"),
+        SnapshotOf::Cluster(id) => (true, id, "CreateDBClusterSnapshot"),
+    };
+    let existing = match describe_snapshot(cloud, of_cluster, snapshot_id).await? {
         Some(snapshot) => Some(snapshot),
-        None => match cloud.create_snapshot(instance_id, snapshot_id, &owner.to_tags()).await {
-            Ok(created) => return Ok(state(created.id, created.status, false, wait)),
-            Err(e) if e.is(CloudErrorKind::AlreadyExists) => cloud.describe_snapshot(snapshot_id).await.op("DescribeDBSnapshots")?,
-            // InvalidDBInstanceState: backing up, modifying, in maintenance… The state machine
-            // retries for up to half an hour (ProductionBusyError) instead of rolling back.
-            Err(e) if e.is(CloudErrorKind::InvalidState) => return Err(StepError::ProductionBusy(format!("CreateDBSnapshot: {e}"))),
-            Err(e) => return Err(StepError::from_cloud("CreateDBSnapshot", e)),
-        },
+        None => {
+            let created = match source {
+                SnapshotOf::Instance(id) => cloud.create_snapshot(id, snapshot_id, &owner.to_tags()).await,
+                SnapshotOf::Cluster(id) => cloud.create_cluster_snapshot(id, snapshot_id, &owner.to_tags()).await,
+            };
+            match created {
+                Ok(created) => return Ok(state(created.id, created.status, false, of_cluster, wait)),
+                Err(e) if e.is(CloudErrorKind::AlreadyExists) => describe_snapshot(cloud, of_cluster, snapshot_id).await?,
+                // InvalidDBInstanceState: backing up, modifying, in maintenance… The state machine
+                // retries for up to half an hour (ProductionBusyError) instead of rolling back.
+                Err(e) if e.is(CloudErrorKind::InvalidState) => return Err(StepError::ProductionBusy(format!("{operation}: {e}"))),
+                Err(e) => return Err(StepError::from_cloud(operation, e)),
+            }
+        }
     };
     let snapshot = existing.ok_or_else(|| StepError::Transient {
-        operation: "CreateDBSnapshot".into(),
+        operation: operation.into(),
         source: crate::CloudError::new(CloudErrorKind::Unavailable, "SnapshotVanished", "reported as existing, then not found"),
     })?;
     adopt_if_made_by_run(owner, started_at, &format!("snapshot {}", snapshot.id), &snapshot.tags, snapshot.created_at)?;
-    if snapshot.source_instance_id != instance_id {
+    if snapshot.source_id != source_id {
         return Err(StepError::ResourceNotOwned {
             resource: format!("snapshot {}", snapshot.id),
-            detail: format!("it is a snapshot of {}, not of {instance_id}", snapshot.source_instance_id),
+            detail: format!("it is a snapshot of {}, not of {source_id}", snapshot.source_id),
         });
     }
-    Ok(state(snapshot.id, snapshot.status, true, wait))
+    Ok(state(snapshot.id, snapshot.status, true, of_cluster, wait))
 }
 
 pub async fn check_production_snapshot<C: Rds + Clock + Sync>(cloud: &C, input: CheckSnapshotInput) -> Result<SnapshotState, StepError> {
     let previous = input.snapshot;
     let wait = Deadline::check(previous.wait.deadline, cloud.now());
-    Ok(match cloud.describe_snapshot(&previous.snapshot_id).await.op("DescribeDBSnapshots")? {
-        Some(snapshot) => state(snapshot.id, snapshot.status, previous.reused, wait),
-        None => state(previous.snapshot_id, "deleted".into(), previous.reused, wait),
+    Ok(match describe_snapshot(cloud, previous.of_cluster, &previous.snapshot_id).await? {
+        Some(snapshot) => state(snapshot.id, snapshot.status, previous.reused, previous.of_cluster, wait),
+        None => state(previous.snapshot_id, "deleted".into(), previous.reused, previous.of_cluster, wait),
     })
 }
 
-fn state(snapshot_id: String, status: String, reused: bool, wait: Deadline) -> SnapshotState {
-    SnapshotState { phase: DB_SNAPSHOT.of(&status), snapshot_id, status, reused, wait }
+fn state(snapshot_id: String, status: String, reused: bool, of_cluster: bool, wait: Deadline) -> SnapshotState {
+    SnapshotState { phase: DB_SNAPSHOT.of(&status), snapshot_id, status, reused, of_cluster, wait }
 }

@@ -12,6 +12,7 @@
 //! the wire tests/over_the_wire/main.rs `a_service_that_fails_to_create_rolls_everything_back_over_the_wire`.
 
 use super::predates;
+use super::production_snapshot::describe_snapshot;
 use super::stripe_webhook::staging_stripe_key;
 use super::teardown_schedule::scheduled_run_id;
 use crate::cloud::{BucketOwner, ObjectStore, ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
@@ -288,20 +289,25 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
         state.record(format!("DB cluster {}", clone.cluster_id), fate)?;
     }
     if let (None, Some(id)) = (&state.final_snapshot, &options.final_snapshot_id) {
-        // Taken by an earlier attempt, while the instance was deleted.
-        if cloud.describe_snapshot(id).await.op("DescribeDBSnapshots")?.is_some() {
+        // Taken by an earlier attempt, while the instance (an Aurora copy's cluster) was deleted.
+        if describe_snapshot(cloud, plan.staging_db.cluster.is_some(), id).await?.is_some() {
             state.final_snapshot = Some(id.clone());
         }
     }
 
-    let snapshot = &plan.snapshot_id;
-    let fate = match cloud.describe_snapshot(snapshot).await.op("DescribeDBSnapshots")? {
+    // An Aurora production's backup is its cluster's (`staging.source: snapshot`).
+    let (snapshot, of_cluster) = (&plan.snapshot_id, plan.staging_db.snapshot_cluster);
+    let fate = match describe_snapshot(cloud, of_cluster, snapshot).await? {
         None => Ok(Fate::Absent),
         Some(_) if options.keep_backup_snapshot => Ok(Fate::Kept("the runbook's production backup is kept".into())),
         Some(s) if DB_SNAPSHOT.of(&s.status) == Phase::Gone => Ok(Fate::Busy(s.status)),
         Some(s) => {
             let found = Found { tags: &s.tags, created_at: s.created_at };
-            delete_if_owned(plan, found, "DeleteDBSnapshot", true, cloud.delete_snapshot(&s.id)).await
+            let (operation, delete) = match of_cluster {
+                false => ("DeleteDBSnapshot", futures::future::Either::Left(cloud.delete_snapshot(&s.id))),
+                true => ("DeleteDBClusterSnapshot", futures::future::Either::Right(cloud.delete_cluster_snapshot(&s.id))),
+            };
+            delete_if_owned(plan, found, operation, true, delete).await
         }
     };
     state.record(format!("snapshot {snapshot}"), fate)?;

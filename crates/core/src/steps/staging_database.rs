@@ -65,7 +65,7 @@ pub async fn restore_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: R
     let wait = Deadline::start(cloud.now(), plan.timeouts.restore_minutes);
     let existing = match cloud.describe_instance(&staging.instance_id).await.op("DescribeDBInstances")? {
         Some(instance) => instance,
-        None if staging.clone_cluster => return create_instance_in_clone(cloud, plan, wait).await,
+        None if staging.cluster.is_some() => return create_instance_in_clone(cloud, plan, wait).await,
         None => {
             let source = match (staging.restore_from_backups, &input.snapshot_id) {
                 (false, Some(snapshot_id)) => RestoreSource::Snapshot(snapshot_id.clone()),
@@ -103,7 +103,10 @@ pub async fn restore_staging_database<C: Rds + Clock + Sync>(cloud: &C, input: R
         }
     };
     adopt_if_made_by_run(&plan.tags, plan.started_at, &format!("DB instance {}", existing.id), &existing.tags, existing.created_at)?;
-    Ok(state(existing, true, wait))
+    match existing.cluster_id.clone() {
+        Some(cluster_id) => with_its_cluster(cloud, state(existing, true, wait), &cluster_id).await,
+        None => Ok(state(existing, true, wait)),
+    }
 }
 
 /// RDS's status while it applies a new master password.
@@ -123,17 +126,28 @@ async fn create_instance_in_clone<C: Rds + Clock + Sync>(cloud: &C, plan: &RunPl
         publicly_accessible: false,
         tags: plan.tags.to_tags(),
     };
-    let existing = match cloud.create_cluster_instance(&request).await {
-        Ok(created) => return Ok(state(created, false, wait)),
-        Err(e) if e.is(CloudErrorKind::AlreadyExists) => cloud
-            .describe_instance(&staging.instance_id)
-            .await
-            .op("DescribeDBInstances")?
-            .ok_or_else(|| StepError::from_cloud("CreateDBInstance", e))?,
+    let (instance, reused) = match cloud.create_cluster_instance(&request).await {
+        Ok(created) => (created, false),
+        Err(e) if e.is(CloudErrorKind::AlreadyExists) => {
+            let existing = cloud
+                .describe_instance(&staging.instance_id)
+                .await
+                .op("DescribeDBInstances")?
+                .ok_or_else(|| StepError::from_cloud("CreateDBInstance", e))?;
+            adopt_if_made_by_run(
+                &plan.tags,
+                plan.started_at,
+                &format!("DB instance {}", existing.id),
+                &existing.tags,
+                existing.created_at,
+            )?;
+            (existing, true)
+        }
         Err(e) => return Err(StepError::from_cloud("CreateDBInstance", e)),
     };
-    adopt_if_made_by_run(&plan.tags, plan.started_at, &format!("DB instance {}", existing.id), &existing.tags, existing.created_at)?;
-    Ok(state(existing, true, wait))
+    // The cluster's endpoint is known already: DATABASE_URL and the password reset need not wait
+    // for the instance.
+    with_its_cluster(cloud, state(instance, reused, wait), &clone.cluster_id).await
 }
 
 /// Minutes a master password reset may take before the run gives up (RDS applies it in about a
@@ -201,22 +215,24 @@ pub async fn check_database<C: Rds + Clock + Sync>(cloud: &C, input: CheckDataba
     let wait = Deadline::check(previous.wait.deadline, cloud.now());
     Ok(match cloud.describe_instance(&previous.instance_id).await.op("DescribeDBInstances")? {
         Some(instance) => match instance.cluster_id.clone() {
-            Some(cluster_id) => match cloud.describe_cluster(&cluster_id).await.op("DescribeDBClusters")? {
-                Some(cluster) => with_cluster(state(instance, previous.reused, wait), &cluster),
-                None => DatabaseState {
-                    status: format!("its cluster {cluster_id} is deleted"),
-                    phase: Phase::Gone,
-                    ..state(instance, previous.reused, wait)
-                },
-            },
+            Some(cluster_id) => with_its_cluster(cloud, state(instance, previous.reused, wait), &cluster_id).await?,
             None => state(instance, previous.reused, wait),
         },
         None => DatabaseState { status: "deleted".into(), phase: Phase::Gone, endpoint: None, wait, ..previous },
     })
 }
 
+/// An Aurora instance's state, read with its cluster's ([`with_cluster`]).
+async fn with_its_cluster<C: Rds + Sync>(cloud: &C, instance: DatabaseState, cluster_id: &str) -> Result<DatabaseState, StepError> {
+    Ok(match cloud.describe_cluster(cluster_id).await.op("DescribeDBClusters")? {
+        Some(cluster) => with_cluster(instance, &cluster),
+        None => DatabaseState { status: format!("its cluster {cluster_id} is deleted"), phase: Phase::Gone, ..instance },
+    })
+}
+
 /// An Aurora instance is ready once its cluster is too, its master password (the cluster's)
-/// applied; it then answers to the new one.
+/// applied; it then answers to the new one. Its endpoint is the cluster's writer endpoint, which
+/// follows a failover.
 fn with_cluster(instance: DatabaseState, cluster: &DbCluster) -> DatabaseState {
     let phase = match (instance.phase, DB_CLUSTER.of(&cluster.status)) {
         (Phase::Ready, Phase::Ready) if cluster.master_password_pending => Phase::InProgress,
@@ -227,7 +243,7 @@ fn with_cluster(instance: DatabaseState, cluster: &DbCluster) -> DatabaseState {
         true => instance.status,
         false => format!("{} (cluster {} {})", instance.status, cluster.id, cluster.status),
     };
-    DatabaseState { phase, status, ..instance }
+    DatabaseState { phase, status, endpoint: cluster.endpoint.clone(), ..instance }
 }
 
 pub(crate) fn state(instance: DbInstance, reused: bool, wait: Deadline) -> DatabaseState {

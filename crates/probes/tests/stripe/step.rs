@@ -4,7 +4,7 @@
 use crate::stand_in::StripeStandIn;
 use chrono::{TimeZone, Utc};
 use rehearsal_core::cloud::{
-    BucketOwner, CloneRequest, CloudResult, ClusterInstanceRequest, DbCluster, DbInstance, DbSnapshot, ObjectPage, ObjectStore,
+    BucketOwner, CloudResult, ClusterCopyRequest, ClusterInstanceRequest, DbCluster, DbInstance, DbSnapshot, ObjectPage, ObjectStore,
     ObjectVersion, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore, PaymentWebhooks, Rds, RestoreRequest,
     Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, VersionPage, WebhookEndpoint,
 };
@@ -102,8 +102,17 @@ impl Rds for TestCloud {
     async fn describe_cluster(&self, id: &str) -> CloudResult<Option<DbCluster>> {
         self.sim.describe_cluster(id).await
     }
-    async fn clone_cluster(&self, request: &CloneRequest) -> CloudResult<DbCluster> {
-        self.sim.clone_cluster(request).await
+    async fn copy_cluster(&self, request: &ClusterCopyRequest) -> CloudResult<DbCluster> {
+        self.sim.copy_cluster(request).await
+    }
+    async fn describe_cluster_snapshot(&self, id: &str) -> CloudResult<Option<DbSnapshot>> {
+        self.sim.describe_cluster_snapshot(id).await
+    }
+    async fn create_cluster_snapshot(&self, cluster_id: &str, snapshot_id: &str, tags: &Tags) -> CloudResult<DbSnapshot> {
+        self.sim.create_cluster_snapshot(cluster_id, snapshot_id, tags).await
+    }
+    async fn delete_cluster_snapshot(&self, id: &str) -> CloudResult<()> {
+        self.sim.delete_cluster_snapshot(id).await
     }
     async fn create_cluster_instance(&self, request: &ClusterInstanceRequest) -> CloudResult<DbInstance> {
         self.sim.create_cluster_instance(request).await

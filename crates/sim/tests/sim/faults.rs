@@ -191,7 +191,7 @@ async fn already_exists_plants_a_foreign_resource_that_is_never_the_runs() {
     assert_eq!((e.kind, e.code.as_str()), (CloudErrorKind::AlreadyExists, "DBSnapshotAlreadyExists"));
     let foreign = rds.describe_snapshot(SNAPSHOT).await.unwrap().unwrap();
     assert_eq!((run.ownership(&foreign.tags), foreign.status.as_str()), (Ownership::Foreign, "available"));
-    assert_ne!(foreign.source_instance_id, PRODUCTION_DB);
+    assert_ne!(foreign.source_id, PRODUCTION_DB);
     rds.create_snapshot(PRODUCTION_DB, "tableicty-production-backup-alt", &tags()).await.unwrap();
     minutes(10).await;
 

@@ -18,7 +18,7 @@ async fn a_snapshot_is_creating_then_available_then_deleted() {
     let account = account();
     let rds = account.session("snapshot_production_database");
     let created = rds.create_snapshot(PRODUCTION_DB, SNAPSHOT, &tags()).await.unwrap();
-    assert_eq!((created.status.as_str(), created.source_instance_id.as_str()), ("creating", PRODUCTION_DB));
+    assert_eq!((created.status.as_str(), created.source_id.as_str()), ("creating", PRODUCTION_DB));
     assert_eq!(created.arn, format!("arn:aws:rds:us-east-1:123456789012:snapshot:{SNAPSHOT}"));
     assert_eq!(
         code(rds.create_snapshot(PRODUCTION_DB, SNAPSHOT, &tags()).await),
