@@ -39,7 +39,7 @@ pub struct CriticalPathCommand {
 /// One row of the table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CriticalPath {
-    pub source: StagingSource,
+    pub case: Case,
     pub scale: u32,
     /// The run's virtual time.
     pub run: Duration,
@@ -49,6 +49,31 @@ pub struct CriticalPath {
 impl CriticalPath {
     pub fn ratio(&self) -> f64 {
         self.run.as_secs_f64() / self.lower_bound.as_secs_f64()
+    }
+}
+
+/// What a row runs: a source on production's kind of database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Case {
+    pub source: StagingSource,
+    /// Production is an Aurora cluster (`aurora-clone` needs one; `snapshot` then takes the
+    /// cluster snapshot path).
+    pub aurora: bool,
+}
+
+impl Case {
+    pub const ALL: [Case; 4] = [
+        Case { source: StagingSource::Snapshot, aurora: false },
+        Case { source: StagingSource::PointInTime, aurora: false },
+        Case { source: StagingSource::AuroraClone, aurora: true },
+        Case { source: StagingSource::Snapshot, aurora: true },
+    ];
+
+    pub fn label(self) -> String {
+        match (self.source, self.aurora) {
+            (StagingSource::Snapshot, true) => "snapshot (aurora)".to_string(),
+            (source, _) => source.name().to_string(),
+        }
     }
 }
 
@@ -68,24 +93,28 @@ fn scaled(scale: u32) -> SimConfig {
 /// (snapshot then restore, the point-in-time restore beside the snapshot, or the Aurora clone
 /// then its instance) and answer to the staging password, and only then can the service start
 /// and take FRONTEND_URL. Everything else runs beside it or takes no simulated time.
-pub fn lower_bound(source: StagingSource, config: &SimConfig, start: DateTime<Utc>) -> Duration {
-    let copy = match source {
-        StagingSource::Snapshot => config.snapshot + config.restore + config.password_reset,
-        StagingSource::PointInTime => config.snapshot.max(rehearsal_sim::point_in_time_restore(config, start)) + config.password_reset,
-        // The clone must be available before its instance can be created, and its password
-        // (the cluster's) is reset while the instance is; none of it depends on the database's
-        // size, and no instance snapshot is taken of an Aurora production.
-        StagingSource::AuroraClone => config.aurora_clone + config.aurora_instance.max(config.password_reset),
+pub fn lower_bound(case: Case, config: &SimConfig, start: DateTime<Utc>) -> Duration {
+    // An Aurora copy's instance is created once the copy is available, its password (the
+    // cluster's) reset meanwhile.
+    let aurora_instance = config.aurora_instance.max(config.password_reset);
+    let copy = match (case.source, case.aurora) {
+        (StagingSource::Snapshot, false) => config.snapshot + config.restore + config.password_reset,
+        (StagingSource::Snapshot, true) => config.snapshot + config.restore + aurora_instance,
+        (StagingSource::PointInTime, _) => config.snapshot.max(rehearsal_sim::point_in_time_restore(config, start)) + config.password_reset,
+        // None of it depends on the database's size, and no snapshot is taken of an Aurora
+        // production for a clone.
+        (StagingSource::AuroraClone, _) => config.aurora_clone + aurora_instance,
     };
     copy + config.service_create + config.deployment
 }
 
-/// Runs the staging pipeline with `source` on an account with `config`'s durations.
-pub async fn measure(source: StagingSource, scale: u32) -> Result<CriticalPath, CliError> {
+/// Runs the staging pipeline of `case` on an account with `config`'s durations.
+pub async fn measure(case: Case, scale: u32) -> Result<CriticalPath, CliError> {
+    let source = case.source;
     let config = scaled(scale);
     let start = bench_start();
     let account = SimAccount::new(config, start);
-    if source == StagingSource::AuroraClone {
+    if case.aurora {
         account.make_production_aurora();
     }
     let run = LocalRun {
@@ -93,13 +122,13 @@ pub async fn measure(source: StagingSource, scale: u32) -> Result<CriticalPath, 
         input: json!({"staging": {"source": source.name()}, "timeouts": {"snapshot_minutes": 360, "restore_minutes": 360}}),
         faults: Vec::new(),
         start_time: start,
-        execution_name: format!("bench-{}-{scale}", source.name()),
+        execution_name: format!("bench-{}-{}-{scale}", source.name(), if case.aurora { "aurora" } else { "rds" }),
     };
     let report = run_on(&account, run, std::io::sink()).await.map_err(|e| CliError::Failed(e.to_string()))?;
     if report.status != RunStatus::Succeeded {
         return Err(CliError::Failed(format!("the {} run did not succeed: {:?} {:?}", source.name(), report.error, report.cause)));
     }
-    Ok(CriticalPath { source, scale, run: Duration::from_secs_f64(report.seconds), lower_bound: lower_bound(source, &config, start) })
+    Ok(CriticalPath { case, scale, run: Duration::from_secs_f64(report.seconds), lower_bound: lower_bound(case, &config, start) })
 }
 
 fn minutes(d: Duration) -> String {
@@ -109,14 +138,14 @@ fn minutes(d: Duration) -> String {
 impl CriticalPathCommand {
     pub fn run(self) -> Result<Exit, CliError> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
-        println!("staging.source  database  run (virtual min)  lower bound (min)  ratio");
+        println!("staging.source     database  run (virtual min)  lower bound (min)  ratio");
         for scale in [1, self.scale] {
-            for source in [StagingSource::Snapshot, StagingSource::PointInTime, StagingSource::AuroraClone] {
-                let row = runtime.block_on(measure(source, scale))?;
+            for case in Case::ALL {
+                let row = runtime.block_on(measure(case, scale))?;
                 let size = if scale == 1 { "default".to_string() } else { format!("{scale}x") };
                 println!(
-                    "{:<14}  {size:<8}  {:>17}  {:>17}  {:>5.3}",
-                    source.name(),
+                    "{:<17}  {size:<8}  {:>17}  {:>17}  {:>5.3}",
+                    case.label(),
                     minutes(row.run),
                     minutes(row.lower_bound),
                     row.ratio()
