@@ -393,7 +393,9 @@ fn checks(name: &str) -> Value {
 fn rollback(complete: bool, attempts: u32) -> Value {
     let pending = if complete { json!([]) } else { json!(["db:tableicty-staging-db"]) };
     let phase = if complete { Phase::Ready } else { Phase::InProgress };
-    json!({"complete": complete, "phase": phase, "attempts": attempts, "pending": pending, "failed": []})
+    // `attempts_allowed` for the default timeouts: restore 90 minutes, plus 30, every 30 s.
+    let timed_out = !complete && attempts >= 240;
+    json!({"complete": complete, "phase": phase, "attempts": attempts, "timed_out": timed_out, "pending": pending, "failed": []})
 }
 
 fn lease_taken() -> Value {
@@ -697,7 +699,7 @@ fn with_prewarm_on_the_warm_up_runs_after_the_masking_check_and_its_failure_roll
 #[test]
 fn a_rollback_that_gives_up_keeps_the_original_cause() {
     let mut entries = prepare(vec![after_siblings_entered(snapshot("failed", false))], true);
-    entries.push((Step::RollbackStaging, vec![ok(rollback(false, 60))]));
+    entries.push((Step::RollbackStaging, vec![ok(rollback(false, 240))]));
     let run = compare("rollback-incomplete", false, script(entries));
     run.assert_conforms();
     assert_eq!(run.local.error.as_deref(), Some("RollbackIncompleteError"));

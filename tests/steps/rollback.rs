@@ -50,6 +50,23 @@ async fn a_rollback_deletes_what_the_run_made_and_the_schedule_last() {
     assert_eq!((again["complete"].as_bool(), strings(&again, "deleted")), (Some(true), vec![]));
 }
 
+/// A copy RDS is still restoring cannot be deleted yet: the rollback waits for it as long as
+/// the plan lets a restore take (plus half an hour for the deletions), then says it timed out.
+#[tokio::test(start_paused = true)]
+async fn the_rollback_times_out_only_after_the_plans_restore_time_and_half_an_hour() {
+    use rehearsal_core::steps::rollback::{attempts_allowed, SECONDS_BETWEEN_ATTEMPTS};
+    let run = Run::planned().await;
+    let allowed = attempts_allowed(&run.plan);
+    let minutes = run.plan.timeouts.restore_minutes.max(run.plan.timeouts.snapshot_minutes) + 30;
+    assert_eq!(allowed * SECONDS_BETWEEN_ATTEMPTS, minutes * 60);
+    // Deletions take minutes: right after they were asked for, everything is still pending.
+    run.staging_built().await;
+    let before = run.ok(ROLLBACK, input(&run)(allowed - 2)).await;
+    assert_eq!((before["complete"].as_bool(), before["timed_out"].as_bool()), (Some(false), Some(false)), "{before}");
+    let last = run.ok(ROLLBACK, input(&run)(allowed - 1)).await;
+    assert_eq!((last["complete"].as_bool(), last["timed_out"].as_bool()), (Some(false), Some(true)), "{last}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn what_someone_else_made_under_a_planned_name_is_kept() {
     let run = Run::planned().await;

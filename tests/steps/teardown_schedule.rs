@@ -94,8 +94,8 @@ async fn a_malformed_target_is_refused_naming_the_field() {
     assert!(run.calls_of(SCHEDULE).is_empty());
 }
 
-/// Runbook step 8.5: after a promotion the teardown comes soon; the schedule is replaced (an
-/// `at()` cannot be edited) and a retry keeps the moved one.
+/// Runbook step 8.5: after a promotion the teardown comes soon; the schedule is updated in
+/// place (never absent, as between a delete and a create) and a retry keeps the moved one.
 #[tokio::test(start_paused = true)]
 async fn a_promotion_moves_the_teardown_forward_once() {
     let run = Run::planned().await;
@@ -106,14 +106,27 @@ async fn a_promotion_moves_the_teardown_forward_once() {
     let delay = Duration::minutes(input["promotion"]["teardown_delay_minutes"].as_i64().unwrap());
     assert_eq!((at(&moved), moved["reused"].as_bool()), (run.account.now() + delay, Some(false)));
     assert_eq!(scheduled(&run).await.unwrap().at, at(&moved));
-    assert_eq!((run.deleted_by(PROMOTED), run.created_by(PROMOTED)), (vec![schedule_id(&run)], vec![schedule_id(&run)]));
+    assert_eq!((run.deleted_by(PROMOTED), run.created_by(PROMOTED)), (vec![], vec![]));
+    assert_eq!(run.calls_of(PROMOTED), ["GetSchedule", "UpdateSchedule"]);
     minutes(5).await;
     let again = run.ok(PROMOTED, input).await;
     assert_eq!((at(&again), again["reused"].as_bool()), (at(&moved), Some(true)));
-    assert_eq!(run.created_by(PROMOTED).len(), 1);
+    assert_eq!(run.calls_of(PROMOTED), ["GetSchedule", "UpdateSchedule", "GetSchedule"]);
 
     // A schedule that vanished (fired, or deleted by hand) is created again.
     run.operator().delete_schedule(SCHEDULE_GROUP, &run.plan.teardown_schedule_name()).await.unwrap();
     assert_eq!(run.ok(PROMOTED, promoted(&run)).await["reused"], json!(false));
     assert!(scheduled(&run).await.is_some());
+}
+
+/// A schedule of the same name someone makes while the promotion moves the teardown cannot take
+/// the staging's teardown away: the update leaves no moment without this run's schedule.
+#[tokio::test(start_paused = true)]
+async fn a_conflict_while_moving_the_teardown_keeps_this_runs_schedule() {
+    let run = Run::planned().await;
+    run.ok(SCHEDULE, run.with_plan(targets())).await;
+    run.inject(PROMOTED, FaultKind::AlreadyExists);
+    run.ok(PROMOTED, promoted(&run)).await;
+    let schedule = scheduled(&run).await.unwrap();
+    assert_eq!(scheduled_run_id(&schedule).as_deref(), Some(run.plan.run_id.as_str()));
 }

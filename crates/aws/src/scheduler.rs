@@ -18,12 +18,14 @@ fn parse_at(expression: &str) -> Option<DateTime<Utc>> {
     Some(NaiveDateTime::parse_from_str(inner, AT_FORMAT).ok()?.and_utc())
 }
 
-impl Scheduler for AwsCloud {
-    async fn create_schedule(&self, schedule: &OneTimeSchedule) -> CloudResult<()> {
+/// A one-time schedule's settings on a CreateSchedule or UpdateSchedule builder (UpdateSchedule
+/// replaces every setting, so both name them all).
+macro_rules! one_time {
+    ($builder:expr, $schedule:expr) => {{
+        let schedule: &OneTimeSchedule = $schedule;
         let target =
             Target::builder().arn(&schedule.target_arn).role_arn(&schedule.role_arn).input(&schedule.input).build().map_err(from_build)?;
-        self.scheduler
-            .create_schedule()
+        $builder
             .name(&schedule.name)
             .group_name(&schedule.group)
             .schedule_expression(at_expression(schedule.at))
@@ -37,6 +39,16 @@ impl Scheduler for AwsCloud {
             .await
             .map_err(from_sdk)?;
         Ok(())
+    }};
+}
+
+impl Scheduler for AwsCloud {
+    async fn create_schedule(&self, schedule: &OneTimeSchedule) -> CloudResult<()> {
+        one_time!(self.scheduler.create_schedule(), schedule)
+    }
+
+    async fn update_schedule(&self, schedule: &OneTimeSchedule) -> CloudResult<()> {
+        one_time!(self.scheduler.update_schedule(), schedule)
     }
 
     async fn get_schedule(&self, group: &str, name: &str) -> CloudResult<Option<OneTimeSchedule>> {

@@ -85,6 +85,7 @@ impl Then {
         staging: &RunReport,
         staging_arn: &str,
         accept_branch_head: bool,
+        approval: ApprovalAnswer,
         progress: W,
     ) -> Result<MachineReport, RunError> {
         let (definition, input) = match self {
@@ -108,7 +109,7 @@ impl Then {
             input,
             faults: Vec::new(),
             start_time: account.now(),
-            approval: ApprovalAnswer::Approve,
+            approval,
             stack: ApprovalSettings::default(),
         };
         run_execution_on(account, execution, progress).await

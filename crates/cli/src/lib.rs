@@ -25,4 +25,5 @@ pub mod progress;
 pub mod remote;
 pub mod report;
 pub mod run;
+pub mod simulate;
 pub mod wire;

@@ -27,8 +27,8 @@ pub fn local_execution_name(start_time: DateTime<Utc>) -> String {
 /// the document names, as the image it rehearses when it names one (a rehearsal deploys as
 /// production does): App Runner building its branch (the runbook), App Runner running an ECR
 /// image, or ECS Express Mode.
-pub fn simulated_account(document: &Value, start_time: DateTime<Utc>) -> SimAccount {
-    let account = SimAccount::new(rehearsal_sim::SimConfig::default(), start_time);
+pub fn simulated_account(document: &Value, config: rehearsal_sim::SimConfig, start_time: DateTime<Utc>) -> SimAccount {
+    let account = SimAccount::new(config, start_time);
     let service = document.get("service");
     match (service.and_then(|s| s.get("backend")).and_then(Value::as_str), service.and_then(|s| s.get("image"))) {
         (Some("ecs-express"), _) => account.deploy_production_on_ecs_express(),

@@ -8,6 +8,7 @@ use rehearsal_cli::exit::Exit;
 use rehearsal_cli::plan::PlanCommand;
 use rehearsal_cli::remote::RemoteCommand;
 use rehearsal_cli::run::RunCommand;
+use rehearsal_cli::simulate::SimulateCommand;
 use std::process::ExitCode;
 
 /// Rehearse a risky release: copy production into a disposable staging environment, deploy,
@@ -33,6 +34,9 @@ enum Command {
         #[command(subcommand)]
         command: AslCommand,
     },
+    /// Many staging runs on the simulated account with random faults, durations and concurrent
+    /// starts, then promotion or not and teardown, each checked against the invariants.
+    Simulate(SimulateCommand),
     /// Benchmarks that print figures (on the simulated account, virtual clock).
     Bench {
         #[command(subcommand)]
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         Command::Plan(command) => command.run(),
         Command::Remote(command) => command.run(),
         Command::Asl { command } => command.run(),
+        Command::Simulate(command) => command.run(),
         Command::Bench { command } => command.run(),
     };
     let exit: Exit = ended.unwrap_or_else(|error| {

@@ -45,7 +45,8 @@ impl PlanCommand {
         let document = read_json("--input", self.input.as_deref())?;
         let start_time = Utc::now().with_nanosecond(0).unwrap_or_else(Utc::now);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
-        let account = runtime.block_on(async { crate::local::simulated_account(&document, start_time) });
+        let account =
+            runtime.block_on(async { crate::local::simulated_account(&document, rehearsal_sim::SimConfig::default(), start_time) });
         // Refused as a run refuses it: before the first call.
         crate::execution::checked_input(&document)?;
         // The execution a `rehearsal run --local` started now would be, on the simulated stack.

@@ -2,7 +2,7 @@
 //! by `--then promote|teardown`) or over the wire (`--endpoint-url`), its summary, its report.
 
 use crate::exit::{CliError, Exit};
-use crate::follow_up::{run_staging_recorded, Then};
+use crate::follow_up::{run_staging_recorded, ApprovalAnswer, Then};
 use crate::input::read_json;
 use crate::local::{run_on, LocalRun};
 use crate::report::{write_markdown, write_report, RunStatus};
@@ -87,7 +87,7 @@ impl RunCommand {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
         let wall = Instant::now();
         println!("rehearsal: staging pipeline on the simulated account (virtual clock)");
-        let account = runtime.block_on(async { crate::local::simulated_account(&input, start_time) });
+        let account = runtime.block_on(async { crate::local::simulated_account(&input, rehearsal_sim::SimConfig::default(), start_time) });
         let (report, staging_arn) = runtime.block_on(async {
             match self.then {
                 None => run_on(&account, run, std::io::stdout()).await.map(|r| (r, None)),
@@ -108,7 +108,14 @@ impl RunCommand {
         };
         let approved = if then == Then::Promote { " (approved at once)" } else { "" };
         println!("\nrehearsal: {} on the same simulated account{approved}", then.name());
-        let execution = runtime.block_on(then.run_after(&account, &report, &staging_arn, self.accept_branch_head, std::io::stdout()))?;
+        let execution = runtime.block_on(then.run_after(
+            &account,
+            &report,
+            &staging_arn,
+            self.accept_branch_head,
+            ApprovalAnswer::Approve,
+            std::io::stdout(),
+        ))?;
         execution.print_summary(then.name());
         write_report(&serde_json::json!({"staging": report, "then": execution}), self.report.as_deref());
         Ok(if execution.succeeded { Exit::Succeeded } else { Exit::Failed })

@@ -779,6 +779,9 @@ pub struct OneTimeSchedule {
 pub trait Scheduler {
     fn create_schedule(&self, schedule: &OneTimeSchedule) -> impl Future<Output = CloudResult<()>> + Send;
     fn get_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<Option<OneTimeSchedule>>> + Send;
+    /// Replaces an existing schedule's time, target and input at once (UpdateSchedule): it is
+    /// never absent in between, as it would be between a delete and a create.
+    fn update_schedule(&self, schedule: &OneTimeSchedule) -> impl Future<Output = CloudResult<()>> + Send;
     fn delete_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<()>> + Send;
 }
 

@@ -342,6 +342,10 @@ impl<H, P, S> Scheduler for LiveCloud<H, P, S> {
         self.aws.get_schedule(group, name)
     }
 
+    fn update_schedule(&self, schedule: &OneTimeSchedule) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.update_schedule(schedule)
+    }
+
     fn delete_schedule(&self, group: &str, name: &str) -> impl Future<Output = CloudResult<()>> + Send {
         self.aws.delete_schedule(group, name)
     }

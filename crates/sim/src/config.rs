@@ -53,6 +53,34 @@ pub struct SimConfig {
     pub express_drain: Duration,
 }
 
+impl SimConfig {
+    /// Every duration multiplied by its own `factor()` (called once per duration, in the
+    /// order of the fields): an account whose calls take other, still realistic, times.
+    pub fn scaled_each(self, mut factor: impl FnMut() -> f64) -> Self {
+        Self {
+            snapshot: self.snapshot.mul_f64(factor()),
+            restore: self.restore.mul_f64(factor()),
+            log_replay_per_hour: self.log_replay_per_hour.mul_f64(factor()),
+            aurora_clone: self.aurora_clone.mul_f64(factor()),
+            aurora_instance: self.aurora_instance.mul_f64(factor()),
+            service_create: self.service_create.mul_f64(factor()),
+            deployment: self.deployment.mul_f64(factor()),
+            instance_delete: self.instance_delete.mul_f64(factor()),
+            service_delete: self.service_delete.mul_f64(factor()),
+            snapshot_delete: self.snapshot_delete.mul_f64(factor()),
+            rename: self.rename.mul_f64(factor()),
+            stop: self.stop.mul_f64(factor()),
+            password_reset: self.password_reset.mul_f64(factor()),
+            express_provision: self.express_provision.mul_f64(factor()),
+            express_tasks: self.express_tasks.mul_f64(factor()),
+            express_canary_bake: self.express_canary_bake.mul_f64(factor()),
+            express_bake: self.express_bake.mul_f64(factor()),
+            express_rollback: self.express_rollback.mul_f64(factor()),
+            express_drain: self.express_drain.mul_f64(factor()),
+        }
+    }
+}
+
 impl Default for SimConfig {
     fn default() -> Self {
         let minutes = |m: u64| Duration::from_secs(60 * m);

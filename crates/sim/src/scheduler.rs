@@ -30,8 +30,9 @@ fn key(group: &str, name: &str) -> (String, String) {
 }
 
 impl World {
-    fn create_schedule(&mut self, ctx: &Ctx, schedule: &OneTimeSchedule) -> CloudResult<()> {
-        let (group, name) = (&schedule.group, &schedule.name);
+    /// What CreateSchedule and UpdateSchedule both validate.
+    fn check_schedule(schedule: &OneTimeSchedule) -> CloudResult<()> {
+        let name = &schedule.name;
         if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
             return Err(validation(format!("Schedule name {name:?} must be 1 to 64 letters, digits, '-', '_' or '.'.")));
         }
@@ -41,6 +42,12 @@ impl World {
         if !schedule.target_arn.starts_with("arn:aws:") || !schedule.role_arn.starts_with(&format!("arn:aws:iam::{ACCOUNT_ID}:role/")) {
             return Err(validation("Target and RoleArn must be ARNs of this account.".into()));
         }
+        Ok(())
+    }
+
+    fn create_schedule(&mut self, ctx: &Ctx, schedule: &OneTimeSchedule) -> CloudResult<()> {
+        let (group, name) = (&schedule.group, &schedule.name);
+        Self::check_schedule(schedule)?;
         if !self.schedule_groups.contains(group) {
             return Err(CloudError::new(
                 CloudErrorKind::NotFound,
@@ -65,6 +72,15 @@ impl World {
         Ok(())
     }
 
+    /// UpdateSchedule: the schedule must exist; it keeps its origin (whoever made it).
+    fn update_schedule(&mut self, schedule: &OneTimeSchedule) -> CloudResult<()> {
+        Self::check_schedule(schedule)?;
+        let existing =
+            self.schedules.get_mut(&key(&schedule.group, &schedule.name)).ok_or_else(|| not_found(&schedule.group, &schedule.name))?;
+        existing.schedule = schedule.clone();
+        Ok(())
+    }
+
     fn delete_schedule(&mut self, ctx: &Ctx, group: &str, name: &str) -> CloudResult<()> {
         self.schedules.remove(&key(group, name)).ok_or_else(|| not_found(group, name))?;
         self.deleted(ctx, "schedule", &format!("{group}/{name}"));
@@ -79,6 +95,10 @@ impl Scheduler for SimCloud {
 
     async fn get_schedule(&self, group: &str, name: &str) -> CloudResult<Option<OneTimeSchedule>> {
         self.aws(api("GetSchedule"), |w, _| Ok(w.schedules.get(&key(group, name)).map(|s| s.schedule.clone())))
+    }
+
+    async fn update_schedule(&self, schedule: &OneTimeSchedule) -> CloudResult<()> {
+        self.aws(api("UpdateSchedule"), |w, _| w.update_schedule(schedule))
     }
 
     async fn delete_schedule(&self, group: &str, name: &str) -> CloudResult<()> {

@@ -496,6 +496,12 @@ async fn teardown_is_scheduled_once_at_a_time_then_deleted() {
     let rerun = cloud.create_schedule(&OneTimeSchedule { at: schedule.at + Duration::hours(1), ..schedule.clone() }).await.unwrap_err();
     assert_eq!((rerun.kind, rerun.code.as_str()), (CloudErrorKind::AlreadyExists, "ConflictException"));
 
+    // UpdateSchedule replaces the time, target and input in place.
+    let moved = OneTimeSchedule { at: schedule.at + Duration::hours(2), input: r#"{"run_id":"moved"}"#.into(), ..schedule.clone() };
+    cloud.update_schedule(&moved).await.unwrap();
+    assert_eq!(cloud.get_schedule("rehearsal", &schedule.name).await, Ok(Some(moved.clone())));
+    let absent = cloud.update_schedule(&OneTimeSchedule { name: "never-created".into(), ..moved }).await.unwrap_err();
+    assert!(absent.is(CloudErrorKind::NotFound), "{absent:?}");
     cloud.delete_schedule("rehearsal", &schedule.name).await.unwrap();
     assert_eq!(cloud.get_schedule("rehearsal", &schedule.name).await, Ok(None));
     let again = cloud.delete_schedule("rehearsal", &schedule.name).await.unwrap_err();

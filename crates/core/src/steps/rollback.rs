@@ -52,6 +52,9 @@ pub struct RollbackState {
     /// Deletions that failed for a reason retrying will not fix.
     pub failed: Vec<String>,
     pub attempts: u32,
+    /// Not complete after [`attempts_allowed`]: the state machine gives up (loudly).
+    #[serde(default)]
+    pub timed_out: bool,
     /// The staging database's final snapshot, when one was asked for and taken.
     #[serde(default)]
     pub final_snapshot: Option<String>,
@@ -212,6 +215,18 @@ pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler 
     remove_staging(cloud, &input.plan, input.attempts, &RemovalOptions::default()).await
 }
 
+/// The state machines wait this long between two attempts (`WaitBeforeRollingBackAgain`,
+/// `WaitBeforeTearingDownAgain`).
+pub const SECONDS_BETWEEN_ATTEMPTS: u32 = 30;
+
+/// Attempts before a rollback or teardown gives up: long enough for a copy still being
+/// restored or snapshotted when the run failed to finish (RDS deletes neither meanwhile) within
+/// the plan's own bounds, plus half an hour for the deletions themselves.
+pub fn attempts_allowed(plan: &RunPlan) -> u32 {
+    let minutes = plan.timeouts.restore_minutes.max(plan.timeouts.snapshot_minutes) + 30;
+    minutes * 60 / SECONDS_BETWEEN_ATTEMPTS
+}
+
 /// Deletes what the run of `plan` created in staging (one attempt; see the module docs).
 pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + ObjectStore + Sync>(
     cloud: &C,
@@ -331,5 +346,6 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
 
     state.complete = state.pending.is_empty() && state.failed.is_empty();
     state.phase = if state.complete { Phase::Ready } else { Phase::InProgress };
+    state.timed_out = !state.complete && state.attempts >= attempts_allowed(plan);
     Ok(state)
 }

@@ -99,10 +99,10 @@ pub async fn schedule_teardown_after_promotion<C: Scheduler + Clock + Sync>(
         if scheduled_reason(&existing).as_deref() == Some(PROMOTED) {
             return Ok(ScheduledTeardown { name: existing.name, group: existing.group, at: existing.at, reused: true });
         }
-        match cloud.delete_schedule(&wanted.group, &wanted.name).await {
-            Err(e) if e.is(CloudErrorKind::NotFound) => {}
-            other => other.op("DeleteSchedule")?,
-        }
+        // Updated in place: a delete then a create would leave staging without its teardown if
+        // the create failed (a schedule of the same name made meanwhile, say).
+        cloud.update_schedule(&wanted).await.op("UpdateSchedule")?;
+        return Ok(ScheduledTeardown { name: wanted.name, group: wanted.group, at: wanted.at, reused: false });
     }
     cloud.create_schedule(&wanted).await.op("CreateSchedule")?;
     Ok(ScheduledTeardown { name: wanted.name, group: wanted.group, at: wanted.at, reused: false })

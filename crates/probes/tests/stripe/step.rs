@@ -165,6 +165,9 @@ impl Scheduler for TestCloud {
     async fn get_schedule(&self, group: &str, name: &str) -> CloudResult<Option<OneTimeSchedule>> {
         self.sim.get_schedule(group, name).await
     }
+    async fn update_schedule(&self, schedule: &OneTimeSchedule) -> CloudResult<()> {
+        self.sim.update_schedule(schedule).await
+    }
     async fn delete_schedule(&self, group: &str, name: &str) -> CloudResult<()> {
         self.sim.delete_schedule(group, name).await
     }
