@@ -79,7 +79,7 @@ impl Case {
 
 /// A fixed start (09:00 UTC, six hours after the simulated backup window): the same table on
 /// every machine and day.
-fn bench_start() -> DateTime<Utc> {
+pub(crate) fn bench_start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z").expect("a valid time").with_timezone(&Utc)
 }
 

@@ -182,11 +182,12 @@ pub struct Scenario {
 
 /// Steps of the three definitions (a fault in another could never fire).
 fn pipeline_steps() -> Vec<Step> {
-    let used = |s: &Step| {
-        let key = format!("${{{}}}", s.arn_key());
-        [STAGING_DEFINITION, PROMOTE_DEFINITION, TEARDOWN_DEFINITION].iter().any(|d| d.contains(&key))
-    };
-    Step::ALL.iter().copied().filter(used).collect()
+    [STAGING_DEFINITION, PROMOTE_DEFINITION, TEARDOWN_DEFINITION]
+        .iter()
+        .flat_map(|d| steps_of(d))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 impl Scenario {
@@ -250,7 +251,7 @@ pub struct Simulated {
 }
 
 fn start_time() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-24T09:00:00Z").expect("a valid time").with_timezone(&Utc)
+    crate::bench::bench_start()
 }
 
 /// When `report`'s TakeStagingLease answered.

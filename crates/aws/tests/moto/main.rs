@@ -157,24 +157,29 @@ async fn staging_is_restored_to_production_s_latest_restorable_time_with_product
     assert_eq!((missing.kind, missing.code.as_str()), (CloudErrorKind::NotFound, "DBInstanceNotFound"));
 }
 
+/// Production's Aurora PostgreSQL cluster `id`, in production's network.
+async fn production_cluster(cloud: &AwsCloud, id: &str, subnet_group: &str, security_group: &str) {
+    cloud
+        .rds
+        .create_db_cluster()
+        .db_cluster_identifier(id)
+        .engine("aurora-postgresql")
+        .master_username("tableicty_admin")
+        .master_user_password("production-password")
+        .db_subnet_group_name(subnet_group)
+        .vpc_security_group_ids(security_group)
+        .send()
+        .await
+        .expect("create production's cluster");
+}
+
 #[tokio::test]
 async fn an_aurora_clone_gets_its_instance_a_new_password_and_is_deleted_after_it() {
     let moto = moto();
     let cloud = cloud(&moto).await;
     let (subnet_group, sg) = production(&moto, &cloud).await;
     let (source, clone_id, writer) = ("tableicty-production-cluster", "tableicty-staging-db-cluster", "tableicty-aurora-writer");
-    cloud
-        .rds
-        .create_db_cluster()
-        .db_cluster_identifier(source)
-        .engine("aurora-postgresql")
-        .master_username("tableicty_admin")
-        .master_user_password("production-password")
-        .db_subnet_group_name(&subnet_group)
-        .vpc_security_group_ids(&sg)
-        .send()
-        .await
-        .expect("create production's cluster");
+    production_cluster(&cloud, source, &subnet_group, &sg).await;
     let writer_request = ClusterInstanceRequest {
         instance_id: writer.into(),
         cluster_id: source.into(),
@@ -243,18 +248,7 @@ async fn an_aurora_cluster_snapshot_is_restored_as_a_new_cluster() {
     let cloud = cloud(&moto).await;
     let (subnet_group, sg) = production(&moto, &cloud).await;
     let (source, copy_id, snapshot_id) = ("tableicty-production-cluster", "tableicty-staging-db-cluster", "rehearsal-tableicty-1");
-    cloud
-        .rds
-        .create_db_cluster()
-        .db_cluster_identifier(source)
-        .engine("aurora-postgresql")
-        .master_username("tableicty_admin")
-        .master_user_password("production-password")
-        .db_subnet_group_name(&subnet_group)
-        .vpc_security_group_ids(&sg)
-        .send()
-        .await
-        .expect("create production's cluster");
+    production_cluster(&cloud, source, &subnet_group, &sg).await;
 
     let taken = cloud.create_cluster_snapshot(source, snapshot_id, &run_tags()).await.unwrap();
     let described = cloud.describe_cluster_snapshot(snapshot_id).await.unwrap().expect("the snapshot exists");
