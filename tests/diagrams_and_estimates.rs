@@ -112,12 +112,14 @@ fn simulated_durations() -> ExpectedDurations {
         ("WaitForService", sim.service_create),
         ("WaitForRedeploy", sim.deployment),
     ];
-    // The run below takes the default staging.source, snapshot, and no warm-up.
+    // The run below takes the default staging.source, snapshot, no warm-up and the runbook's frontend.
     let choices = BTreeMap::from(
         [
             ("ChooseStagingSource", "SnapshotProductionDatabase"),
             ("IsRestoreStarted", "RestoreStagingDatabase"),
             ("IsPrewarmOn", "PrewarmOff"),
+            ("IsFrontendServedByCloudFront", "StagingFrontendNotServed"),
+            ("IsFrontendUrlPublished", "PublishFrontendUrl"),
         ]
         .map(|(choice, next)| (choice.to_string(), next.to_string())),
     );
@@ -209,7 +211,8 @@ fn the_critical_path_is_what_a_run_on_the_simulated_account_takes() {
             "WaitForService",
             "CheckStagingService",
             "DeployedChecks",
-            "RegisterStripeWebhook",
+            "PointStripeWebhook",
+            "IsFrontendUrlPublished",
             "PublishFrontendUrl",
             "IsRedeployDone",
             "WaitForRedeploy",

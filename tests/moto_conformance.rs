@@ -330,6 +330,7 @@ fn plan() -> Value {
         "secret_key": {"source": "copy", "exposes": "production's SECRET_KEY"},
         "release": {"backend": "apprunner", "requested_image": null, "image": null, "branch": "main"},
         "staging_db": {"restore_from_backups": false, "clone_cluster": false, "snapshot_cluster": false, "prewarm": {"enabled": false}},
+        "frontend_distribution": false,
     })
 }
 
@@ -395,7 +396,9 @@ fn rollback(complete: bool, attempts: u32) -> Value {
     let phase = if complete { Phase::Ready } else { Phase::InProgress };
     // `attempts_allowed` for the default timeouts: restore 90 minutes, plus 30, every 30 s.
     let timed_out = !complete && attempts >= 240;
-    json!({"complete": complete, "phase": phase, "attempts": attempts, "timed_out": timed_out, "pending": pending, "failed": []})
+    let remedy =
+        "the teardown schedule rehearsal/rehearsal-teardown-tableicty-20261124 is kept and tears it down at 2026-11-25 09:00:00 UTC";
+    json!({"complete": complete, "phase": phase, "attempts": attempts, "timed_out": timed_out, "pending": pending, "failed": [], "remedy": remedy})
 }
 
 fn lease_taken() -> Value {
@@ -424,6 +427,7 @@ fn prepare(snapshot_replies: Vec<Value>, slow_siblings: bool) -> Vec<(Step, Vec<
         (Step::TakeStagingLease, vec![ok(lease_taken())]),
         (Step::SnapshotProductionDatabase, snapshot_replies),
         (Step::WriteStagingParameters, vec![sibling(arns(&["SECRET_KEY", "PGCRYPTO_KEY"]))]),
+        (Step::RegisterStripeWebhook, vec![ok(webhook())]),
         (Step::ScheduleStagingTeardown, vec![sibling(teardown())]),
         (Step::CopyStagingFrontend, vec![sibling(frontend_copied())]),
     ];
@@ -434,6 +438,12 @@ fn prepare(snapshot_replies: Vec<Value>, slow_siblings: bool) -> Vec<(Step, Vec<
         replies.extend(masked());
     }
     replies
+}
+
+/// What `register_stripe_webhook` answers (and `point_stripe_webhook`, with the service's URL).
+fn webhook() -> Value {
+    json!({"webhook_id": "we_123", "url": "https://tableicty-staging.s3.amazonaws.com/stripe/webhook", "replaced": [],
+        "arns": {"STRIPE_WEBHOOK_SECRET": "arn:aws:ssm:us-east-1:123456789012:parameter/tableicty/staging/STRIPE_WEBHOOK_SECRET"}})
 }
 
 /// The masking step's and its check's replies.
@@ -463,8 +473,13 @@ fn happy_path_matches_until_moto_reads_through_a_wrapped_parallel_result() {
     let mut entries = prepare(vec![ok(snapshot("available", false))], false);
     entries.extend([
         (Step::CreateStagingService, vec![ok(service("OPERATION_IN_PROGRESS", "SUCCEEDED", false))]),
-        (Step::RegisterStripeWebhook, vec![ok(json!({"webhook_id": "we_123", "arns": {"STRIPE_WEBHOOK_SECRET": "arn:aws:ssm:us-east-1:123456789012:parameter/tableicty/staging/STRIPE_WEBHOOK_SECRET"}}))]),
-        (Step::ConfigureStagingFrontend, vec![ok(json!({"bucket": "tableicty-staging", "config_key": "config.json", "api_url": "https://abc123.us-east-1.awsapprunner.com"}))]),
+        (Step::PointStripeWebhook, vec![ok(webhook())]),
+        (
+            Step::ConfigureStagingFrontend,
+            vec![ok(
+                json!({"bucket": "tableicty-staging", "config_key": "config.json", "api_url": "https://abc123.us-east-1.awsapprunner.com"}),
+            )],
+        ),
         (Step::PublishFrontendUrl, vec![ok(service("RUNNING", "SUCCEEDED", false))]),
         (Step::VerifyStagingMigrations, vec![ok(checks("tenant tables exist"))]),
         (Step::TriggerStagingBackfill, vec![ok(json!({"response": {"status": 200, "tenants": 1}}))]),
@@ -590,6 +605,7 @@ fn every_wait_loop_of_the_build_then_a_failed_service_and_a_second_rollback_pass
         (Step::WriteStagingDatabaseUrl, vec![ok(arns(&["DATABASE_URL"]))]),
         (Step::ResetStagingDatabasePassword, vec![ok(database("resetting-master-credentials", false))]),
         (Step::WriteStagingParameters, vec![ok(arns(&["SECRET_KEY"]))]),
+        (Step::RegisterStripeWebhook, vec![ok(webhook())]),
         (Step::ScheduleStagingTeardown, vec![ok(teardown())]),
         (Step::CopyStagingFrontend, vec![ok(frontend_copied())]),
         (Step::CreateStagingService, vec![ok(service("OPERATION_IN_PROGRESS", "IN_PROGRESS", false))]),
@@ -631,7 +647,7 @@ fn a_service_past_its_deadline_times_out_and_rolls_back() {
 fn a_redeploy_that_rolled_back_fails_its_branch_and_rolls_staging_back() {
     let mut entries = through_service(vec![ok(service("RUNNING", "SUCCEEDED", false))]);
     entries.extend([
-        (Step::RegisterStripeWebhook, vec![after_siblings_entered(json!({"webhook_id": "we_123", "arns": {}}))]),
+        (Step::PointStripeWebhook, vec![after_siblings_entered(webhook())]),
         (
             Step::ConfigureStagingFrontend,
             vec![ok(
@@ -655,8 +671,8 @@ fn a_redeploy_that_rolled_back_fails_its_branch_and_rolls_staging_back() {
 fn a_failed_check_rolls_staging_back_and_fails_with_the_check() {
     let mut entries = through_service(vec![ok(service("RUNNING", "SUCCEEDED", false))]);
     entries.extend([
-        // Still registering the webhook when the migration check fails.
-        (Step::RegisterStripeWebhook, vec![ok_after(2.0, json!({"webhook_id": "we_123", "arns": {}}))]),
+        // Still pointing the webhook at the service when the migration check fails.
+        (Step::PointStripeWebhook, vec![ok_after(2.0, webhook())]),
         (
             Step::ConfigureStagingFrontend,
             vec![ok(
@@ -706,7 +722,8 @@ fn a_rollback_that_gives_up_keeps_the_original_cause() {
     assert_eq!(
         run.local.cause.as_deref(),
         Some(
-            "rollback gave up with resources left: [\"db:tableicty-staging-db\"] []; the teardown schedule is kept. \
+            "rollback gave up with resources left: [\"db:tableicty-staging-db\"] []; the teardown schedule \
+             rehearsal/rehearsal-teardown-tableicty-20261124 is kept and tears it down at 2026-11-25 09:00:00 UTC. \
              It started after: production snapshot tableicty-production-backup-20261124 ended in status failed"
         )
     );

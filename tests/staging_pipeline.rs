@@ -5,7 +5,7 @@ use rehearsal_cli::execution::RunError;
 use rehearsal_cli::follow_up::{staging_execution_arn, staging_state_machine_arn};
 use rehearsal_cli::local::{run_on, LocalRun};
 use rehearsal_cli::report::{AccountRecord, RunReport, RunStatus, StateSummary};
-use rehearsal_core::cloud::{ExecutionInfo, ParameterKind, ParameterStore, Rds, ServiceHost, ServiceLocation};
+use rehearsal_core::cloud::{ExecutionInfo, ParameterKind, ParameterStore, PaymentWebhooks, Rds, ServiceHost, ServiceLocation};
 use rehearsal_core::lease::{lease_parameter, Lease, LeasedEnvironment};
 use rehearsal_core::plan::staging_parameter_keys;
 use rehearsal_core::steps::Step;
@@ -135,6 +135,50 @@ fn a_failure_after_the_frontend_copy_deletes_the_staging_bucket_with_every_versi
         assert!(ledger(&report).leftovers.is_empty(), "{:?}", ledger(&report).leftovers);
         assert_eq!(ledger(&report).production_writes, json!([]));
     });
+}
+
+/// `frontend.serving: cloudfront`: the distribution's URL is FRONTEND_URL before the service
+/// exists, so the service starts with every variable and is deployed once.
+#[test]
+fn served_through_cloudfront_staging_starts_with_every_variable_and_is_deployed_once() {
+    runtime().block_on(async {
+        let account = new_account();
+        let report = run_pipeline(&account, json!({"frontend": {"serving": "cloudfront"}}), &[]).await.unwrap();
+        assert_eq!(report.status, RunStatus::Succeeded, "{:?} {:?}", report.error, report.cause);
+        assert!(report.checks.iter().all(|c| c["passed"] == Value::Bool(true)), "{:#?}", report.checks);
+        let [(distribution, origin)] = account.distributions().try_into().expect("one distribution");
+        assert_eq!((distribution.status.as_str(), distribution.enabled, origin.as_str()), ("Deployed", true, "tableicty-staging"));
+        let served = &report.output.as_ref().unwrap()["frontend"]["served"];
+        let frontend_url = format!("https://{}", distribution.domain_name);
+        assert_eq!(served["url"].as_str(), Some(frontend_url.as_str()), "{served}");
+        let env = account.service_environment("tableicty-staging-backend").expect("the staging service runs");
+        assert_eq!(env.get("FRONTEND_URL"), Some(&frontend_url));
+        assert!(env["STRIPE_WEBHOOK_SECRET"].starts_with("whsec_"));
+        let calls = account.ledger().calls;
+        assert!(!calls.iter().any(|c| c.operation == "UpdateService"), "the service was deployed again");
+        assert!(!report.states.iter().any(|s| s.name == "PublishFrontendUrl"));
+        // The endpoint, made before the service, now posts to it.
+        let staging_url = report.output.as_ref().unwrap()["staging_url"].as_str().unwrap().to_string();
+        let session = account.session("test");
+        let key = session.get_parameter("/tableicty/staging/STRIPE_SECRET_KEY").await.unwrap().unwrap().value;
+        let [endpoint] = session.list_webhooks(&key).await.unwrap().try_into().expect("one endpoint");
+        assert!(endpoint.url.starts_with(&format!("{staging_url}/")), "{} is not on {staging_url}", endpoint.url);
+        assert_eq!(ledger(&report).production_writes, json!([]));
+
+        // A failed rehearsal removes the distribution with the rest.
+        let account = new_account();
+        let report =
+            run_pipeline(&account, json!({"frontend": {"serving": "cloudfront"}}), &["validate_staging=failed-check"]).await.unwrap();
+        assert_eq!(report.status, RunStatus::RolledBack, "{:?} {:?}", report.error, report.cause);
+        assert!(account.distributions().is_empty() && account.bucket("tableicty-staging").is_none());
+        assert!(ledger(&report).leftovers.is_empty(), "{:?}", ledger(&report).leftovers);
+    });
+}
+
+#[test]
+fn served_through_cloudfront_every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
+    let (runs, failures) = runtime().block_on(fault_matrix(json!({"frontend": {"serving": "cloudfront"}}), |_| {}, 15));
+    assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
@@ -285,6 +329,10 @@ fn expected_error(step: Step, kind: FaultKind) -> Option<&'static str> {
         (AlreadyExists, TakeStagingLease) => Some("CheckFailedError"),
         (NeverReady, CreateStagingService) => Some("ServiceTimedOutError"),
         (NeverReady, PublishFrontendUrl) => Some("DeploymentTimedOutError"),
+        // CloudFront has no failed state: a change that never ends is the distribution's deadline.
+        (NeverReady, ServeStagingFrontend) => Some("DistributionTimedOutError"),
+        // Pointing an endpoint at a URL creates nothing a foreign resource could stand in for.
+        (AlreadyExists, PointStripeWebhook) => None,
         (AlreadyExists, _) => Some("ResourceNotOwnedError"),
         // The masking records its work but changes nothing: the verification catches it.
         (FailedCheck, MaskStagingDatabase) => Some("CheckFailedError"),
@@ -401,7 +449,7 @@ fn every_fault_in_the_rollbacks_own_steps_ends_clean_or_gives_up_loudly() {
 
 #[test]
 fn every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
-    let (runs, failures) = runtime().block_on(fault_matrix(json!({}), |_| {}, 14));
+    let (runs, failures) = runtime().block_on(fault_matrix(json!({}), |_| {}, 15));
     assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -514,7 +562,7 @@ fn point_in_time_is_refused_before_any_write_when_production_keeps_no_backups() 
 
 #[test]
 fn point_in_time_every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
-    let (runs, failures) = runtime().block_on(fault_matrix(json!({"staging": {"source": "point-in-time"}}), |_| {}, 14));
+    let (runs, failures) = runtime().block_on(fault_matrix(json!({"staging": {"source": "point-in-time"}}), |_| {}, 15));
     assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -608,7 +656,7 @@ fn aurora_snapshot_restores_production_s_cluster_snapshot_as_the_staging_cluster
 
 #[test]
 fn aurora_snapshot_every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
-    let (runs, failures) = runtime().block_on(fault_matrix(json!({"staging": {"source": "snapshot"}}), |a| a.make_production_aurora(), 15));
+    let (runs, failures) = runtime().block_on(fault_matrix(json!({"staging": {"source": "snapshot"}}), |a| a.make_production_aurora(), 16));
     assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -636,7 +684,7 @@ fn a_source_that_cannot_copy_production_s_database_is_refused_before_any_write_n
 #[test]
 fn aurora_clone_every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
     let (runs, failures) =
-        runtime().block_on(fault_matrix(json!({"staging": {"source": "aurora-clone"}}), |a| a.make_production_aurora(), 14));
+        runtime().block_on(fault_matrix(json!({"staging": {"source": "aurora-clone"}}), |a| a.make_production_aurora(), 15));
     assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -651,7 +699,7 @@ fn on_ecs_express(account: &rehearsal_sim::SimAccount) {
 
 #[test]
 fn on_ecs_express_every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback() {
-    let (runs, failures) = runtime().block_on(fault_matrix(ecs_express_document(), on_ecs_express, 14));
+    let (runs, failures) = runtime().block_on(fault_matrix(ecs_express_document(), on_ecs_express, 15));
     assert!(failures.is_empty(), "{} of {runs} runs went wrong:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -830,6 +878,23 @@ fn a_rollback_that_cannot_finish_fails_loudly_and_keeps_the_teardown_schedule() 
         assert_eq!(report.error.as_deref(), Some("RollbackFailedError"));
         assert!(report.cause.as_deref().unwrap().contains("check failed"), "{:?}", report.cause);
         assert!(ledger(&report).leftovers.iter().any(|r| r.contains("rehearsal-teardown-")), "{:?}", ledger(&report).leftovers);
+    });
+}
+
+/// A rollback that gives up says what removes the rest: the run's teardown schedule, or, when
+/// it was never created, a teardown started by hand.
+#[test]
+fn a_rollback_that_gives_up_says_what_removes_the_rest() {
+    runtime().block_on(async {
+        for (faults, remedy) in [
+            (["validate_staging=failed-check", "rollback_staging=never-ready"], "the teardown schedule rehearsal/rehearsal-teardown-"),
+            (["schedule_staging_teardown=fatal", "rollback_staging=never-ready"], "no teardown schedule of this run exists"),
+        ] {
+            let report = run_pipeline(&new_account(), json!({}), &faults).await.unwrap();
+            assert_eq!(report.error.as_deref(), Some("RollbackIncompleteError"), "{faults:?}: {:?}", report.cause);
+            let cause = report.cause.as_deref().unwrap_or_default();
+            assert!(cause.contains(remedy), "{faults:?}: {cause}");
+        }
     });
 }
 

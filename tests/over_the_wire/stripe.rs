@@ -1,6 +1,6 @@
 //! Stripe's webhook endpoints API for the over-the-wire tests (the run registers one for the
-//! staging URL): list, form-encoded create (the signing secret only in its answer) and delete,
-//! for the one test-mode secret key the tests seed.
+//! staging URL): list, form-encoded create (the signing secret only in its answer), update of
+//! the URL and delete, for the one test-mode secret key the tests seed.
 
 use rehearsal_tests::http::{HttpServer, Request, Response};
 use serde_json::{json, Value};
@@ -73,6 +73,22 @@ impl Stripe {
                     body["secret"] = json!(format!("whsec_standin{:04}", endpoints.len() + 1));
                     endpoints.push(endpoint);
                     Response::json(200, &body)
+                }
+                ("POST", Some(rest)) if rest.starts_with('/') => {
+                    let id = &rest[1..];
+                    let fields = form(&request.body);
+                    let url = fields.iter().find(|(k, _)| k == "url").map(|(_, v)| v.clone());
+                    match (endpoints.iter_mut().find(|e| e.id == id), url) {
+                        (Some(endpoint), Some(url)) => {
+                            endpoint.url = url;
+                            Response::json(200, &endpoint.json())
+                        }
+                        (Some(_), None) => stripe_error(400, "Missing required param: url."),
+                        (None, _) => Response::json(
+                            404,
+                            &json!({"error": {"type": "invalid_request_error", "code": "resource_missing", "message": format!("No such webhook endpoint: '{id}'")}}),
+                        ),
+                    }
                 }
                 ("DELETE", Some(rest)) => {
                     let id = rest.trim_start_matches('/');

@@ -100,7 +100,8 @@ impl Run {
     /// checks, the Stripe endpoint included.
     pub async fn staging_built(&self) {
         let (service, _) = self.service_running().await;
-        self.ok(Step::RegisterStripeWebhook, self.with_plan(json!({"service_url": service["url"]}))).await;
+        let webhook = self.ok(Step::RegisterStripeWebhook, self.with_plan(json!({}))).await;
+        self.ok(Step::PointStripeWebhook, self.with_plan(json!({"webhook": webhook, "service_url": service["url"]}))).await;
         self.ok(Step::ScheduleStagingTeardown, self.with_plan(targets())).await;
     }
 

@@ -1,15 +1,21 @@
-//! `copy_staging_frontend` and `configure_staging_frontend`, and the bucket's removal by the
-//! rollback, on the simulated account's S3.
+//! `copy_staging_frontend`, `serve_staging_frontend`, `check_staging_frontend` and
+//! `configure_staging_frontend`, and the removal of the bucket and the distribution by the
+//! rollback, on the simulated account's S3 and CloudFront.
 
-use crate::common::{assert_not_owned, not_ready, Run};
-use rehearsal_core::cloud::ObjectStore;
+use crate::common::{assert_not_owned, invalid_field, not_ready, Run};
+use rehearsal_core::cloud::{ObjectStore, ParameterStore};
+use rehearsal_core::plan::FRONTEND_URL;
+use rehearsal_core::run::FrontendServing;
 use rehearsal_core::steps::Step;
 use rehearsal_core::StepError;
 use rehearsal_sim::seed;
+use rehearsal_sim::FaultKind;
 use serde_json::{json, Value};
 
 const COPY: Step = Step::CopyStagingFrontend;
 const CONFIGURE: Step = Step::ConfigureStagingFrontend;
+const SERVE: Step = Step::ServeStagingFrontend;
+const CHECK: Step = Step::CheckStagingFrontend;
 const BUCKET: &str = "tableicty-staging";
 
 /// Calls the copy as `IsFrontendCopied` does, until it says it is done; answers every state.
@@ -132,4 +138,91 @@ async fn the_rollback_deletes_every_version_and_the_bucket_and_keeps_a_foreign_o
     let attempts = run.until_removed(Step::RollbackStaging, |n| run.with_plan(json!({"attempts": n}))).await;
     assert!(attempts[0]["kept"].to_string().contains(BUCKET), "{attempts:?}");
     assert!(!run.calls_of(Step::RollbackStaging).iter().any(|c| c == "DeleteBucket" || c == "DeleteObjects"));
+}
+
+/// A run whose document says `frontend.serving: cloudfront`, its build copied.
+async fn served_run() -> Run {
+    let mut run = Run::planned().await;
+    run.plan.frontend.serving = FrontendServing::Cloudfront;
+    run.plan.frontend_distribution = true;
+    copy_all(&run).await;
+    run
+}
+
+#[tokio::test(start_paused = true)]
+async fn served_through_cloudfront_only_the_runs_distribution_reads_the_bucket_and_its_url_is_frontend_url() {
+    let run = served_run().await;
+    let served = run.ok(SERVE, run.with_plan(json!({}))).await;
+    let id = served["distribution_id"].as_str().unwrap().to_string();
+    let frontend_url = run.plan.staging_parameter(FRONTEND_URL);
+    assert_eq!(run.created_by(SERVE), [format!("distribution {id}"), format!("parameter {frontend_url}")]);
+    run.assert_this_runs("distribution", &id);
+    assert_eq!(
+        (served["phase"].as_str(), served["status"].as_str(), served["reused"].as_bool()),
+        (Some("in_progress"), Some("InProgress"), Some(false))
+    );
+
+    let (distribution, origin) = run.account.distributions().pop().expect("one distribution");
+    assert_eq!((distribution.comment.as_str(), origin.as_str()), (run.plan.distribution_name().as_str(), BUCKET));
+    let url = format!("https://{}", distribution.domain_name);
+    assert!(url.ends_with(".cloudfront.net") && served["url"] == json!(url), "{served}");
+    assert_eq!(run.operator().get_parameter(&frontend_url).await.unwrap().unwrap().value.expose(), url);
+    assert_eq!(served["arns"][FRONTEND_URL], json!(rehearsal_sim::parameter_arn(&frontend_url)));
+
+    let bucket = run.account.bucket(BUCKET).unwrap();
+    let policy: Value = serde_json::from_str(bucket.policy.as_deref().expect("a bucket policy")).unwrap();
+    let statement = &policy["Statement"][0];
+    assert_eq!(statement["Principal"], json!({"Service": "cloudfront.amazonaws.com"}));
+    assert_eq!(statement["Condition"]["StringEquals"]["AWS:SourceArn"], json!(distribution.arn));
+    assert_eq!(statement["Resource"], json!(format!("arn:aws:s3:::{BUCKET}/*")));
+    assert!(bucket.public_access_blocked, "the bucket stays private");
+
+    let deployed = run.wait_for(CHECK, "served", served.clone()).await;
+    assert_eq!((deployed["phase"].as_str(), deployed["status"].as_str()), (Some("ready"), Some("Deployed")));
+    // A re-run (or a retried invocation) adopts it.
+    let again = run.ok(SERVE, run.with_plan(json!({}))).await;
+    assert_eq!((again["distribution_id"].as_str(), again["reused"].as_bool()), (Some(id.as_str()), Some(true)));
+    assert_eq!(run.created_by(SERVE).len(), 2, "nothing created again");
+    assert!(run.production_writes().is_empty(), "{:?}", run.production_writes());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_answer_to_the_creation_is_adopted_on_the_retry() {
+    let run = served_run().await;
+    run.inject(SERVE, FaultKind::LostResponse);
+    assert!(run.call(SERVE, run.with_plan(json!({}))).await.is_err());
+    let served = run.ok(SERVE, run.with_plan(json!({}))).await;
+    assert_eq!(run.account.distributions().len(), 1);
+    assert_eq!(served["reused"], json!(true));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_distribution_under_the_runs_name_that_another_made_is_refused_and_left_alone() {
+    let run = served_run().await;
+    run.inject(SERVE, FaultKind::AlreadyExists);
+    assert_not_owned(run.call(SERVE, run.with_plan(json!({}))).await, &run.plan.distribution_name());
+    assert!(run.created_by(SERVE).is_empty());
+    assert!(!run.calls_of(SERVE).iter().any(|c| c == "PutBucketPolicy" || c == "PutParameter"), "{:?}", run.calls_of(SERVE));
+    let attempts = run.until_removed(Step::RollbackStaging, |n| run.with_plan(json!({"attempts": n}))).await;
+    assert!(attempts[0]["kept"].to_string().contains("distribution"), "{attempts:?}");
+    assert_eq!(run.account.distributions().len(), 1, "the foreign distribution is kept");
+}
+
+#[tokio::test(start_paused = true)]
+async fn serving_is_refused_unless_the_document_asks_for_cloudfront() {
+    let run = Run::planned().await;
+    assert_eq!(invalid_field(run.call(SERVE, run.with_plan(json!({}))).await).0, "frontend.serving");
+    assert!(run.calls_of(SERVE).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_rollback_disables_the_distribution_then_deletes_it_once_that_is_deployed() {
+    let run = served_run().await;
+    let served = run.ok(SERVE, run.with_plan(json!({}))).await;
+    let attempts = run.until_removed(Step::RollbackStaging, |n| run.with_plan(json!({"attempts": n}))).await;
+    assert!(attempts[0]["pending"].to_string().contains("disabling"), "{attempts:?}");
+    assert!(attempts.len() > 2, "disabled, then deleted minutes later: {attempts:?}");
+    assert_eq!(run.deleted_by(Step::RollbackStaging).iter().filter(|d| d.starts_with("distribution")).count(), 1);
+    assert!(run.account.distributions().is_empty() && run.account.bucket(BUCKET).is_none());
+    assert!(run.existing("distribution", served["distribution_id"].as_str().unwrap()).is_none());
 }

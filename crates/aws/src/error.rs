@@ -56,6 +56,8 @@ const NOT_FOUND: &[&str] = &[
     "ImageNotFoundException",
     "NoSuchBucket",
     "NoSuchKey",
+    "NoSuchDistribution",
+    "NoSuchOriginAccessControl",
 ];
 
 const ALREADY_EXISTS: &[&str] = &[
@@ -69,11 +71,15 @@ const ALREADY_EXISTS: &[&str] = &[
     // S3: the name is another account's, or already this account's.
     "BucketAlreadyExists",
     "BucketAlreadyOwnedByYou",
+    // CloudFront: the CallerReference is another distribution's; the OAC name is taken.
+    "DistributionAlreadyExists",
+    "OriginAccessControlAlreadyExists",
 ];
 
 // ECS: the service is DRAINING or INACTIVE. Step Functions: the execution cannot be redriven
 // (it succeeded, is running, closed over 14 days ago, or was redriven 1,000 times). S3:
-// DeleteBucket while versions are left.
+// DeleteBucket while versions are left. CloudFront: a delete of a distribution still enabled or
+// deploying, an ETag (IfMatch) that another change made stale, an OAC a distribution still uses.
 const INVALID_STATE: &[&str] = &[
     "InvalidDBInstanceState",
     "InvalidDBClusterStateFault",
@@ -83,6 +89,9 @@ const INVALID_STATE: &[&str] = &[
     "ServiceNotActiveException",
     "ExecutionNotRedrivable",
     "BucketNotEmpty",
+    "DistributionNotDisabled",
+    "PreconditionFailed",
+    "OriginAccessControlInUse",
 ];
 
 /// Services without a dedicated code for a duplicate name say so in a generic one: App Runner
@@ -220,6 +229,13 @@ mod tests {
             ("BucketAlreadyExists", "", Some(409), AlreadyExists),
             ("BucketAlreadyOwnedByYou", "", Some(409), AlreadyExists),
             ("BucketNotEmpty", "", Some(409), InvalidState),
+            ("NoSuchDistribution", "", Some(404), NotFound),
+            ("NoSuchOriginAccessControl", "", Some(404), NotFound),
+            ("DistributionAlreadyExists", "", Some(409), AlreadyExists),
+            ("OriginAccessControlAlreadyExists", "", Some(409), AlreadyExists),
+            ("DistributionNotDisabled", "", Some(409), InvalidState),
+            ("PreconditionFailed", "", Some(412), InvalidState),
+            ("OriginAccessControlInUse", "", Some(409), InvalidState),
         ] {
             assert_eq!(classify(code, message, status), kind, "{code} {message} {status:?}");
         }

@@ -5,6 +5,7 @@
 //! [`ServiceHost`](rehearsal_core::cloud::ServiceHost) (App Runner and ECS Express Mode, by the
 //! ARN, spec or location of each call), [`ContainerImages`](rehearsal_core::cloud::ContainerImages)
 //! (ECR, read-only), [`ObjectStore`](rehearsal_core::cloud::ObjectStore) (S3),
+//! [`Distributions`](rehearsal_core::cloud::Distributions) (CloudFront),
 //! [`Scheduler`](rehearsal_core::cloud::Scheduler) (EventBridge Scheduler),
 //! [`Executions`](rehearsal_core::cloud::Executions) (Step Functions) and [`Clock`].
 //! [`StepFunctions`] implements the Step Functions traits, `Executions` and
@@ -14,6 +15,7 @@
 //! keeping the service's code and message; parameter values never appear in errors.
 
 mod apprunner;
+mod cloudfront;
 mod ecr;
 mod ecs;
 mod error;
@@ -57,6 +59,7 @@ pub struct AwsCloud {
     pub ecs: aws_sdk_ecs::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub s3: aws_sdk_s3::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
     pub scheduler: aws_sdk_scheduler::Client,
     pub sfn: StepFunctions,
 }
@@ -73,6 +76,9 @@ impl AwsCloud {
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build(),
             ),
+            // Global (one endpoint whatever the region); an endpoint override in `config`
+            // (moto) applies to it as to every other client.
+            cloudfront: aws_sdk_cloudfront::Client::new(config),
             scheduler: aws_sdk_scheduler::Client::new(config),
             sfn: StepFunctions::new(config),
         }

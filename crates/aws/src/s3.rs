@@ -1,5 +1,6 @@
 //! S3: the staging frontend's bucket created, tagged, private and encrypted; production's bucket
-//! listed and read; objects copied, written, and every version deleted with the bucket.
+//! listed and read; objects copied, written, and every version deleted with the bucket; the
+//! bucket policy that lets the staging distribution read it.
 
 use crate::error::{from_build, from_sdk};
 use crate::AwsCloud;
@@ -177,6 +178,11 @@ impl ObjectStore for AwsCloud {
 
     async fn delete_bucket(&self, bucket: &str) -> CloudResult<()> {
         self.s3.delete_bucket().bucket(bucket).send().await.map_err(from_sdk)?;
+        Ok(())
+    }
+
+    async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> CloudResult<()> {
+        self.s3.put_bucket_policy().bucket(bucket).policy(policy).send().await.map_err(from_sdk)?;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use crate::exit::{CliError, Exit};
 use crate::local::{run_on, LocalRun};
 use crate::report::RunStatus;
 use chrono::{DateTime, Utc};
-use rehearsal_core::run::StagingSource;
+use rehearsal_core::run::{FrontendServing, StagingSource};
 use rehearsal_sim::{SimAccount, SimConfig};
 use serde_json::json;
 use std::time::Duration;
@@ -52,22 +52,32 @@ impl CriticalPath {
     }
 }
 
-/// What a row runs: a source on production's kind of database.
+/// What a row runs: a source on production's kind of database, the frontend served one way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Case {
     pub source: StagingSource,
     /// Production is an Aurora cluster (`aurora-clone` needs one; `snapshot` then takes the
     /// cluster snapshot path).
     pub aurora: bool,
+    /// `frontend.serving`: with `cloudfront` FRONTEND_URL is known before the service starts,
+    /// so the service's second deployment is not needed.
+    pub serving: FrontendServing,
 }
 
 impl Case {
-    pub const ALL: [Case; 4] = [
-        Case { source: StagingSource::Snapshot, aurora: false },
-        Case { source: StagingSource::PointInTime, aurora: false },
-        Case { source: StagingSource::AuroraClone, aurora: true },
-        Case { source: StagingSource::Snapshot, aurora: true },
-    ];
+    /// Every source on its kind of production, with the runbook's frontend and then CloudFront's.
+    pub fn all() -> Vec<Case> {
+        let sources = [
+            (StagingSource::Snapshot, false),
+            (StagingSource::PointInTime, false),
+            (StagingSource::AuroraClone, true),
+            (StagingSource::Snapshot, true),
+        ];
+        [FrontendServing::S3, FrontendServing::Cloudfront]
+            .into_iter()
+            .flat_map(|serving| sources.map(|(source, aurora)| Case { source, aurora, serving }))
+            .collect()
+    }
 
     pub fn label(self) -> String {
         match (self.source, self.aurora) {
@@ -91,8 +101,10 @@ fn scaled(scale: u32) -> SimConfig {
 
 /// The dependency chain of a staging run with `config`'s durations: the copy must exist
 /// (snapshot then restore, the point-in-time restore beside the snapshot, or the Aurora clone
-/// then its instance) and answer to the staging password, and only then can the service start
-/// and take FRONTEND_URL. Everything else runs beside it or takes no simulated time.
+/// then its instance) and answer to the staging password (and, served by CloudFront, the
+/// distribution be created, which runs beside it), and only then can the service start; its
+/// own URL as FRONTEND_URL takes a second deployment. Everything else runs beside it or takes
+/// no simulated time.
 pub fn lower_bound(case: Case, config: &SimConfig, start: DateTime<Utc>) -> Duration {
     // An Aurora copy's instance is created once the copy is available, its password (the
     // cluster's) reset meanwhile.
@@ -105,7 +117,10 @@ pub fn lower_bound(case: Case, config: &SimConfig, start: DateTime<Utc>) -> Dura
         // production for a clone.
         (StagingSource::AuroraClone, _) => config.aurora_clone + aurora_instance,
     };
-    copy + config.service_create + config.deployment
+    match case.serving {
+        FrontendServing::Cloudfront => copy.max(config.distribution_deploy) + config.service_create,
+        _ => copy + config.service_create + config.deployment,
+    }
 }
 
 /// Runs the staging pipeline of `case` on an account with `config`'s durations.
@@ -119,16 +134,32 @@ pub async fn measure(case: Case, scale: u32) -> Result<CriticalPath, CliError> {
     }
     let run = LocalRun {
         // The longest waits allowed: a larger database's snapshot outlasts the default hour.
-        input: json!({"staging": {"source": source.name()}, "timeouts": {"snapshot_minutes": 360, "restore_minutes": 360}}),
+        input: json!({
+            "staging": {"source": source.name()},
+            "frontend": {"serving": case.serving},
+            "timeouts": {"snapshot_minutes": 360, "restore_minutes": 360}
+        }),
         faults: Vec::new(),
         start_time: start,
-        execution_name: format!("bench-{}-{}-{scale}", source.name(), if case.aurora { "aurora" } else { "rds" }),
+        execution_name: format!(
+            "bench-{}-{}-{}-{scale}",
+            source.name(),
+            if case.aurora { "aurora" } else { "rds" },
+            serving_name(case.serving)
+        ),
     };
     let report = run_on(&account, run, std::io::sink()).await.map_err(|e| CliError::Failed(e.to_string()))?;
     if report.status != RunStatus::Succeeded {
         return Err(CliError::Failed(format!("the {} run did not succeed: {:?} {:?}", source.name(), report.error, report.cause)));
     }
     Ok(CriticalPath { case, scale, run: Duration::from_secs_f64(report.seconds), lower_bound: lower_bound(case, &config, start) })
+}
+
+fn serving_name(serving: FrontendServing) -> &'static str {
+    match serving {
+        FrontendServing::Cloudfront => "cloudfront",
+        _ => "s3",
+    }
 }
 
 fn minutes(d: Duration) -> String {
@@ -138,14 +169,15 @@ fn minutes(d: Duration) -> String {
 impl CriticalPathCommand {
     pub fn run(self) -> Result<Exit, CliError> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("a tokio runtime");
-        println!("staging.source     database  run (virtual min)  lower bound (min)  ratio");
+        println!("staging.source     frontend    database  run (virtual min)  lower bound (min)  ratio");
         for scale in [1, self.scale] {
-            for case in Case::ALL {
+            for case in Case::all() {
                 let row = runtime.block_on(measure(case, scale))?;
                 let size = if scale == 1 { "default".to_string() } else { format!("{scale}x") };
                 println!(
-                    "{:<17}  {size:<8}  {:>17}  {:>17}  {:>5.3}",
+                    "{:<17}  {:<10}  {size:<8}  {:>17}  {:>17}  {:>5.3}",
                     case.label(),
+                    serving_name(case.serving),
                     minutes(row.run),
                     minutes(row.lower_bound),
                     row.ratio()

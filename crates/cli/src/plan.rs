@@ -126,7 +126,7 @@ pub async fn plan<C: Cloud>(
         tasks: durations.task_durations(),
         default_task: durations.default_task(),
         waits,
-        choices: staging_choices(&plan.staging_db),
+        choices: staging_choices(&plan.staging_db, plan.frontend_distribution),
     };
     let definition =
         crate::execution::definition(STAGING_DEFINITION, &local_substitutions()).map_err(|e| StepError::MalformedInput(e.to_string()))?;
@@ -152,8 +152,10 @@ pub async fn plan<C: Cloud>(
 
 /// The exits `staging.asl.json`'s Choices take for a plan: its source Choices for an Aurora clone
 /// (`staging.source: aurora-clone`), a copy restored from production's automated backups
-/// (`point-in-time`) or from the safety snapshot, and its warm-up Choice (`staging.prewarm.enabled`).
-pub fn staging_choices(staging_db: &StagingDbPlan) -> BTreeMap<String, String> {
+/// (`point-in-time`) or from the safety snapshot, its warm-up Choice (`staging.prewarm.enabled`),
+/// and its frontend Choices (`frontend.serving: cloudfront` serves it and makes FRONTEND_URL the
+/// distribution's, so no second deployment).
+pub fn staging_choices(staging_db: &StagingDbPlan, frontend_distribution: bool) -> BTreeMap<String, String> {
     let (first, after_snapshot) = match (staging_db.clone_cluster, staging_db.restore_from_backups, staging_db.snapshot_cluster) {
         (true, _, _) => ("NoInstanceSnapshot", "IsDatabaseAvailable"),
         (false, true, _) => ("RestoreStagingDatabaseToPointInTime", "IsDatabaseAvailable"),
@@ -161,10 +163,17 @@ pub fn staging_choices(staging_db: &StagingDbPlan) -> BTreeMap<String, String> {
         (false, false, false) => ("SnapshotProductionDatabase", "RestoreStagingDatabase"),
     };
     let warm_up = if staging_db.prewarm.enabled { "PrewarmStagingDatabase" } else { "PrewarmOff" };
+    let (served, frontend_url) = if frontend_distribution {
+        ("ServeStagingFrontend", "FrontendUrlPublished")
+    } else {
+        ("StagingFrontendNotServed", "PublishFrontendUrl")
+    };
     BTreeMap::from([
         ("ChooseStagingSource".to_string(), first.to_string()),
         ("IsRestoreStarted".to_string(), after_snapshot.to_string()),
         ("IsPrewarmOn".to_string(), warm_up.to_string()),
+        ("IsFrontendServedByCloudFront".to_string(), served.to_string()),
+        ("IsFrontendUrlPublished".to_string(), frontend_url.to_string()),
     ])
 }
 

@@ -172,6 +172,8 @@ pub struct Scenario {
     /// Production is an Aurora cluster.
     pub aurora: bool,
     pub source: &'static str,
+    /// `frontend.serving`: `s3` (the runbook's) or `cloudfront`.
+    pub serving: &'static str,
     pub config: SimConfig,
     /// `step=kind`, each in force for the whole scenario.
     pub faults: Vec<String>,
@@ -202,7 +204,8 @@ impl Scenario {
         let faults = (0..rng.below(max_faults + 1)).map(|_| format!("{}={}", rng.pick(&steps).name(), rng.pick(FaultKind::ALL))).collect();
         let second_start = rng.chance(0.1).then(|| Duration::from_secs(60 * rng.below(60)));
         let follow_up = rng.pick(&[FollowUp::Approve, FollowUp::Reject, FollowUp::None]);
-        Scenario { seed, backend, aurora, source, config, faults, second_start, follow_up }
+        let serving = rng.pick(&["s3", "cloudfront"]);
+        Scenario { seed, backend, aurora, source, serving, config, faults, second_start, follow_up }
     }
 
     /// The run document.
@@ -215,6 +218,7 @@ impl Scenario {
             }
         };
         document["staging"] = json!({"source": self.source, "db_instance_id": STAGING_DB});
+        document["frontend"] = json!({"serving": self.serving});
         document
     }
 
@@ -222,7 +226,10 @@ impl Scenario {
         let faults = if self.faults.is_empty() { "no faults".to_string() } else { self.faults.join(", ") };
         let second = self.second_start.map(|d| format!(", a second start after {} min", d.as_secs() / 60)).unwrap_or_default();
         let database = if self.aurora { "Aurora" } else { "RDS" };
-        format!("{:?} on {database}, staging.source {}, {faults}{second}, then {:?}", self.backend, self.source, self.follow_up)
+        format!(
+            "{:?} on {database}, staging.source {}, frontend on {}, {faults}{second}, then {:?}",
+            self.backend, self.source, self.serving, self.follow_up
+        )
     }
 
     /// Whether `kind` is in force in `step`.
@@ -475,7 +482,8 @@ impl Check<'_> {
     }
 
     /// Staging is up without the schedule that tears it down: only when the schedule could not be
-    /// made and what is left is stuck deleting (the rollback's deletions never end).
+    /// made and what is left is stuck deleting (the rollback's deletions never end), and the
+    /// rollback said so.
     fn no_schedule(&mut self, up: &RunReport) {
         let explained =
             self.scenario.stops(&[Step::ScheduleStagingTeardown]) && self.scenario.has(Step::RollbackStaging, FaultKind::NeverReady);
@@ -485,6 +493,11 @@ impl Check<'_> {
                 up.execution_name,
                 self.undocumented_leftovers(&up.run_id)
             ));
+        }
+        // Its message must not promise a schedule that does not exist.
+        let cause = up.cause.as_deref().unwrap_or_default();
+        if up.error.as_deref() == Some("RollbackIncompleteError") && !cause.contains("no teardown schedule of this run exists") {
+            self.violations.push(format!("{} gave up saying {cause:?}, with no teardown schedule", up.execution_name));
         }
     }
 
@@ -520,12 +533,14 @@ mod tests {
         tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap()
     }
 
-    /// CI's batch (`rehearsal simulate --runs 10000 --seed 1` is the benchmark).
+    /// CI's batch (`rehearsal simulate --runs 10000 --seed 1` is the benchmark): seeds 301 to
+    /// 600, `rehearsal simulate --runs 300 --seed 301`, a batch that reaches every kind of
+    /// ending checked below (lasting faults in the removal steps are a few in a thousand).
     #[test]
     fn three_hundred_seeded_runs_break_no_invariant() {
         let runtime = runtime();
         let mut outcomes = std::collections::BTreeSet::new();
-        for seed in 1..=300 {
+        for seed in 301..=600 {
             let scenario = Scenario::from_seed(seed, 3);
             let result = runtime.block_on(simulate(&scenario)).unwrap();
             assert!(result.violations.is_empty(), "seed {seed}: {}: {:?}", scenario.describe(), result.violations);

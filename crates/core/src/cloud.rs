@@ -760,6 +760,51 @@ pub trait ObjectStore {
     fn delete_object_versions(&self, bucket: &str, versions: &[ObjectVersion]) -> impl Future<Output = CloudResult<()>> + Send;
     /// DeleteBucket: `InvalidState` (`BucketNotEmpty`) while any version is left.
     fn delete_bucket(&self, bucket: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    /// PutBucketPolicy, replacing the bucket's policy with `policy` (a JSON document).
+    fn put_bucket_policy(&self, bucket: &str, policy: &str) -> impl Future<Output = CloudResult<()>> + Send;
+}
+
+// ---------------------------------------------------------------- CloudFront (serving the staging frontend)
+
+/// A distribution as GetDistribution describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Distribution {
+    pub id: String,
+    pub arn: String,
+    /// `dxxxxxxxxxxxxx.cloudfront.net`: known as soon as CreateDistribution answers.
+    pub domain_name: String,
+    /// `InProgress` while a change propagates to the edge, then `Deployed`.
+    pub status: String,
+    pub enabled: bool,
+    /// The distribution's comment, which names it (distributions have no name of their own).
+    pub comment: String,
+}
+
+/// What the staging frontend's distribution serves: one private S3 origin read through an
+/// origin access control, HTTPS only, `index.html` at the root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistributionSpec {
+    /// Names the distribution (its comment and CallerReference) and its origin access control.
+    pub name: String,
+    pub bucket: String,
+    pub region: String,
+}
+
+pub trait Distributions {
+    /// The distribution whose comment is `name` (ListDistributions, every page).
+    fn find_distribution(&self, name: &str) -> impl Future<Output = CloudResult<Option<Distribution>>> + Send;
+    fn describe_distribution(&self, id: &str) -> impl Future<Output = CloudResult<Option<Distribution>>> + Send;
+    /// An origin access control named `spec.name` (adopted when one exists), then
+    /// CreateDistributionWithTags with `spec.name` as CallerReference and comment: a second
+    /// creation with it answers `AlreadyExists` (`DistributionAlreadyExists`).
+    fn create_distribution(&self, spec: &DistributionSpec, tags: &Tags) -> impl Future<Output = CloudResult<Distribution>> + Send;
+    fn distribution_tags(&self, arn: &str) -> impl Future<Output = CloudResult<Tags>> + Send;
+    /// UpdateDistribution with `Enabled=false` (the configuration read with its ETag first);
+    /// a distribution is deleted only once disabled and deployed.
+    fn disable_distribution(&self, id: &str) -> impl Future<Output = CloudResult<Distribution>> + Send;
+    /// DeleteDistribution, then its origin access control. `InvalidState`
+    /// (`DistributionNotDisabled`) while it is enabled or its change still propagates.
+    fn delete_distribution(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send;
 }
 
 // ---------------------------------------------------------------- EventBridge Scheduler
@@ -887,6 +932,8 @@ pub trait PaymentWebhooks {
         metadata: &Tags,
     ) -> impl Future<Output = CloudResult<WebhookEndpoint>> + Send;
     fn delete_webhook(&self, api_key: &Secret, id: &str) -> impl Future<Output = CloudResult<()>> + Send;
+    /// Points an endpoint at `url`; its signing secret stays the same.
+    fn update_webhook_url(&self, api_key: &Secret, id: &str, url: &str) -> impl Future<Output = CloudResult<WebhookEndpoint>> + Send;
 }
 
 /// Whether a Stripe secret key is a test-mode key (live keys must never reach a staging call).

@@ -124,6 +124,18 @@ pub fn teardown_schedule_name(run_id: &str) -> String {
     format!("rehearsal-teardown-{run_id}")
 }
 
+/// The CloudFront distribution serving a run's staging frontend (its comment and
+/// CallerReference) and its origin access control (Name).
+pub fn distribution_name(run_id: &str) -> String {
+    format!("rehearsal-frontend-{run_id}")
+}
+
+/// CloudFront origin access control names: 1–64 characters (the stricter of the two uses).
+pub fn origin_access_control_name_problem(name: &str) -> Option<String> {
+    let valid = (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    (!valid).then(|| format!("{name:?} is not an origin access control name (1 to 64 letters, digits, '-', '_', '.')"))
+}
+
 /// EventBridge Scheduler (CreateSchedule Name): 1–64 characters of `[0-9a-zA-Z-_.]`.
 pub fn schedule_name_problem(name: &str) -> Option<String> {
     let valid = (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
@@ -221,10 +233,11 @@ mod tests {
         let staging_db = format!("s{}", "-s".repeat((MAX_STAGING_DB_ID_LENGTH - 1) / 2));
         assert_eq!((staging_db.len(), rds_identifier_problem(&staging_db)), (MAX_STAGING_DB_ID_LENGTH, None));
         type Rule = fn(&str) -> Option<String>;
-        let named: [(&str, String, Rule); 3] = [
+        let named: [(&str, String, Rule); 4] = [
             ("backup snapshot (RDS, 63)", production_snapshot_id(&id), rds_identifier_problem),
             ("final snapshot (RDS, 63)", final_snapshot_id(&staging_db, &id), rds_identifier_problem),
             ("teardown schedule (Scheduler, 64)", teardown_schedule_name(&id), schedule_name_problem),
+            ("frontend distribution (CloudFront OAC, 64)", distribution_name(&id), origin_access_control_name_problem),
         ];
         for (what, name, problem) in named {
             assert_eq!(problem(&name), None, "{what}: {name}");

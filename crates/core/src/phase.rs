@@ -160,6 +160,11 @@ pub const DB_SNAPSHOT: Statuses = Statuses {
     ],
 };
 
+/// CloudFront `Distribution.Status`
+/// (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_Distribution.html): a change
+/// is `InProgress` until every edge location has it.
+pub const DISTRIBUTION: Statuses = Statuses { kind: "CloudFront distribution", phases: &[("InProgress", InProgress), ("Deployed", Ready)] };
+
 /// App Runner `Service.Status` (https://docs.aws.amazon.com/apprunner/latest/api/API_Service.html).
 /// A paused service serves nothing until someone resumes it.
 pub const APP_RUNNER_SERVICE: Statuses = Statuses {
@@ -208,7 +213,8 @@ pub const EXECUTION: Statuses = Statuses {
 };
 
 /// Every kind, for checks that look at all of them (no definition may compare a status).
-pub const ALL: [&Statuses; 6] = [&DB_INSTANCE, &DB_CLUSTER, &DB_SNAPSHOT, &APP_RUNNER_SERVICE, &APP_RUNNER_OPERATION, &EXECUTION];
+pub const ALL: [&Statuses; 7] =
+    [&DB_INSTANCE, &DB_CLUSTER, &DB_SNAPSHOT, &APP_RUNNER_SERVICE, &APP_RUNNER_OPERATION, &EXECUTION, &DISTRIBUTION];
 
 /// A deployment (an App Runner operation on a service): a service that failed or is gone decides
 /// it whatever the operation says; otherwise the operation does.

@@ -60,6 +60,10 @@ pub struct RunPlan {
     pub masking: crate::masking::MaskingPlan,
     /// The staging frontend, as the document gave it (checked by validation).
     pub frontend: crate::run::FrontendInput,
+    /// `frontend.serving: cloudfront`: a distribution the run creates serves the staging
+    /// frontend, and its URL is FRONTEND_URL from the start (what the definition's Choices test).
+    #[serde(default)]
+    pub frontend_distribution: bool,
 }
 
 /// The release a staging run rehearses (`release` in its output).
@@ -186,6 +190,10 @@ impl RunPlan {
     /// cluster on ECS (the stack's EcsCluster).
     pub fn production_location(&self) -> ServiceLocation {
         self.service.host.location()
+    }
+
+    pub fn distribution_name(&self) -> String {
+        crate::naming::distribution_name(&self.run_id)
     }
 
     pub fn teardown_schedule_name(&self) -> String {

@@ -65,7 +65,9 @@ pub enum FrontendServing {
     S3,
     /// An S3 website endpoint: needs a public bucket policy, which blocked public access forbids.
     S3Website,
-    /// A CloudFront distribution with origin access control: not built yet.
+    /// A CloudFront distribution with origin access control, created by the run: the bucket stays
+    /// private, the frontend is served over HTTPS at the distribution's domain, which is also
+    /// staging's FRONTEND_URL (known before the service starts, so it needs no redeploy).
     Cloudfront,
 }
 
@@ -117,16 +119,13 @@ impl FrontendInput {
             return bad("frontend.api_url_field", "must be 1 to 128 characters without control characters".into());
         }
         match self.serving {
-            FrontendServing::S3 => Ok(()),
+            FrontendServing::S3 | FrontendServing::Cloudfront => Ok(()),
             FrontendServing::S3Website => bad(
                 "frontend.serving",
                 "s3-website needs a public bucket policy, which the staging bucket's blocked public access forbids (and website \
                  endpoints serve no HTTPS); use s3"
                     .into(),
             ),
-            FrontendServing::Cloudfront => {
-                bad("frontend.serving", "cloudfront (a distribution with origin access control) is not built yet; use s3".into())
-            }
         }
     }
 }
@@ -866,7 +865,6 @@ mod tests {
         assert_eq!(refused(json!({"frontend": {"config_key": "/config.json"}})), "frontend.config_key");
         assert_eq!(refused(json!({"frontend": {"release_prefix": "releases/41"}})), "frontend.release_prefix");
         assert_eq!(refused(json!({"frontend": {"release_prefix": "releases/../"}})), "frontend.release_prefix");
-        assert_eq!(refused(json!({"frontend": {"serving": "cloudfront"}})), "frontend.serving");
         assert_eq!(refused(json!({"frontend": {"serving": "s3-website"}})), "frontend.serving");
         assert_eq!(refused(json!({"frontend": {"api_url_field": ""}})), "frontend.api_url_field");
     }

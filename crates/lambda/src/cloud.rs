@@ -11,10 +11,10 @@ use rehearsal_aws::{load_config, AwsCloud};
 use rehearsal_core::checks::db::DbQuery;
 use rehearsal_core::cloud::{
     BucketOwner, Clock, CloudResult, ClusterCopyRequest, ClusterInstanceRequest, ContainerImage, ContainerImages, DatabaseMasker,
-    DatabaseProbe, DatabaseWarmer, DbCluster, DbInstance, DbSnapshot, DbTarget, ExecutionInfo, Executions, HttpClient, HttpError,
-    HttpRequest, HttpResponse, ObjectPage, ObjectStore, ObjectVersion, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind,
-    ParameterStore, PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation,
-    ServiceOperation, ServiceSpec, VersionPage, Warmed, WebhookEndpoint,
+    DatabaseProbe, DatabaseWarmer, DbCluster, DbInstance, DbSnapshot, DbTarget, Distribution, DistributionSpec, Distributions,
+    ExecutionInfo, Executions, HttpClient, HttpError, HttpRequest, HttpResponse, ObjectPage, ObjectStore, ObjectVersion, OneTimeSchedule,
+    Parameter, ParameterInfo, ParameterKind, ParameterStore, PaymentWebhooks, ProbeError, Rds, RestoreRequest, Scheduler, ServiceHost,
+    ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, VersionPage, Warmed, WebhookEndpoint,
 };
 use rehearsal_core::image::ImageName;
 use rehearsal_core::masking::{Findings, MaskingError, MaskingPlan, TableMasked};
@@ -113,6 +113,10 @@ impl PaymentWebhooks for Lazy<StripeClient, CloudError> {
 
     async fn delete_webhook(&self, api_key: &Secret, id: &str) -> CloudResult<()> {
         self.get()?.delete_webhook(api_key, id).await
+    }
+
+    async fn update_webhook_url(&self, api_key: &Secret, id: &str, url: &str) -> CloudResult<WebhookEndpoint> {
+        self.get()?.update_webhook_url(api_key, id, url).await
     }
 }
 
@@ -331,6 +335,36 @@ impl<H, P, S> ObjectStore for LiveCloud<H, P, S> {
     fn delete_bucket(&self, bucket: &str) -> impl Future<Output = CloudResult<()>> + Send {
         self.aws.delete_bucket(bucket)
     }
+
+    fn put_bucket_policy(&self, bucket: &str, policy: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.put_bucket_policy(bucket, policy)
+    }
+}
+
+impl<H, P, S> Distributions for LiveCloud<H, P, S> {
+    fn find_distribution(&self, name: &str) -> impl Future<Output = CloudResult<Option<Distribution>>> + Send {
+        self.aws.find_distribution(name)
+    }
+
+    fn describe_distribution(&self, id: &str) -> impl Future<Output = CloudResult<Option<Distribution>>> + Send {
+        self.aws.describe_distribution(id)
+    }
+
+    fn create_distribution(&self, spec: &DistributionSpec, tags: &Tags) -> impl Future<Output = CloudResult<Distribution>> + Send {
+        self.aws.create_distribution(spec, tags)
+    }
+
+    fn distribution_tags(&self, arn: &str) -> impl Future<Output = CloudResult<Tags>> + Send {
+        self.aws.distribution_tags(arn)
+    }
+
+    fn disable_distribution(&self, id: &str) -> impl Future<Output = CloudResult<Distribution>> + Send {
+        self.aws.disable_distribution(id)
+    }
+
+    fn delete_distribution(&self, id: &str) -> impl Future<Output = CloudResult<()>> + Send {
+        self.aws.delete_distribution(id)
+    }
 }
 
 impl<H, P, S> Scheduler for LiveCloud<H, P, S> {
@@ -374,6 +408,10 @@ impl<H, P, S: PaymentWebhooks> PaymentWebhooks for LiveCloud<H, P, S> {
 
     fn delete_webhook(&self, api_key: &Secret, id: &str) -> impl Future<Output = CloudResult<()>> + Send {
         self.stripe.delete_webhook(api_key, id)
+    }
+
+    fn update_webhook_url(&self, api_key: &Secret, id: &str, url: &str) -> impl Future<Output = CloudResult<WebhookEndpoint>> + Send {
+        self.stripe.update_webhook_url(api_key, id, url)
     }
 }
 

@@ -4,6 +4,8 @@
 //!   reqwest's or hyper's debug output) and pins [`STRIPE_API_VERSION`], so a change of the
 //!   account's default version cannot change the shape of the answers.
 //! * Listing follows `has_more` with `starting_after` until the last page.
+//! * A URL update (`POST /v1/webhook_endpoints/{id}`) changes only `url`: the signing secret
+//!   stays, and the answer does not carry it.
 //! * Creation is form-encoded and carries an `Idempotency-Key` that is new for each
 //!   `create_webhook` call. When the answer is lost after the request went out (timeout,
 //!   connection dropped), the same request is sent once more under the same key, and Stripe
@@ -124,6 +126,13 @@ impl StripeClient {
             .build()
             .map_err(|e| CloudError::new(CloudErrorKind::Fatal, "client_setup", error_chain(&e)))?;
         Ok(Self { client, endpoints, timeout })
+    }
+
+    /// `{base}/v1/webhook_endpoints/{id}`, the id pushed as a segment so it cannot reach another path.
+    fn endpoint_url(&self, id: &str) -> Url {
+        let mut url = self.endpoints.clone();
+        url.path_segments_mut().expect("an http(s) URL has path segments").push(id);
+        url
     }
 
     fn request(&self, method: Method, url: Url, api_key: &Secret) -> RequestBuilder {
@@ -298,11 +307,18 @@ impl PaymentWebhooks for StripeClient {
     }
 
     async fn delete_webhook(&self, api_key: &Secret, id: &str) -> CloudResult<()> {
-        let mut url = self.endpoints.clone();
-        // Pushed as a segment, so an id cannot reach another path.
-        url.path_segments_mut().expect("an http(s) URL has path segments").push(id);
-        let _: IgnoredAny = self.call(self.request(Method::DELETE, url, api_key), api_key).await?;
+        let _: IgnoredAny = self.call(self.request(Method::DELETE, self.endpoint_url(id), api_key), api_key).await?;
         Ok(())
+    }
+
+    async fn update_webhook_url(&self, api_key: &Secret, id: &str, url: &str) -> CloudResult<WebhookEndpoint> {
+        // The serializer is not Send, so the body is finished before any await.
+        let body = form_urlencoded::Serializer::new(String::new()).append_pair("url", url).finish();
+        // No Idempotency-Key: setting the same URL again is harmless, so a lost answer is the
+        // caller's to retry.
+        let request =
+            self.request(Method::POST, self.endpoint_url(id), api_key).header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(body);
+        self.call::<Endpoint>(request, api_key).await.map(WebhookEndpoint::from)
     }
 }
 

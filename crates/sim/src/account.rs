@@ -185,7 +185,14 @@ impl SimAccount {
             tags: b.tags.clone(),
             public_access_blocked: b.public_access_blocked,
             encryption: b.encryption,
+            policy: b.policy.clone(),
         })
+    }
+
+    /// The distributions not deleted, as GetDistribution shows them now, with the bucket each serves.
+    pub fn distributions(&self) -> Vec<(rehearsal_core::cloud::Distribution, String)> {
+        let (world, now) = self.world();
+        world.distributions.iter().filter(|d| !d.deleted()).map(|d| (d.describe(now), d.bucket.clone())).collect()
     }
 
     pub fn session(&self, step: &str) -> SimCloud {
@@ -269,6 +276,7 @@ pub struct SimBucket {
     pub tags: Tags,
     pub public_access_blocked: bool,
     pub encryption: Option<&'static str>,
+    pub policy: Option<String>,
 }
 
 struct Listed {
@@ -321,6 +329,9 @@ fn existing(world: &World, now: DateTime<Utc>) -> Vec<Listed> {
     for (name, b) in &world.buckets {
         out.push(entry("bucket", name, if b.public_access_blocked { "private" } else { "public" }, &b.tags, &b.origin));
     }
+    for d in world.distributions.iter().filter(|d| !d.deleted()) {
+        out.push(entry("distribution", &d.id, d.status(now), &d.tags, &d.origin));
+    }
     for ((group, name), s) in &world.schedules {
         out.push(entry("schedule", &format!("{group}/{name}"), "ENABLED", &Tags::new(), &s.origin));
     }
@@ -344,9 +355,9 @@ pub(crate) struct Api {
 }
 
 impl Api {
-    /// Every action but a read (AWS names reads Describe…, Get…, List…).
+    /// Every action but a read (AWS names reads Describe…, Get…, List…, S3's HeadBucket).
     fn changes_something(self) -> bool {
-        !["Describe", "Get", "List"].iter().any(|read| self.action.starts_with(read))
+        !["Describe", "Get", "List", "Head"].iter().any(|read| self.action.starts_with(read))
     }
 }
 

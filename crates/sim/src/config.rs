@@ -51,6 +51,8 @@ pub struct SimConfig {
     pub express_rollback: Duration,
     /// `DeleteExpressGatewayService`: `DRAINING` (ECS removes what it provisioned) → `INACTIVE`.
     pub express_drain: Duration,
+    /// A CloudFront distribution's change reaching every edge location (creation, disabling).
+    pub distribution_deploy: Duration,
 }
 
 impl SimConfig {
@@ -77,6 +79,7 @@ impl SimConfig {
             express_bake: self.express_bake.mul_f64(factor()),
             express_rollback: self.express_rollback.mul_f64(factor()),
             express_drain: self.express_drain.mul_f64(factor()),
+            distribution_deploy: self.distribution_deploy.mul_f64(factor()),
         }
     }
 }
@@ -104,6 +107,7 @@ impl Default for SimConfig {
             express_bake: minutes(3),
             express_rollback: minutes(2),
             express_drain: minutes(5),
+            distribution_deploy: minutes(5),
         }
     }
 }

@@ -21,6 +21,7 @@ mod account;
 mod app;
 mod apprunner;
 mod aurora;
+mod cloudfront;
 mod config;
 mod database;
 mod ecr;

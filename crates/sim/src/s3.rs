@@ -30,6 +30,8 @@ pub(crate) struct Bucket {
     pub tags: Tags,
     pub public_access_blocked: bool,
     pub encryption: Option<&'static str>,
+    /// The bucket policy document, if one was put.
+    pub policy: Option<String>,
     /// Key → versions, oldest first.
     pub objects: BTreeMap<String, Vec<Version>>,
     pub origin: Origin,
@@ -44,6 +46,7 @@ impl Bucket {
             tags,
             public_access_blocked: true,
             encryption: Some("AES256"),
+            policy: None,
             objects: BTreeMap::new(),
             origin,
         }
@@ -261,5 +264,15 @@ impl ObjectStore for SimCloud {
 
     async fn delete_bucket(&self, bucket: &str) -> CloudResult<()> {
         self.aws(api("DeleteBucket"), |w, ctx| w.delete_bucket(ctx, bucket))
+    }
+
+    async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> CloudResult<()> {
+        self.aws(api("PutBucketPolicy"), |w, ctx| {
+            if serde_json::from_str::<serde_json::Value>(policy).is_err() {
+                return Err(error(CloudErrorKind::Fatal, "MalformedPolicy", "Policies must be valid JSON".into()));
+            }
+            w.bucket_mut(ctx, bucket, "PutBucketPolicy")?.policy = Some(policy.to_string());
+            Ok(())
+        })
     }
 }

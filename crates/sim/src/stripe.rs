@@ -58,9 +58,27 @@ impl World {
                 self.deleted(ctx, "stripe-webhook", id);
                 Ok(())
             }
-            _ => Err(CloudError::new(CloudErrorKind::NotFound, "resource_missing", format!("No such webhook endpoint: '{id}'"))),
+            _ => Err(no_such_webhook(id)),
         }
     }
+
+    fn update_webhook_url(&mut self, key: &Secret, id: &str, url: &str) -> CloudResult<WebhookEndpoint> {
+        let mode = mode(key)?;
+        if !url.starts_with("https://") {
+            return Err(CloudError::new(CloudErrorKind::Fatal, "url_invalid", format!("Invalid URL: {url}: must be an https URL")));
+        }
+        match self.webhooks.get_mut(id) {
+            Some(w) if w.mode == mode => {
+                w.endpoint.url = url.to_string();
+                Ok(w.endpoint.clone())
+            }
+            _ => Err(no_such_webhook(id)),
+        }
+    }
+}
+
+fn no_such_webhook(id: &str) -> CloudError {
+    CloudError::new(CloudErrorKind::NotFound, "resource_missing", format!("No such webhook endpoint: '{id}'"))
 }
 
 impl PaymentWebhooks for SimCloud {
@@ -77,5 +95,9 @@ impl PaymentWebhooks for SimCloud {
 
     async fn delete_webhook(&self, api_key: &Secret, id: &str) -> CloudResult<()> {
         self.aws(api("DeleteWebhookEndpoint"), |w, ctx| w.delete_webhook(ctx, api_key, id))
+    }
+
+    async fn update_webhook_url(&self, api_key: &Secret, id: &str, url: &str) -> CloudResult<WebhookEndpoint> {
+        self.aws(api("UpdateWebhookEndpoint"), |w, _| w.update_webhook_url(api_key, id, url))
     }
 }

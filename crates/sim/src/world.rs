@@ -75,6 +75,8 @@ pub(crate) struct World {
     pub ecr: crate::ecr::EcrState,
     /// S3 buckets by name (the namespace is global: some are other accounts').
     pub buckets: BTreeMap<String, crate::s3::Bucket>,
+    /// CloudFront distributions in creation order (deleted ones stay, marked).
+    pub distributions: Vec<crate::cloudfront::SimDistribution>,
     pub faults: Vec<Fault>,
     /// Throttled calls so far, per step.
     pub throttled: BTreeMap<String, u32>,
@@ -114,6 +116,7 @@ impl World {
             ecs: Default::default(),
             ecr: Default::default(),
             buckets: BTreeMap::new(),
+            distributions: Vec::new(),
             faults: Vec::new(),
             throttled: BTreeMap::new(),
             responses_lost: BTreeSet::new(),

@@ -24,8 +24,8 @@ pub mod teardown_schedule;
 pub mod validation;
 
 use crate::cloud::{
-    Clock, ContainerImages, DatabaseMasker, DatabaseProbe, DatabaseWarmer, Executions, HttpClient, ObjectStore, ParameterKind,
-    ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost,
+    Clock, ContainerImages, DatabaseMasker, DatabaseProbe, DatabaseWarmer, Distributions, Executions, HttpClient, ObjectStore,
+    ParameterKind, ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost,
 };
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
@@ -60,7 +60,8 @@ cloud!(
     DatabaseProbe,
     DatabaseMasker,
     DatabaseWarmer,
-    ObjectStore
+    ObjectStore,
+    Distributions
 );
 
 macro_rules! steps {
@@ -104,10 +105,13 @@ steps! {
     PrewarmStagingDatabase => "prewarm_staging_database", "PrewarmStagingDatabaseFunctionArn";
     ScheduleStagingTeardown => "schedule_staging_teardown", "ScheduleStagingTeardownFunctionArn";
     CopyStagingFrontend => "copy_staging_frontend", "CopyStagingFrontendFunctionArn";
+    ServeStagingFrontend => "serve_staging_frontend", "ServeStagingFrontendFunctionArn";
+    CheckStagingFrontend => "check_staging_frontend", "CheckStagingFrontendFunctionArn";
     ConfigureStagingFrontend => "configure_staging_frontend", "ConfigureStagingFrontendFunctionArn";
     CreateStagingService => "create_staging_service", "CreateStagingServiceFunctionArn";
     CheckStagingService => "check_staging_service", "CheckStagingServiceFunctionArn";
     RegisterStripeWebhook => "register_stripe_webhook", "RegisterStripeWebhookFunctionArn";
+    PointStripeWebhook => "point_stripe_webhook", "PointStripeWebhookFunctionArn";
     PublishFrontendUrl => "publish_frontend_url", "PublishFrontendUrlFunctionArn";
     VerifyStagingMigrations => "verify_staging_migrations", "VerifyStagingMigrationsFunctionArn";
     TriggerStagingBackfill => "trigger_staging_backfill", "TriggerStagingBackfillFunctionArn";
@@ -153,6 +157,7 @@ impl Step {
                 | Step::CheckStagingDatabase
                 | Step::CheckRestoredProductionDatabase
                 | Step::CheckStagingService
+                | Step::CheckStagingFrontend
                 | Step::CheckProductionService
                 | Step::VerifyMasking
                 // Reads the copy; its one write, CREATE EXTENSION IF NOT EXISTS pg_prewarm, creates
@@ -193,10 +198,13 @@ pub async fn invoke<C: Cloud>(cloud: &C, step: Step, input: Value) -> Result<Val
         Step::PrewarmStagingDatabase => call(input, |i| prewarm::prewarm_staging_database(cloud, i)).await,
         Step::ScheduleStagingTeardown => call(input, |i| teardown_schedule::schedule_staging_teardown(cloud, i)).await,
         Step::CopyStagingFrontend => call(input, |i| staging_frontend::copy_staging_frontend(cloud, i)).await,
+        Step::ServeStagingFrontend => call(input, |i| staging_frontend::serve_staging_frontend(cloud, i)).await,
+        Step::CheckStagingFrontend => call(input, |i| staging_frontend::check_staging_frontend(cloud, i)).await,
         Step::ConfigureStagingFrontend => call(input, |i| staging_frontend::configure_staging_frontend(cloud, i)).await,
         Step::CreateStagingService => call(input, |i| staging_service::create_staging_service(cloud, i)).await,
         Step::CheckStagingService | Step::CheckProductionService => call(input, |i| staging_service::check_service(cloud, i)).await,
         Step::RegisterStripeWebhook => call(input, |i| stripe_webhook::register_stripe_webhook(cloud, i)).await,
+        Step::PointStripeWebhook => call(input, |i| stripe_webhook::point_stripe_webhook(cloud, i)).await,
         Step::PublishFrontendUrl => call(input, |i| staging_service::publish_frontend_url(cloud, i)).await,
         Step::VerifyStagingMigrations => call(input, |i| migrations::verify_migrations(cloud, Staging, i)).await,
         Step::VerifyProductionMigrations => call(input, |i| migrations::verify_migrations(cloud, Production, i)).await,

@@ -357,6 +357,7 @@ pub async fn plan_rehearsal<C: Rds + ParameterStore + ServiceHost + ContainerIma
         secret_key: SecretKeyPlan { source: run.staging.secret_key, exposes: run.staging.secret_key.exposes().to_string() },
         stripe_test_parameter_path: run.stripe.test_parameter_path.clone(),
         frontend: run.frontend.clone(),
+        frontend_distribution: run.frontend.serving == crate::run::FrontendServing::Cloudfront,
         stripe_publishable_key: run.stripe.publishable_key.clone(),
         stripe_webhook: StripeWebhookPlan { path: run.stripe.webhook_path.clone(), events: run.stripe.webhook_events.clone() },
         service: ServiceSpec {

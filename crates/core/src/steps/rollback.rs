@@ -15,11 +15,12 @@ use super::predates;
 use super::production_snapshot::describe_snapshot;
 use super::stripe_webhook::staging_stripe_key;
 use super::teardown_schedule::scheduled_run_id;
-use crate::cloud::{BucketOwner, ObjectStore, ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
+use crate::cloud::{BucketOwner, Distributions, ObjectStore, ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
-use crate::phase::{Phase, APP_RUNNER_SERVICE, DB_CLUSTER, DB_INSTANCE, DB_SNAPSHOT};
+use crate::phase::{Phase, APP_RUNNER_SERVICE, DB_CLUSTER, DB_INSTANCE, DB_SNAPSHOT, DISTRIBUTION};
 use crate::plan::{RunPlan, SCHEDULE_GROUP};
+use crate::run::FrontendServing;
 use crate::secret::Secret;
 use crate::tags::{Ownership, RunTags, Tags};
 use crate::{CloudError, CloudErrorKind, StepError};
@@ -58,6 +59,10 @@ pub struct RollbackState {
     /// The staging database's final snapshot, when one was asked for and taken.
     #[serde(default)]
     pub final_snapshot: Option<String>,
+    /// What removes whatever is left, for the message of a rollback that gives up: the run's
+    /// teardown schedule when it exists, else a teardown started by hand.
+    #[serde(default)]
+    pub remedy: String,
 }
 
 /// What differs between rolling a failed run back and tearing a finished one down.
@@ -207,7 +212,34 @@ async fn delete_this_runs_bucket<C: ObjectStore + Sync>(cloud: &C, plan: &RunPla
     }
 }
 
-pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + ObjectStore + Sync>(
+/// The run's distribution: disabled first, deleted once that change is deployed (CloudFront
+/// refuses before), so it takes a few attempts.
+async fn delete_this_runs_distribution<C: Distributions + Sync>(cloud: &C, plan: &RunPlan) -> Result<Fate, StepError> {
+    let Some(distribution) = cloud.find_distribution(&plan.distribution_name()).await.op("ListDistributions")? else {
+        return Ok(Fate::Absent);
+    };
+    let tags = match cloud.distribution_tags(&distribution.arn).await {
+        Err(e) if e.is(CloudErrorKind::NotFound) => return Ok(Fate::Absent),
+        other => other.op("ListTagsForResource")?,
+    };
+    if plan.tags.ownership(&tags) != Ownership::ThisRun {
+        return Ok(Fate::Kept(RunTags::describe_owner(&tags)));
+    }
+    if distribution.enabled {
+        return match cloud.disable_distribution(&distribution.id).await {
+            Ok(_) => Ok(Fate::Busy("disabling".into())),
+            Err(e) if e.is(CloudErrorKind::NotFound) => Ok(Fate::Absent),
+            Err(e) => Err(StepError::from_cloud("UpdateDistribution", e)),
+        };
+    }
+    if DISTRIBUTION.of(&distribution.status) != Phase::Ready {
+        return Ok(Fate::Busy(format!("disabled, {}", distribution.status)));
+    }
+    delete_if_owned(plan, Found { tags: &tags, created_at: None }, "DeleteDistribution", false, cloud.delete_distribution(&distribution.id))
+        .await
+}
+
+pub async fn rollback_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + ObjectStore + Distributions + Sync>(
     cloud: &C,
     input: RollbackInput,
 ) -> Result<RollbackState, StepError> {
@@ -228,7 +260,9 @@ pub fn attempts_allowed(plan: &RunPlan) -> u32 {
 }
 
 /// Deletes what the run of `plan` created in staging (one attempt; see the module docs).
-pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + ObjectStore + Sync>(
+pub(crate) async fn remove_staging<
+    C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + ObjectStore + Distributions + Sync,
+>(
     cloud: &C,
     plan: &RunPlan,
     attempts: u32,
@@ -327,14 +361,24 @@ pub(crate) async fn remove_staging<C: Rds + ParameterStore + ServiceHost + Sched
     };
     state.record(format!("snapshot {snapshot}"), fate)?;
 
+    if plan.frontend.serving == FrontendServing::Cloudfront {
+        let fate = delete_this_runs_distribution(cloud, plan).await;
+        state.record(format!("distribution {}", plan.distribution_name()), fate)?;
+    }
     let fate = delete_this_runs_bucket(cloud, plan).await;
     state.record(format!("bucket {}", plan.frontend.staging_bucket), fate)?;
 
     let schedule = plan.teardown_schedule_name();
     // The schedule goes last: while anything else is left it is the safety net that tears it down.
-    let fate = match cloud.get_schedule(SCHEDULE_GROUP, &schedule).await.op("GetSchedule")? {
+    let found = cloud.get_schedule(SCHEDULE_GROUP, &schedule).await.op("GetSchedule")?;
+    let ours = found.as_ref().is_some_and(|s| scheduled_run_id(s).as_deref() == Some(plan.run_id.as_str()));
+    state.remedy = match (ours, &found) {
+        (true, Some(s)) => format!("the teardown schedule {SCHEDULE_GROUP}/{schedule} is kept and tears it down at {}", s.at),
+        _ => format!("no teardown schedule of this run exists: start one by hand (rehearsal remote teardown --run {})", plan.run_id),
+    };
+    let fate = match found {
         None => Ok(Fate::Absent),
-        Some(s) if scheduled_run_id(&s).as_deref() != Some(plan.run_id.as_str()) => Ok(Fate::Kept("it tears down another run".into())),
+        Some(_) if !ours => Ok(Fate::Kept("it tears down another run".into())),
         Some(_) if !(state.pending.is_empty() && state.failed.is_empty()) => Ok(Fate::Busy("kept until the rest is gone".into())),
         Some(_) => match cloud.delete_schedule(SCHEDULE_GROUP, &schedule).await {
             Ok(()) => Ok(Fate::Deleted { lingers: false }),

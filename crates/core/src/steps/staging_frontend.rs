@@ -4,21 +4,32 @@
 //! written there pointing at the staging backend. Production's bucket is only listed and read.
 //!
 //! The copy needs nothing but the plan, so it runs beside the database restore; the configuration
-//! needs the staging service's URL, so it is written once the service runs, beside the
-//! FRONTEND_URL redeploy. Neither lengthens the run (`rehearsal bench critical-path`).
+//! needs the staging service's URL, so it is written once the service runs. Neither lengthens
+//! the run (`rehearsal bench critical-path`).
+//!
+//! With `frontend.serving: cloudfront` the bucket is served by a distribution the run creates
+//! (origin access control, the bucket's policy letting only that distribution read). Its domain
+//! is known as soon as CreateDistribution answers, so it is staging's FRONTEND_URL before the
+//! service exists: the service starts with every variable, and no second deployment is needed.
 //!
 //! Steps: `copy_staging_frontend` (staging.asl.json `CopyStagingFrontend`, looped by
-//! `IsFrontendCopied` while pages are left) and `configure_staging_frontend`
-//! (`ConfigureStagingFrontend`). Rollback and teardown empty and delete the bucket
-//! (`rollback::remove_staging`). Tests: tests/steps/staging_frontend.rs; end to end,
+//! `IsFrontendCopied` while pages are left), `serve_staging_frontend` (`ServeStagingFrontend`),
+//! `check_staging_frontend` (`CheckStagingFrontend`, until the distribution is deployed) and
+//! `configure_staging_frontend` (`ConfigureStagingFrontend`). Rollback and teardown disable and
+//! delete the distribution, empty and delete the bucket (`rollback::remove_staging`). Tests:
+//! tests/steps/staging_frontend.rs; end to end,
 //! tests/staging_pipeline.rs `happy_path_builds_staging_and_passes_every_check`,
 //! `every_fault_in_every_mutating_step_ends_in_success_or_a_clean_rollback`.
 
-use super::adopt_or_refuse;
-use crate::cloud::{BucketOwner, ObjectStore};
+use super::staging_parameters::{kind_of, WrittenParameters};
+use super::{adopt_or_refuse, write_owned_parameter, Deadline, PlanOnly};
+use crate::cloud::{BucketOwner, Clock, Distribution, DistributionSpec, Distributions, ObjectStore, ParameterStore};
 use crate::error::CloudResultExt;
 use crate::guard::StagingGuard;
-use crate::plan::RunPlan;
+use crate::phase::{Phase, DISTRIBUTION};
+use crate::plan::{RunPlan, FRONTEND_URL};
+use crate::run::FrontendServing;
+use crate::secret::Secret;
 use crate::{CloudErrorKind, StepError};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -155,6 +166,146 @@ fn staging_config(production: &[u8], field: &str, api_url: &str, key: &str) -> R
     serde_json::to_vec_pretty(&config).map_err(|e| StepError::MalformedInput(format!("configuration could not be encoded: {e}")))
 }
 
+/// The staging bucket, which only this run may have created: written to only then.
+async fn this_runs_bucket<C: ObjectStore + Sync>(cloud: &C, plan: &RunPlan) -> Result<(), StepError> {
+    let bucket = &plan.frontend.staging_bucket;
+    match cloud.bucket_owner(bucket).await.op("HeadBucket")? {
+        BucketOwner::ThisAccount => {
+            adopt_or_refuse(&plan.tags, &format!("bucket {bucket}"), &cloud.bucket_tags(bucket).await.op("GetBucketTagging")?)
+        }
+        BucketOwner::Missing => Err(StepError::CheckFailed(format!("staging frontend bucket {bucket} does not exist"))),
+        BucketOwner::OtherAccount => Err(StepError::ResourceNotOwned {
+            resource: format!("bucket {bucket}"),
+            detail: "another AWS account owns this bucket name".into(),
+        }),
+    }
+}
+
+/// `$.served`: the distribution serving the staging frontend.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontendServed {
+    pub distribution_id: String,
+    pub distribution_arn: String,
+    /// `https://d….cloudfront.net`: staging's FRONTEND_URL.
+    pub url: String,
+    /// `InProgress` until the distribution reaches every edge location, then `Deployed`.
+    pub status: String,
+    /// What the wait loop tests ([`DISTRIBUTION`]); every check computes it anew.
+    #[serde(default)]
+    pub phase: Phase,
+    /// The distribution existed already, created by this run (a retry or re-run adopted it).
+    pub reused: bool,
+    #[serde(flatten)]
+    pub wait: Deadline,
+    /// FRONTEND_URL's ARN, for the service's references.
+    #[serde(flatten)]
+    pub parameters: WrittenParameters,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckServedInput {
+    pub plan: RunPlan,
+    pub served: FrontendServed,
+}
+
+/// Lets only `distribution_arn` read the bucket's objects (origin access control): the bucket
+/// stays private, public access blocked.
+fn origin_access_policy(bucket: &str, distribution_arn: &str) -> String {
+    let partition = distribution_arn.split(':').nth(1).unwrap_or("aws");
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "StagingFrontendDistributionReadsObjects",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": format!("arn:{partition}:s3:::{bucket}/*"),
+            "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}}
+        }]
+    })
+    .to_string()
+}
+
+fn served_phase(distribution: &Distribution) -> Phase {
+    // Disabled means someone is removing it: it will not serve staging again.
+    if distribution.enabled {
+        DISTRIBUTION.of(&distribution.status)
+    } else {
+        Phase::Failed
+    }
+}
+
+/// Creates (or adopts) the run's distribution in front of the staging bucket, lets it read the
+/// bucket, and writes its URL as staging's FRONTEND_URL.
+pub async fn serve_staging_frontend<C: ObjectStore + Distributions + ParameterStore + Clock + Sync>(
+    cloud: &C,
+    input: PlanOnly,
+) -> Result<FrontendServed, StepError> {
+    let plan = &input.plan;
+    let bucket = &plan.frontend.staging_bucket;
+    StagingGuard::new(plan).bucket_write(bucket)?;
+    if plan.frontend.serving != FrontendServing::Cloudfront {
+        return Err(StepError::invalid("frontend.serving", "the staging frontend is served by CloudFront only with serving: cloudfront"));
+    }
+    this_runs_bucket(cloud, plan).await?;
+    let name = plan.distribution_name();
+    let (distribution, reused) = match cloud.find_distribution(&name).await.op("ListDistributions")? {
+        Some(found) => (found, true),
+        None => {
+            // Staging lives in production's region; the plan names it only in ARNs.
+            let region = plan.production.service_arn.split(':').nth(3).filter(|r| !r.is_empty()).ok_or_else(|| {
+                StepError::invalid("production.service_arn", format!("{:?} names no region", plan.production.service_arn))
+            })?;
+            let spec = DistributionSpec { name: name.clone(), bucket: bucket.clone(), region: region.to_string() };
+            match cloud.create_distribution(&spec, &plan.tags.to_tags()).await {
+                Ok(created) => (created, false),
+                // A concurrent delivery of this step made it meanwhile (its tags tell), or someone else did.
+                Err(e) if e.is(CloudErrorKind::AlreadyExists) => match cloud.find_distribution(&name).await.op("ListDistributions")? {
+                    Some(found) => (found, true),
+                    None => {
+                        return Err(StepError::ResourceNotOwned {
+                            resource: format!("distribution {name}"),
+                            detail: format!("its CallerReference is taken by a distribution this run cannot see: {}", e.message),
+                        })
+                    }
+                },
+                Err(e) => return Err(StepError::from_cloud("CreateDistributionWithTags", e)),
+            }
+        }
+    };
+    let resource = format!("distribution {} ({name})", distribution.id);
+    adopt_or_refuse(&plan.tags, &resource, &cloud.distribution_tags(&distribution.arn).await.op("ListTagsForResource")?)?;
+    cloud.put_bucket_policy(bucket, &origin_access_policy(bucket, &distribution.arn)).await.op("PutBucketPolicy")?;
+    let url = format!("https://{}", distribution.domain_name);
+    let arn = write_owned_parameter(cloud, plan, FRONTEND_URL, &Secret::new(url.clone()), kind_of(FRONTEND_URL)).await?;
+    tracing::info!(distribution = %distribution.id, url = %url, reused, "staging frontend served");
+    Ok(FrontendServed {
+        distribution_id: distribution.id.clone(),
+        distribution_arn: distribution.arn.clone(),
+        url,
+        phase: served_phase(&distribution),
+        status: distribution.status,
+        reused,
+        wait: Deadline::start(cloud.now(), plan.timeouts.service_minutes),
+        parameters: WrittenParameters { arns: [(FRONTEND_URL.to_string(), arn)].into() },
+    })
+}
+
+/// Looks once at the distribution: deployed, still propagating, or gone.
+pub async fn check_staging_frontend<C: Distributions + Clock + Sync>(
+    cloud: &C,
+    input: CheckServedInput,
+) -> Result<FrontendServed, StepError> {
+    let served = input.served;
+    let (status, phase) = match cloud.describe_distribution(&served.distribution_id).await.op("GetDistribution")? {
+        None => ("deleted".to_string(), Phase::Gone),
+        Some(d) => (d.status.clone(), served_phase(&d)),
+    };
+    Ok(FrontendServed { status, phase, wait: Deadline::check(served.wait.deadline, cloud.now()), ..served })
+}
+
 pub async fn configure_staging_frontend<C: ObjectStore + Sync>(cloud: &C, input: ConfigureInput) -> Result<FrontendConfigured, StepError> {
     let plan = &input.plan;
     let frontend = &plan.frontend;
@@ -163,19 +314,7 @@ pub async fn configure_staging_frontend<C: ObjectStore + Sync>(cloud: &C, input:
     if input.service_url.is_empty() || input.service_url.contains('/') {
         return Err(StepError::invalid("service_url", format!("{:?} is not a host name", input.service_url)));
     }
-    // Written only into the bucket this run created.
-    match cloud.bucket_owner(bucket).await.op("HeadBucket")? {
-        BucketOwner::ThisAccount => {
-            adopt_or_refuse(&plan.tags, &format!("bucket {bucket}"), &cloud.bucket_tags(bucket).await.op("GetBucketTagging")?)?
-        }
-        BucketOwner::Missing => return Err(StepError::CheckFailed(format!("staging frontend bucket {bucket} does not exist"))),
-        BucketOwner::OtherAccount => {
-            return Err(StepError::ResourceNotOwned {
-                resource: format!("bucket {bucket}"),
-                detail: "another AWS account owns this bucket name".into(),
-            })
-        }
-    }
+    this_runs_bucket(cloud, plan).await?;
     let source = format!("{}{}", frontend.release_prefix, frontend.config_key);
     let production = cloud.get_object(&frontend.production_bucket, &source).await.op("GetObject")?.ok_or_else(|| {
         StepError::ProductionNotReady(format!(

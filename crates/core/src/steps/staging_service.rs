@@ -1,7 +1,9 @@
 //! Runbook step 4: the staging service, its variables referencing the staging parameters by
 //! ARN. App Runner resolves those references when it deploys, and the service URL is known only
-//! once CreateService answers, so FRONTEND_URL is written afterwards and a second deployment
-//! makes the running app see it.
+//! once CreateService answers, so when FRONTEND_URL is the service's own URL it is written
+//! afterwards and a second deployment makes the running app see it. With the staging frontend
+//! served by CloudFront, FRONTEND_URL is the distribution's, written before the service
+//! (`staging_frontend::serve_staging_frontend`), and the service is deployed once.
 //!
 //! The host is behind [`ServiceHost`]; crates/aws implements it over App Runner (and ECS Express
 //! Mode's calls), crates/sim over its simulated App Runner and ECS.

@@ -11,7 +11,7 @@
 //! `a_production_resource_tagged_as_staging_is_refused`.
 
 use super::rollback::{remove_staging, RemovalOptions, RollbackState};
-use crate::cloud::{ObjectStore, ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
+use crate::cloud::{Distributions, ObjectStore, ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
 use crate::naming::final_snapshot_id;
 use crate::plan::RunPlan;
 use crate::run::parse_document;
@@ -52,7 +52,7 @@ pub struct TeardownState {
     pub removal: RollbackState,
 }
 
-pub async fn teardown_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + ObjectStore + Sync>(
+pub async fn teardown_staging<C: Rds + ParameterStore + ServiceHost + Scheduler + PaymentWebhooks + ObjectStore + Distributions + Sync>(
     cloud: &C,
     input: TeardownInput,
 ) -> Result<TeardownState, StepError> {

@@ -79,6 +79,36 @@ async fn endpoints_are_created_listed_across_pages_and_deleted() {
 }
 
 #[tokio::test]
+async fn an_endpoint_is_pointed_at_a_new_url_and_keeps_its_secret() {
+    let stripe = StripeStandIn::start(KEY).await;
+    let client = client(&stripe);
+    let created = client.create_webhook(&key(), "https://old.example.com/hook/", &events(), &metadata("r")).await.unwrap();
+    let url = "https://d111111abcdef8.cloudfront.net/api/v1/billing/webhook/?mode=staging&a=b c";
+
+    let updated = client.update_webhook_url(&key(), &created.id, url).await.unwrap();
+    assert_eq!((updated.id.as_str(), updated.url.as_str()), (created.id.as_str(), url));
+    assert_eq!((&updated.enabled_events, &updated.metadata), (&events(), &metadata("r")), "only the URL changes");
+    assert_eq!(updated.secret, None, "Stripe reveals the secret only to the creation");
+    let stored = stripe.endpoints();
+    assert_eq!((stored[0].url.as_str(), Some(stored[0].secret.as_str())), (url, created.secret.as_ref().map(Secret::expose)));
+
+    let request = stripe.requests().pop().unwrap();
+    assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", format!("/v1/webhook_endpoints/{}", created.id).as_str()));
+    assert_eq!(request.header("content-type"), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        url::form_urlencoded::parse(request.body.as_bytes()).into_owned().collect::<Vec<_>>(),
+        [("url".to_string(), url.to_string())]
+    );
+    assert_eq!(request.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(request.header("stripe-version"), Some(STRIPE_API_VERSION));
+
+    let missing = client.update_webhook_url(&key(), "we_gone", url).await.unwrap_err();
+    assert_eq!((missing.kind, missing.code.as_str()), (CloudErrorKind::NotFound, "resource_missing"), "{missing}");
+    let wrong = client.update_webhook_url(&Secret::new("sk_test_51WrongKeyQwErTy987"), &created.id, url).await.unwrap_err();
+    assert!(wrong.kind == CloudErrorKind::AccessDenied && !leaks(&wrong, "sk_test_51WrongKeyQwErTy987"), "{wrong:?}");
+}
+
+#[tokio::test]
 async fn every_request_is_authenticated_and_pinned_and_creations_carry_an_idempotency_key() {
     let stripe = StripeStandIn::start(KEY).await;
     let client = client(&stripe);

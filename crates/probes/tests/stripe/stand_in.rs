@@ -1,6 +1,7 @@
 //! A stand-in for Stripe's webhook endpoints API: endpoints in memory, the bearer key checked,
 //! lists newest first in pages of at most [`PAGE_SIZE`] with `has_more` and `starting_after`,
-//! the signing secret only in the answer to a creation, `Idempotency-Key` honoured (the first
+//! the signing secret only in the answer to a creation, an endpoint's `url` updated in place
+//! (`POST /v1/webhook_endpoints/{id}`), `Idempotency-Key` honoured (the first
 //! answer replayed for the same parameters, an `idempotency_error` for others), Stripe's error
 //! bodies. Where Stripe masks a rejected key in its message, the stand-in quotes it whole, so
 //! the client's own masking is what the tests see.
@@ -134,6 +135,7 @@ fn serve(state: &mut State, key: &str, request: &Request) -> (u16, Value, bool) 
     let (status, body) = match (request.method.as_str(), path) {
         ("GET", ENDPOINTS) => list(state, &pairs(query)),
         ("POST", ENDPOINTS) => return post(state, request),
+        ("POST", p) if p.starts_with(&format!("{ENDPOINTS}/")) => update(state, &p[ENDPOINTS.len() + 1..], request),
         ("DELETE", p) if p.starts_with(&format!("{ENDPOINTS}/")) => delete(state, &p[ENDPOINTS.len() + 1..]),
         (method, path) => error(404, "invalid_request_error", None, format!("Unrecognized request URL ({method}: {path}).")),
     };
@@ -204,6 +206,20 @@ fn create(state: &mut State, url: String, enabled_events: Vec<String>, metadata:
     let endpoint = Stored { id: format!("we_standin{n:04}"), url, enabled_events, metadata, secret: format!("whsec_standin{n:04}") };
     state.endpoints.push(endpoint.clone());
     endpoint
+}
+
+/// Only `url` is updated (all the client sends); the secret stays and is not in the answer.
+fn update(state: &mut State, id: &str, request: &Request) -> (u16, Value) {
+    if request.header("content-type") != Some("application/x-www-form-urlencoded") {
+        return error(400, "invalid_request_error", None, "Request bodies must be form-encoded.".into());
+    }
+    let Some(endpoint) = state.endpoints.iter_mut().find(|e| e.id == id) else {
+        return error(404, "invalid_request_error", Some("resource_missing"), format!("No such webhook endpoint: '{id}'"));
+    };
+    if let Some((_, url)) = pairs(&request.body).into_iter().find(|(k, _)| k == "url") {
+        endpoint.url = url;
+    }
+    (200, endpoint.json(false))
 }
 
 fn delete(state: &mut State, id: &str) -> (u16, Value) {

@@ -4,15 +4,18 @@
 use crate::stand_in::StripeStandIn;
 use chrono::{TimeZone, Utc};
 use rehearsal_core::cloud::{
-    BucketOwner, CloudResult, ClusterCopyRequest, ClusterInstanceRequest, DbCluster, DbInstance, DbSnapshot, ObjectPage, ObjectStore,
-    ObjectVersion, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind, ParameterStore, PaymentWebhooks, Rds, RestoreRequest,
-    Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation, ServiceSpec, VersionPage, WebhookEndpoint,
+    BucketOwner, CloudResult, ClusterCopyRequest, ClusterInstanceRequest, DbCluster, DbInstance, DbSnapshot, Distribution,
+    DistributionSpec, Distributions, ObjectPage, ObjectStore, ObjectVersion, OneTimeSchedule, Parameter, ParameterInfo, ParameterKind,
+    ParameterStore, PaymentWebhooks, Rds, RestoreRequest, Scheduler, ServiceHost, ServiceInfo, ServiceLocation, ServiceOperation,
+    ServiceSpec, VersionPage, WebhookEndpoint,
 };
 use rehearsal_core::plan::{STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET};
 use rehearsal_core::steps::plan_rehearsal::{plan_rehearsal, PlanInput};
 use rehearsal_core::steps::rollback::{rollback_staging, RollbackInput};
 use rehearsal_core::steps::staging_parameters::write_staging_parameters;
-use rehearsal_core::steps::stripe_webhook::{register_stripe_webhook, RegisteredWebhook, WebhookInput};
+use rehearsal_core::steps::stripe_webhook::{
+    parking_url, point_stripe_webhook, register_stripe_webhook, PointWebhookInput, RegisteredWebhook,
+};
 use rehearsal_core::steps::PlanOnly;
 use rehearsal_core::tags::{Tags, RUN_KEY};
 use rehearsal_core::{RunPlan, Secret, StepError};
@@ -64,9 +67,13 @@ impl PaymentWebhooks for TestCloud {
     async fn delete_webhook(&self, api_key: &Secret, id: &str) -> CloudResult<()> {
         self.stripe.delete_webhook(api_key, id).await
     }
+    async fn update_webhook_url(&self, api_key: &Secret, id: &str, url: &str) -> CloudResult<WebhookEndpoint> {
+        self.stripe.update_webhook_url(api_key, id, url).await
+    }
 }
 
-// The rollback also looks for the service, the database, the snapshot and the schedule.
+// The rollback also looks for the service, the database, the snapshot, the schedule, the
+// frontend's bucket and its distribution.
 
 impl Rds for TestCloud {
     async fn describe_instance(&self, id: &str) -> CloudResult<Option<DbInstance>> {
@@ -204,6 +211,30 @@ impl ObjectStore for TestCloud {
     async fn delete_bucket(&self, bucket: &str) -> CloudResult<()> {
         self.sim.delete_bucket(bucket).await
     }
+    async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> CloudResult<()> {
+        self.sim.put_bucket_policy(bucket, policy).await
+    }
+}
+
+impl Distributions for TestCloud {
+    async fn find_distribution(&self, name: &str) -> CloudResult<Option<Distribution>> {
+        self.sim.find_distribution(name).await
+    }
+    async fn describe_distribution(&self, id: &str) -> CloudResult<Option<Distribution>> {
+        self.sim.describe_distribution(id).await
+    }
+    async fn create_distribution(&self, spec: &DistributionSpec, tags: &Tags) -> CloudResult<Distribution> {
+        self.sim.create_distribution(spec, tags).await
+    }
+    async fn distribution_tags(&self, arn: &str) -> CloudResult<Tags> {
+        self.sim.distribution_tags(arn).await
+    }
+    async fn disable_distribution(&self, id: &str) -> CloudResult<Distribution> {
+        self.sim.disable_distribution(id).await
+    }
+    async fn delete_distribution(&self, id: &str) -> CloudResult<()> {
+        self.sim.delete_distribution(id).await
+    }
 }
 
 /// The account planned for a run of `{}` with the staging parameters written (runbook steps
@@ -245,8 +276,12 @@ impl Staged {
     }
 
     async fn register(&self) -> Result<RegisteredWebhook, StepError> {
-        let input = WebhookInput { plan: self.plan.clone(), service_url: SERVICE_HOST.into() };
-        register_stripe_webhook(&self.cloud("register_stripe_webhook"), input).await
+        register_stripe_webhook(&self.cloud("register_stripe_webhook"), PlanOnly { plan: self.plan.clone() }).await
+    }
+
+    async fn point(&self, webhook: RegisteredWebhook) -> Result<RegisteredWebhook, StepError> {
+        let input = PointWebhookInput { plan: self.plan.clone(), webhook, service_url: SERVICE_HOST.into() };
+        point_stripe_webhook(&self.cloud("point_stripe_webhook"), input).await
     }
 
     /// The stand-in's endpoints whose metadata names this run.
@@ -276,16 +311,16 @@ async fn parameter(account: &SimAccount, name: &str) -> Option<Secret> {
 }
 
 #[tokio::test]
-async fn the_endpoint_is_created_for_the_staging_url_and_its_secret_stored() {
+async fn the_endpoint_is_created_parked_its_secret_stored_then_pointed_at_the_service_keeping_it() {
     let staged = Staged::new().await;
     let registered = staged.register().await.unwrap();
 
     let ours = staged.this_runs_endpoints();
     assert_eq!(ours.len(), 1, "{ours:?}");
     let endpoint = &ours[0];
-    let url = format!("https://{SERVICE_HOST}{}", staged.plan.stripe_webhook.path);
-    assert_eq!((registered.webhook_id.as_str(), registered.url.as_str()), (endpoint.id.as_str(), url.as_str()));
-    assert_eq!((&endpoint.url, &endpoint.enabled_events), (&url, &staged.plan.stripe_webhook.events));
+    let parked = parking_url(&staged.plan);
+    assert_eq!((registered.webhook_id.as_str(), registered.url.as_str()), (endpoint.id.as_str(), parked.as_str()));
+    assert_eq!((&endpoint.url, &endpoint.enabled_events), (&parked, &staged.plan.stripe_webhook.events));
     assert_eq!(endpoint.metadata, staged.plan.tags.to_tags());
     assert!(registered.replaced.is_empty());
 
@@ -296,10 +331,20 @@ async fn the_endpoint_is_created_for_the_staging_url_and_its_secret_stored() {
     assert_eq!(tags, staged.plan.tags.to_tags());
     let arn = &registered.parameters.arns[STRIPE_WEBHOOK_SECRET];
     assert!(arn.ends_with(&format!("parameter{name}")), "{arn}");
+
+    // Over the wire, Stripe's update answers without the secret: the stored one stays valid.
+    let pointed = staged.point(registered.clone()).await.unwrap();
+    let url = format!("https://{SERVICE_HOST}{}", staged.plan.stripe_webhook.path);
+    assert_eq!((pointed.webhook_id.as_str(), pointed.url.as_str()), (registered.webhook_id.as_str(), url.as_str()));
+    let ours = staged.this_runs_endpoints();
+    assert_eq!((ours.len(), &ours[0].url, &ours[0].secret), (1, &url, &endpoint.secret), "the same endpoint, moved");
+    assert_eq!(parameter(&staged.account, &name).await.map(|s| s.expose().to_string()), Some(endpoint.secret.clone()));
 }
 
+/// The run's one endpoint, found past the first page, is adopted with its stored secret (a
+/// service already running has that secret); others' endpoints are left alone.
 #[tokio::test]
-async fn a_re_run_replaces_this_runs_endpoint_and_its_secret() {
+async fn a_re_run_adopts_this_runs_endpoint_and_its_secret_found_on_a_later_page() {
     let staged = Staged::new().await;
     let first = staged.register().await.unwrap();
     // Created after this run's endpoint, so listing newest first puts it on a later page.
@@ -307,14 +352,15 @@ async fn a_re_run_replaces_this_runs_endpoint_and_its_secret() {
     let others = staged.other_ids();
     let position = staged.stripe.endpoints().iter().position(|e| e.id == first.webhook_id).unwrap();
     assert!(position >= crate::stand_in::PAGE_SIZE, "this run's endpoint is past the first page");
+    let name = staged.plan.staging_parameter(STRIPE_WEBHOOK_SECRET);
+    let stored = parameter(&staged.account, &name).await.unwrap();
 
     let second = staged.register().await.unwrap();
-    assert_eq!(second.replaced, [first.webhook_id.as_str()]);
+    assert_eq!((second.webhook_id.as_str(), second.replaced.len()), (first.webhook_id.as_str(), 0));
     let ours = staged.this_runs_endpoints();
-    assert_eq!(ours.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), [second.webhook_id.as_str()], "exactly one endpoint of this run");
-    assert_ne!(second.webhook_id, first.webhook_id);
-    let stored = parameter(&staged.account, &staged.plan.staging_parameter(STRIPE_WEBHOOK_SECRET)).await.unwrap();
-    assert_eq!(stored.expose(), ours[0].secret, "the new endpoint's secret, not the deleted one's");
+    assert_eq!(ours.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), [first.webhook_id.as_str()], "exactly one endpoint of this run");
+    let again = parameter(&staged.account, &name).await.unwrap();
+    assert_eq!((again.expose(), stored.expose()), (ours[0].secret.as_str(), ours[0].secret.as_str()), "the endpoint's own secret, kept");
     assert_eq!(staged.other_ids(), others, "endpoints of others are left alone");
 }
 
