@@ -129,7 +129,7 @@ fn a_run_that_passed_holds_staging_until_its_teardown_and_a_lease_its_teardown_l
 
         // Torn down, but the release failed (its Catch ends the teardown all the same): the lease
         // names an ended execution whose staging is gone, and the next run takes it over.
-        account.inject(Fault { step: Step::ReleaseStagingLease.name().into(), kind: FaultKind::Fatal });
+        account.inject(Fault::new(Step::ReleaseStagingLease.name(), FaultKind::Fatal));
         let input = scheduled_teardown_input(&account).await;
         let report = teardown(&account, input).await;
         assert!(report.succeeded, "{:?}: {:?}", report.error, report.cause);
@@ -168,7 +168,7 @@ fn a_lost_or_doubled_delivery_in_any_changing_teardown_step_still_tears_everythi
             let account = new_account();
             staged(&account).await;
             let input = scheduled_teardown_input(&account).await;
-            account.inject(Fault { step: step.name().into(), kind });
+            account.inject(Fault::new(step.name(), kind));
             let report = teardown(&account, input).await;
             let fired = !account.ledger().faults_fired.is_empty();
             let left: Vec<String> = account

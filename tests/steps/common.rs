@@ -106,7 +106,7 @@ impl Run {
     }
 
     pub fn inject(&self, step: Step, kind: FaultKind) {
-        self.account.inject(Fault { step: step.name().to_string(), kind });
+        self.account.inject(Fault::new(step.name(), kind));
     }
 
     /// Someone else's session, to make what the run must not touch.

@@ -48,8 +48,9 @@ pub struct RunCommand {
     #[arg(long)]
     input: Option<PathBuf>,
     /// Make a step fail: STEP=KIND, KIND one of throttle, unavailable, fatal, failed-state,
-    /// never-ready, already-exists, failed-check. Repeatable.
-    #[arg(long = "inject-fault", value_name = "STEP=KIND", conflicts_with = "endpoint_url")]
+    /// never-ready, already-exists, failed-check, lost-response, duplicate, eventual; STEP=KIND@N
+    /// from the step's N-th AWS call on. Repeatable.
+    #[arg(long = "inject-fault", value_name = "STEP=KIND[@N]", conflicts_with = "endpoint_url")]
     inject_fault: Vec<String>,
     /// Write the JSON report here.
     #[arg(long, value_name = "FILE")]

@@ -100,7 +100,7 @@ async fn a_malformed_payload_answers_malformed_input_error() {
 async fn a_cloud_error_answers_the_step_error_name() {
     let _serial = capture();
     let account = account();
-    account.inject(Fault { step: "plan_rehearsal".into(), kind: FaultKind::Throttle });
+    account.inject(Fault::new("plan_rehearsal", FaultKind::Throttle));
     let error = handle(&account.session("plan_rehearsal"), Step::PlanRehearsal, event("req-1", plan_input())).await.unwrap_err();
     assert_eq!(error.error_type, "ThrottledError");
     assert!(error.error_message.starts_with("throttled by "), "{}", error.error_message);

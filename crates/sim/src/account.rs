@@ -1,11 +1,11 @@
 //! The account handle, sessions (one per step invocation) and the inspection API.
 
 use crate::config::SimConfig;
-use crate::fault::{Fault, FaultKind};
+use crate::fault::{Fault, FaultKind, EVENTUAL_LAG};
 use crate::ledger::{Call, ExistingResource, Ledger, Recorded};
 use crate::rds::Phase;
 use crate::seed::{PRODUCTION_IMAGE, PRODUCTION_SERVICE};
-use crate::world::{run_of, Ctx, Origin, World};
+use crate::world::{after, run_of, Ctx, Origin, World};
 use chrono::{DateTime, Utc};
 use rehearsal_core::cloud::{Clock, CloudResult, ExecutionInfo, Executions};
 use rehearsal_core::tags::Tags;
@@ -375,8 +375,25 @@ impl SimCloud {
             at: now,
             what: Call { service: api.service.into(), operation: api.action.into() },
         });
+        *world.calls_served.entry(ctx.step.to_string()).or_insert(0) += 1;
         gate(&mut world, &ctx, api)?;
-        let answer = call(&mut world, &ctx)?;
+        let answer = if api.changes_something() {
+            if world.has_fault(ctx.step, FaultKind::Eventual) && world.stale.get(ctx.step).is_none_or(|(_, until)| now >= *until) {
+                let before = world.before_this_call();
+                world.stale.insert(ctx.step.to_string(), (Box::new(before), after(now, EVENTUAL_LAG)));
+            }
+            call(&mut world, &ctx)?
+        } else {
+            match world.stale.remove(ctx.step) {
+                Some((mut before, until)) if now < until => {
+                    world.fire(&ctx, FaultKind::Eventual, api.action);
+                    let answer = call(&mut before, &ctx);
+                    world.stale.insert(ctx.step.to_string(), (before, until));
+                    answer?
+                }
+                _ => call(&mut world, &ctx)?,
+            }
+        };
         if api.changes_something()
             && world.has_fault(ctx.step, FaultKind::LostResponse)
             && world.responses_lost.insert(ctx.step.to_string())

@@ -30,7 +30,15 @@ pub enum FaultKind {
     /// Every invocation of the step is delivered twice, both at once (Lambda's at-least-once
     /// delivery); the state machine sees the first one's answer.
     Duplicate,
+    /// The step's reads lag its writes (AWS's eventual consistency): for [`EVENTUAL_LAG`] after
+    /// a call of the step that changes something, the step's Describe/Get/List/Head calls are
+    /// answered from the account as it was just before that call.
+    Eventual,
 }
+
+/// How long a step with the `eventual` fault reads the account as it was before its write:
+/// shorter than a wait loop's 30 s, longer than Step Functions' first retries (2 s, then 4 s).
+pub const EVENTUAL_LAG: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl FaultKind {
     pub const ALL: &'static [FaultKind] = &[
@@ -43,6 +51,7 @@ impl FaultKind {
         FaultKind::FailedCheck,
         FaultKind::LostResponse,
         FaultKind::Duplicate,
+        FaultKind::Eventual,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +65,7 @@ impl FaultKind {
             FaultKind::FailedCheck => "failed-check",
             FaultKind::LostResponse => "lost-response",
             FaultKind::Duplicate => "duplicate",
+            FaultKind::Eventual => "eventual",
         }
     }
 }
@@ -87,16 +97,29 @@ impl FromStr for FaultKind {
     }
 }
 
-/// One fault: `kind` applies to the calls of sessions named `step`.
+/// One fault: `kind` applies to the calls of sessions named `step`, from the step's
+/// `from_call`-th AWS call on (counted over all its invocations; 1: from the first), written
+/// `STEP=KIND@N`: a fault can meet a step half-way, after its first calls did their work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fault {
     pub step: String,
     pub kind: FaultKind,
+    pub from_call: u32,
+}
+
+impl Fault {
+    /// From the step's first call.
+    pub fn new(step: impl Into<String>, kind: FaultKind) -> Self {
+        Self { step: step.into(), kind, from_call: 1 }
+    }
 }
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.step, self.kind)
+        match self.from_call {
+            1 => write!(f, "{}={}", self.step, self.kind),
+            n => write!(f, "{}={}@{n}", self.step, self.kind),
+        }
     }
 }
 
@@ -117,8 +140,15 @@ impl FromStr for Fault {
         if kind.trim().is_empty() {
             return Err(ParseFaultError(format!("fault {s:?} names no kind after '='; expected one of {}", known_kinds())));
         }
+        let (kind, from_call) = match kind.split_once('@') {
+            None => (kind, 1),
+            Some((kind, n)) => match n.trim().parse::<u32>() {
+                Ok(n) if n >= 1 => (kind, n),
+                _ => return Err(ParseFaultError(format!("fault {s:?}: after '@' comes the call it starts at, 1 or more"))),
+            },
+        };
         let kind = kind.parse().map_err(|ParseFaultError(why)| ParseFaultError(format!("fault {s:?}: {why}")))?;
-        Ok(Fault { step: step.to_string(), kind })
+        Ok(Fault { step: step.to_string(), kind, from_call })
     }
 }
 
@@ -137,8 +167,13 @@ mod tests {
     #[test]
     fn faults_parse_and_explain_what_is_wrong() {
         let fault: Fault = "restore_staging_database=failed-state".parse().unwrap();
-        assert_eq!(fault, Fault { step: "restore_staging_database".into(), kind: FaultKind::FailedState });
+        assert_eq!(fault, Fault::new("restore_staging_database", FaultKind::FailedState));
         assert_eq!(fault.to_string(), "restore_staging_database=failed-state");
+        let later: Fault = "copy_staging_frontend=fatal@3".parse().unwrap();
+        assert_eq!((later.kind, later.from_call, later.to_string().as_str()), (FaultKind::Fatal, 3, "copy_staging_frontend=fatal@3"));
+        for bad in ["x=fatal@0", "x=fatal@", "x=fatal@two"] {
+            assert!(bad.parse::<Fault>().unwrap_err().to_string().contains("after '@'"), "{bad}");
+        }
         let no_eq = "restore_staging_database".parse::<Fault>().unwrap_err().to_string();
         assert!(no_eq.contains("no '='") && no_eq.contains("never-ready"), "{no_eq}");
         assert!("=throttle".parse::<Fault>().unwrap_err().to_string().contains("names no step"));

@@ -46,6 +46,7 @@ pub(crate) fn ends(now: DateTime<Utc>, duration: Duration, outcome: Outcome) -> 
     (outcome != Outcome::Stall).then(|| after(now, duration))
 }
 
+#[derive(Clone)]
 pub(crate) struct World {
     pub config: SimConfig,
     pub ids: IdSource,
@@ -82,8 +83,13 @@ pub(crate) struct World {
     pub throttled: BTreeMap<String, u32>,
     /// Steps whose `already-exists` fault has planted its conflict.
     pub conflicts_planted: BTreeSet<String>,
+    /// AWS calls served per step so far, the one being served included (faults start at a call).
+    pub calls_served: BTreeMap<String, u32>,
     /// Steps whose `lost-response` fault has lost an answer.
     pub responses_lost: BTreeSet<String>,
+    /// Per step with the `eventual` fault: the account as it was before the step's write, which
+    /// its reads see until the time beside it.
+    pub stale: BTreeMap<String, (Box<World>, DateTime<Utc>)>,
     pub ledger: Ledger,
 }
 
@@ -120,6 +126,8 @@ impl World {
             faults: Vec::new(),
             throttled: BTreeMap::new(),
             responses_lost: BTreeSet::new(),
+            calls_served: BTreeMap::new(),
+            stale: BTreeMap::new(),
             conflicts_planted: BTreeSet::new(),
             ledger: Ledger::default(),
         };
@@ -127,8 +135,19 @@ impl World {
         world
     }
 
+    /// The account as it is now, for a stale view (without the stale views themselves).
+    pub fn before_this_call(&mut self) -> World {
+        let stale = std::mem::take(&mut self.stale);
+        let copy = self.clone();
+        self.stale = stale;
+        copy
+    }
+
+    /// Whether `kind` is in force for `step`'s call being served (its faults start at a call).
     pub fn has_fault(&self, step: &str, kind: FaultKind) -> bool {
-        self.faults.iter().any(|f| f.step == step && f.kind == kind)
+        let served = self.calls_served.get(step).copied().unwrap_or(0);
+        // From the first call: in force before any too (a delivery, a call to the app).
+        self.faults.iter().any(|f| f.step == step && f.kind == kind && (f.from_call <= 1 || served >= f.from_call))
     }
 
     pub fn fire(&mut self, ctx: &Ctx, kind: FaultKind, operation: &str) {

@@ -100,7 +100,12 @@ async fn ensure_staging_bucket<C: ObjectStore + Sync>(cloud: &C, plan: &RunPlan)
         },
     };
     // Even after a creation: in us-east-1 S3 answers 200 to re-creating a bucket the account owns.
-    adopt_or_refuse(&plan.tags, &format!("bucket {bucket}"), &cloud.bucket_tags(bucket).await.op("GetBucketTagging")?)?;
+    let tags = match cloud.bucket_tags(bucket).await {
+        // Bucket configurations are eventually consistent: the retry sees it.
+        Err(e) if e.is(CloudErrorKind::NotFound) => return Err(not_visible_yet("GetBucketTagging", e)),
+        other => other.op("GetBucketTagging")?,
+    };
+    adopt_or_refuse(&plan.tags, &format!("bucket {bucket}"), &tags)?;
     Ok(existed)
 }
 
@@ -164,6 +169,12 @@ fn staging_config(production: &[u8], field: &str, api_url: &str, key: &str) -> R
         }
     }
     serde_json::to_vec_pretty(&config).map_err(|e| StepError::MalformedInput(format!("configuration could not be encoded: {e}")))
+}
+
+/// A resource just made (or just found) that a read does not show yet: AWS's reads lag its
+/// writes, so the state machine's retry looks again.
+fn not_visible_yet(operation: &str, source: crate::CloudError) -> StepError {
+    StepError::Transient { operation: operation.into(), source }
 }
 
 /// The staging bucket, which only this run may have created: written to only then.
@@ -261,22 +272,23 @@ pub async fn serve_staging_frontend<C: ObjectStore + Distributions + ParameterSt
             let spec = DistributionSpec { name: name.clone(), bucket: bucket.clone(), region: region.to_string() };
             match cloud.create_distribution(&spec, &plan.tags.to_tags()).await {
                 Ok(created) => (created, false),
-                // A concurrent delivery of this step made it meanwhile (its tags tell), or someone else did.
+                // Made meanwhile (its tags tell whether by this run: a concurrent delivery, or an
+                // attempt whose answer was lost). A CallerReference is the account's own, so a
+                // distribution holding it that the listing does not show yet will show.
                 Err(e) if e.is(CloudErrorKind::AlreadyExists) => match cloud.find_distribution(&name).await.op("ListDistributions")? {
                     Some(found) => (found, true),
-                    None => {
-                        return Err(StepError::ResourceNotOwned {
-                            resource: format!("distribution {name}"),
-                            detail: format!("its CallerReference is taken by a distribution this run cannot see: {}", e.message),
-                        })
-                    }
+                    None => return Err(not_visible_yet("ListDistributions", e)),
                 },
                 Err(e) => return Err(StepError::from_cloud("CreateDistributionWithTags", e)),
             }
         }
     };
     let resource = format!("distribution {} ({name})", distribution.id);
-    adopt_or_refuse(&plan.tags, &resource, &cloud.distribution_tags(&distribution.arn).await.op("ListTagsForResource")?)?;
+    let tags = match cloud.distribution_tags(&distribution.arn).await {
+        Err(e) if e.is(CloudErrorKind::NotFound) => return Err(not_visible_yet("ListTagsForResource", e)),
+        other => other.op("ListTagsForResource")?,
+    };
+    adopt_or_refuse(&plan.tags, &resource, &tags)?;
     cloud.put_bucket_policy(bucket, &origin_access_policy(bucket, &distribution.arn)).await.op("PutBucketPolicy")?;
     let url = format!("https://{}", distribution.domain_name);
     let arn = write_owned_parameter(cloud, plan, FRONTEND_URL, &Secret::new(url.clone()), kind_of(FRONTEND_URL)).await?;

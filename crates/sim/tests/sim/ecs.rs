@@ -266,7 +266,7 @@ async fn a_deployment_whose_tasks_fail_is_rolled_back_by_ecs_and_the_old_revisio
     assert_eq!(account.express_service_environment(ECS_CLUSTER, STAGING_SERVICE), Some(before));
 
     // The `failed-state` fault fails the deployment the same way.
-    account.inject(Fault { step: "publish_frontend_url".into(), kind: FaultKind::FailedState });
+    account.inject(Fault::new("publish_frontend_url", FaultKind::FailedState));
     let publish = account.session("publish_frontend_url");
     let revision = publish.update_service_secrets(&arn, &info.secrets).await.unwrap();
     minutes(4).await;

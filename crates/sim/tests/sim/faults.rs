@@ -275,3 +275,25 @@ async fn failed_check_makes_one_step_see_a_broken_deployment() {
     assert!(fired(&account).iter().all(|(step, kind, _)| step == "validate_staging" && *kind == FaultKind::FailedCheck));
     assert_eq!(fired(&account).len(), 8);
 }
+
+#[tokio::test(start_paused = true)]
+async fn eventual_lets_the_steps_reads_lag_its_writes_for_ten_seconds_and_only_its_own() {
+    let account = account();
+    inject(&account, "write_staging_parameters=eventual");
+    let step = account.session("write_staging_parameters");
+    let name = "/tableicty/staging/SECRET_KEY";
+    step.put_parameter(name, &Secret::new("one"), ParameterKind::SecureString, false).await.unwrap();
+    assert!(step.get_parameter(name).await.unwrap().is_none(), "the step's read does not see its write yet");
+    assert!(account.session("operator").get_parameter(name).await.unwrap().is_some(), "others' reads are not lagged");
+    // A second write within the lag: reads still see the account as before the first.
+    step.put_parameter(name, &Secret::new("two"), ParameterKind::SecureString, true).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(9)).await;
+    assert!(step.get_parameter(name).await.unwrap().is_none());
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(step.get_parameter(name).await.unwrap().unwrap().value.expose(), "two", "ten seconds on, it sees both writes");
+    // The next write starts another lag, from what it then read.
+    step.put_parameter(name, &Secret::new("three"), ParameterKind::SecureString, true).await.unwrap();
+    assert_eq!(step.get_parameter(name).await.unwrap().unwrap().value.expose(), "two");
+    assert!(fired(&account).iter().all(|(s, kind, _)| s == "write_staging_parameters" && *kind == FaultKind::Eventual));
+    assert_eq!(fired(&account).len(), 3);
+}

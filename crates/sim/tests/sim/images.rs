@@ -46,7 +46,7 @@ async fn a_tag_resolves_to_its_digest_until_it_moves_and_a_digest_names_one_imag
     let calls = account.ledger().calls;
     assert!(calls.iter().all(|c| (c.service.as_str(), c.operation.as_str()) == ("ecr", "DescribeImages")), "read-only: {calls:?}");
 
-    account.inject(Fault { step: "throttled".into(), kind: FaultKind::Throttle });
+    account.inject(Fault::new("throttled", FaultKind::Throttle));
     let e = account.session("throttled").resolve_image(&name(":release-42")).await.unwrap_err();
     assert_eq!((e.kind, e.code.as_str()), (CloudErrorKind::Throttled, "ThrottlingException"));
 }

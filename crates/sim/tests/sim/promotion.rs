@@ -75,7 +75,7 @@ async fn start_deployment_runs_the_release_and_a_failed_one_is_rolled_back_by_ap
     assert!(account.database_tables(PRODUCTION_DB).unwrap().contains_key("core_tenant"), "the release migrated production");
 
     let account = rehearsal_sim::SimAccount::new(Default::default(), crate::common::start());
-    account.inject(Fault { step: "start_production_deployment".into(), kind: FaultKind::FailedState });
+    account.inject(Fault::new("start_production_deployment", FaultKind::FailedState));
     let s = account.session("start_production_deployment");
     let op = s.start_deployment(PRODUCTION_SERVICE_ARN).await.unwrap();
     minutes(4).await;
