@@ -522,7 +522,8 @@ fn check_approval_refuses_a_decision_the_requester_wrote_whoever_it_names() {
 }
 
 /// A lost answer in any step of the promotion that changes something (Step Functions runs the
-/// step again), its invocation delivered twice at once, or its reads lagging its writes: the
+/// step again), its invocation delivered twice at once, its reads lagging its writes, or its
+/// calls slow: the
 /// promotion still ends promoted, production answers on the release, and only the production
 /// writers wrote it. The production rollback's steps are not entered here (see
 /// `lagging_reads_in_the_production_rollback_still_roll_production_back`).
@@ -534,7 +535,7 @@ async fn lost_or_doubled_deliveries_in_each_changing_promote_step(backend: Backe
         .collect();
     let mut problems = Vec::new();
     let mut fired_in = 0;
-    for (step, kind) in promote_steps.iter().flat_map(|s| [(*s, "lost-response"), (*s, "duplicate"), (*s, "eventual")]) {
+    for (step, kind) in promote_steps.iter().flat_map(|s| [(*s, "lost-response"), (*s, "duplicate"), (*s, "eventual"), (*s, "slow")]) {
         let account = new_account();
         let document = backend.prepare(&account);
         let (staging, status) = stage(&account, document, &[]).await;

@@ -264,7 +264,9 @@ pub async fn run_execution_on<W: Write>(
     inject_faults(account, &execution.faults)?;
     let before = account.ledger();
     let invoker = LocalInvoker {
-        steps: StepInvoker::new(|step: Step| account.session(step.name())).delivering(|step| account.deliveries(step.name())),
+        steps: StepInvoker::new(|step: Step| account.session(step.name()))
+            .delivering(|step| account.deliveries(step.name()))
+            .slowed_by(|step| account.take_latency(step.name())),
         account,
         approval: execution.approval,
         decided: Cell::new(false),

@@ -52,6 +52,8 @@ pub fn lambda_failure(error_type: &str, message: &str) -> TaskFailure {
 
 /// How many times one invocation of a step is delivered.
 type Deliveries<'a> = Box<dyn Fn(Step) -> usize + 'a>;
+/// How long an invocation of a step that just ran takes beyond its calls' answers.
+type Latency<'a> = Box<dyn Fn(Step) -> std::time::Duration + 'a>;
 
 /// Calls the handlers with a cloud built per step (so the simulated account knows which step
 /// made each call).
@@ -59,17 +61,29 @@ pub struct StepInvoker<'a, F> {
     cloud_for: F,
     functions: BTreeMap<String, Step>,
     deliveries: Deliveries<'a>,
+    latency: Latency<'a>,
 }
 
 impl<'a, C: Cloud, F: Fn(Step) -> C> StepInvoker<'a, F> {
     pub fn new(cloud_for: F) -> Self {
-        Self { cloud_for, functions: Step::ALL.iter().map(|s| (function_arn(*s), *s)).collect(), deliveries: Box::new(|_| 1) }
+        Self {
+            cloud_for,
+            functions: Step::ALL.iter().map(|s| (function_arn(*s), *s)).collect(),
+            deliveries: Box::new(|_| 1),
+            latency: Box::new(|_| std::time::Duration::ZERO),
+        }
     }
 
     /// Delivers each invocation of a step `deliveries(step)` times, all at once, as Lambda's
     /// at-least-once delivery may; the state machine sees the first delivery's answer.
     pub fn delivering(self, deliveries: impl Fn(Step) -> usize + 'a) -> Self {
         Self { deliveries: Box::new(deliveries), ..self }
+    }
+
+    /// Each invocation answers `latency(step)` after its handler returned (slow AWS calls), on
+    /// the clock the state machine's TimeoutSeconds is measured on.
+    pub fn slowed_by(self, latency: impl Fn(Step) -> std::time::Duration + 'a) -> Self {
+        Self { latency: Box::new(latency), ..self }
     }
 }
 
@@ -90,6 +104,10 @@ impl<C: Cloud, F: Fn(Step) -> C> TaskInvoker for StepInvoker<'_, F> {
                 let rest = futures::future::join_all(others.iter().map(|other| invoke(other, step, call.input.clone())));
                 futures::future::join(first, rest).await.0
             };
+            let late = (self.latency)(step);
+            if !late.is_zero() {
+                tokio::time::sleep(late).await;
+            }
             answer.map_err(|e| lambda_failure(e.name(), &e.to_string()))
         })
     }

@@ -70,7 +70,9 @@ pub async fn run_on<W: Write>(account: &SimAccount, run: LocalRun, progress: W) 
     let input = checked_input(&run.input)?;
     let definition = definition(STAGING_DEFINITION, &local_substitutions())?;
     inject_faults(account, &run.faults)?;
-    let invoker = StepInvoker::new(|step: Step| account.session(step.name())).delivering(|step| account.deliveries(step.name()));
+    let invoker = StepInvoker::new(|step: Step| account.session(step.name()))
+        .delivering(|step| account.deliveries(step.name()))
+        .slowed_by(|step| account.take_latency(step.name()));
     let options = RunOptions {
         execution_name: run.execution_name.clone(),
         state_machine_name: staging_state_machine_arn(),

@@ -12,6 +12,7 @@ use rehearsal_core::tags::Tags;
 use rehearsal_core::{CloudError, CloudErrorKind};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// A simulated AWS account. Cheap to clone; every clone is the same account.
@@ -69,6 +70,12 @@ impl SimAccount {
         }
         world.fire(&Ctx { step, now }, FaultKind::Duplicate, "Invoke");
         2
+    }
+
+    /// The latency `step`'s calls added since the last time this was asked (`slow`): what its
+    /// invocation waits before it answers.
+    pub fn take_latency(&self, step: &str) -> Duration {
+        self.world().0.latency_owed.remove(step).unwrap_or_default()
     }
 
     /// Removes every fault of `step`, as an operator who fixed its cause would: its next calls
@@ -375,7 +382,15 @@ impl SimCloud {
             at: now,
             what: Call { service: api.service.into(), operation: api.action.into() },
         });
-        *world.calls_served.entry(ctx.step.to_string()).or_insert(0) += 1;
+        let served = world.calls_served.entry(ctx.step.to_string()).or_insert(0);
+        *served += 1;
+        let served = *served;
+        if world.has_fault(ctx.step, FaultKind::Slow) {
+            // 1 to 5 s, the same for the same call of the same step.
+            let extra = Duration::from_secs(1 + crate::ids::fnv1a(format!("{}#{served}", ctx.step).as_bytes()) % 5);
+            *world.latency_owed.entry(ctx.step.to_string()).or_default() += extra;
+            world.fire(&ctx, FaultKind::Slow, api.action);
+        }
         gate(&mut world, &ctx, api)?;
         let answer = if api.changes_something() {
             if world.has_fault(ctx.step, FaultKind::Eventual) && world.stale.get(ctx.step).is_none_or(|(_, until)| now >= *until) {

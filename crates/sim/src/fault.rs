@@ -34,6 +34,10 @@ pub enum FaultKind {
     /// a call of the step that changes something, the step's Describe/Get/List/Head calls are
     /// answered from the account as it was just before that call.
     Eventual,
+    /// Every AWS call of the step takes 1 to 5 s longer (drawn per call), so the step's answer
+    /// comes that much later (the latencies add up, as for calls made one after another): its
+    /// Lambda may outlast the state's TimeoutSeconds.
+    Slow,
 }
 
 /// How long a step with the `eventual` fault reads the account as it was before its write:
@@ -52,6 +56,7 @@ impl FaultKind {
         FaultKind::LostResponse,
         FaultKind::Duplicate,
         FaultKind::Eventual,
+        FaultKind::Slow,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +71,7 @@ impl FaultKind {
             FaultKind::LostResponse => "lost-response",
             FaultKind::Duplicate => "duplicate",
             FaultKind::Eventual => "eventual",
+            FaultKind::Slow => "slow",
         }
     }
 }

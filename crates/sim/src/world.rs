@@ -83,6 +83,8 @@ pub(crate) struct World {
     pub throttled: BTreeMap<String, u32>,
     /// Steps whose `already-exists` fault has planted its conflict.
     pub conflicts_planted: BTreeSet<String>,
+    /// Per step with the `slow` fault: the latency its calls added, which its invocation owes.
+    pub latency_owed: BTreeMap<String, std::time::Duration>,
     /// AWS calls served per step so far, the one being served included (faults start at a call).
     pub calls_served: BTreeMap<String, u32>,
     /// Steps whose `lost-response` fault has lost an answer.
@@ -127,6 +129,7 @@ impl World {
             throttled: BTreeMap::new(),
             responses_lost: BTreeSet::new(),
             calls_served: BTreeMap::new(),
+            latency_owed: BTreeMap::new(),
             stale: BTreeMap::new(),
             conflicts_planted: BTreeSet::new(),
             ledger: Ledger::default(),

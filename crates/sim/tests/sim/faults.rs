@@ -297,3 +297,19 @@ async fn eventual_lets_the_steps_reads_lag_its_writes_for_ten_seconds_and_only_i
     assert!(fired(&account).iter().all(|(s, kind, _)| s == "write_staging_parameters" && *kind == FaultKind::Eventual));
     assert_eq!(fired(&account).len(), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn slow_adds_one_to_five_seconds_a_call_which_the_invocation_owes_once() {
+    let account = account();
+    inject(&account, "write_staging_parameters=slow");
+    let step = account.session("write_staging_parameters");
+    for key in ["A", "B", "C"] {
+        step.put_parameter(&format!("/tableicty/staging/{key}"), &Secret::new("x"), ParameterKind::String, false).await.unwrap();
+    }
+    account.session("operator").get_parameter("/tableicty/staging/A").await.unwrap();
+    let owed = account.take_latency("write_staging_parameters");
+    assert!((3..=15).contains(&owed.as_secs()), "{owed:?}");
+    assert_eq!(account.take_latency("write_staging_parameters"), std::time::Duration::ZERO, "owed once");
+    assert_eq!(account.take_latency("operator"), std::time::Duration::ZERO, "only the step's calls are slow");
+    assert_eq!(fired(&account).len(), 3);
+}
