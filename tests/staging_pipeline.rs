@@ -165,6 +165,17 @@ fn served_through_cloudfront_staging_starts_with_every_variable_and_is_deployed_
         assert!(endpoint.url.starts_with(&format!("{staging_url}/")), "{} is not on {staging_url}", endpoint.url);
         assert_eq!(ledger(&report).production_writes, json!([]));
 
+        // A re-run adopts the distribution, the endpoint and its secret: the running service,
+        // adopted without a new deployment, still has the secret the endpoint signs with.
+        let again = run_pipeline(&account, json!({"frontend": {"serving": "cloudfront"}}), &[]).await.unwrap();
+        assert_eq!(again.status, RunStatus::Succeeded, "{:?} {:?}", again.error, again.cause);
+        assert_eq!(account.distributions().len(), 1);
+        let [again_endpoint] = session.list_webhooks(&key).await.unwrap().try_into().expect("still one endpoint");
+        assert_eq!(again_endpoint.id, endpoint.id);
+        let stored = session.get_parameter("/tableicty/staging/STRIPE_WEBHOOK_SECRET").await.unwrap().unwrap().value;
+        let env = account.service_environment("tableicty-staging-backend").unwrap();
+        assert_eq!(env["STRIPE_WEBHOOK_SECRET"], stored.expose(), "the running service's secret is the stored one");
+
         // A failed rehearsal removes the distribution with the rest.
         let account = new_account();
         let report =
