@@ -431,7 +431,11 @@ impl Check<'_> {
         let (Some(taken_a), Some(taken_b)) = (took_lease(a), took_lease(b)) else { return };
         let (earlier, later, taken) = if taken_a <= taken_b { (a, b, taken_b) } else { (b, a, taken_a) };
         let earlier_end = earlier.started_at + chrono::Duration::milliseconds((earlier.seconds * 1000.0) as i64);
-        if earlier.status != RunStatus::RolledBack || taken < earlier_end {
+        // Taken over from an ended holder: only once its staging was gone (a rollback that gave
+        // up leaves it up).
+        let gave_up = earlier.summary.iter().any(|s| s.name == "RollbackGaveUp");
+        let ended_clean = earlier.status == RunStatus::RolledBack || (earlier.status == RunStatus::Failed && !gave_up);
+        if !ended_clean || taken < earlier_end {
             self.violations.push(format!(
                 "both runs held the staging lease: {} took it at {taken} while {} ({:?}) held it until {earlier_end}",
                 later.execution_name, earlier.execution_name, earlier.status
@@ -487,7 +491,17 @@ impl Check<'_> {
                 "db-snapshot" | "db-cluster-snapshot" => kept.iter().any(|k| k == id) || id.starts_with(&predeploy),
                 // Production itself, when a production rollback restored it from the snapshot.
                 "db-instance" if id == seed::PRODUCTION_DB || id.starts_with(&damaged) => true,
-                "db-instance" => id.starts_with(&restored) && self.scenario.stops(&[Step::SwapProductionDatabase]),
+                // A production rollback that cannot finish leaves its restored copy to the operator.
+                "db-instance" => {
+                    id.starts_with(&restored)
+                        && self.scenario.stops(&[
+                            Step::RestoreProductionDatabase,
+                            Step::CheckRestoredProductionDatabase,
+                            Step::SwapProductionDatabase,
+                        ])
+                }
+                // A backfill step refused after it wrote its one-time token cannot delete it.
+                "parameter" if id.ends_with("/BACKFILL_TOKEN") => self.scenario.stops(&[Step::TriggerProductionBackfill]),
                 "parameter" => self.scenario.stops(&[Step::ReleaseStagingLease, Step::ReleaseProductionLease, Step::CloseApproval]),
                 _ => false,
             }
@@ -495,12 +509,12 @@ impl Check<'_> {
         self.account.leftovers(run_id).into_iter().filter(|l| !stays(l)).collect()
     }
 
-    /// Staging is up without the schedule that tears it down: only when the schedule could not be
-    /// made and what is left is stuck deleting (the rollback's deletions never end), and the
-    /// rollback said so.
+    /// Staging is up without the schedule that tears it down: only when the schedule was not
+    /// made and the rollback cannot finish (a lasting fault in it), and the rollback said so.
     fn no_schedule(&mut self, up: &RunReport) {
-        let explained =
-            self.scenario.stops(&[Step::ScheduleStagingTeardown]) && self.scenario.has(Step::RollbackStaging, FaultKind::NeverReady);
+        // The schedule was never made (its step failed, or the run failed before that branch ran)
+        // and the rollback cannot finish.
+        let explained = self.scenario.stops(&[Step::RollbackStaging]);
         if !explained {
             self.violations.push(format!(
                 "{} is up with no teardown schedule: {:?}",

@@ -143,6 +143,15 @@ async fn take<C: ParameterStore + Executions + Rds + ServiceHost + Sync>(
             Some(execution) if EXECUTION.of(&execution.status) == Phase::InProgress => {
                 return Err(held(format!("its execution is {}", execution.status)))
             }
+            // Its rollback gave up: whatever it left (a copy, a bucket, a distribution) is still
+            // up under the names the next run would use, and only its teardown removes it.
+            Some(execution) if matches!(execution.error.as_deref(), Some("RollbackIncompleteError" | "RollbackFailedError")) => {
+                return Err(held(format!(
+                    "its execution is {} ({}): its rollback gave up, so its staging is still up; tear that run down first",
+                    execution.status,
+                    execution.error.unwrap_or_default()
+                )))
+            }
             Some(execution) => execution.status,
             None => "no longer known to Step Functions".to_string(),
         };
@@ -166,14 +175,21 @@ async fn take<C: ParameterStore + Executions + Rds + ServiceHost + Sync>(
     Err(StepError::CheckFailed(format!("the lease {parameter} changed hands while this run took it; start the run again")))
 }
 
-/// The holder's staging still up under `plan`'s names: the database and the service, when they
-/// exist and carry the holder's run id.
+/// The holder's staging still up under `plan`'s names: the database (and an Aurora copy's
+/// cluster) and the service, when they exist and carry the holder's run id.
 async fn staging_left_by<C: Rds + ServiceHost + Sync>(cloud: &C, plan: &RunPlan, run_id: &str) -> Result<Vec<String>, StepError> {
     let of_holder = |tags: &Tags| tags.get(RUN_KEY).is_some_and(|run| run == run_id);
     let mut up = Vec::new();
     if let Some(db) = cloud.describe_instance(&plan.staging_db.instance_id).await.op("DescribeDBInstances")? {
         if of_holder(&db.tags) {
             up.push(format!("database {} is {}", db.id, db.status));
+        }
+    }
+    if let Some(clone) = &plan.staging_db.cluster {
+        if let Some(cluster) = cloud.describe_cluster(&clone.cluster_id).await.op("DescribeDBClusters")? {
+            if of_holder(&cluster.tags) {
+                up.push(format!("database cluster {} is {}", cluster.id, cluster.status));
+            }
         }
     }
     if let Some(service) = cloud.find_service(&plan.service.name, &plan.service.host.location()).await.op("ListServices")? {
