@@ -135,6 +135,24 @@ async fn an_ended_holder_whose_staging_is_gone_is_taken_over_and_one_still_up_is
     assert_eq!(next.ok(Step::TakeStagingLease, take(&next, OTHER_EXECUTION)).await["taken_over"], Value::Null);
 }
 
+/// A holder whose rollback gave up left part of its staging up (here nothing the lease looks
+/// at by name, say only its bucket): still held, until that run's teardown releases it.
+#[tokio::test(start_paused = true)]
+async fn a_holder_whose_rollback_gave_up_still_holds_staging() {
+    let run = Run::planned().await;
+    for error in ["RollbackIncompleteError", "RollbackFailedError"] {
+        let lease = staging_lease(&run);
+        if holder(&run, &lease).await.is_some() {
+            run.operator().delete_parameter(&lease).await.unwrap();
+        }
+        let other = held_by_another(&run, "FAILED").await;
+        run.account.record_execution(ExecutionInfo { error: Some(error.into()), ..execution(OTHER_EXECUTION, "FAILED", other.started_at) });
+        let held = refused(run.call(Step::TakeStagingLease, take(&run, THIS_EXECUTION)).await);
+        assert!(held.reason.contains("rollback gave up") && held.reason.contains(error), "{}", held.reason);
+        assert_eq!(holder(&run, &lease).await, Some(other), "the lease is left as it was");
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn something_else_under_the_lease_name_is_refused_and_left_alone() {
     let run = Run::planned().await;
