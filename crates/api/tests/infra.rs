@@ -736,6 +736,63 @@ fn ecs_writes_are_held_to_the_tools_tag_or_to_productions_service() {
     assert_eq!(writers, expected, "which functions may write which ECS service");
 }
 
+/// CloudFront: a distribution is created only with the tool's tag in the request, updated
+/// (disabled) and deleted only when it carries it; the staging bucket's policy is put only by
+/// the step that serves it; each write by the functions that need it.
+#[test]
+fn cloudfront_writes_are_held_to_the_tools_tag_and_the_bucket_policy_to_the_staging_bucket() {
+    let template = yaml("infra/template.yaml");
+    let tagged_in = |statement: &Value, key: &str| statement["Condition"]["StringEquals"][key].as_str() == Some("rehearsal");
+    let distributions = "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*";
+    let mut writers: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for (id, function) in of_type(&template, "AWS::Serverless::Function") {
+        for statement in statements(id, function) {
+            let resources: Vec<String> = strings(&statement["Resource"]).into_iter().map(as_written).collect();
+            for action in strings(&statement["Action"]).into_iter().filter_map(Value::as_str) {
+                let cloudfront = action.starts_with("cloudfront:");
+                if !(cloudfront || action == "s3:PutBucketPolicy") || only_reads(action) {
+                    continue;
+                }
+                match action {
+                    "cloudfront:CreateDistribution" | "cloudfront:TagResource" => {
+                        assert!(tagged_in(statement, "aws:RequestTag/rehearsal:tool"), "{id}: {action} without the tag in the request");
+                        assert_eq!(resources, [distributions], "{id}: {action}");
+                    }
+                    "cloudfront:UpdateDistribution" | "cloudfront:DeleteDistribution" => {
+                        assert!(tagged_in(statement, "aws:ResourceTag/rehearsal:tool"), "{id}: {action} of a distribution without the tag");
+                        assert_eq!(resources, [distributions], "{id}: {action}");
+                    }
+                    "cloudfront:CreateOriginAccessControl" | "cloudfront:DeleteOriginAccessControl" => {
+                        assert_eq!(
+                            resources,
+                            ["arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:origin-access-control/*"],
+                            "{id}: {action}"
+                        );
+                    }
+                    "s3:PutBucketPolicy" => {
+                        assert_eq!(resources, ["arn:${AWS::Partition}:s3:::${StagingFrontendBucket}"], "{id}: {action}")
+                    }
+                    other => panic!("{id}: no rule for the write {other}; add one here"),
+                }
+                writers.entry(action.to_string()).or_default().insert(id);
+            }
+        }
+    }
+    let serve = vec!["ServeStagingFrontendFunction"];
+    let remove = vec!["RollbackStagingFunction", "TeardownStagingFunction"];
+    let expected = BTreeMap::from([
+        ("cloudfront:CreateDistribution", serve.clone()),
+        ("cloudfront:TagResource", serve.clone()),
+        ("cloudfront:CreateOriginAccessControl", serve.clone()),
+        ("s3:PutBucketPolicy", serve),
+        ("cloudfront:UpdateDistribution", remove.clone()),
+        ("cloudfront:DeleteDistribution", remove.clone()),
+        ("cloudfront:DeleteOriginAccessControl", remove),
+    ]);
+    let expected: BTreeMap<String, BTreeSet<&str>> = expected.into_iter().map(|(k, v)| (k.to_string(), v.into_iter().collect())).collect();
+    assert_eq!(writers, expected, "which functions may write CloudFront and the staging bucket's policy");
+}
+
 /// Release images: only the planning steps (plan_rehearsal, verify_rehearsal_passed, which plans
 /// again, record_production_source) read the release repository, with DescribeImages; no step
 /// pulls, pushes or tags an image.
