@@ -13,7 +13,7 @@
 
 use super::predates;
 use super::production_snapshot::describe_snapshot;
-use super::stripe_webhook::staging_stripe_key;
+use super::stripe_webhook::{staging_stripe_key, this_runs_webhooks};
 use super::teardown_schedule::scheduled_run_id;
 use crate::cloud::{BucketOwner, Distributions, ObjectStore, ParameterStore, PaymentWebhooks, Rds, Scheduler, ServiceHost};
 use crate::error::CloudResultExt;
@@ -136,10 +136,7 @@ where
 
 async fn delete_this_runs_webhooks<C: PaymentWebhooks + Sync>(cloud: &C, plan: &RunPlan, key: &Secret) -> Result<Fate, StepError> {
     let mut fate = Fate::Absent;
-    for endpoint in cloud.list_webhooks(key).await.op("Stripe ListWebhookEndpoints")? {
-        if plan.tags.ownership(&endpoint.metadata) != Ownership::ThisRun {
-            continue;
-        }
+    for endpoint in this_runs_webhooks(cloud, plan, key).await? {
         match cloud.delete_webhook(key, &endpoint.id).await {
             Ok(()) => fate = Fate::Deleted { lingers: false },
             Err(e) if e.is(CloudErrorKind::NotFound) => {}

@@ -69,7 +69,11 @@ pub(crate) async fn staging_stripe_key<C: ParameterStore + Sync>(cloud: &C, plan
 }
 
 /// This run's endpoints in the staging test account.
-async fn this_runs_webhooks<C: PaymentWebhooks + Sync>(cloud: &C, plan: &RunPlan, key: &Secret) -> Result<Vec<WebhookEndpoint>, StepError> {
+pub(crate) async fn this_runs_webhooks<C: PaymentWebhooks + Sync>(
+    cloud: &C,
+    plan: &RunPlan,
+    key: &Secret,
+) -> Result<Vec<WebhookEndpoint>, StepError> {
     let all = cloud.list_webhooks(key).await.op("Stripe ListWebhookEndpoints")?;
     Ok(all.into_iter().filter(|e| plan.tags.ownership(&e.metadata) == Ownership::ThisRun).collect())
 }
